@@ -1,0 +1,3 @@
+from streamdeploy.cli import main
+
+main()

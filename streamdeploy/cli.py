@@ -1,0 +1,207 @@
+"""The typer app. Each command parses its flags and hands over to ``commands/<name>.py``.
+
+Only typer is imported at start-up; everything else loads inside the command that
+needs it, so `streamdeploy --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from streamdeploy import exitcodes
+
+app = typer.Typer(
+    name="streamdeploy",
+    help="Describe a Python streaming service once in streamdeploy.yaml; check, render and ship it "
+    "to Fly.io, Railway, Render, Docker, Compose, Kubernetes or this machine.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Tracebacks with locals could print secret values; a traceback is a bug anyway.
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+FileOpt = Annotated[
+    Optional[Path],
+    typer.Option("--file", "-f", help="The description (default: ./streamdeploy.yaml, searched upward)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+TargetOpt = Annotated[
+    str,
+    typer.Option("--target", "-t", help="fly, railway, render, docker, compose, kubernetes, local or all."),
+]
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="The app's directory.")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing streamdeploy.yaml.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Look at an existing app and write a commented streamdeploy.yaml for it."""
+    from streamdeploy.commands import init as command
+
+    raise typer.Exit(command.run(directory, force=force, as_json=as_json))
+
+
+@app.command()
+def validate(file: FileOpt = None, as_json: JsonOpt = False) -> None:
+    """Check the description itself: keys, types, units and how fields fit together."""
+    from streamdeploy.commands import validate as command
+
+    raise typer.Exit(command.run(file, as_json=as_json))
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of streamdeploy.yaml (for editors and CI)."""
+    from streamdeploy.commands import validate as command
+
+    raise typer.Exit(command.print_schema())
+
+
+@app.command()
+def check(
+    file: FileOpt = None,
+    target: TargetOpt = "all",
+    as_json: JsonOpt = False,
+) -> None:
+    """What each platform cannot do for this service, why, and the fix."""
+    from streamdeploy.commands import check as command
+
+    raise typer.Exit(command.run(file, target=target, as_json=as_json))
+
+
+@app.command()
+def compare(file: FileOpt = None, as_json: JsonOpt = False) -> None:
+    """Which platforms can run this service, and at what monthly cost."""
+    from streamdeploy.commands import compare as command
+
+    raise typer.Exit(command.run(file, as_json=as_json))
+
+
+@app.command()
+def render(
+    file: FileOpt = None,
+    target: TargetOpt = "all",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here instead of next to the description.")] = None,
+    stdout: Annotated[bool, typer.Option("--stdout", help="Print the files instead of writing them.")] = False,
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 if any file on disk differs from what would be generated.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite hand-edited files, and render despite `check` errors.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the platform's own config files (fly.toml, render.yaml, Dockerfile, ...)."""
+    from streamdeploy.commands import render as command
+
+    raise typer.Exit(
+        command.run(file, target=target, out=out, to_stdout=stdout, check_only=check_only, force=force, as_json=as_json)
+    )
+
+
+@app.command()
+def plan(
+    file: FileOpt = None,
+    target: TargetOpt = "local",
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the steps `up` would run, with secrets as names only. Runs nothing."""
+    from streamdeploy.commands import up as command
+
+    raise typer.Exit(command.show_plan(file, target=target, as_json=as_json))
+
+
+@app.command()
+def up(
+    file: FileOpt = None,
+    target: TargetOpt = "local",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and run nothing.")] = False,
+    env_file: Annotated[Optional[Path], typer.Option("--env-file", help="Read secrets from this dotenv file.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Ship despite `check` errors; overwrite hand-edited configs.")] = False,
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="local: leave the service running in the background.")] = False,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip `verify` after deploying.")] = False,
+    step_timeout: Annotated[float, typer.Option("--step-timeout", help="Seconds each step may take.")] = 900.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Render, then ship through the platform's own CLI, then verify the running service."""
+    from streamdeploy.commands import up as command
+
+    raise typer.Exit(
+        command.run(
+            file,
+            target=target,
+            dry_run=dry_run,
+            env_file=env_file,
+            force=force,
+            detach=detach,
+            verify=not no_verify,
+            step_timeout=step_timeout,
+            as_json=as_json,
+        )
+    )
+
+
+@app.command()
+def down(file: FileOpt = None) -> None:
+    """Stop a service that `up --target local --detach` left running."""
+    from streamdeploy.commands import up as command
+
+    raise typer.Exit(command.down(file))
+
+
+@app.command()
+def doctor(as_json: JsonOpt = False) -> None:
+    """Which platform CLIs are installed and logged in; git and docker state."""
+    from streamdeploy.commands import doctor as command
+
+    raise typer.Exit(command.run(as_json=as_json))
+
+
+@app.command()
+def verify(
+    url: Annotated[str, typer.Argument(help="Base URL of the running service.")],
+    file: FileOpt = None,
+    service: Annotated[Optional[str], typer.Option("--service", help="Which service's verify block (default: first).")] = None,
+    expect_marker: Annotated[
+        Optional[str], typer.Option("--expect-marker", help="Read back a marker written before a redeploy.")
+    ] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for health.")] = 120.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Prove a running service works: health, an SSE stream held open, data that persists."""
+    from streamdeploy.commands import verify as command
+
+    raise typer.Exit(
+        command.run(url, file, service=service, expect_marker=expect_marker, timeout=timeout, as_json=as_json)
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print streamdeploy's version."""
+    from streamdeploy import __version__
+
+    print(f"streamdeploy {__version__}")
+
+
+def main() -> None:
+    """Console entry point: user errors become messages and exit codes, never tracebacks."""
+    from streamdeploy.problems import ProblemsError
+
+    try:
+        app()
+    except ProblemsError as error:
+        from streamdeploy import console
+
+        console.problems(error.problems, as_json="--json" in sys.argv)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(exitcodes.INTERRUPTED)

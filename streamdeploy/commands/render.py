@@ -1,0 +1,131 @@
+"""`streamdeploy render`: description -> platform files, through the one writer."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from streamdeploy import console, exitcodes, loader, targets, writer
+from streamdeploy.problems import fail
+from streamdeploy.targets.base import Context, Note, RenderedFile
+
+
+def collect(loaded: loader.Loaded, names: list[str]) -> tuple[list[RenderedFile], list[Note]]:
+    """Render every named target; files shared by several targets (the Dockerfile) appear once."""
+    ctx = context_for(loaded)
+    files: dict[str, RenderedFile] = {}
+    notes: list[Note] = []
+    for name in names:
+        rendering = targets.get(name).render(loaded.spec, ctx)
+        for file in rendering.files:
+            previous = files.get(file.path)
+            if previous is not None and previous.content != file.content:
+                raise AssertionError(f"targets disagree on {file.path}")  # a bug, not a user error
+            files[file.path] = file
+        notes.extend(n for n in rendering.notes if n not in notes)
+    return list(files.values()), notes
+
+
+def context_for(loaded: loader.Loaded) -> Context:
+    return Context(root=loaded.root, description=loaded.path.name)
+
+
+def resolve_targets(target: str) -> list[str]:
+    names = targets.expand(target)
+    for name in names:
+        if name not in targets.NAMES:
+            raise fail(
+                f"unknown target `{name}`",
+                fix=f"use one of: {', '.join(targets.NAMES)}, all",
+            )
+    return names
+
+
+def gate_on_check(loaded: loader.Loaded, names: list[str], force: bool, as_json: bool) -> bool:
+    """Run `check` for these targets; print findings; False when errors should stop us."""
+    from streamdeploy.commands.check import print_findings
+    from streamdeploy.capabilities import check
+
+    findings = check(loaded, names)
+    errors = [f for f in findings if f.severity == "error"]
+    if not as_json:
+        print_findings([f for f in findings if f.severity != "info"], compact=True)
+    if errors and not force:
+        console.err().print(
+            f"[bold red]stopped:[/bold red] {len(errors)} error{'s' if len(errors) > 1 else ''} from `check`;"
+            " fix them, or pass --force to go on anyway"
+        )
+        return False
+    return True
+
+
+def run(
+    file: Path | None,
+    target: str = "all",
+    out: Path | None = None,
+    to_stdout: bool = False,
+    check_only: bool = False,
+    force: bool = False,
+    as_json: bool = False,
+) -> int:
+    loaded = loader.load(file)
+    names = resolve_targets(target)
+    if not check_only and not to_stdout and not gate_on_check(loaded, names, force, as_json):
+        return exitcodes.FAILED
+    files, notes = collect(loaded, names)
+    source = loaded.path.name
+    out_dir = (out or loaded.root).resolve()
+    if to_stdout:
+        for f in files:
+            sys.stdout.write(f"==> {f.path} <==\n{writer.with_header(f, source)}\n")
+        _print_notes(notes, as_json=False)
+        return exitcodes.OK
+    if check_only:
+        drifted = writer.drift(files, out_dir, source)
+        if as_json:
+            console.emit_json({"ok": not drifted, "drift": [{"path": p, "state": s} for p, s in drifted]})
+        elif drifted:
+            for path, state in drifted:
+                console.err().print(f"[red]{state}[/red]: {console.escape(path)}")
+            console.err().print("run `streamdeploy render` to bring them up to date")
+        else:
+            console.success(f"{len(files)} generated files are up to date")
+        return exitcodes.FAILED if drifted else exitcodes.OK
+    outcome = writer.write_all(files, out_dir, source, force=force)
+    if outcome.conflicts:
+        for path, diff in outcome.conflicts:
+            console.err().print(f"[bold red]refusing to overwrite[/bold red] {console.escape(path)}: "
+                                "it was edited by hand (or not written by streamdeploy)")
+            console.err().print(console.escape(diff), markup=True)
+        console.err().print("keep your edits by moving them into streamdeploy.yaml, or pass --force to overwrite")
+        if as_json:
+            console.emit_json({"ok": False, "conflicts": [p for p, _ in outcome.conflicts]})
+        return exitcodes.FAILED
+    _print_notes(notes, as_json)
+    if as_json:
+        console.emit_json({"ok": True, "written": outcome.written, "unchanged": outcome.unchanged,
+                           "notes": [n.__dict__ for n in notes]})
+    else:
+        for path in outcome.written:
+            console.success(f"wrote {_shown(out_dir / path)}")
+        if outcome.unchanged:
+            console.info(f"{len(outcome.unchanged)} file(s) already up to date")
+    return exitcodes.OK
+
+
+def _print_notes(notes: list[Note], as_json: bool) -> None:
+    if as_json:
+        return
+    for note in notes:
+        where = f"{note.target}" + (f" ({note.key})" if note.key else "")
+        if note.level == "warning":
+            console.warning(note.message, where=where, fix=note.fix)
+        else:
+            console.info(f"{where}: {note.message}")
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

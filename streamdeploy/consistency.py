@@ -1,0 +1,155 @@
+"""Rules that relate several fields of a valid-looking description.
+
+Each rule yields (key path, what is wrong, how to fix it). Platform-specific limits
+are not here: those are findings of ``capabilities.check``.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterator
+
+from streamdeploy.spec import Service, Spec
+
+Issue = tuple[tuple, str, str | None]
+
+_SYSTEM_DIRS = ("/", "/bin", "/boot", "/dev", "/etc", "/lib", "/proc", "/sbin", "/sys", "/usr", "/var", "/tmp")
+_PORT_REF = re.compile(r"\$\{?PORT\b")
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def problems(spec: Spec) -> list[Issue]:
+    return list(_all(spec))
+
+
+def _all(spec: Spec) -> Iterator[Issue]:
+    for name, service in spec.services.items():
+        base = ("services", name)
+        yield from _volumes(service, base)
+        yield from _env_and_secrets(service, base)
+        yield from _start(service, base)
+        yield from _health(service, base)
+        yield from _streaming(service, base)
+        if service.store is not None and service.store not in spec.stores:
+            known = ", ".join(spec.stores) or "none defined"
+            yield (base + ("store",), f"store `{service.store}` is not defined under `stores:`",
+                   f"add it under `stores:` (defined: {known})")
+        if service.store is not None:
+            for env_name in spec.stores.get(service.store, None).env_names if service.store in spec.stores else ():
+                if env_name in service.env:
+                    yield (base + ("env", env_name), f"`{env_name}` is set by `store: {service.store}`",
+                           f"remove `{env_name}` from env")
+
+
+def _volumes(service: Service, base: tuple) -> Iterator[Issue]:
+    names: dict[str, int] = {}
+    mounts: dict[str, int] = {}
+    for i, volume in enumerate(service.volumes):
+        where = base + ("volumes", i)
+        if volume.name in names:
+            yield (where + ("name",), f"two volumes are named `{volume.name}`", "give each volume its own name")
+        names.setdefault(volume.name, i)
+        mount = volume.mount.rstrip("/") or "/"
+        if not volume.mount.startswith("/"):
+            yield (where + ("mount",), f"mount path `{volume.mount}` is relative",
+                   f"use an absolute path inside the container, e.g. /data/{volume.name}")
+        elif mount in _SYSTEM_DIRS:
+            yield (where + ("mount",), f"mount path `{volume.mount}` would hide a system directory",
+                   f"mount it under /data, e.g. /data/{volume.name}")
+        elif mount in mounts:
+            yield (where + ("mount",), f"two volumes are mounted at `{mount}`", "give each volume its own mount path")
+        else:
+            for other in mounts:
+                if mount.startswith(other + "/") or other.startswith(mount + "/"):
+                    yield (where + ("mount",), f"mount path `{mount}` is nested in `{other}`",
+                           "mount volumes side by side, not inside each other")
+        mounts.setdefault(mount, i)
+        if volume.size <= 0:
+            yield (where + ("size",), "a volume needs a size above zero", "e.g. size: 1GB")
+        if volume.env and volume.env in service.env and service.env[volume.env] != volume.mount:
+            yield (where + ("env",), f"`{volume.env}` is also set in env to another path",
+                   f"remove `{volume.env}` from env; the volume sets it to {volume.mount}")
+
+
+def _env_and_secrets(service: Service, base: tuple) -> Iterator[Issue]:
+    seen = set()
+    for i, secret in enumerate(service.secrets):
+        if secret in seen:
+            yield (base + ("secrets", i), f"secret `{secret}` is listed twice", "list it once")
+        seen.add(secret)
+        if secret in service.env:
+            yield (base + ("secrets", i), f"`{secret}` is both a secret and a plain env value",
+                   f"remove `{secret}` from env: a secret's value never goes in this file")
+    reserved = {"PORT"} if service.port is not None else set()
+    for name in service.env:
+        if name in reserved and service.env[name] != str(service.port):
+            yield (base + ("env", name), "`PORT` in env disagrees with `port`", "remove PORT from env; `port` sets it")
+
+
+def _start(service: Service, base: tuple) -> Iterator[Issue]:
+    where = base + ("start",)
+    try:
+        argv = shlex.split(service.start)
+    except ValueError as err:
+        yield (where, f"start command cannot be parsed: {err}", "check its quotes")
+        return
+    if service.port is None:
+        return
+    port_arg = _flag_value(argv, "--port") or _flag_value(argv, "-p")
+    bind = _flag_value(argv, "--bind") or _flag_value(argv, "-b")
+    host = _flag_value(argv, "--host")
+    if bind and ":" in bind:
+        host, port_arg = bind.rsplit(":", 1)
+    if host in _LOOPBACK:
+        yield (where, f"start binds {host}, which the platform's router cannot reach",
+               "bind all interfaces: --host 0.0.0.0")
+    if port_arg is None:
+        if argv and argv[0] == "uvicorn" and service.port != 8000 and not _PORT_REF.search(service.start):
+            yield (where, f"uvicorn without --port listens on 8000, but `port` is {service.port}",
+                   "add --port $PORT")
+        return
+    if _PORT_REF.search(port_arg):
+        return
+    literal = re.fullmatch(r"\d+", port_arg)
+    if literal and int(port_arg) != service.port:
+        yield (where, f"start listens on port {port_arg}, but `port` is {service.port}",
+               "use --port $PORT so every platform can set it")
+
+
+def _flag_value(argv: list[str], flag: str) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _health(service: Service, base: tuple) -> Iterator[Issue]:
+    health = service.health
+    if health is None:
+        return
+    if service.port is None:
+        yield (base + ("health",), "a health check needs an HTTP `port`", "add `port:` or remove `health:`")
+    if health.timeout >= health.interval:
+        yield (base + ("health", "timeout"), "the health check timeout must be shorter than its interval",
+               "e.g. interval: 15s, timeout: 5s")
+    if health.interval <= 0:
+        yield (base + ("health", "interval"), "the interval must be above zero", "e.g. interval: 15s")
+
+
+def _streaming(service: Service, base: tuple) -> Iterator[Issue]:
+    streaming = service.streaming
+    if streaming is None:
+        return
+    if service.port is None:
+        yield (base + ("streaming",), "streaming needs an HTTP `port`", "add `port:` or remove `streaming:`")
+    if not streaming.paths:
+        yield (base + ("streaming", "paths"), "list at least one SSE path", "e.g. paths: [/stream]")
+    if streaming.heartbeat <= 0:
+        yield (base + ("streaming", "heartbeat"), "the heartbeat must be above zero",
+               "e.g. heartbeat: 15s (proxies close idle streams)")
+    elif streaming.heartbeat >= streaming.max_duration:
+        yield (base + ("streaming", "heartbeat"), "the heartbeat must be shorter than max_duration",
+               "e.g. heartbeat: 15s")

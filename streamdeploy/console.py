@@ -1,0 +1,72 @@
+"""The one output layer: rich text for people on stderr/stdout, JSON for machines.
+
+Rich loads on first use, so commands that print nothing fancy start fast. NO_COLOR and
+non-terminals are handled by rich itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import lru_cache
+from typing import Any
+
+from streamdeploy.problems import Problem
+
+
+@lru_cache(maxsize=None)
+def out():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+@lru_cache(maxsize=None)
+def err():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def problem(p: Problem, level: str = "error") -> None:
+    style = {"error": "bold red", "warning": "yellow", "info": "cyan"}.get(level, "bold")
+    key = f" [bold]{escape(p.key)}[/bold]:" if p.key else ""
+    err().print(f"{escape(p.where)}: [{style}]{level}[/{style}]:{key} {escape(p.message)}")
+    if p.fix:
+        err().print(f"  [dim]fix:[/dim] {escape(p.fix)}")
+
+
+def problems(items: list[Problem], as_json: bool = False) -> None:
+    if as_json:
+        emit_json({"ok": False, "errors": [p.as_dict() for p in items]})
+        return
+    for p in items:
+        problem(p)
+    if len(items) > 1:
+        err().print(f"[bold red]{len(items)} errors[/bold red]")
+
+
+def success(message: str) -> None:
+    out().print(f"[green]✓[/green] {escape(message)}")
+
+
+def info(message: str) -> None:
+    err().print(escape(message))
+
+
+def warning(message: str, where: str | None = None, fix: str | None = None) -> None:
+    prefix = f"{escape(where)}: " if where else ""
+    err().print(f"{prefix}[yellow]warning[/yellow]: {escape(message)}")
+    if fix:
+        err().print(f"  [dim]fix:[/dim] {escape(fix)}")

@@ -1,0 +1,7 @@
+"""Exit codes: one meaning each, documented in the README."""
+
+OK = 0
+FAILED = 1  # an operation failed, `check` found errors, or `render --check` found drift
+BAD_INPUT = 2  # the description, a flag or a file the user gave is wrong
+NOT_READY = 3  # a platform CLI, login or required secret is missing on this machine
+INTERRUPTED = 130  # Ctrl-C

@@ -1,0 +1,241 @@
+"""The description's models: what ``streamdeploy.yaml`` may say, and nothing else.
+
+Every model forbids unknown keys, so a typo is an error with a suggestion, never a
+silently ignored setting. Sizes are bytes and durations are seconds once loaded.
+The JSON Schema that editors use comes from these models (``streamdeploy schema``).
+Rules that relate several fields live in ``consistency.py``.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+from streamdeploy import units
+
+DNS_LABEL = r"^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$"
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+VOLUME_NAME = r"^[a-z][a-z0-9_]{0,29}$"
+
+Size = Annotated[
+    int,
+    BeforeValidator(units.parse_size),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "pattern": units.SIZE_PATTERN}, {"type": "integer", "minimum": 0}],
+         "description": "A size such as 512MB, 1GB or 2GiB (a bare integer is bytes)."}
+    ),
+]
+Duration = Annotated[
+    float,
+    BeforeValidator(units.parse_duration),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "pattern": units.DURATION_PATTERN}, {"type": "number", "minimum": 0}],
+         "description": "A duration such as 15s, 10m or 1h (a bare number is seconds)."}
+    ),
+]
+
+
+def _env_value(value: object) -> object:
+    # YAML turns `true` and `8000` into bool/int; the process sees strings either way.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+EnvValue = Annotated[str, BeforeValidator(_env_value)]
+EnvName = Annotated[str, Field(pattern=ENV_NAME)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Build(Model):
+    """How the image is built."""
+
+    context: str = Field(".", description="Build context, relative to streamdeploy.yaml.")
+    dockerfile: str = Field(
+        "auto", description="`auto` generates one (render --target docker); otherwise the path of your own."
+    )
+    python: str = Field("3.12", pattern=r"^3\.\d{1,2}$", description="Python version of the base image.")
+    install: str = Field(
+        "requirements.txt", description="Dependency file: a requirements file, or pyproject.toml."
+    )
+    commands: list[str] = Field(default_factory=list, description="Build-time steps, run after install.")
+    system_packages: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9+.-]*$")]] = Field(
+        default_factory=list, description="Debian packages the app needs at run time."
+    )
+
+
+class Health(Model):
+    path: str = Field("/health", pattern=r"^/", description="HTTP path that answers 200 when healthy.")
+    interval: Duration = 15.0
+    timeout: Duration = 5.0
+    grace: Duration = Field(20.0, description="Time the service gets to start before checks count.")
+
+
+class Streaming(Model):
+    paths: list[Annotated[str, Field(pattern=r"^/")]] = Field(description="Paths that answer with SSE.")
+    max_duration: Duration = Field(600.0, description="Longest a client stays connected to one stream.")
+    heartbeat: Duration = Field(15.0, description="Interval of the keep-alive comment the app sends.")
+
+
+class Volume(Model):
+    name: str = Field(pattern=VOLUME_NAME, description="Lowercase letters, digits and _.")
+    mount: str = Field(description="Absolute path inside the container.")
+    size: Size = 1_000_000_000
+    env: EnvName | None = Field(None, description="Env var that receives the mount path.")
+
+
+class Resources(Model):
+    cpu: float = Field(0.5, gt=0, le=64)
+    memory: Size = 512_000_000
+
+
+class Request(Model):
+    """One HTTP request of a verify block; `{marker}` is replaced by a fresh marker."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    path: str = Field(pattern=r"^/")
+    json_body: Any = Field(None, alias="json")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Values may name secrets as ${NAME}; they are read at run time."
+    )
+    expect_status: int = Field(200, ge=100, le=599)
+    expect_text: str | None = Field(None, description="Text the response body must contain.")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class StreamCheck(Model):
+    path: str = Field(pattern=r"^/")
+    hold: Duration | None = Field(None, description="How long to hold it open; default: one heartbeat and a bit.")
+
+
+class Verify(Model):
+    """How `verify` proves the service keeps data: write a marker, read it back."""
+
+    write: Request | None = None
+    read: Request | None = None
+    stream: StreamCheck | None = None
+
+
+class Service(Model):
+    build: Build = Field(default_factory=Build)
+    start: str = Field(min_length=1, description="Start command; use $PORT to bind the port platforms assign.")
+    port: int | None = Field(None, ge=1, le=65535, description="HTTP port; leave out for a background worker.")
+    health: Health | None = None
+    streaming: Streaming | None = None
+    volumes: list[Volume] = Field(default_factory=list)
+    env: dict[EnvName, EnvValue] = Field(default_factory=dict)
+    secrets: list[EnvName] = Field(default_factory=list, description="Names only; values never go in this file.")
+    resources: Resources = Field(default_factory=Resources)
+    replicas: int = Field(1, ge=1, le=100)
+    store: str | None = Field(None, description="Name of a server-mode store under `stores:` this service uses.")
+    verify: Verify | None = None
+
+    @property
+    def is_web(self) -> bool:
+        return self.port is not None
+
+    @property
+    def workers(self) -> int:
+        """Worker processes the start command asks for (uvicorn/gunicorn flags)."""
+        try:
+            argv = shlex.split(self.start)
+        except ValueError:
+            return 1
+        for i, arg in enumerate(argv):
+            for flag in ("--workers", "-w"):
+                if arg == flag and i + 1 < len(argv) and argv[i + 1].isdigit():
+                    return int(argv[i + 1])
+                if arg.startswith(flag + "=") and arg.split("=", 1)[1].isdigit():
+                    return int(arg.split("=", 1)[1])
+        return 1
+
+
+class Store(Model):
+    """A data store that runs as its own server, so several replicas can share it."""
+
+    engine: Literal["chroma"] = "chroma"
+    version: str = Field("1.5.9", pattern=r"^\d+\.\d+\.\d+$")
+    port: int = Field(8000, ge=1, le=65535)
+    size: Size = 10_000_000_000
+    resources: Resources = Field(default_factory=lambda: Resources(cpu=1.0, memory=1_000_000_000))
+
+    @property
+    def env_names(self) -> tuple[str, str]:
+        return ("CHROMA_HOST", "CHROMA_PORT")
+
+
+class FlyTarget(Model):
+    app: str | None = Field(None, pattern=DNS_LABEL, description="Fly app name; default: the description's name.")
+    region: str = Field("iad", pattern=r"^[a-z]{3}$")
+    org: str | None = None
+    vm_size: str | None = Field(None, description="Fly VM preset, e.g. shared-cpu-1x; default: from resources.")
+
+
+class RailwayTarget(Model):
+    project: str | None = None
+    environment: str = "production"
+    format: Literal["iac", "toml"] = Field("iac", description="iac: .railway/railway.ts; toml: legacy railway.toml.")
+    region: str | None = None
+
+
+class RenderTarget(Model):
+    plan: Literal["free", "starter", "standard", "pro", "pro plus", "pro max", "pro ultra"] = "starter"
+    region: Literal["oregon", "ohio", "virginia", "frankfurt", "singapore"] = "oregon"
+    branch: str | None = None
+    repo: str | None = None
+
+
+class DockerTarget(Model):
+    image: str | None = Field(None, description="Image name; default: <name>-<service>.")
+
+
+class ComposeTarget(Model):
+    pass
+
+
+class KubernetesTarget(Model):
+    namespace: str | None = Field(None, pattern=DNS_LABEL)
+    host: str | None = Field(None, description="Ingress host name.")
+    ingress_class: str = "nginx"
+    storage_class: str | None = None
+    image: str | None = Field(None, description="Image reference the cluster pulls (registry/name:tag).")
+
+
+class LocalTarget(Model):
+    port: int | None = Field(None, ge=1, le=65535, description="Host port; default: the service's port.")
+
+
+class Targets(Model):
+    fly: FlyTarget = Field(default_factory=FlyTarget)
+    railway: RailwayTarget = Field(default_factory=RailwayTarget)
+    render: RenderTarget = Field(default_factory=RenderTarget)
+    docker: DockerTarget = Field(default_factory=DockerTarget)
+    compose: ComposeTarget = Field(default_factory=ComposeTarget)
+    kubernetes: KubernetesTarget = Field(default_factory=KubernetesTarget)
+    local: LocalTarget = Field(default_factory=LocalTarget)
+
+
+class Spec(Model):
+    """A whole ``streamdeploy.yaml``."""
+
+    version: Literal[1] = Field(description="Format version; always 1 for now.")
+    name: str = Field(pattern=DNS_LABEL, description="Project name: lowercase letters, digits and -.")
+    services: dict[Annotated[str, Field(pattern=DNS_LABEL)], Service] = Field(min_length=1)
+    stores: dict[Annotated[str, Field(pattern=DNS_LABEL)], Store] = Field(default_factory=dict)
+    targets: Targets = Field(default_factory=Targets)
+
+    @property
+    def first_service(self) -> str:
+        return next(iter(self.services))
+
+
+SERVICE_NAME_RE = re.compile(DNS_LABEL)

@@ -1,0 +1,58 @@
+"""Shared test helpers: the CLI as a subprocess, golden files, the platforms' schemas."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("STREAMDEPLOY_SHARED", REPO.parent / "shared"))
+SCHEMAS = SHARED / "schemas"
+EXAMPLES = REPO / "examples"
+GOLDEN = REPO / "tests" / "golden"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", help="Rewrite tests/golden from current output.")
+
+
+@pytest.fixture
+def update_golden(request) -> bool:
+    return request.config.getoption("--update-golden")
+
+
+def platform_schema(name: str) -> dict:
+    """A published schema from ../shared/schemas; the test skips when that folder is absent."""
+    path = SCHEMAS / name
+    if not path.is_file():
+        pytest.skip(f"{path} not present (it is in CI)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def example_files() -> list[Path]:
+    return sorted(EXAMPLES.glob("*/streamdeploy.yaml"))
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, input: str | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `python -m streamdeploy ARGS` for real: exit codes, stderr, no traceback."""
+    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "streamdeploy", *args],
+        cwd=cwd or REPO,
+        env=full_env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def assert_no_traceback(result: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "Traceback" not in result.stdout, result.stdout

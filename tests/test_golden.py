@@ -1,0 +1,45 @@
+"""Every example rendered for every target matches tests/golden/<example>/<target>/.
+
+Refresh after an intended change with `pytest tests/test_golden.py --update-golden`
+and review the diff like any other code change.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from conftest import GOLDEN, example_files
+from streamdeploy import loader, targets, writer
+from streamdeploy.commands.render import collect
+
+CASES = [(path, name) for path in example_files() for name in targets.NAMES]
+
+
+@pytest.mark.parametrize("description,target", CASES, ids=[f"{p.parent.name}-{t}" for p, t in CASES])
+def test_rendering_matches_golden(description, target, update_golden):
+    loaded = loader.load(description)
+    files, _ = collect(loaded, [target])
+    golden_dir = GOLDEN / description.parent.name / target
+    rendered = {f.path: writer.with_header(f, description.name) for f in files}
+    if update_golden:
+        shutil.rmtree(golden_dir, ignore_errors=True)
+        for path, text in rendered.items():
+            (golden_dir / path).parent.mkdir(parents=True, exist_ok=True)
+            (golden_dir / path).write_text(text, encoding="utf-8")
+    on_disk = {
+        str(p.relative_to(golden_dir)): p.read_text(encoding="utf-8")
+        for p in sorted(golden_dir.rglob("*")) if p.is_file()
+    } if golden_dir.exists() else {}
+    assert sorted(on_disk) == sorted(rendered), "files differ; run with --update-golden and review"
+    for path, text in rendered.items():
+        assert text == on_disk[path], f"{golden_dir / path} differs; run with --update-golden and review"
+
+
+@pytest.mark.parametrize("description,target", CASES, ids=[f"{p.parent.name}-{t}" for p, t in CASES])
+def test_rendering_is_deterministic(description, target):
+    loaded = loader.load(description)
+    first, _ = collect(loaded, [target])
+    second, _ = collect(loader.load(description), [target])
+    assert [(f.path, f.content) for f in first] == [(f.path, f.content) for f in second]
