@@ -24,13 +24,14 @@ def problems(spec: Spec) -> list[Issue]:
 
 
 def _all(spec: Spec) -> Iterator[Issue]:
+    for name in spec.stores:
+        if name in spec.services:
+            # Compose services and Kubernetes objects share one namespace of names.
+            yield (("stores", name), f"`{name}` names both a service and a store",
+                   f"rename the store, e.g. `{name}-db`, and `store: {name}-db` in services that use it")
     for name, service in spec.services.items():
         base = ("services", name)
-        yield from _volumes(service, base)
-        yield from _env_and_secrets(service, base)
-        yield from _start(service, base)
-        yield from _health(service, base)
-        yield from _streaming(service, base)
+        yield from service_problems(name, service)
         if service.store is not None and service.store not in spec.stores:
             known = ", ".join(spec.stores) or "none defined"
             yield (base + ("store",), f"store `{service.store}` is not defined under `stores:`",
@@ -40,6 +41,14 @@ def _all(spec: Spec) -> Iterator[Issue]:
                 if env_name in service.env:
                     yield (base + ("env", env_name), f"`{env_name}` is set by `store: {service.store}`",
                            f"remove `{env_name}` from env")
+
+
+def service_problems(name: str, service: Service) -> list[Issue]:
+    """The rules that need only the service itself, so they still run when another part
+    of the file does not parse: one run reports every problem."""
+    base = ("services", name)
+    return [*_volumes(service, base), *_env_and_secrets(service, base), *_start(service, base),
+            *_health(service, base), *_streaming(service, base)]
 
 
 def _volumes(service: Service, base: tuple) -> Iterator[Issue]:

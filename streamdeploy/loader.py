@@ -17,6 +17,7 @@ from streamdeploy.problems import Problem, ProblemsError, fail
 
 FILENAME = "streamdeploy.yaml"
 MAX_BYTES = 1_000_000  # a description is a few KB; refuse to parse megabytes of YAML
+MAX_NODES = 100_000  # YAML aliases can expand a tiny file exponentially ("billion laughs")
 
 
 @dataclass
@@ -67,15 +68,22 @@ def read_text(path: Path) -> str:
         raise fail(f"{display} does not exist", file=display, fix="check the path, or run `streamdeploy init`")
     if path.is_dir():
         raise fail(f"{display} is a directory, not a file", file=display, fix=f"pass the file: {path / FILENAME}")
+    if not path.is_file():  # /dev/zero, a FIFO: reading could block or never end
+        raise fail(f"{display} is not a regular file", file=display, fix="pass the path of a streamdeploy.yaml")
     size = path.stat().st_size
+    too_big = fail(
+        f"{display} is {size:,} bytes; a description is at most {MAX_BYTES:,}",
+        file=display,
+        fix="is this the right file? A streamdeploy.yaml is usually under 5 KB",
+    )
     if size > MAX_BYTES:
-        raise fail(
-            f"{display} is {size:,} bytes; a description is at most {MAX_BYTES:,}",
-            file=display,
-            fix="is this the right file? A streamdeploy.yaml is usually under 5 KB",
-        )
+        raise too_big
     try:
-        return path.read_bytes().decode("utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)  # bounded even if the file grows while we read
+        if len(data) > MAX_BYTES:
+            raise too_big
+        return data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise fail(
             f"{display} is not UTF-8 text (byte {err.start} is {err.object[err.start]:#04x})",
@@ -92,6 +100,9 @@ def parse_yaml(text: str, display: str) -> tuple[Any, Positions]:
 
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise fail(f"{display} nests too deeply to be a description", file=display,
+                   fix="a streamdeploy.yaml is a few levels deep; is this the right file?") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         what = getattr(err, "problem", None) or str(err)
@@ -107,8 +118,18 @@ def parse_yaml(text: str, display: str) -> tuple[Any, Positions]:
     if node is None:
         return None, positions
     constructor = yaml.SafeLoader("")
+    built = [0]
 
     def build(n: Any, path: tuple) -> Any:
+        built[0] += 1
+        if built[0] > MAX_NODES:
+            raise fail(
+                f"{display} expands to more than {MAX_NODES:,} values (YAML aliases)",
+                file=display,
+                line=n.start_mark.line + 1,
+                column=n.start_mark.column + 1,
+                fix="use fewer `*alias` references; a description needs only a few",
+            )
         positions.values[path] = (n.start_mark.line + 1, n.start_mark.column + 1)
         if isinstance(n, yaml.MappingNode):
             constructor.flatten_mapping(n)
@@ -133,6 +154,8 @@ def parse_yaml(text: str, display: str) -> tuple[Any, Positions]:
 
     try:
         data = build(node, ())
+    except RecursionError:
+        raise fail(f"{display} nests too deeply to be a description", file=display) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         raise fail(
@@ -205,28 +228,62 @@ def validate_data(data: dict, positions: Positions, display: str) -> tuple[Any, 
         spec = Spec.model_validate(data)
     except ValidationError as err:
         problems = [_from_pydantic(e, data, positions, display) for e in err.errors()]
-        return None, _dedupe(problems)
-    problems = []
-    for key_path, message, fix in consistency.problems(spec):
-        line_col = positions.of(key_path)
-        problems.append(
-            Problem(
-                message,
-                file=display,
-                line=line_col[0] if line_col else None,
-                column=line_col[1] if line_col else None,
-                key=dotted(key_path),
-                fix=fix,
-            )
-        )
-    return spec, problems
+        issues = _issues_of_valid_services(data, err.errors())
+        problems += [_issue(issue, positions, display) for issue in issues]
+        return None, _sorted(_dedupe(problems))
+    problems = [_issue(issue, positions, display) for issue in consistency.problems(spec)]
+    return spec, _sorted(problems)
+
+
+def _issues_of_valid_services(data: dict, errors: list) -> list:
+    """Cross-field rules for each service that parsed on its own, while others did not:
+    a typo in one place must not hide a start command that can never bind its port."""
+    from pydantic import ValidationError
+
+    from streamdeploy import consistency
+    from streamdeploy.spec import Service
+
+    services = data.get("services")
+    if not isinstance(services, dict):
+        return []
+    broken = {e["loc"][1] for e in errors
+              if len(e["loc"]) > 2 and e["loc"][0] == "services" and e["loc"][2] != "[key]"}
+    issues = []
+    for name, value in services.items():
+        if name in broken or not isinstance(value, dict):
+            continue
+        try:
+            service = Service.model_validate(value)
+        except ValidationError:
+            continue
+        issues.extend(consistency.service_problems(name, service))
+    return issues
+
+
+def _issue(issue: tuple, positions: Positions, display: str) -> Problem:
+    key_path, message, fix = issue
+    line_col = positions.of(key_path)
+    return Problem(
+        message,
+        file=display,
+        line=line_col[0] if line_col else None,
+        column=line_col[1] if line_col else None,
+        key=dotted(key_path),
+        fix=fix,
+    )
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    """In file order, as an editor shows them."""
+    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
 
 
 def _from_pydantic(error: dict, data: dict, positions: Positions, display: str) -> Problem:
-    loc = tuple(error["loc"])
+    raw_loc = tuple(error["loc"])
     kind = error["type"]
+    is_key = bool(raw_loc) and raw_loc[-1] == "[key]"  # the error is about a mapping's key, not its value
     # Pydantic appends the validator's name (e.g. "function-after[...]") for some errors.
-    loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p and p.endswith("]"))))
+    loc = tuple(p for p in raw_loc if not (isinstance(p, str) and ("[" in p and p.endswith("]"))))
     if kind == "extra_forbidden":
         unknown = loc[-1]
         allowed = _allowed_keys(loc[:-1], data)
@@ -251,20 +308,14 @@ def _from_pydantic(error: dict, data: dict, positions: Positions, display: str) 
             key=dotted(loc),
             fix=_MISSING_FIX.get(str(loc[-1])),
         )
-    message = error["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
-    got = error.get("input")
-    if kind.endswith("_type") or kind in ("literal_error", "string_pattern_mismatch", "enum"):
-        message = f"{message} (got {_show(got)})"
-    line_col = positions.of(loc)
+    line_col = positions.of(loc, key=is_key)
     return Problem(
-        message,
+        _message(kind, loc, error, is_key),
         file=display,
         line=line_col[0] if line_col else None,
         column=line_col[1] if line_col else None,
         key=dotted(loc),
-        fix=_fix_for(kind, loc, error),
+        fix=_fix_for(kind, loc, error, is_key),
     )
 
 
@@ -274,26 +325,82 @@ _MISSING_FIX = {
     "services": "add a `services:` mapping with at least one service",
     "start": "add the command that starts the server, e.g. `uvicorn app.main:app --host 0.0.0.0 --port $PORT`",
     "paths": "list the SSE paths, e.g. `paths: [/stream]`",
-    "name_": "",
+    "mount": "add the absolute path inside the container, e.g. `mount: /data`",
+}
+
+_KINDS = {  # pydantic's type errors, said the way a person would
+    "int_parsing": "a whole number", "int_type": "a whole number", "int_from_float": "a whole number",
+    "float_parsing": "a number", "float_type": "a number", "string_type": "text",
+    "bool_parsing": "true or false", "bool_type": "true or false", "list_type": "a list",
+    "dict_type": "a mapping (key: value lines)", "model_type": "a mapping (key: value lines)",
+    "model_attributes_type": "a mapping (key: value lines)",
 }
 
 
-def _fix_for(kind: str, loc: tuple, error: dict) -> str | None:
+def _what(loc: tuple, is_key: bool) -> str:
+    """What the value at ``loc`` is, in words: "service name", "env var name", "port"."""
+    parent = str(loc[-2]) if len(loc) > 1 else ""
+    if is_key:
+        return {"services": "service name", "stores": "store name", "env": "env var name"}.get(parent, "key")
+    last = str(loc[-1]) if loc else "value"
+    if isinstance(loc[-1] if loc else None, int):
+        return {"secrets": "secret name", "paths": "path", "system_packages": "package name"}.get(parent, "item")
+    if last == "name":
+        return {"volumes": "volume name"}.get(str(loc[-3]) if len(loc) > 2 else "", "name")
+    return f"`{last}`"
+
+
+def _message(kind: str, loc: tuple, error: dict, is_key: bool) -> str:
+    got = error.get("input")
+    shown = _show(got)
+    what = _what(loc, is_key)
+    if kind.startswith("value_error") or kind == "assertion_error":  # our own validators (units) say it well
+        message = error["msg"]
+        return message[len("Value error, "):] if message.startswith("Value error, ") else message
+    if kind == "string_pattern_mismatch":
+        return f"{shown} is not a valid {what.strip('`')}"
+    if kind in _KINDS:
+        return f"{what} must be {_KINDS[kind]}, not {shown}"
+    if kind == "literal_error":
+        return f"{what} must be {error.get('ctx', {}).get('expected', 'one of the allowed values')}, not {shown}"
+    ctx = error.get("ctx", {})
+    bounds = {"less_than_equal": ("at most", "le"), "less_than": ("below", "lt"),
+              "greater_than_equal": ("at least", "ge"), "greater_than": ("above", "gt")}
+    if kind in bounds:
+        word, key = bounds[kind]
+        return f"{what} must be {word} {ctx.get(key)}, not {shown}"
+    if kind in ("too_short", "too_long"):
+        return f"{what}: {error['msg'].lower()}"
+    return f"{error['msg']} (got {shown})"
+
+
+def _fix_for(kind: str, loc: tuple, error: dict, is_key: bool = False) -> str | None:
     last = str(loc[-1]) if loc else ""
     if kind == "string_pattern_mismatch":
         pattern = error.get("ctx", {}).get("pattern", "")
-        if "a-z" in pattern and "-" in pattern:
-            return "use lowercase letters, digits and -, starting with a letter (at most 30 characters): every platform accepts that"
         if "A-Za-z_" in pattern:
-            return "use letters, digits and _, not starting with a digit"
-        if pattern == "^/":
-            return "start the path with /"
+            return "use letters, digits and _, not starting with a digit (e.g. OPENAI_API_KEY)"
+        if "[-a-z0-9]" in pattern:
+            return ("use lowercase letters, digits and -, starting with a letter, at most 30 characters: "
+                    "the one spelling every platform accepts")
         if "a-z0-9_" in pattern:
             return "use lowercase letters, digits and _, starting with a letter"
+        if pattern == "^/":
+            return "start the path with /"
+        if last == "python":
+            return 'write the minor version as a string, e.g. python: "3.12"'
+        if last == "region":
+            return "a region is a three-letter code, e.g. iad or fra"
     if kind in ("less_than_equal", "greater_than_equal", "greater_than", "less_than") and last == "port":
         return "a port is a number from 1 to 65535"
     if kind == "literal_error" and last == "version":
         return "this streamdeploy reads `version: 1`"
+    if kind == "dict_type" and last == "services":
+        return "write each service as `name:` with its settings indented below it"
+    if kind == "too_short" and last == "services":
+        return "add at least one service under `services:`"
+    if kind == "list_type" and last in ("secrets", "paths", "commands", "volumes"):
+        return f"write a list, e.g. `{last}: [...]` or one `- item` per line"
     return None
 
 
@@ -307,51 +414,42 @@ def _allowed_keys(loc: tuple, data: dict) -> list[str]:
     from streamdeploy.spec import Spec
 
     model: Any = Spec
+    mapping_key_next = False  # after `services`, the next part is a service's name, not a field
     for part in loc:
         if isinstance(part, int):
             continue
-        annotation = _field_model(model, part)
-        if annotation is None:
+        if mapping_key_next:
+            mapping_key_next = False
+            continue
+        fields = getattr(model, "model_fields", None)
+        if fields is None:
             return []
-        model = annotation
+        found = fields.get(part) or next((f for f in fields.values() if f.alias == part), None)
+        if found is None:
+            return []
+        model, mapping_key_next = _inner_model(found.annotation)
     if not hasattr(model, "model_fields"):
         return []
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
-def _field_model(model: Any, part: str) -> Any:
+def _inner_model(annotation: Any) -> tuple[Any, bool]:
+    """The model inside ``list[X]``, ``dict[str, X]``, ``X | None``; and whether a dict was crossed."""
     import typing
 
-    fields = getattr(model, "model_fields", None)
-    if fields is None:
-        return None
-    field = fields.get(part) or next((f for f in fields.values() if f.alias == part), None)
-    if field is None:
-        # A dict's key (e.g. a service name): step into the value type.
-        return model
-    annotation = field.annotation
-    for _ in range(4):
+    crossed_dict = False
+    for _ in range(6):
+        if hasattr(annotation, "model_fields"):
+            break
         origin = typing.get_origin(annotation)
-        if origin is dict:
-            annotation = typing.get_args(annotation)[1]
-            return _unwrap(annotation)
-        if origin is list:
-            annotation = typing.get_args(annotation)[0]
-            continue
-        break
-    return _unwrap(annotation)
-
-
-def _unwrap(annotation: Any) -> Any:
-    import typing
-
-    if hasattr(annotation, "model_fields"):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _unwrap(arg)
-        if found is not None and hasattr(found, "model_fields"):
-            return found
-    return annotation
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if origin is dict and len(args) == 2:
+            annotation, crossed_dict = args[1], True
+        elif args:
+            annotation = next((a for a in args if hasattr(a, "model_fields")), args[0])
+        else:
+            break
+    return annotation, crossed_dict
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

@@ -158,6 +158,21 @@ class Service(Model):
                     return int(arg.split("=", 1)[1])
         return 1
 
+    @property
+    def graceful_shutdown(self) -> float | None:
+        """Seconds the server waits for open requests (SSE streams) on SIGTERM, if the start command says."""
+        try:
+            argv = shlex.split(self.start)
+        except ValueError:
+            return None
+        for i, arg in enumerate(argv):
+            for flag in ("--timeout-graceful-shutdown", "--graceful-timeout"):  # uvicorn, gunicorn
+                value = argv[i + 1] if arg == flag and i + 1 < len(argv) else (
+                    arg.split("=", 1)[1] if arg.startswith(flag + "=") else None)
+                if value is not None and re.fullmatch(r"\d+(\.\d+)?", value):
+                    return float(value)
+        return None
+
 
 class Store(Model):
     """A data store that runs as its own server, so several replicas can share it."""
@@ -207,7 +222,8 @@ class KubernetesTarget(Model):
     host: str | None = Field(None, description="Ingress host name.")
     ingress_class: str = "nginx"
     storage_class: str | None = None
-    image: str | None = Field(None, description="Image reference the cluster pulls (registry/name:tag).")
+    image: str | None = Field(None, description="Image reference the cluster pulls (registry/name:tag); "
+                                 "`{service}` in it is replaced by each service's name.")
 
 
 class LocalTarget(Model):

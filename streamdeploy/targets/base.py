@@ -53,11 +53,14 @@ class Probe:
 class Stdin:
     """Secrets sent on the child's standard input, never on its argv.
 
-    ``dotenv``: ``NAME=value`` lines; ``value``: the single secret's bare value.
+    ``dotenv``: ``NAME=value`` lines quoted the way `fly secrets import` reads them (values
+    may hold quotes, ``#`` and newlines); ``value``: the single secret's bare value, no
+    newline added; ``envfile``: literal ``NAME=value`` lines, no quoting, as kubectl
+    ``--from-env-file`` and docker ``--env-file`` read them (a value with a newline stops `up`).
     """
 
     secrets: tuple[str, ...]
-    format: Literal["dotenv", "value"] = "dotenv"
+    format: Literal["dotenv", "value", "envfile"] = "dotenv"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,100 @@
+"""`streamdeploy check`: what each platform cannot do for this description, why, and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamdeploy import console, exitcodes, loader
+from streamdeploy.problems import fail
+
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+_LABEL = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def resolve(target: str) -> list[str]:
+    """``all`` -> every platform in the model; otherwise the one platform or target name."""
+    from streamdeploy import capabilities
+
+    if target == "all":
+        return capabilities.names()
+    if not capabilities.known(target):
+        choices = [*capabilities.names(), *capabilities.aliases()]
+        raise fail(f"unknown target `{target}`", fix=f"use one of: {', '.join(choices)}, all")
+    return [target]
+
+
+def run(file: Path | None, target: str = "all", as_json: bool = False) -> int:
+    from streamdeploy import capabilities
+
+    loaded = loader.load(file)
+    names = resolve(target)
+    findings = capabilities.check(loaded, names)
+    errors = sum(f.severity == "error" for f in findings)
+    if as_json:
+        console.emit_json({
+            "ok": errors == 0,
+            "file": str(loaded.path),
+            "targets": names,
+            "facts_checked": capabilities.checked_on(),
+            "counts": {s: sum(f.severity == s for f in findings) for s in capabilities.SEVERITIES},
+            "findings": [f.as_dict() for f in findings],
+        })
+    else:
+        print_findings(findings)
+        _summary(findings, names)
+    return exitcodes.FAILED if errors else exitcodes.OK
+
+
+def print_findings(findings: list, compact: bool = False) -> None:
+    """Findings for people. Compact (render/up, on stderr): one line and the fix each.
+    Full (`check`, on stdout): grouped by platform, with the fact and its source."""
+    if compact:
+        out = console.err()
+        for f in findings:
+            out.print(f"{console.escape(f.where)}: [{_STYLE[f.severity]}]{_LABEL[f.severity]}[/]: "
+                      f"[bold]{console.escape(f.target)}[/bold] {console.escape(f.key)}: {console.escape(f.message)}")
+            if f.fix:
+                out.print(f"  [dim]fix:[/dim] {console.escape(f.fix)}")
+        return
+    from streamdeploy import capabilities
+
+    out = console.out()
+    current = None
+    for f in sorted(findings, key=_group_order(findings)):
+        if f.target != current:
+            current = f.target
+            title = "Every platform" if f.target == capabilities.ANY else capabilities.platform(f.target).title
+            if f.target != capabilities.ANY and capabilities.platform(f.target).name != f.target:
+                title += f" (as {f.target})"
+            out.print(f"\n[bold]{console.escape(title)}[/bold]")
+        out.print(f"  {console.escape(f.where)}: [{_STYLE[f.severity]}]{_LABEL[f.severity]}[/]: "
+                  f"[bold]{console.escape(f.key)}[/bold]: {console.escape(f.message)}")
+        out.print(f"    [dim]why:[/dim] {console.escape(f.why)}")
+        if f.source:
+            out.print(f"    [dim]source:[/dim] {console.escape(f.source)}")
+        if f.fix:
+            out.print(f"    [dim]fix:[/dim] {console.escape(f.fix)}")
+
+
+def _group_order(findings: list):
+    targets = list(dict.fromkeys(f.target for f in findings))
+    from streamdeploy import capabilities
+
+    # "any" first, then platforms in the order they were asked for; inside a group, worst first.
+    order = {t: (0 if t == capabilities.ANY else 1, i) for i, t in enumerate(targets)}
+    return lambda f: (order[f.target], capabilities.SEVERITIES.index(f.severity), f.line or 0)
+
+
+def _summary(findings: list, names: list[str]) -> None:
+    counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
+    parts = [f"{counts['error']} error{'s' if counts['error'] != 1 else ''}",
+             f"{counts['warning']} warning{'s' if counts['warning'] != 1 else ''}",
+             f"{counts['info']} note{'s' if counts['info'] != 1 else ''}"]
+    scope = names[0] if len(names) == 1 else f"{len(names)} platforms"
+    if counts["error"]:
+        blocked = sorted({"every platform" if f.target == "any" else f.target
+                          for f in findings if f.severity == "error"})
+        console.out().print(f"\n[bold red]✗[/bold red] {', '.join(parts)} for {console.escape(scope)}; "
+                            f"errors on: {console.escape(', '.join(blocked))}")
+    else:
+        console.out().print(f"\n[green]✓[/green] {', '.join(parts)} for {console.escape(scope)}")

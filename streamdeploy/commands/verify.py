@@ -1,0 +1,87 @@
+"""`streamdeploy verify URL`: run the checks of ``streamdeploy.verify`` and show the report.
+
+``print_report`` is shared with `up`, which verifies after every deploy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamdeploy import console, loader
+from streamdeploy.problems import ProblemsError
+
+
+def run(
+    url: str,
+    file: Path | None,
+    service: str | None = None,
+    expect_marker: str | None = None,
+    timeout: float = 120.0,
+    as_json: bool = False,
+) -> int:
+    from streamdeploy import verify
+
+    loaded = _load(file)
+    report = verify.run_checks(
+        url,
+        loaded,
+        service=service,
+        timeout=timeout,
+        expect_marker=expect_marker,
+        progress=None if as_json else progress,
+    )
+    print_report(report, as_json)
+    return report.exit_code
+
+
+def _load(file: Path | None) -> loader.Loaded | None:
+    """The description; without -f and with none found, verify the URL with defaults."""
+    if file is not None:
+        return loader.load(file)
+    try:
+        path = loader.find_description()
+    except ProblemsError:
+        return None
+    return loader.load(path)
+
+
+def progress(message: str) -> None:
+    console.err().print(f"[dim]… {console.escape(message)}[/dim]")
+
+
+_MARK = {"ok": "[green]✓ ok[/green]", "failed": "[bold red]✗ failed[/bold red]", "skipped": "[yellow]– skipped[/yellow]"}
+
+
+def print_report(report, as_json: bool = False) -> None:
+    """A table for people (stdout), or the report as JSON for machines."""
+    if as_json:
+        console.emit_json(report.as_dict())
+        return
+    from rich.table import Table
+
+    from streamdeploy.verify import duration_text
+
+    title = f"verify {report.url}" + (f" (service {report.service})" if report.service else "")
+    table = Table(title=console.escape(title), title_justify="left", show_lines=False)
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("time", justify="right")
+    table.add_column("detail", overflow="fold")
+    for check in report.checks:
+        took = "" if check.seconds is None else duration_text(check.seconds)
+        table.add_row(check.name, _MARK[check.status], took, console.escape(check.detail))
+    console.out().print(table)
+    for note in report.notes:
+        console.info(f"note: {note}")
+    if report.marker:
+        console.out().print(
+            f"marker [bold]{console.escape(report.marker)}[/bold] written and read back. After a redeploy, "
+            f"`streamdeploy verify {console.escape(report.url)} --expect-marker {console.escape(report.marker)}` "
+            "(or `--expect-marker last`) proves it survived; `up` checks it by itself."
+        )
+    failed = [c.name for c in report.checks if c.status == "failed"]
+    if failed:
+        console.err().print(f"[bold red]verify failed:[/bold red] {', '.join(failed)}")
+    else:
+        console.success("verified")
+

@@ -1,0 +1,1288 @@
+"""What an app is, learned by reading its source with ``ast``: never by importing or running it.
+
+``scan_app(root)`` finds the FastAPI ``app`` object (``module:variable``, in packages, ``src/``
+layouts and app factories), the dependency file and Python version, the routes (with
+``APIRouter`` prefixes and ``include_router(prefix=...)`` where they can be worked out), a
+``/health``-like route, Server-Sent-Event routes, Chroma's ``PersistentClient`` and where it
+stores data, the environment variables the app reads, and Streamlit dashboards.
+
+Every fact says whether it was *detected* (read from the code or a file), *guessed* (an
+inference a person should check) or a *default*, and where it came from (``file:line``).
+``init`` writes them into a commented streamdeploy.yaml; ``check`` compares them with one.
+
+The scan is bounded (file count, file size, depth) and skips virtualenvs, node_modules and
+VCS folders, so it stays fast on a big tree; a file that does not parse is skipped with a note.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+How = Literal["detected", "guessed", "default"]
+
+MAX_FILES = 2000  # Python files read; a service is far smaller, a monorepo gets a note
+MAX_FILE_BYTES = 512_000  # generated or vendored code beyond this says nothing about the app
+MAX_DEPTH = 10
+DEFAULT_PYTHON = "3.12"
+DEFAULT_PORT = 8000
+STREAMLIT_PORT = 8501
+# Python versions a base image exists for, in the order we would pick them.
+PYTHON_PREFERENCE = ("3.12", "3.13", "3.11", "3.14", "3.10", "3.9", "3.8")
+
+SKIP_DIRS = frozenset(
+    {
+        "node_modules", "site-packages", "dist-packages", "__pycache__", "venv", "env", "virtualenv",
+        "build", "dist", "htmlcov", "tests", "test", "testing", "migrations", "alembic",
+    }
+)
+_TEST_FILE = re.compile(r"^(test_.*|.*_test|conftest)\.py$")
+
+HEALTH_PATHS = (
+    "/health", "/healthz", "/healthcheck", "/health-check", "/_health", "/livez", "/readyz",
+    "/ready", "/ping", "/up", "/status", "/alive",
+)
+# A name is a secret when it ends in one of these (STREAM_TOKEN_DELAY is not) or says SECRET/PASSWORD.
+_SECRET_LAST = {"KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "CREDENTIALS", "APIKEY", "PAT", "DSN"}
+_SECRET_ANY = {"SECRET", "PASSWORD", "PASSWD"}
+_NOT_SECRET_LAST = {"FILE", "PATH", "DIR", "NAME", "ID", "HEADER", "LENGTH", "SIZE", "TTL", "URL"}
+# Set by the platform, the shell or the server, or by streamdeploy itself: never worth listing.
+_NOT_APP_ENV = {"PORT", "HOST", "PATH", "HOME", "PWD", "USER", "SHELL", "LANG", "TZ", "HOSTNAME", "TERM",
+                "WEB_CONCURRENCY", "CHROMA_HOST", "CHROMA_PORT"}
+_NOT_APP_ENV_PREFIXES = ("PYTHON", "UVICORN_", "GUNICORN_", "FLY_", "RAILWAY_", "RENDER_", "K_", "KUBERNETES_", "LC_")
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
+
+_FASTAPI = {"fastapi.FastAPI", "fastapi.applications.FastAPI", "starlette.applications.Starlette"}
+_ROUTER = {"fastapi.APIRouter", "fastapi.routing.APIRouter"}
+_HTTP_METHODS = {"get", "post", "put", "patch", "delete", "options", "head", "trace"}
+_GETENV = {"os.getenv", "os.environ.get", "os.environ.setdefault"}
+# Methods of settings helpers (environs, decouple, home-grown readers) that take an env var name.
+_READER_METHODS = {"str", "text", "int", "integer", "float", "number", "bool", "boolean", "list", "json",
+                   "url", "path", "secret", "required", "optional", "dict", "decimal"}
+_PATH_WRAPPERS = {"str", "os.fspath", "os.path.abspath", "os.path.expanduser", "os.path.realpath",
+                  "os.path.normpath", "pathlib.Path", "Path", "pathlib.PurePath"}
+
+
+# --- facts ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One thing we learned, and how sure we are of it."""
+
+    value: Any
+    how: How
+    where: str | None = None  # "app/main.py:12", or a file name
+    why: str = ""  # a short reason, shown to the user
+
+    @property
+    def detected(self) -> bool:
+        return self.how == "detected"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str  # GET, POST, ... (an api_route with several methods gives one Route each)
+    path: str  # the full path, prefixes included
+    file: str
+    line: int
+    sse: bool = False
+    function: str = ""
+    resolved: bool = True  # False when a prefix it is mounted under could not be worked out
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class EnvRead:
+    """An environment variable the app reads."""
+
+    name: str
+    file: str
+    line: int
+    default: str | None = None  # the default in code, when it is a literal
+    has_default: bool = False
+    how: How = "detected"  # guessed: read through a helper we recognise only by its shape
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    @property
+    def secret(self) -> bool:
+        return looks_secret(self.name)
+
+
+@dataclass(frozen=True)
+class ChromaUse:
+    """A Chroma client: embedded (``PersistentClient``) needs a volume; ``HttpClient`` a server."""
+
+    kind: Literal["persistent", "http"]
+    file: str
+    line: int
+    path: str | None = None  # the literal path, when the code spells one out
+    env: str | None = None  # the env var the path comes from
+    default: str | None = None  # that env var's default in code
+    how: How = "detected"
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass
+class AppFacts:
+    root: Path
+    app: Fact | None = None  # "app.main:app" (or "app.main:create_app" when factory)
+    factory: bool = False
+    app_dir: str | None = None  # directory to put on sys.path (uvicorn --app-dir), relative to root
+    name: Fact | None = None
+    dependency_file: Fact | None = None
+    dependencies: frozenset[str] = frozenset()
+    python: Fact = field(default_factory=lambda: Fact(DEFAULT_PYTHON, "default", why="no version pinned"))
+    server: Fact = field(default_factory=lambda: Fact("uvicorn", "default"))
+    procfile: Fact | None = None  # the `web:` command of a Procfile
+    port: Fact = field(default_factory=lambda: Fact(DEFAULT_PORT, "default", why="uvicorn's default"))
+    routes: list[Route] = field(default_factory=list)
+    health: Fact | None = None  # the health route's path
+    chroma: list[ChromaUse] = field(default_factory=list)
+    env_reads: list[EnvRead] = field(default_factory=list)
+    streamlit: list[Fact] = field(default_factory=list)  # script paths
+    heartbeat: Fact | None = None  # seconds, from sse-starlette's ping=
+    notes: list[str] = field(default_factory=list)  # things a person should know
+    files_scanned: int = 0
+    truncated: bool = False
+
+    @property
+    def sse_routes(self) -> list[Route]:
+        return [r for r in self.routes if r.sse]
+
+    @property
+    def persistent_chroma(self) -> list[ChromaUse]:
+        return [c for c in self.chroma if c.kind == "persistent"]
+
+    def env_names(self) -> list[EnvRead]:
+        """One read per variable (the first found), without the ones platforms or servers set."""
+        seen: dict[str, EnvRead] = {}
+        for read in self.env_reads:
+            if read.name in seen or not is_app_env(read.name):
+                continue
+            seen[read.name] = read
+        return list(seen.values())
+
+    @property
+    def secrets(self) -> list[EnvRead]:
+        return [r for r in self.env_names() if r.secret]
+
+    @property
+    def plain_env(self) -> list[EnvRead]:
+        return [r for r in self.env_names() if not r.secret]
+
+    def has(self, package: str) -> bool:
+        return _norm(package) in self.dependencies
+
+
+def looks_secret(name: str) -> bool:
+    parts = [p for p in name.upper().split("_") if p]
+    if not parts or parts[-1] in _NOT_SECRET_LAST:
+        return False
+    return (parts[-1] in _SECRET_LAST or bool(set(parts) & _SECRET_ANY)
+            or parts[-1].endswith(("APIKEY", "TOKEN", "PASSWORD")))
+
+
+def is_app_env(name: str) -> bool:
+    return name not in _NOT_APP_ENV and not name.startswith(_NOT_APP_ENV_PREFIXES)
+
+
+# --- the scan --------------------------------------------------------------------------
+
+
+def scan_app(root: Path) -> AppFacts:
+    """Everything we can learn about the app in ``root`` without running it."""
+    root = Path(root).resolve()
+    facts = AppFacts(root=root)
+    files, facts.truncated = _python_files(root, facts.notes)
+    modules = [m for m in (_parse(root, path, facts.notes) for path in files) if m is not None]
+    facts.files_scanned = len(modules)
+    project = _Project(root, modules)
+    project.walk()
+
+    _read_dependencies(root, facts)
+    facts.python = _python_version(root, facts.notes)
+    facts.procfile = _procfile(root)
+    _choose_app(project, facts)
+    facts.routes = project.routes(facts)
+    facts.health = _health(facts.routes)
+    facts.chroma = project.chroma()
+    facts.env_reads = project.env_reads
+    facts.streamlit = project.streamlit_scripts()
+    facts.heartbeat = project.heartbeat
+    facts.server = _server(facts)
+    facts.name = _name(root)
+    facts.notes.extend(project.notes)
+    if facts.truncated:
+        facts.notes.append(f"stopped after {MAX_FILES} Python files; facts from the rest are missing")
+    return facts
+
+
+def _python_files(root: Path, notes: list[str]) -> tuple[list[Path], bool]:
+    found: list[Path] = []
+    if not root.is_dir():
+        return found, False
+    for directory, dirnames, filenames in os.walk(root):
+        here = Path(directory)
+        depth = len(here.relative_to(root).parts)
+        # Prune in place (sorted, for a deterministic scan): VCS, caches, virtualenvs of any name.
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if not d.startswith(".") and d not in SKIP_DIRS and not d.endswith(".egg-info")
+            and depth < MAX_DEPTH and not (here / d / "pyvenv.cfg").exists()
+        )
+        for name in sorted(filenames):
+            if not name.endswith(".py") or _TEST_FILE.match(name):
+                continue
+            if len(found) >= MAX_FILES:
+                return found, True
+            found.append(here / name)
+    return found, False
+
+
+@dataclass
+class _Module:
+    rel: str  # posix path relative to the root
+    name: str  # dotted import name as seen from the root (src/ dropped)
+    is_package: bool
+    tree: ast.Module
+    aliases: dict[str, str] = field(default_factory=dict)  # local name -> qualified name
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return tuple(self.name.split(".")) if self.name else ()
+
+
+def _parse(root: Path, path: Path, notes: list[str]) -> _Module | None:
+    rel = path.relative_to(root).as_posix()
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            notes.append(f"{rel}: skipped, larger than {MAX_FILE_BYTES // 1000} KB")
+            return None
+        text = path.read_bytes().decode("utf-8-sig")
+        tree = ast.parse(text, filename=rel)
+    except SyntaxError as err:
+        notes.append(f"{rel}:{err.lineno or 1}: skipped, it does not parse ({err.msg})")
+        return None
+    except UnicodeDecodeError:
+        notes.append(f"{rel}: skipped, not UTF-8")
+        return None
+    except (OSError, ValueError, RecursionError, MemoryError) as err:
+        notes.append(f"{rel}: skipped ({type(err).__name__})")
+        return None
+    parts = list(Path(rel).with_suffix("").parts)
+    is_package = parts[-1] == "__init__"
+    if is_package:
+        parts.pop()
+    if len(parts) > 1 and parts[0] == "src":
+        parts.pop(0)
+    module = _Module(rel, ".".join(parts), is_package, tree)
+    module.aliases = _imports(module)
+    return module
+
+
+def _imports(module: _Module) -> dict[str, str]:
+    aliases: dict[str, str] = {}
+    for node in ast.walk(module.tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    aliases[alias.asname] = alias.name
+                else:
+                    top = alias.name.split(".")[0]
+                    aliases[top] = top
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(module, node.module, node.level)
+            for alias in node.names:
+                if alias.name != "*":
+                    aliases[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+    return aliases
+
+
+def _absolute(module: _Module, name: str | None, level: int) -> str:
+    if level == 0:
+        return name or ""
+    package = list(module.parts if module.is_package else module.parts[:-1])
+    package = package[: max(0, len(package) - (level - 1))]
+    return ".".join(package + ([name] if name else []))
+
+
+# --- reading one module ----------------------------------------------------------------
+
+
+@dataclass
+class _RouterDef:
+    kind: Literal["app", "router"]
+    prefix: str | None  # None: given but not a literal we could read
+    line: int
+    module_level: bool
+
+
+@dataclass
+class _RouteDef:
+    router: str  # variable the decorator hangs off
+    methods: tuple[str, ...]
+    path: str | None
+    function: ast.AST | None
+    name: str
+    line: int
+    sse_hint: bool  # response_class=EventSourceResponse on the decorator
+
+
+@dataclass
+class _Include:
+    parent: str
+    child: str  # qualified name of the included router
+    prefix: str | None
+    line: int
+
+
+@dataclass
+class _ChromaCall:
+    kind: Literal["persistent", "http"]
+    module: _Module
+    call: ast.Call
+    scope: ast.AST | None  # enclosing function
+    cls: ast.ClassDef | None
+
+
+class _Project:
+    """All modules, and what reading them turned up."""
+
+    def __init__(self, root: Path, modules: list[_Module]):
+        self.root = root
+        self.modules = modules
+        self.by_name: dict[str, _Module] = {m.name: m for m in modules}
+        self.routers: dict[tuple[str, str], _RouterDef] = {}
+        self.route_defs: dict[str, list[_RouteDef]] = {}
+        self.includes: dict[str, list[_Include]] = {}
+        self.factory_of: dict[tuple[str, str], tuple[tuple[str, str], int]] = {}  # var -> ((module, func), line)
+        self.returns: dict[tuple[str, str], set[str]] = {}  # (module, function) -> names it returns
+        self.functions: dict[tuple[str, str], ast.AST] = {}
+        self.calls: dict[tuple[str, str], set[str]] = {}  # function -> qualified names it calls
+        self.sse_direct: set[tuple[str, str]] = set()
+        self.returns_app: set[tuple[str, str]] = set()  # functions that `return FastAPI(...)`
+        self.env_reads: list[EnvRead] = []
+        self.attr_env: dict[str, EnvRead] = {}  # settings attribute name -> the env var it reads
+        self.consts: dict[str, dict[str, ast.AST]] = {}  # module -> module-level name -> value
+        self.class_defaults: dict[str, dict[str, dict[str, ast.AST]]] = {}  # module -> class -> attr -> value
+        self.chroma_calls: list[_ChromaCall] = []
+        self.uvicorn_runs: list[tuple[str, str | None, int | None, int]] = []  # (file, "m:v", port, line)
+        self.streamlit: list[tuple[_Module, int]] = []
+        self.heartbeat: Fact | None = None
+        self.notes: list[str] = []
+
+    def walk(self) -> None:
+        for module in self.modules:
+            self.consts[module.name] = _module_assignments(module.tree)
+            self.class_defaults[module.name] = _class_defaults(module.tree)
+        for module in self.modules:
+            _Walker(self, module).visit(module.tree)
+            if any(v == "streamlit" or v.startswith("streamlit.") for v in module.aliases.values()):
+                self.streamlit.append((module, _streamlit_calls(module)))
+        self._propagate_sse()
+
+    # -- lookups across modules
+
+    def module_for(self, qualified: str) -> _Module | None:
+        """The module an import path names, matched on whole components from the end
+        (``app.routes`` finds ``backend/app/routes.py`` too)."""
+        if qualified in self.by_name:
+            return self.by_name[qualified]
+        suffix = "." + qualified
+        matches = [m for m in self.modules if m.name.endswith(suffix)]
+        return min(matches, key=lambda m: (len(m.name), m.rel)) if matches else None
+
+    def split(self, qualified: str) -> tuple[_Module, str] | None:
+        """``pkg.mod.name`` -> (module pkg.mod, "name")."""
+        if "." not in qualified:
+            return None
+        module_name, _, attr = qualified.rpartition(".")
+        module = self.module_for(module_name)
+        return (module, attr) if module is not None else None
+
+    def function(self, module: _Module, called: str) -> tuple[str, str] | None:
+        if (module.name, called) in self.functions:
+            return (module.name, called)
+        found = self.split(called)
+        if found and (found[0].name, found[1]) in self.functions:
+            return (found[0].name, found[1])
+        return None
+
+    def _propagate_sse(self) -> None:
+        """A function is SSE if it builds an SSE response or calls one that does (any depth)."""
+        sse = set(self.sse_direct)
+        for _ in range(8):
+            grew = False
+            for key, called in self.calls.items():
+                if key in sse:
+                    continue
+                module = self.by_name.get(key[0])
+                if module and any((f := self.function(module, c)) is not None and f in sse for c in called):
+                    sse.add(key)
+                    grew = True
+            if not grew:
+                break
+        self.sse = sse
+
+    # -- routes
+
+    def app_candidates(self) -> list[tuple[_Module, str, int, bool, str]]:
+        """(module, variable, line, is_factory, why) for every app object we could import."""
+        out = []
+        for (module_name, var), router in sorted(self.routers.items()):
+            if router.kind == "app" and router.module_level:
+                out.append((self.by_name[module_name], var, router.line, False, "FastAPI() assigned here"))
+        claimed = set()
+        for (module_name, var), (factory, line) in sorted(self.factory_of.items()):
+            if self.builds_app(factory):
+                claimed.add(factory)
+                out.append((self.by_name[module_name], var, line, False, f"built by {factory[1]}()"))
+        for key in sorted(self.functions):
+            if key not in claimed and self.builds_app(key):
+                out.append((self.by_name[key[0]], key[1], _line(self.functions[key]), True,
+                            f"{key[1]}() returns the app; uvicorn calls it (--factory)"))
+        return out
+
+    def builds_app(self, func: tuple[str, str]) -> bool:
+        """A function that returns a FastAPI app (``return app`` or ``return FastAPI()``)."""
+        if func not in self.functions:
+            return False
+        if func in self.returns_app:
+            return True
+        return any(self.routers.get((func[0], n), _NO_ROUTER).kind == "app" for n in self.returns.get(func, ()))
+
+    def app_node(self, module: _Module, var: str) -> tuple[str, str]:
+        """The router node an app variable stands for (through a factory when needed)."""
+        factory = self.factory_of.get((module.name, var), (None, 0))[0]
+        if factory is None and (module.name, var) in self.functions:
+            factory = (module.name, var)
+        if factory is not None:
+            for name in sorted(self.returns.get(factory, ())):
+                if self.routers.get((factory[0], name), _NO_ROUTER).kind == "app":
+                    return (factory[0], name)
+        return (module.name, var)
+
+    def routes(self, facts: AppFacts) -> list[Route]:
+        start = None
+        if facts.app is not None:
+            module_name, _, var = str(facts.app.value).partition(":")
+            module = self.module_for(module_name)
+            if module is not None:
+                start = self.app_node(module, var)
+        out: list[Route] = []
+        reached: set[tuple[str, str]] = set()
+        if start is not None:
+            self._collect(start, "", True, out, reached, ())
+        for node in sorted(self.routers):
+            if node in reached or self.routers[node].kind == "app":
+                continue
+            own = self.routers[node].prefix
+            self._emit(node, own or "", False, out)
+        unresolved = sorted({r.where for r in out if not r.resolved})
+        if start is not None and unresolved:
+            self.notes.append(
+                f"{len(unresolved)} route(s) sit on a router whose mount prefix could not be read; "
+                f"their paths may lack a prefix (first: {unresolved[0]})"
+            )
+        return sorted(out, key=lambda r: (r.path, r.method, r.file, r.line))
+
+    def _collect(self, node, prefix, resolved, out, reached, stack) -> None:
+        if node in stack or len(stack) > 20:
+            return
+        reached.add(node)
+        router = self.routers.get(node, _NO_ROUTER)
+        here = prefix + (router.prefix or "")
+        ok = resolved and (router.prefix is not None or router.kind == "app")
+        self._emit(node, here, ok, out)
+        module = self.by_name.get(node[0])
+        for inc in self.includes.get(node[0], []):
+            if inc.parent != node[1] or module is None:
+                continue
+            child = self._router_node(module, inc.child)
+            if child is None:
+                self.notes.append(f"{module.rel}:{inc.line}: include_router({inc.child}) not found in the scanned files")
+                continue
+            self._collect(child, here + (inc.prefix or ""), ok and inc.prefix is not None, out, reached,
+                          stack + (node,))
+
+    def _router_node(self, module: _Module, child: str) -> tuple[str, str] | None:
+        if (module.name, child) in self.routers:
+            return (module.name, child)
+        found = self.split(child)
+        if found and (found[0].name, found[1]) in self.routers:
+            return (found[0].name, found[1])
+        return None
+
+    def _emit(self, node, prefix, resolved, out) -> None:
+        module = self.by_name[node[0]]
+        for rd in self.route_defs.get(node[0], []):
+            if rd.router != node[1] or rd.path is None:
+                continue
+            key = (module.name, rd.name)
+            sse = rd.sse_hint or key in self.sse or _returns_sse_annotation(rd.function, module)
+            for method in rd.methods:
+                out.append(Route(method, _join(prefix, rd.path), module.rel, rd.line, sse, rd.name, resolved))
+
+    # -- chroma
+
+    def chroma(self) -> list[ChromaUse]:
+        out = []
+        for c in self.chroma_calls:
+            line = c.call.lineno
+            if c.kind == "http":
+                out.append(ChromaUse("http", c.module.rel, line))
+                continue
+            expr = _kwarg(c.call, "path", "persist_directory")
+            if expr is None and c.call.args:
+                expr = c.call.args[0]
+            if expr is None:  # PersistentClient() stores in ./chroma by default
+                out.append(ChromaUse("persistent", c.module.rel, line, path="./chroma", how="detected"))
+                continue
+            literal, env, default, how = self.trace_path(expr, c.module, c.scope, c.cls, 0)
+            out.append(ChromaUse("persistent", c.module.rel, line, literal, env, default, how))
+        return out
+
+    def trace_path(self, expr, module, scope, cls, depth) -> tuple[str | None, str | None, str | None, How]:
+        """Follow a path expression back to a literal or an env var, a few steps deep."""
+        none = (None, None, None, "guessed")
+        if depth > 6 or expr is None:
+            return none
+        if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+            return expr.value, None, None, "detected"
+        read = _env_call(expr, module, self, scope, cls)
+        if read is not None:
+            return None, read.name, read.default, read.how
+        if isinstance(expr, ast.Call):
+            func = _qualname(expr.func, module)
+            if func in _PATH_WRAPPERS and expr.args:
+                return self.trace_path(expr.args[0], module, scope, cls, depth + 1)
+            if isinstance(expr.func, ast.Attribute) and expr.func.attr in {"resolve", "absolute", "expanduser"}:
+                return self.trace_path(expr.func.value, module, scope, cls, depth + 1)
+            return none
+        if isinstance(expr, ast.Name):
+            local = _local_assignment(scope, expr.id) if scope is not None else None
+            if local is not None:
+                return self.trace_path(local, module, scope, cls, depth + 1)
+            const = self.consts.get(module.name, {}).get(expr.id)
+            if const is not None:
+                return self.trace_path(const, module, None, None, depth + 1)
+            imported = module.aliases.get(expr.id)
+            found = self.split(imported) if imported else None
+            if found and found[1] in self.consts.get(found[0].name, {}):
+                return self.trace_path(self.consts[found[0].name][found[1]], found[0], None, None, depth + 1)
+        if isinstance(expr, ast.Attribute):
+            read = self.attr_env.get(expr.attr)
+            if read is not None:  # matched by the attribute's name only: a good guess, not proof
+                return None, read.name, read.default, "guessed"
+            default = self.resolve_const(expr, module, scope, cls)
+            if isinstance(default, str):
+                return default, None, None, "guessed"
+        return none
+
+    def resolve_const(self, node, module, scope, cls) -> Any:
+        """A literal value behind a name, module constant or class attribute; None if not one."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, (str, int, float, bool)):
+            return node.value
+        if isinstance(node, ast.Name):
+            if scope is not None:
+                local = _local_assignment(scope, node.id)
+                if isinstance(local, ast.Constant):
+                    return local.value
+            const = self.consts.get(module.name, {}).get(node.id)
+            if isinstance(const, ast.Constant):
+                return const.value
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            owner = node.value.id
+            classes = self.class_defaults.get(module.name, {})
+            if owner in ("cls", "self") and cls is not None:
+                owner = cls.name
+            value = classes.get(owner, {}).get(node.attr)
+            if isinstance(value, ast.Constant):
+                return value.value
+        return None
+
+    # -- streamlit
+
+    def streamlit_scripts(self) -> list[Fact]:
+        scripts = [(m, n) for m, n in self.streamlit if n > 0]
+        scripts.sort(key=lambda mn: (-mn[1], mn[0].rel.count("/"), mn[0].rel))
+        return [Fact(m.rel, "detected", m.rel, f"imports streamlit and makes {n} st.* call(s)") for m, n in scripts]
+
+
+_NO_ROUTER = _RouterDef("router", None, 0, False)
+
+
+class _Walker(ast.NodeVisitor):
+    """One pass over a module: routers, routes, includes, env reads, Chroma, SSE markers."""
+
+    def __init__(self, project: _Project, module: _Module):
+        self.p = project
+        self.m = module
+        self.funcs: list[ast.AST] = []
+        self.classes: list[ast.ClassDef] = []
+
+    # scopes
+
+    def _def(self, node) -> None:
+        key = (self.m.name, node.name)
+        self.p.functions.setdefault(key, node)
+        self.p.calls.setdefault(key, set())
+        self._route_decorators(node)
+        if _has_sse_marker(node, self.m, self.p):
+            self.p.sse_direct.add(key)
+        returns = [r.value for r in ast.walk(node) if isinstance(r, ast.Return) and r.value is not None]
+        names = {v.id for v in returns if isinstance(v, ast.Name)}
+        if names:
+            self.p.returns[key] = names
+        if any(isinstance(v, ast.Call) and _qualname(v.func, self.m) in _FASTAPI for v in returns):
+            self.p.returns_app.add(key)
+        self.funcs.append(node)
+        self.generic_visit(node)
+        self.funcs.pop()
+
+    visit_FunctionDef = _def
+    visit_AsyncFunctionDef = _def
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        if any(_qualname(b, self.m).endswith("BaseSettings") for b in node.bases):
+            self._settings_class(node)
+        self.classes.append(node)
+        self.generic_visit(node)
+        self.classes.pop()
+
+    @property
+    def scope(self) -> ast.AST | None:
+        return self.funcs[-1] if self.funcs else None
+
+    @property
+    def cls(self) -> ast.ClassDef | None:
+        return self.classes[-1] if self.classes else None
+
+    # assignments: apps, routers, env reads stored under a name
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for target in node.targets:
+            self._assigned(target, node.value, node.lineno)
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self._assigned(node.target, node.value, node.lineno)
+        self.generic_visit(node)
+
+    def _assigned(self, target, value, line) -> None:
+        name = target.id if isinstance(target, ast.Name) else (
+            target.attr if isinstance(target, ast.Attribute) else None)
+        if name is None or not isinstance(value, ast.Call):
+            return
+        func = _qualname(value.func, self.m)
+        if isinstance(target, ast.Name) and (func in _FASTAPI or func in _ROUTER):
+            kind = "app" if func in _FASTAPI else "router"
+            prefix_node = _kwarg(value, "prefix")
+            prefix = "" if prefix_node is None else self.p.resolve_const(prefix_node, self.m, self.scope, self.cls)
+            self.p.routers[(self.m.name, name)] = _RouterDef(
+                kind, prefix if isinstance(prefix, str) else None, line, self.scope is None and not self.classes
+            )
+            return
+        if isinstance(target, ast.Name) and self.scope is None and not self.classes and func:
+            # app = create_app(): a candidate factory, confirmed once every module is read
+            if "." not in func:
+                self.p.factory_of[(self.m.name, name)] = ((self.m.name, func), line)
+            elif (found := self.p.split(func)) is not None:
+                self.p.factory_of[(self.m.name, name)] = ((found[0].name, found[1]), line)
+        read = _env_call(value, self.m, self.p, self.scope, self.cls)
+        if read is not None:
+            self.p.attr_env.setdefault(name, read)
+
+    # calls: routes added by call, includes, env reads, chroma, uvicorn.run
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = _qualname(node.func, self.m)
+        if self.scope is not None and func:
+            self.p.calls[(self.m.name, self.scope.name)].add(func)
+        read = _env_call(node, self.m, self.p, self.scope, self.cls)
+        if read is not None:
+            self.p.env_reads.append(read)
+        for kw in node.keywords:  # Settings(chroma_path=os.getenv("CHROMA_DB_PATH"), ...)
+            if kw.arg and isinstance(kw.value, ast.Call):
+                kw_read = _env_call(kw.value, self.m, self.p, self.scope, self.cls)
+                if kw_read is not None:
+                    self.p.attr_env.setdefault(kw.arg, kw_read)
+        if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+            owner, method = node.func.value.id, node.func.attr
+            if method == "include_router" and node.args:
+                child = _qualname(node.args[0], self.m)
+                prefix_node = _kwarg(node, "prefix")
+                prefix = "" if prefix_node is None else self.p.resolve_const(prefix_node, self.m, self.scope, self.cls)
+                if child:
+                    self.p.includes.setdefault(self.m.name, []).append(
+                        _Include(owner, child, prefix if isinstance(prefix, str) else None, node.lineno)
+                    )
+            elif method in ("add_api_route", "add_route") and node.args:
+                path = self.p.resolve_const(node.args[0], self.m, self.scope, self.cls)
+                endpoint = node.args[1] if len(node.args) > 1 else _kwarg(node, "endpoint")
+                name = endpoint.id if isinstance(endpoint, ast.Name) else ""
+                methods = _methods(_kwarg(node, "methods")) or ("GET",)
+                self.p.route_defs.setdefault(self.m.name, []).append(
+                    _RouteDef(owner, methods, path if isinstance(path, str) else None,
+                              self.p.functions.get((self.m.name, name)), name, node.lineno, False)
+                )
+        if func.startswith("chromadb") and func.endswith((".PersistentClient", ".HttpClient", ".AsyncHttpClient")):
+            kind = "persistent" if func.endswith("PersistentClient") else "http"
+            self.p.chroma_calls.append(_ChromaCall(kind, self.m, node, self.scope, self.cls))
+        if func in ("uvicorn.run", "uvicorn.main.run"):
+            target = self.p.resolve_const(node.args[0], self.m, self.scope, self.cls) if node.args else None
+            port_node = _kwarg(node, "port")
+            port = self.p.resolve_const(port_node, self.m, self.scope, self.cls) if port_node is not None else None
+            self.p.uvicorn_runs.append((self.m.rel, target if isinstance(target, str) else None,
+                                        port if isinstance(port, int) and not isinstance(port, bool) else None,
+                                        node.lineno))
+        if func.endswith("EventSourceResponse"):
+            ping = _kwarg(node, "ping")
+            value = self.p.resolve_const(ping, self.m, self.scope, self.cls) if ping is not None else None
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 and self.p.heartbeat is None:
+                self.p.heartbeat = Fact(float(value), "detected", f"{self.m.rel}:{node.lineno}", "EventSourceResponse(ping=...)")
+        self.generic_visit(node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        read = _env_call(node, self.m, self.p, self.scope, self.cls)
+        if read is not None and isinstance(node.ctx, ast.Load):
+            self.p.env_reads.append(read)
+        self.generic_visit(node)
+
+    def visit_Compare(self, node: ast.Compare) -> None:
+        # "X" in os.environ
+        if (isinstance(node.left, ast.Constant) and isinstance(node.left.value, str)
+                and len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn))
+                and _qualname(node.comparators[0], self.m) == "os.environ" and _ENV_NAME.match(node.left.value)):
+            self.p.env_reads.append(EnvRead(node.left.value, self.m.rel, node.lineno, None, True))
+        self.generic_visit(node)
+
+    # decorators and settings classes
+
+    def _route_decorators(self, node) -> None:
+        for deco in node.decorator_list:
+            if not (isinstance(deco, ast.Call) and isinstance(deco.func, ast.Attribute)
+                    and isinstance(deco.func.value, ast.Name)):
+                continue
+            method = deco.func.attr
+            if method in _HTTP_METHODS:
+                methods: tuple[str, ...] = (method.upper(),)
+            elif method == "api_route":
+                methods = _methods(_kwarg(deco, "methods")) or ("GET",)
+            elif method == "route":  # Starlette's @app.route
+                methods = _methods(_kwarg(deco, "methods")) or ("GET",)
+            else:
+                continue
+            path_node = deco.args[0] if deco.args else _kwarg(deco, "path")
+            path = self.p.resolve_const(path_node, self.m, self.scope, self.cls) if path_node is not None else None
+            response_class = _kwarg(deco, "response_class")
+            hint = response_class is not None and _qualname(response_class, self.m).endswith("EventSourceResponse")
+            self.p.route_defs.setdefault(self.m.name, []).append(
+                _RouteDef(deco.func.value.id, methods, path if isinstance(path, str) else None,
+                          node, node.name, deco.lineno, hint)
+            )
+
+    def _settings_class(self, node: ast.ClassDef) -> None:
+        """pydantic-settings: each field reads an env var named after it (plus env_prefix)."""
+        prefix = ""
+        for stmt in node.body:
+            if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "model_config" for t in stmt.targets):
+                value = _kwarg(stmt.value, "env_prefix") if isinstance(stmt.value, ast.Call) else None
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    prefix = value.value
+            if isinstance(stmt, ast.ClassDef) and stmt.name == "Config":
+                for inner in stmt.body:
+                    if (isinstance(inner, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "env_prefix" for t in inner.targets)
+                            and isinstance(inner.value, ast.Constant) and isinstance(inner.value.value, str)):
+                        prefix = inner.value.value
+        for stmt in node.body:
+            if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
+                continue
+            field_name = stmt.target.id
+            if field_name == "model_config" or "ClassVar" in ast.unparse(stmt.annotation):
+                continue
+            env = (prefix + field_name).upper()
+            default_node = stmt.value
+            if isinstance(stmt.value, ast.Call) and _qualname(stmt.value.func, self.m).endswith("Field"):
+                alias = _kwarg(stmt.value, "validation_alias", "alias")
+                if isinstance(alias, ast.Constant) and isinstance(alias.value, str):
+                    env = alias.value.upper()
+                default_node = stmt.value.args[0] if stmt.value.args else _kwarg(stmt.value, "default")
+                if _kwarg(stmt.value, "default_factory") is not None:
+                    default_node = default_node or ast.Constant(value=None)
+            has_default = default_node is not None and not (
+                isinstance(default_node, ast.Constant) and default_node.value is Ellipsis)
+            default = default_node.value if isinstance(default_node, ast.Constant) else None
+            read = EnvRead(env, self.m.rel, stmt.lineno, _text(default), has_default, "detected")
+            self.p.env_reads.append(read)
+            self.p.attr_env.setdefault(field_name, read)
+
+
+# --- small AST helpers -------------------------------------------------------------------
+
+
+def _qualname(node: ast.AST | None, module: _Module) -> str:
+    """``fastapi.FastAPI`` for ``FastAPI`` imported from fastapi; "" when not a dotted name."""
+    if isinstance(node, ast.Name):
+        return module.aliases.get(node.id, node.id)
+    if isinstance(node, ast.Attribute):
+        base = _qualname(node.value, module)
+        return f"{base}.{node.attr}" if base else ""
+    return ""
+
+
+def _kwarg(call: ast.Call, *names: str) -> ast.AST | None:
+    for kw in call.keywords:
+        if kw.arg in names:
+            return kw.value
+    return None
+
+
+def _methods(node: ast.AST | None) -> tuple[str, ...]:
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return tuple(e.value.upper() for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str))
+    return ()
+
+
+def _line(node: ast.AST) -> int:
+    return getattr(node, "lineno", 0)
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value is Ellipsis:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _join(prefix: str, path: str) -> str:
+    full = (prefix or "") + (path or "")
+    if not full.startswith("/"):
+        full = "/" + full
+    return full if full == "/" else full.rstrip("/") or "/"
+
+
+def _module_assignments(tree: ast.Module) -> dict[str, ast.AST]:
+    out: dict[str, ast.AST] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                if isinstance(target, ast.Name):
+                    out[target.id] = stmt.value
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
+            out[stmt.target.id] = stmt.value
+    return out
+
+
+def _class_defaults(tree: ast.Module) -> dict[str, dict[str, ast.AST]]:
+    out: dict[str, dict[str, ast.AST]] = {}
+    for stmt in ast.walk(tree):
+        if not isinstance(stmt, ast.ClassDef):
+            continue
+        attrs: dict[str, ast.AST] = {}
+        for item in stmt.body:
+            if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
+                value = item.value
+                if isinstance(value, ast.Call) and (default := _kwarg(value, "default")) is not None:
+                    value = default  # dataclasses.field(default=...) / Field(default=...)
+                attrs[item.target.id] = value
+            elif isinstance(item, ast.Assign):
+                for target in item.targets:
+                    if isinstance(target, ast.Name):
+                        attrs[target.id] = item.value
+        out[stmt.name] = attrs
+    return out
+
+
+def _local_assignment(scope: ast.AST, name: str) -> ast.AST | None:
+    """The value last assigned to ``name`` in this function (nested ones included: a guess)."""
+    found = None
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            found = node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == name and node.value:
+            found = node.value
+    return found
+
+
+def _env_call(node: ast.AST, module: _Module, project: _Project, scope, cls) -> EnvRead | None:
+    """``os.getenv("X", d)``, ``os.environ["X"]``, ``os.environ.get``; and, as a guess,
+    ``reader.text("X", d)`` / ``env.str("X")`` / ``config("X")`` settings helpers."""
+    if isinstance(node, ast.Subscript):
+        if _qualname(node.value, module) == "os.environ":
+            key = node.slice
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                return EnvRead(key.value, module.rel, node.lineno, None, False, "detected")
+        return None
+    if not isinstance(node, ast.Call) or not node.args:
+        return None
+    first = node.args[0]
+    if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+        return None
+    name = first.value
+    func = _qualname(node.func, module)
+    default_node = node.args[1] if len(node.args) > 1 else _kwarg(node, "default")
+    default = project.resolve_const(default_node, module, scope, cls) if default_node is not None else None
+    if func in _GETENV:
+        return EnvRead(name, module.rel, node.lineno, _text(default), default_node is not None, "detected")
+    if not _ENV_NAME.match(name) or len(name) < 2:
+        return None
+    receiver = func.rpartition(".")[0].lower()
+    method = func.rpartition(".")[2]
+    root_name = func.split(".")[0]
+    helper = (
+        # reader.text("X"), env.str("X"): a local helper object, not an imported library (st.text)
+        (isinstance(node.func, ast.Attribute) and method in _READER_METHODS and root_name not in module.aliases)
+        or (isinstance(node.func, ast.Name) and node.func.id in ("config", "env", "getenv"))
+        or (method == "get" and ("env" in receiver or "config" in receiver))
+    )
+    if helper:
+        return EnvRead(name, module.rel, node.lineno, _text(default), default_node is not None, "guessed")
+    return None
+
+
+def _is_sse_media_type(node: ast.AST, module: _Module, project: _Project) -> bool:
+    value = project.resolve_const(node, module, None, None)
+    return isinstance(value, str) and value.startswith("text/event-stream")
+
+
+def _has_sse_marker(func: ast.AST, module: _Module, project: _Project) -> bool:
+    for node in ast.walk(func):
+        if isinstance(node, ast.Call):
+            name = _qualname(node.func, module)
+            if name.endswith("EventSourceResponse"):  # sse-starlette's, FastAPI's, or a re-export
+                return True
+            media = _kwarg(node, "media_type")
+            if media is not None and _is_sse_media_type(media, module, project):
+                return True
+    return False
+
+
+def _returns_sse_annotation(func: ast.AST | None, module: _Module) -> bool:
+    returns = getattr(func, "returns", None)
+    return returns is not None and _qualname(returns, module).endswith("EventSourceResponse")
+
+
+def _streamlit_calls(module: _Module) -> int:
+    names = {k for k, v in module.aliases.items() if v == "streamlit"}
+    return sum(
+        1 for node in ast.walk(module.tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name) and node.func.value.id in names
+    )
+
+
+# --- choosing the app ---------------------------------------------------------------------
+
+_APP_FILES = {"main", "app", "server", "api", "asgi", "application", "__init__", "webapp", "service"}
+_UNLIKELY_DIRS = {"examples", "example", "scripts", "docs", "doc", "samples", "sample", "benchmarks", "tools"}
+
+
+def _choose_app(project: _Project, facts: AppFacts) -> None:
+    candidates = project.app_candidates()
+    if not candidates:
+        return
+    named: set[str] = set()
+    for _, target, _, _ in project.uvicorn_runs:
+        if target:
+            named.add(target)
+    procfile_target = None
+    if facts.procfile is not None:
+        match = re.search(r"([A-Za-z_][\w.]*):([A-Za-z_]\w*)", str(facts.procfile.value))
+        procfile_target = f"{match.group(1)}:{match.group(2)}" if match else None
+
+    def score(candidate) -> tuple:
+        module, var, line, factory, _ = candidate
+        ref = f"{module.name}:{var}"
+        dirs = module.rel.split("/")[:-1]
+        points = 0
+        points += 20 if procfile_target and ref.endswith(procfile_target) else 0
+        points += 10 if any(ref.endswith(n) or n.endswith(ref) for n in named) else 0
+        points += 4 if var == "app" else 0
+        points += 2 if Path(module.rel).stem in _APP_FILES else 0
+        points -= 6 if any(d in _UNLIKELY_DIRS for d in dirs) else 0
+        points -= 1 if factory else 0
+        return (-points, len(dirs), module.rel, var)
+
+    ranked = sorted(candidates, key=score)
+    module, var, line, factory, why = ranked[0]
+    app_dir, module_name = _import_root(module, project)
+    facts.app = Fact(f"{module_name}:{var}", "detected", f"{module.rel}:{line}", why)
+    facts.factory = factory
+    facts.app_dir = app_dir
+    others = [f"{m.rel}:{ln}" for m, v, ln, _, _ in ranked[1:] if (m, v) != (module, var)]
+    if others:
+        facts.notes.append(
+            f"several FastAPI apps found; using {module.rel}:{line} ({module_name}:{var}). "
+            f"Others: {', '.join(others[:5])}; add them as more services if they are"
+        )
+    for rel, target, port, run_line in project.uvicorn_runs:
+        if port and target and target.endswith(f":{var}"):
+            facts.port = Fact(port, "detected", f"{rel}:{run_line}", "uvicorn.run(port=...)")
+            break
+    else:
+        for rel, target, port, run_line in project.uvicorn_runs:
+            if port and rel == module.rel:
+                facts.port = Fact(port, "detected", f"{rel}:{run_line}", "uvicorn.run(port=...)")
+                break
+
+
+def _import_root(module: _Module, project: _Project) -> tuple[str | None, str]:
+    """(directory to import from, dotted module name), worked out from how the file imports
+    its own package: ``backend/app/main.py`` doing ``from app.db import x`` imports from
+    ``backend``. Relative imports need the package they climb to."""
+    parts = list(Path(module.rel).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    start = 1 if len(parts) > 1 and parts[0] == "src" else 0
+    dirs = parts[:-1] if not module.is_package else parts[:-1]
+    tops = set()
+    deepest_relative = 0
+    for node in ast.walk(module.tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 0 and node.module:
+                tops.add(node.module.split(".")[0])
+            deepest_relative = max(deepest_relative, node.level)
+        elif isinstance(node, ast.Import):
+            tops.update(a.name.split(".")[0] for a in node.names)
+    for i, part in enumerate(dirs):
+        if part in tops and (project.root / Path(*parts[: i + 1])).is_dir():
+            start = i
+            break
+    # A relative import of level L needs L enclosing packages in the module name.
+    climb = deepest_relative if not module.is_package else max(0, deepest_relative - 1)
+    start = min(start, max(0, len(parts) - 1 - climb))
+    # Every remaining component must be an identifier to be importable.
+    for i in range(len(parts) - 1, -1, -1):
+        if not parts[i].isidentifier() and i >= start:
+            start = i + 1
+            break
+    start = min(start, len(parts) - 1)
+    app_dir = "/".join(parts[:start]) or None
+    return app_dir, ".".join(parts[start:])
+
+
+def _health(routes: list[Route]) -> Fact | None:
+    best = None
+    for route in routes:
+        if route.method not in ("GET", "HEAD") or "{" in route.path:
+            continue
+        last = "/" + route.path.rstrip("/").rsplit("/", 1)[-1]
+        if last not in HEALTH_PATHS:
+            continue
+        rank = (HEALTH_PATHS.index(last), route.path.count("/"), route.path)
+        if best is None or rank < best[0]:
+            best = (rank, route)
+    if best is None:
+        return None
+    route = best[1]
+    return Fact(route.path, "detected" if route.resolved else "guessed", route.where,
+                f"{route.method} {route.path} in {route.function or 'a route'}")
+
+
+def _server(facts: AppFacts) -> Fact:
+    source = facts.dependency_file.value if facts.dependency_file else None
+    if facts.has("uvicorn"):
+        return Fact("uvicorn", "detected", source, f"uvicorn is in {source}")
+    if facts.has("gunicorn") and facts.has("uvicorn-worker"):
+        return Fact("uvicorn", "guessed", source, "gunicorn with uvicorn workers; uvicorn runs it directly")
+    if facts.has("hypercorn"):
+        return Fact("hypercorn", "detected", source, f"hypercorn is in {source}")
+    why = f"no ASGI server in {source}: add uvicorn to it" if source else "no dependency file: add one listing uvicorn"
+    return Fact("uvicorn", "guessed", source, why)
+
+
+def _name(root: Path) -> Fact:
+    project_name = _pyproject(root).get("project", {}).get("name") if (root / "pyproject.toml").is_file() else None
+    if isinstance(project_name, str) and (label := dns_label(project_name)):
+        return Fact(label, "detected", "pyproject.toml", "[project].name")
+    label = dns_label(root.name) or "app"
+    return Fact(label, "guessed", None, f"from the directory name {root.name!r}")
+
+
+def dns_label(text: str) -> str:
+    """A name every platform accepts: lowercase letters, digits and -, starting with a letter."""
+    label = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    label = re.sub(r"^[^a-z]+", "", label)[:30].strip("-")
+    return label
+
+
+# --- dependency files, Python version, Procfile ------------------------------------------
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+_REQ_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[([^\]]*)\])?")
+
+
+def _requirement_names(lines: list[str]) -> set[str]:
+    names = set()
+    for raw in lines:
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith(("#", "-", ".", "/")) or "://" in line.split("@")[0]:
+            continue
+        match = _REQ_NAME.match(line)
+        if match:
+            name = _norm(match.group(1))
+            names.add(name)
+            extras = {_norm(e) for e in (match.group(3) or "").split(",") if e.strip()}
+            if name == "fastapi" and extras & {"standard", "all"}:
+                names.add("uvicorn")  # fastapi[standard] brings uvicorn[standard]
+    return names
+
+
+def _requirements_file(path: Path, seen: set[Path]) -> set[str]:
+    if path in seen or len(seen) > 20 or not path.is_file():
+        return set()
+    seen.add(path)
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[:5000]
+    except OSError:
+        return set()
+    names = _requirement_names(lines)
+    for line in lines:  # -r other.txt
+        match = re.match(r"^\s*(-r|--requirement)\s*=?\s*(\S+)", line)
+        if match:
+            names |= _requirements_file((path.parent / match.group(2)).resolve(), seen)
+    return names
+
+
+def _pyproject(root: Path) -> dict:
+    import tomllib
+
+    try:
+        return tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return {}
+
+
+def _read_dependencies(root: Path, facts: AppFacts) -> None:
+    pyproject = _pyproject(root) if (root / "pyproject.toml").is_file() else {}
+    if (root / "pyproject.toml").is_file() and not pyproject:
+        facts.notes.append("pyproject.toml: skipped, it is not valid TOML")
+    project = pyproject.get("project", {}) if isinstance(pyproject.get("project"), dict) else {}
+    poetry = pyproject.get("tool", {}).get("poetry", {}) if isinstance(pyproject.get("tool"), dict) else {}
+    pyproject_deps: set[str] = set()
+    if isinstance(project.get("dependencies"), list):
+        pyproject_deps |= _requirement_names([str(d) for d in project["dependencies"]])
+    if isinstance(poetry.get("dependencies"), dict):
+        pyproject_deps |= {_norm(k) for k in poetry["dependencies"] if k.lower() != "python"}
+    if (root / "requirements.txt").is_file():
+        facts.dependency_file = Fact("requirements.txt", "detected", "requirements.txt", "a requirements file")
+        facts.dependencies = frozenset(_requirements_file((root / "requirements.txt").resolve(), set()))
+    elif project.get("dependencies") is not None or poetry:
+        facts.dependency_file = Fact("pyproject.toml", "detected", "pyproject.toml",
+                                     "[project].dependencies" if project else "[tool.poetry]")
+        facts.dependencies = frozenset(pyproject_deps)
+    else:
+        others = sorted(
+            p.relative_to(root).as_posix()
+            for p in [*root.glob("requirements*.txt"), *root.glob("requirements/*.txt")] if p.is_file()
+        )
+        preferred = sorted(others, key=lambda p: (not any(w in p for w in ("prod", "base", "main")), len(p), p))
+        if preferred:
+            chosen = preferred[0]
+            facts.dependency_file = Fact(chosen, "guessed", chosen, f"no requirements.txt; chose {chosen} of {len(others)}")
+            facts.dependencies = frozenset(_requirements_file((root / chosen).resolve(), set()))
+        elif (root / "Pipfile").is_file():
+            facts.notes.append("Pipfile found: export it with `pipenv requirements > requirements.txt`")
+    facts.dependencies = facts.dependencies | pyproject_deps  # both describe the app
+
+
+def _python_version(root: Path, notes: list[str]) -> Fact:
+    for name, pattern in ((".python-version", r"^\s*(?:cpython-|python-?)?(3)\.(\d{1,2})"),
+                          ("runtime.txt", r"^\s*python-(3)\.(\d{1,2})")):
+        path = root / name
+        if path.is_file():
+            try:
+                lines = [ln for ln in path.read_text(encoding="utf-8", errors="replace").splitlines()
+                         if ln.strip() and not ln.lstrip().startswith("#")]
+            except OSError:
+                continue
+            match = re.match(pattern, lines[0]) if lines else None
+            if match:
+                return Fact(f"3.{int(match.group(2))}", "detected", name, f"{name} says {lines[0].strip()}")
+            notes.append(f"{name}: could not read a CPython 3.x version from it")
+    data = _pyproject(root) if (root / "pyproject.toml").is_file() else {}
+    spec = data.get("project", {}).get("requires-python") if isinstance(data.get("project"), dict) else None
+    source = "requires-python"
+    if spec is None:
+        poetry = data.get("tool", {}).get("poetry", {}) if isinstance(data.get("tool"), dict) else {}
+        deps = poetry.get("dependencies", {}) if isinstance(poetry, dict) else {}
+        spec = deps.get("python") if isinstance(deps, dict) else None
+        source = "[tool.poetry.dependencies].python"
+    if isinstance(spec, str) and spec.strip():
+        version = pick_python(spec)
+        if version is not None:
+            return Fact(version, "detected", "pyproject.toml", f"{source} {spec.strip()!r}")
+        notes.append(f"pyproject.toml: {source} {spec!r} matches no Python from 3.8 to 3.14; using {DEFAULT_PYTHON}")
+    return Fact(DEFAULT_PYTHON, "default", None, "no .python-version, runtime.txt or requires-python")
+
+
+def pick_python(spec: str) -> str | None:
+    """The version we would build with for a requires-python spec (PEP 440, or Poetry's ^ ~ ||)."""
+    for alternative in spec.split("||"):
+        for version in PYTHON_PREFERENCE:
+            minor = int(version.split(".")[1])
+            if all(_clause_ok(c.strip(), minor) for c in alternative.split(",") if c.strip()):
+                return version
+    return None
+
+
+def _clause_ok(clause: str, minor: int) -> bool:
+    match = re.match(r"^(~=|===|==|!=|<=|>=|<|>|\^|~)?\s*(\d+)(?:\.(\d+|\*))?(?:\.(\d+|\*))?", clause)
+    if not match:
+        return True  # something we do not understand does not rule a version out
+    op, major, mn, patch = match.group(1) or "==", int(match.group(2)), match.group(3), match.group(4)
+    want = (major, int(mn) if mn and mn != "*" else 0)
+    have = (3, minor)
+    has_patch = patch not in (None, "*") and int(patch) > 0
+    if op == "^":  # Poetry: ^3.11 means >=3.11,<4
+        return have >= want and major == 3
+    if op == "~":  # Poetry: ~3.11 means >=3.11,<3.12
+        return have == want if mn else major == 3
+    if op == "~=":
+        return have >= want and (have[1] == want[1] if patch is not None else major == 3)
+    if op in (">=", ">"):
+        return have >= want if op == ">=" or has_patch or mn is None else have > want or have == want
+    if op == "<=":
+        return have <= want
+    if op == "<":
+        return have <= want if has_patch else have < want
+    if op in ("==", "==="):
+        return have == want if mn not in (None, "*") else major == 3
+    if op == "!=":
+        return have != want if (patch == "*" or patch is None) and mn not in (None, "*") else True
+    return True
+
+
+def _procfile(root: Path) -> Fact | None:
+    path = root / "Procfile"
+    if not path.is_file():
+        return None
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for number, line in enumerate(lines, 1):
+        if line.startswith("web:") and line[4:].strip():
+            return Fact(line[4:].strip(), "detected", f"Procfile:{number}", "the Procfile's web process")
+    return None

@@ -1,0 +1,805 @@
+"""The one place that starts platform processes: runs a Plan's Steps, one after another.
+
+For each step: its probe decides whether it is needed; the process starts in its own
+process group with secrets on stdin (or in its environment, by name); its output is
+shown as it comes with every secret value masked; it must finish within its timeout;
+Ctrl-C (or SIGTERM) stops it — SIGINT, then SIGTERM, then SIGKILL, a grace apart — and
+says which step stopped. A failed step shows the end of the CLI's output and the step's
+hint, and the run stops there.
+
+Background steps (a local server) start with stdin closed and stdout/stderr appended to
+``.streamdeploy/logs/<target>.log``; their pids go to ``.streamdeploy/<target>.pid`` so
+that `up` can follow and stop them and `streamdeploy down` can stop them later.
+
+Display: on a terminal a step's last lines roll under a spinner and fold into one line
+when it succeeds; elsewhere (CI logs) every line is printed; with ``--json`` nothing is
+streamed and each step's tail is kept for the JSON result.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shlex
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Literal, Mapping
+
+from streamdeploy import console, exitcodes
+from streamdeploy.secrets import Masker, stdin_text
+from streamdeploy.targets.base import Plan, Probe, Step
+
+STATE_DIR = ".streamdeploy"
+TAIL_LINES = 20  # lines of a failed step's output shown again
+LIVE_LINES = 6  # lines rolling under the spinner on a terminal
+KILL_GRACE = 5.0  # seconds between SIGINT, SIGTERM and SIGKILL
+PROBE_TIMEOUT = 60.0
+START_CHECK = 0.5  # a background process that dies this fast failed to start
+NORMAL_STOP = {0, 130, 143, -signal.SIGTERM, -signal.SIGINT}  # uvicorn exits 143 on SIGTERM
+
+Status = Literal["ok", "skipped", "failed", "timeout", "interrupted", "started"]
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM arrived while a step ran."""
+
+
+@dataclass
+class StepResult:
+    index: int  # 1-based
+    step: Step
+    status: Status
+    exit_code: int | None = None
+    seconds: float = 0.0
+    tail: list[str] = field(default_factory=list)  # masked
+    message: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"index": self.index, "description": self.step.description, "argv": list(self.step.argv),
+                "status": self.status, "exit_code": self.exit_code, "seconds": round(self.seconds, 3),
+                "message": self.message, "tail": self.tail}
+
+
+@dataclass
+class Background:
+    """A process a background step started and left running."""
+
+    pid: int
+    description: str
+    log: Path
+    process: subprocess.Popen | None = None  # None when read back from a pid file
+
+
+@dataclass
+class RunResult:
+    target: str
+    results: list[StepResult] = field(default_factory=list)
+    background: list[Background] = field(default_factory=list)
+
+    @property
+    def failed(self) -> StepResult | None:
+        return next((r for r in self.results if r.status in ("failed", "timeout", "interrupted")), None)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed is None
+
+    @property
+    def exit_code(self) -> int:
+        failed = self.failed
+        if failed is None:
+            return exitcodes.OK
+        return exitcodes.INTERRUPTED if failed.status == "interrupted" else exitcodes.FAILED
+
+    def as_dict(self) -> dict:
+        return {"target": self.target, "ok": self.ok, "steps": [r.as_dict() for r in self.results],
+                "background": [{"pid": b.pid, "description": b.description, "log": str(b.log)}
+                               for b in self.background]}
+
+
+@dataclass
+class Captured:
+    """The result of a short read-only command (probes, `doctor`)."""
+
+    argv: tuple[str, ...]
+    exit_code: int | None  # None: could not start, or timed out
+    stdout: str = ""
+    stderr: str = ""
+    error: str | None = None  # "not found", "timed out after 10s"
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+# --- paths --------------------------------------------------------------------------------
+
+
+def pid_file(root: Path, target: str) -> Path:
+    return root / STATE_DIR / f"{target}.pid"
+
+
+def log_file(root: Path, target: str) -> Path:
+    return root / STATE_DIR / "logs" / f"{target}.log"
+
+
+def show(argv: Iterable[str]) -> str:
+    return shlex.join(list(argv))
+
+
+# --- short commands -----------------------------------------------------------------------
+
+
+def capture(argv: Iterable[str], timeout: float = 20.0, env: Mapping[str, str] | None = None,
+            cwd: Path | None = None) -> Captured:
+    """Run a read-only command to completion and keep its output (never for secrets on stdin)."""
+    argv = tuple(argv)
+    full_env = dict(os.environ if env is None else env)
+    executable = shutil.which(argv[0], path=full_env.get("PATH")) if "/" not in argv[0] else argv[0]
+    if executable is None:
+        return Captured(argv, None, error=f"{argv[0]}: command not found")
+    try:
+        process = subprocess.Popen([executable, *argv[1:]], cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    except OSError as err:
+        return Captured(argv, None, error=f"{argv[0]}: {err.strerror}")
+    try:
+        out, errors = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _signal_group(process.pid, signal.SIGKILL)
+        process.communicate()
+        return Captured(argv, None, error=f"timed out after {timeout:g}s")
+    except BaseException:
+        _signal_group(process.pid, signal.SIGKILL)
+        process.wait()
+        raise
+    return Captured(argv, process.returncode, out.decode("utf-8", "replace"), errors.decode("utf-8", "replace"))
+
+
+# --- the runner ---------------------------------------------------------------------------
+
+
+class Runner:
+    def __init__(
+        self,
+        root: Path,
+        target: str,
+        secrets: Mapping[str, str] | None = None,
+        step_timeout: float | None = None,
+        mode: Literal["auto", "live", "stream", "quiet"] = "auto",
+        env: Mapping[str, str] | None = None,
+        grace: float = KILL_GRACE,
+    ):
+        self.root = Path(root)
+        self.target = target
+        self.secrets = dict(secrets or {})
+        self.mask = Masker(self.secrets.values())
+        self.step_timeout = step_timeout
+        self.env = dict(os.environ if env is None else env)
+        self.grace = grace
+        if mode == "auto":
+            mode = "live" if console.err().is_terminal else "stream"
+        self.mode = mode
+
+    # --- the plan ---
+
+    def run(self, plan: Plan, on_step: Callable[[StepResult], None] | None = None) -> RunResult:
+        """Run every step in order; stop at the first failure. Never raises for a failed step."""
+        result = RunResult(plan.target)
+        total = len(plan.steps)
+        stopped_previous = False
+        with _signals_as_interrupts():
+            for index, step in enumerate(plan.steps, start=1):
+                if step.background and not stopped_previous:
+                    stopped_previous = True
+                    self._stop_previous()
+                outcome = self.run_step(step, index, total, result)
+                result.results.append(outcome)
+                if on_step:
+                    on_step(outcome)
+                if outcome.status in ("failed", "timeout", "interrupted"):
+                    if result.background:
+                        self._say(f"[dim]stopping what this run started ({_pids(result.background)})[/dim]")
+                        stop(result.background, self.grace)
+                        pid_file(self.root, self.target).unlink(missing_ok=True)
+                    break
+        return result
+
+    def run_step(self, step: Step, index: int, total: int, result: RunResult | None = None) -> StepResult:
+        label = f"[{index}/{total}] {step.description}"
+        missing = [n for n in _secret_names(step) if n not in self.secrets]
+        if missing:
+            # `up` resolves every secret before step 1; reaching this is a bug in a plan.
+            raise KeyError(f"step {index} needs secrets that were not resolved: {', '.join(missing)}")
+        started = time.monotonic()
+        try:
+            if step.skip_if is not None and self._probe_says_skip(step):
+                self._done(label, "skipped", "already exists, skipping")
+                return StepResult(index, step, "skipped", seconds=time.monotonic() - started)
+            if step.background:
+                return self._start_background(step, index, label, started, result)
+            return self._run_foreground(step, index, label, started)
+        except Interrupted:
+            self._done(label, "interrupted", "interrupted")
+            return StepResult(index, step, "interrupted", seconds=time.monotonic() - started,
+                              message="interrupted before the command started")
+
+    # --- probes ---
+
+    def _probe_says_skip(self, step: Step) -> bool:
+        probe: Probe = step.skip_if
+        captured = capture(probe.argv, timeout=min(PROBE_TIMEOUT, self._timeout(step)),
+                           env=self._child_env(step, with_secrets=False), cwd=self._cwd(step))
+        if captured.exit_code is None:
+            return False  # could not tell: run the step, which fails with a clear error if it must
+        if probe.skip_when == "exit0":
+            return captured.exit_code == 0
+        if probe.skip_when == "fails":
+            return captured.exit_code != 0
+        return captured.exit_code == 0 and probe.needle is not None and probe.needle in captured.stdout
+
+    # --- foreground steps ---
+
+    def _run_foreground(self, step: Step, index: int, label: str, started: float) -> StepResult:
+        timeout = self._timeout(step)
+        env = self._child_env(step)
+        cwd = self._cwd(step)
+        data = stdin_text(step.stdin.format, step.stdin.secrets, self.secrets).encode() if step.stdin else None
+        lines: queue.Queue = queue.Queue()
+        tail: deque[str] = deque(maxlen=TAIL_LINES)
+        try:
+            processes = self._spawn(step, env, cwd, data is not None, lines)
+        except FileNotFoundError as missing:
+            program = missing.filename or (missing.args[0] if missing.args else step.argv[0])
+            message = f"`{program}` is not installed (not found on PATH)"
+            self._done(label, "failed", message)
+            return StepResult(index, step, "failed", 127, time.monotonic() - started, [], message)
+        if data is not None:
+            threading.Thread(target=_feed, args=(processes[0], data), daemon=True).start()
+        status: Status = "ok"
+        display = _Display(self, label)
+        open_streams = 2 if step.pipe_to else 1  # reader threads still running
+        try:
+            deadline = started + timeout
+            while open_streams:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    status = "timeout"
+                    break
+                try:
+                    line = lines.get(timeout=min(remaining, 0.2))
+                except queue.Empty:
+                    display.tick()
+                    continue
+                if line is None:
+                    open_streams -= 1
+                    continue
+                line = self.mask(line)
+                tail.append(line)
+                display.line(line)
+            if status == "ok":
+                for process in processes:
+                    remaining = max(0.0, deadline - time.monotonic())
+                    try:
+                        process.wait(timeout=remaining)
+                    except subprocess.TimeoutExpired:
+                        status = "timeout"
+                        break
+        except Interrupted:
+            status = "interrupted"
+        if status != "ok":
+            display.close()
+            self._say(f"[dim]stopping `{console.escape(show(step.argv))}` …[/dim]")
+            for process in processes:
+                _terminate(process, self.grace)
+            _drain(lines, tail, self.mask, open_streams)
+        display.close()
+        seconds = time.monotonic() - started
+        codes = [p.returncode for p in processes]
+        code = next((c for c in codes if c), 0) if status == "ok" else codes[-1]
+        if status == "ok" and code != 0:
+            status = "failed"
+        failed_argv = step.pipe_to if step.pipe_to and codes[0] == 0 else step.argv
+        message = {
+            "ok": None,
+            "failed": f"`{show(failed_argv)}` exited with {code}",
+            "timeout": f"timed out after {_seconds(timeout)} (the step's limit; raise it with --step-timeout)",
+            "interrupted": "interrupted; the command was stopped",
+        }[status]
+        result = StepResult(index, step, status, code, seconds, list(tail), message)
+        self._report(label, result, streamed=self.mode == "stream")
+        return result
+
+    def _spawn(self, step: Step, env: dict, cwd: Path, with_stdin: bool, lines: queue.Queue) -> list[subprocess.Popen]:
+        first_argv = self._resolve(step.argv, env)
+        second_argv = self._resolve(step.pipe_to, env) if step.pipe_to else None
+        stdin = subprocess.PIPE if with_stdin else subprocess.DEVNULL
+        if second_argv is None:
+            process = subprocess.Popen(first_argv, cwd=cwd, env=env, stdin=stdin, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+            _reader(process.stdout, lines)
+            return [process]
+        first = subprocess.Popen(first_argv, cwd=cwd, env=env, stdin=stdin, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            second = subprocess.Popen(second_argv, cwd=cwd, env=env, stdin=first.stdout, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, process_group=first.pid)
+        except BaseException:
+            _terminate(first, 0)
+            raise
+        first.stdout.close()  # the second process holds the pipe now; first gets SIGPIPE if it dies
+        _reader(first.stderr, lines)
+        _reader(second.stdout, lines)
+        return [first, second]
+
+    # --- background steps ---
+
+    def _start_background(self, step: Step, index: int, label: str, started: float,
+                          result: RunResult | None) -> StepResult:
+        log = log_file(self.root, self.target)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        env = self._child_env(step)
+        with open(log, "ab") as handle:
+            handle.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {step.description}\n".encode())
+            handle.flush()
+            try:
+                process = subprocess.Popen(self._resolve(step.argv, env), cwd=self._cwd(step), env=env,
+                                           stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT,
+                                           start_new_session=True)
+            except FileNotFoundError:
+                message = f"`{step.argv[0]}` is not installed (not found on PATH)"
+                self._done(label, "failed", message)
+                return StepResult(index, step, "failed", 127, time.monotonic() - started, [], message)
+        started_process = Background(process.pid, step.description, log, process)
+        if result is not None:
+            result.background.append(started_process)
+        _append_pid(pid_file(self.root, self.target), process.pid)
+        try:
+            process.wait(timeout=START_CHECK)
+        except subprocess.TimeoutExpired:
+            self._done(label, "ok", f"running (pid {process.pid}, log {_relative(log)})")
+            return StepResult(index, step, "started", None, time.monotonic() - started,
+                              message=f"pid {process.pid}")
+        tail = [self.mask(line) for line in read_tail(log, TAIL_LINES)]
+        result_ = StepResult(index, step, "failed", process.returncode, time.monotonic() - started, tail,
+                             f"`{show(step.argv)}` exited with {process.returncode} as soon as it started")
+        self._report(label, result_, streamed=False)
+        return result_
+
+    def _stop_previous(self) -> None:
+        previous = running(self.root, self.target)
+        if previous:
+            self._say(f"[dim]stopping what the last `up --target {self.target}` left running "
+                      f"({_pids(previous)})[/dim]")
+            stop(previous, self.grace)
+        pid_file(self.root, self.target).unlink(missing_ok=True)
+
+    # --- helpers ---
+
+    def _timeout(self, step: Step) -> float:
+        return min(step.timeout, self.step_timeout) if self.step_timeout else step.timeout
+
+    def _cwd(self, step: Step) -> Path:
+        return (self.root / step.cwd) if step.cwd else self.root
+
+    def _child_env(self, step: Step, with_secrets: bool = True) -> dict[str, str]:
+        env = dict(self.env)
+        env.update(dict(step.env))
+        if with_secrets:
+            for name in step.pass_secrets:
+                env[name] = self.secrets[name]
+        return env
+
+    @staticmethod
+    def _resolve(argv: tuple[str, ...], env: Mapping[str, str]) -> list[str]:
+        # Look the program up on the child's PATH (the one the step will run with).
+        if "/" in argv[0]:
+            return list(argv)
+        found = shutil.which(argv[0], path=env.get("PATH"))
+        if found is None:
+            raise FileNotFoundError(argv[0])
+        return [found, *argv[1:]]
+
+    def _say(self, markup: str) -> None:
+        if self.mode != "quiet":
+            console.err().print(markup)
+
+    def _done(self, label: str, status: str, detail: str) -> None:
+        mark = {"ok": "[green]✓[/green]", "skipped": "[cyan]–[/cyan]", "failed": "[bold red]✗[/bold red]",
+                "interrupted": "[yellow]■[/yellow]"}.get(status, "•")
+        console.err().print(f"{mark} {console.escape(label)} [dim]— {console.escape(detail)}[/dim]")
+
+    def _report(self, label: str, result: StepResult, streamed: bool) -> None:
+        took = _seconds(result.seconds)
+        if result.status == "ok":
+            if self.mode != "stream":
+                console.err().print(f"[green]✓[/green] {console.escape(label)} [dim]({took})[/dim]")
+            else:
+                console.err().print(f"  [green]✓ done[/green] [dim]({took})[/dim]")
+            return
+        err = console.err()
+        if result.status == "interrupted":
+            err.print(f"[yellow]■[/yellow] {console.escape(label)} [yellow]— interrupted after {took}[/yellow]")
+            return
+        err.print(f"[bold red]✗[/bold red] {console.escape(label)} [red]— {console.escape(result.message or '')}"
+                  f" after {took}[/red]")
+        if result.tail and not streamed:
+            err.print(f"  [dim]last {len(result.tail)} lines of its output:[/dim]")
+            for line in result.tail:
+                err.print(f"    {console.escape(line)}", soft_wrap=True)
+        if result.step.hint:
+            err.print(f"  [bold]next:[/bold] {console.escape(result.step.hint)}")
+
+
+class _Display:
+    """Shows one running step: a spinner with rolling lines, or plain lines, or nothing."""
+
+    def __init__(self, runner: Runner, label: str):
+        self.runner = runner
+        self.label = label
+        self.live = None
+        self.recent: deque[str] = deque(maxlen=LIVE_LINES)
+        if runner.mode == "live":
+            from rich.live import Live
+
+            self.live = Live(self._render(), console=console.err(), transient=True, refresh_per_second=8)
+            self.live.start()
+        elif runner.mode == "stream":
+            console.err().print(f"[bold]{console.escape(label)}[/bold]")
+
+    def _render(self):
+        from rich.console import Group
+        from rich.spinner import Spinner
+        from rich.text import Text
+
+        lines = [Text(f"    {line}", style="dim", overflow="ellipsis", no_wrap=True) for line in self.recent]
+        return Group(Spinner("dots", text=Text(self.label)), *lines)
+
+    def line(self, text: str) -> None:
+        if self.live is not None:
+            self.recent.append(text)
+            self.live.update(self._render())
+        elif self.runner.mode == "stream":
+            console.err().print(f"  [dim]│[/dim] {console.escape(text)}", soft_wrap=True)
+
+    def tick(self) -> None:
+        if self.live is not None:
+            self.live.refresh()
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+
+# --- processes ----------------------------------------------------------------------------
+
+
+def _reader(stream, lines: queue.Queue) -> None:
+    def pump():
+        try:
+            for raw in iter(stream.readline, b""):
+                lines.put(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        except (OSError, ValueError):
+            pass
+        finally:
+            lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+
+
+def _drain(lines: queue.Queue, tail: deque, mask: Masker, open_streams: int, wait: float = 1.0) -> None:
+    """Keep the last words of a stopped command (its "interrupted" message) for the tail."""
+    deadline = time.monotonic() + wait
+    while open_streams and time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.05)
+        except queue.Empty:
+            continue
+        if line is None:
+            open_streams -= 1
+        else:
+            tail.append(mask(line))
+
+
+def _feed(process: subprocess.Popen, data: bytes) -> None:
+    try:
+        process.stdin.write(data)
+        process.stdin.close()
+    except (BrokenPipeError, OSError):
+        pass  # the command exited without reading; its exit code tells the story
+
+
+def _signal_group(pid: int, sig: int) -> bool:
+    try:
+        os.killpg(pid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def _terminate(process: subprocess.Popen, grace: float) -> None:
+    """SIGINT, then SIGTERM, then SIGKILL to the process group, `grace` apart."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        if process.poll() is not None:
+            break
+        _signal_group(process.pid, sig)
+        try:
+            process.wait(timeout=grace if sig != signal.SIGKILL else 10)
+        except subprocess.TimeoutExpired:
+            continue
+        except (KeyboardInterrupt, Interrupted):
+            _signal_group(process.pid, signal.SIGKILL)  # a second Ctrl-C: no more waiting
+            process.wait()
+            break
+    _signal_group(process.pid, signal.SIGKILL)  # leftovers in the group (a CLI's own children)
+
+
+class _signals_as_interrupts:
+    """While steps run, Ctrl-C and SIGTERM raise Interrupted (the child is in its own group)."""
+
+    def __enter__(self):
+        self.previous = {}
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.previous[sig] = signal.signal(sig, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise Interrupted(signal.Signals(signum).name)
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+# --- background processes: pid files, following, stopping ----------------------------------
+
+
+def _append_pid(path: Path, pid: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(f"{pid}\n")
+
+
+def running(root: Path, target: str) -> list[Background]:
+    """The live processes a pid file records (stale entries are ignored)."""
+    path = pid_file(root, target)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    found = []
+    for word in text.split():
+        if word.isdigit() and _is_ours(int(word), path):
+            found.append(Background(int(word), f"pid {word}", log_file(root, target)))
+    return found
+
+
+def recorded_targets(root: Path) -> list[str]:
+    return sorted(p.stem for p in (root / STATE_DIR).glob("*.pid"))
+
+
+def _is_ours(pid: int, recorded_in: Path) -> bool:
+    """Alive, a process-group leader (we start them so), and not started after the pid file."""
+    try:
+        os.kill(pid, 0)
+        if os.getpgid(pid) != pid:
+            return False
+    except (ProcessLookupError, PermissionError):
+        return False
+    started = _start_time(pid)
+    if started is not None:
+        try:
+            if started > recorded_in.stat().st_mtime + 5:
+                return False  # the pid was reused by a newer process
+        except FileNotFoundError:
+            return False
+    return True
+
+
+def _start_time(pid: int) -> float | None:
+    """When a process started (Linux /proc); None elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def stop(processes: list[Background], grace: float = KILL_GRACE) -> list[tuple[int, str]]:
+    """SIGTERM each process group, wait up to `grace`, then SIGKILL. Returns (pid, how it ended)."""
+    outcome = []
+    for item in processes:
+        _signal_group(item.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for item in processes:
+        how = "stopped"
+        if not _wait_gone(item, max(0.0, deadline - time.monotonic())):
+            _signal_group(item.pid, signal.SIGKILL)
+            _wait_gone(item, 5.0)
+            how = "killed"
+        elif item.process is not None and item.process.returncode not in NORMAL_STOP:
+            how = f"exited with {item.process.returncode}"
+        outcome.append((item.pid, how))
+    return outcome
+
+
+def _wait_gone(item: Background, timeout: float) -> bool:
+    if item.process is not None:
+        try:
+            item.process.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.kill(item.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def stop_target(root: Path, target: str, grace: float = KILL_GRACE) -> list[tuple[int, str]]:
+    """Stop what `up --target T --detach` left running; forget the pid file."""
+    outcome = stop(running(root, target), grace)
+    pid_file(root, target).unlink(missing_ok=True)
+    return outcome
+
+
+def read_tail(path: Path, count: int) -> list[str]:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 64 * 1024))
+            data = handle.read()
+    except FileNotFoundError:
+        return []
+    return data.decode("utf-8", "replace").splitlines()[-count:]
+
+
+def follow(log: Path, processes: list[Background], mask: Masker | None = None,
+           write: Callable[[str], None] | None = None, poll: float = 0.2) -> int | None:
+    """Print what the log gains until every process has exited (returns the first exit code)
+    or Ctrl-C (raises KeyboardInterrupt). Starts at the log's current end."""
+    mask = mask or Masker(())
+    write = write or (lambda text: console.err().print(console.escape(text), soft_wrap=True))
+    position = log.stat().st_size if log.exists() else 0
+    pending = b""
+    while True:
+        if log.exists():
+            with open(log, "rb") as handle:
+                handle.seek(position)
+                chunk = handle.read()
+            position += len(chunk)
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for raw in complete:
+                write(mask(raw.decode("utf-8", "replace").rstrip("\r")))
+        exited = [p for p in processes if p.process is not None and p.process.poll() is not None]
+        if processes and len(exited) == len(processes):
+            if pending:
+                write(mask(pending.decode("utf-8", "replace")))
+            return exited[0].process.returncode
+        time.sleep(poll)
+
+
+# --- showing a plan without running it ----------------------------------------------------
+
+
+def plan_as_dict(plan: Plan, secrets_set: Mapping[str, bool] | None = None) -> dict:
+    """The plan as data (`plan --json`, `up --dry-run --json`): names only, never values."""
+    secrets_set = secrets_set or {}
+
+    def step_dict(index: int, step: Step) -> dict:
+        return {
+            "index": index,
+            "description": step.description,
+            "argv": list(step.argv),
+            "command": show(step.argv),
+            "stdin": ({"secrets": list(step.stdin.secrets), "format": step.stdin.format} if step.stdin else None),
+            "env": dict(step.env),
+            "pass_secrets": list(step.pass_secrets),
+            "skip_if": ({"argv": list(step.skip_if.argv), "skip_when": step.skip_if.skip_when,
+                         "needle": step.skip_if.needle} if step.skip_if else None),
+            "cwd": step.cwd,
+            "timeout": step.timeout,
+            "hint": step.hint,
+            "pipe_to": list(step.pipe_to) if step.pipe_to else None,
+            "background": step.background,
+        }
+
+    return {
+        "target": plan.target,
+        "url": plan.url,
+        "tools": list(plan.tools),
+        "secrets": [{"name": n, "set": bool(secrets_set.get(n))} for n in plan.secrets],
+        "steps": [step_dict(i, s) for i, s in enumerate(plan.steps, start=1)],
+        "notes": [{"target": n.target, "message": n.message, "key": n.key, "fix": n.fix, "level": n.level}
+                  for n in plan.notes],
+    }
+
+
+def print_plan(plan: Plan, secrets_set: Mapping[str, bool] | None = None, mask: Masker | None = None) -> None:
+    """The plan for people: each step's command line as it would run, secrets by name."""
+    mask = mask or Masker(())
+    out = console.out()
+    total = len(plan.steps)
+    out.print(f"[bold]Plan for {console.escape(plan.target)}[/bold]: {total} step{'s' if total != 1 else ''}"
+              " (nothing has run)")
+    for index, step in enumerate(plan.steps, start=1):
+        out.print(f"[bold][{index}/{total}][/bold] {console.escape(step.description)}")
+        command = show(step.argv)
+        if step.stdin:
+            command += f" <stdin: {', '.join(step.stdin.secrets)}>"
+        if step.pipe_to:
+            command += f" | {show(step.pipe_to)}"
+        if step.background:
+            command += "  &  (keeps running; output to " + _relative(Path(STATE_DIR) / "logs" / f"{plan.target}.log") + ")"
+        out.print(f"    $ {console.escape(mask(command))}", soft_wrap=True)
+        if step.env:
+            out.print("    env: " + console.escape(mask(" ".join(f"{k}={shlex.quote(v)}" for k, v in step.env))))
+        if step.pass_secrets:
+            out.print("    secrets in its environment: " + ", ".join(step.pass_secrets))
+        if step.skip_if:
+            probe = step.skip_if
+            when = {"exit0": "succeeds", "fails": "fails",
+                    "contains": f"prints {probe.needle!r}"}[probe.skip_when]
+            out.print(f"    [dim]skipped if `{console.escape(show(probe.argv))}` {console.escape(when)}[/dim]")
+        if step.cwd and step.cwd != ".":
+            out.print(f"    [dim]in {console.escape(step.cwd)}/[/dim]")
+    if plan.secrets:
+        secrets_set = secrets_set or {}
+        listed = ", ".join(f"{n} ({'set' if secrets_set.get(n) else 'NOT SET'})" for n in plan.secrets)
+        out.print(f"secrets (names only): {listed}")
+    if plan.url:
+        out.print(f"then verify: {console.escape(plan.url)}")
+    for note in plan.notes:
+        where = note.target + (f" ({note.key})" if note.key else "")
+        if note.level == "warning":
+            console.warning(note.message, where=where, fix=note.fix)
+        else:
+            console.info(f"{where}: {note.message}")
+
+
+# --- small things -------------------------------------------------------------------------
+
+
+def _secret_names(step: Step) -> list[str]:
+    return [*(step.stdin.secrets if step.stdin else ()), *step.pass_secrets]
+
+
+def _seconds(value: float) -> str:
+    if value < 60:
+        return f"{value:.1f}s"
+    minutes, seconds = divmod(int(value), 60)
+    return f"{minutes}m{seconds:02d}s"
+
+
+def _pids(items: list[Background]) -> str:
+    return "pid " + ", ".join(str(b.pid) for b in items)
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,301 @@
+"""The fly target: a fly.toml per service (one Fly app each), shipped with flyctl.
+
+Facts (research/platform-formats.md §8, cli-contracts.md §1, superfly/flyctl
+internal/appconfig): one volume per Machine, and a volume pins its app to one Machine, so
+a service with a volume deploys `rolling` (never canary or bluegreen) on a single Machine;
+`kill_timeout` is capped at 300 s; the proxy stops idle Machines only when told to;
+secrets never go in fly.toml, they are imported on stdin.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+import re
+
+from streamdeploy import units
+from streamdeploy.problems import fail
+from streamdeploy.spec import Service, Spec
+from streamdeploy.targets import docker
+from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, Step, Stdin
+
+NAME = "fly"
+TITLE = "Fly.io"
+
+MAX_KILL_TIMEOUT = 300  # flyctl rejects more (docs: reference/configuration, kill_timeout)
+# Machine sizes (superfly/docs machines/guides-examples/machine-sizing): memory is a multiple
+# of 256 MB; shared CPUs take 256-2048 MB each, performance CPUs 2048-8192 MB each.
+MEMORY_STEP_MB = 256
+MEMORY_PER_CPU_MB = {"shared": (256, 2048), "performance": (2048, 8192)}
+CPU_COUNTS = {"shared": (1, 2, 4, 8), "performance": (1, 2, 4, 8, 16)}
+PRESETS = {
+    **{f"shared-cpu-{n}x": ("shared", n) for n in CPU_COUNTS["shared"]},
+    **{f"performance-{n}x": ("performance", n) for n in CPU_COUNTS["performance"]},
+}
+# Load the proxy balances on, per Machine. A stream is one long request: "requests" counts
+# it once while it is open and ignores idle keep-alive connections (Fly recommends it for
+# HTTP). Without limits Fly applies 20/25, which a handful of open streams would exhaust.
+SOFT_LIMIT = 200
+HARD_LIMIT = 250
+DEFAULT_WAIT_TIMEOUT = 300  # flyctl's own default for --wait-timeout
+DEPLOY_TIMEOUT = 1800.0  # a remote build plus the health wait
+# Quiet, non-interactive flyctl: no update check (a network call and a prompt on stderr).
+FLY_ENV = (("FLY_NO_UPDATE_CHECK", "1"),)
+
+
+def app_name(spec: Spec, service: str) -> str:
+    """The Fly app of a service: targets.fly.app (or the project's name), `-<service>` for the rest."""
+    base = spec.targets.fly.app or spec.name
+    return base if service == spec.first_service else f"{base}-{service}"
+
+
+def config_path(spec: Spec, service: str) -> str:
+    return "fly.toml" if service == spec.first_service else f"fly.{service}.toml"
+
+
+def url(spec: Spec, service: str) -> str:
+    return f"https://{app_name(spec, service)}.fly.dev"
+
+
+# --- fly.toml ------------------------------------------------------------------------------
+
+
+def _config(spec: Spec, name: str) -> tuple[dict, list[Note]]:
+    svc = spec.services[name]
+    fly = spec.targets.fly
+    base = f"services.{name}"
+    notes: list[Note] = []
+    config: dict = {
+        "app": app_name(spec, name),
+        "primary_region": fly.region,
+        "kill_signal": "SIGTERM",
+        "kill_timeout": docker.drain_seconds(svc),
+        "build": {"dockerfile": docker.dockerfile_path(spec, name)},
+    }
+    notes.extend(_drain_notes(svc, name))
+
+    env, env_notes = docker.runtime_env(spec, name, NAME)
+    notes.extend(env_notes)
+    for key in [k for k in env if k.upper().startswith("FLY_")]:
+        notes.append(Note(NAME, f"Fly reserves env names starting with FLY_; {key} of `{name}` is left out",
+                          key=f"{base}.env.{key}", fix="rename it"))
+        del env[key]
+    notes.extend(_peer_url_notes(spec, name, env))
+    if svc.store is not None:
+        notes.append(Note(NAME, f"the fly target does not run the `{svc.store}` store: `{name}` gets no "
+                          f"{'/'.join(spec.stores[svc.store].env_names) if svc.store in spec.stores else 'address'}"
+                          " and would keep its data on a disk that is replaced at every deploy",
+                          key=f"{base}.store", fix="run Chroma as its own Fly app with a volume and set "
+                          "CHROMA_HOST/CHROMA_PORT in env, or deploy with --target kubernetes"))
+    if env:
+        config["env"] = env
+
+    strategy = "rolling"
+    if svc.volumes:
+        volume = svc.volumes[0]
+        config["mounts"] = [{
+            "source": volume.name,
+            "destination": volume.mount,
+            "initial_size": f"{units.gigabytes(volume.size)}gb",
+        }]
+        for extra in svc.volumes[1:]:
+            notes.append(Note(NAME, f"a Fly Machine mounts one volume; `{extra.name}` ({extra.mount}) of `{name}` is "
+                              "not mounted, and what the service writes there is lost at every deploy",
+                              key=f"{base}.volumes", fix=f"keep one volume: put its data in folders of {volume.mount}"))
+        if svc.replicas > 1:
+            notes.append(Note(NAME, f"a Fly volume belongs to one Machine, so `{name}` runs 1 Machine, not "
+                              f"{svc.replicas}", key=f"{base}.replicas",
+                              fix="use a server-mode store (`stores:`) to scale out"))
+    elif svc.is_web and svc.health is not None:
+        # No volume: the new Machines start beside the old ones and take over once healthy.
+        strategy = "bluegreen"
+    config["deploy"] = {"strategy": strategy}
+
+    if svc.is_web:
+        config["http_service"] = _http_service(svc)
+    vm, vm_notes = _vm(svc, name, fly.vm_size)
+    notes.extend(vm_notes)
+    config["vm"] = [vm]
+    return config, notes
+
+
+def _http_service(svc: Service) -> dict:
+    # A Machine holding a volume or open streams keeps running: the proxy stops a Machine
+    # it finds idle, and with several Machines it stops one even while streams are open.
+    keep_running = bool(svc.volumes) or svc.streaming is not None
+    concurrency = {"type": "requests", "soft_limit": SOFT_LIMIT}
+    if svc.streaming is None:
+        concurrency["hard_limit"] = HARD_LIMIT  # a stream would count against it for its whole life
+    service: dict = {
+        "internal_port": svc.port,
+        "force_https": True,
+        "auto_stop_machines": "off" if keep_running else "stop",
+        "auto_start_machines": True,
+        "min_machines_running": 1,
+        "concurrency": concurrency,
+    }
+    if svc.health is not None:
+        health = svc.health
+        service["checks"] = [{
+            "grace_period": docker.go_duration(health.grace),
+            "interval": docker.go_duration(health.interval),
+            "timeout": docker.go_duration(health.timeout),
+            "method": "GET",
+            "path": health.path,
+        }]
+    return service
+
+
+def _vm(svc: Service, name: str, vm_size: str | None) -> tuple[dict, list[Note]]:
+    notes: list[Note] = []
+    key = f"services.{name}.resources"
+    memory = max(MEMORY_STEP_MB, -(-units.mebibytes(svc.resources.memory) // MEMORY_STEP_MB) * MEMORY_STEP_MB)
+    if vm_size is not None:
+        if vm_size not in PRESETS:
+            raise fail(f"targets.fly.vm_size: {vm_size!r} is not a Fly Machine size",
+                       key="targets.fly.vm_size", fix=f"use one of {', '.join(PRESETS)}")
+        kind, cpus = PRESETS[vm_size]
+    else:
+        kind, cpus = _size_for(max(1, math.ceil(svc.resources.cpu)), memory)
+        vm_size = f"{'shared-cpu' if kind == 'shared' else 'performance'}-{cpus}x"
+    low, high = (per_cpu * cpus for per_cpu in MEMORY_PER_CPU_MB[kind])
+    if not low <= memory <= high:
+        fitted = min(max(memory, low), high)
+        notes.append(Note(NAME, f"{vm_size} takes {low}-{high} MB of memory; `{name}` gets {fitted} MB, not {memory}",
+                          key=key, fix="set resources.memory within that range, or another targets.fly.vm_size",
+                          level="warning" if fitted < memory else "info"))
+        memory = fitted
+    return {"size": vm_size, "memory": f"{memory}mb"}, notes
+
+
+def _size_for(cpus_wanted: int, memory_mb: int) -> tuple[str, int]:
+    """The smallest preset with enough CPUs and room for the memory: shared first (it bursts)."""
+    for kind in ("shared", "performance"):
+        for cpus in CPU_COUNTS[kind]:
+            if cpus >= cpus_wanted and memory_mb <= cpus * MEMORY_PER_CPU_MB[kind][1]:
+                return kind, cpus
+    return "performance", CPU_COUNTS["performance"][-1]
+
+
+def _drain_notes(svc: Service, name: str) -> list[Note]:
+    wanted = svc.graceful_shutdown if svc.graceful_shutdown is not None else (
+        svc.streaming.max_duration if svc.streaming is not None else 0)
+    if wanted <= MAX_KILL_TIMEOUT:
+        return []
+    return [Note(NAME, f"Fly waits at most {MAX_KILL_TIMEOUT}s after SIGTERM; streams of `{name}` open longer "
+                 "are cut at each deploy or restart", key=f"services.{name}.streaming.max_duration",
+                 fix="have clients resume with Last-Event-ID (the SSE retry does it)", level="info")]
+
+
+def _peer_url_notes(spec: Spec, name: str, env: dict[str, str]) -> list[Note]:
+    """Env values that address another service by its bare name, which Fly does not resolve."""
+    notes = []
+    for other, svc in spec.services.items():
+        if other == name:
+            continue
+        pattern = re.compile(rf"//{re.escape(other)}(:\d+)?(/|$)")
+        for key, value in env.items():
+            if pattern.search(value):
+                port = f":{svc.port}" if svc.port else ""
+                notes.append(Note(
+                    NAME, f"{key} of `{name}` addresses `{other}` by name; on Fly `{other}` is the app "
+                    f"{app_name(spec, other)}", key=f"services.{name}.env.{key}",
+                    fix=f"use {url(spec, other)}, or http://{app_name(spec, other)}.internal{port} on Fly's private "
+                    "network (the server must listen on ::)"))
+    return notes
+
+
+def _toml(config: dict) -> str:
+    import tomli_w
+
+    return tomli_w.dumps(config)
+
+
+def _render(spec: Spec, ctx: Context) -> Rendering:
+    image = docker.image_files(spec, ctx)
+    files = list(image.files)
+    notes = list(image.notes)
+    for name in spec.services:
+        config, config_notes = _config(spec, name)
+        files.append(RenderedFile(config_path(spec, name), _toml(config)))
+        notes.extend(config_notes)
+    return Rendering(tuple(files), tuple(notes))
+
+
+# --- the plan ------------------------------------------------------------------------------
+
+
+def _plan(spec: Spec, ctx: Context) -> Plan:
+    fly = spec.targets.fly
+    steps = [Step(("fly", "auth", "whoami", "--json"), "Checking the Fly login", env=FLY_ENV,
+                  hint="set FLY_API_TOKEN (`fly tokens create deploy`), or run `fly auth login`")]
+    notes: list[Note] = []
+    secrets: list[str] = []
+    web_url = None
+    for name, svc in spec.services.items():
+        app = app_name(spec, name)
+        create = ["fly", "apps", "create", app, "--json"]
+        if fly.org:
+            create += ["--org", fly.org]
+        steps.append(Step(
+            tuple(create), f"Creating the Fly app {app}", env=FLY_ENV,
+            skip_if=Probe(("fly", "status", "--app", app, "--json")),
+            hint="the name may be taken by someone else (set targets.fly.app), or your account has several "
+                 "organizations (set targets.fly.org)",
+        ))
+        if svc.volumes:
+            volume = svc.volumes[0]
+            size = units.gigabytes(volume.size)
+            steps.append(Step(
+                ("fly", "volumes", "create", volume.name, "--app", app, "--region", fly.region,
+                 "--size", str(size), "--yes"),
+                f"Creating volume {volume.name} ({size} GB, {fly.region})", env=FLY_ENV,
+                skip_if=Probe(("fly", "volumes", "list", "--app", app, "--json"), "contains", f'"{volume.name}"'),
+            ))
+        if svc.secrets:
+            steps.append(Step(
+                ("fly", "secrets", "import", "--app", app, "--stage"),
+                f"Staging secrets of {app}: {', '.join(svc.secrets)}", env=FLY_ENV,
+                stdin=Stdin(tuple(svc.secrets), "dotenv"),
+            ))
+            secrets.extend(s for s in svc.secrets if s not in secrets)
+        context = docker.build_context(spec, name)
+        config = config_path(spec, name) if context == "." else posixpath.relpath(config_path(spec, name), context)
+        wait = _wait_timeout(svc)
+        deploy = ["fly", "deploy", "--app", app, "--config", config, "--remote-only",
+                  "--wait-timeout", units.format_duration(wait), "--yes"]
+        if svc.volumes or svc.replicas == 1:
+            deploy.append("--ha=false")  # one Machine; flyctl would start a spare one per process group
+        elif svc.replicas > 2:
+            notes.append(Note(NAME, f"fly.toml has no Machine count: the first deploy starts 2 Machines of "
+                              f"`{name}`, not {svc.replicas}", key=f"services.{name}.replicas",
+                              fix=f"run `fly scale count {svc.replicas} --app {app}` once after it"))
+        steps.append(Step(
+            tuple(deploy), f"Deploying {app} (remote build, then waits for health checks)", env=FLY_ENV,
+            cwd=None if context == "." else context, timeout=DEPLOY_TIMEOUT + wait + docker.drain_seconds(svc),
+            hint=f"`fly logs --app {app} --no-tail` shows why the Machine did not get healthy",
+        ))
+        if svc.is_web and web_url is None:
+            web_url = url(spec, name)
+    return Plan(NAME, tuple(steps), tuple(notes), url=web_url, secrets=tuple(secrets), tools=("fly",))
+
+
+def _wait_timeout(svc: Service) -> int:
+    """Seconds flyctl waits for a Machine to pass its checks: the grace period and three tries, or its default."""
+    if svc.health is None:
+        return DEFAULT_WAIT_TIMEOUT
+    return max(DEFAULT_WAIT_TIMEOUT, math.ceil(svc.health.grace + 3 * svc.health.interval) + 60)
+
+
+class FlyTarget:
+    name = NAME
+    title = TITLE
+
+    def render(self, spec: Spec, ctx: Context) -> Rendering:
+        return _render(spec, ctx)
+
+    def plan(self, spec: Spec, ctx: Context) -> Plan:
+        return _plan(spec, ctx)
+
+
+TARGET = FlyTarget()

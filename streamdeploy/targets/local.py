@@ -1,0 +1,472 @@
+"""`up --target local`: run the service on this machine the way a platform would.
+
+The plan, all real commands the runner executes (and `plan` shows):
+
+1. a virtualenv per dependency file at ``.streamdeploy/venv`` (``uv`` when on PATH, else
+   ``python -m venv`` + pip), the requirements installed into it, then ``build.commands``;
+   a stamp with the hash of the requirements and build commands skips all of that next
+   time, until one of them changes;
+2. each volume a directory ``.streamdeploy/volumes/<name>``, the env var that names the
+   volume pointed at it (the data survives ``down`` and the next ``up``);
+3. each server-mode store as ``chroma run`` from the virtualenv on 127.0.0.1;
+4. each service's ``start`` through ``sh -c`` in ``build.context``, in the background, with
+   PORT (``targets.local.port`` or the service's port; the next free one when busy),
+   HOST=127.0.0.1 (the machine's network cannot reach it), the plain env, and its secrets
+   copied by name from the environment or ``.env``. Locally secrets are optional: a missing
+   one is left unset, since most apps run without their API keys on a laptop.
+
+``STREAMDEPLOY_LOCAL_PYTHON=/path/to/python`` skips the virtualenv and runs with that
+interpreter's environment (for CI and for people who manage their own).
+
+Render writes no files: nothing needs configuring to run here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import shutil
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from streamdeploy.problems import fail
+from streamdeploy.spec import Service, Spec
+from streamdeploy.targets.base import Context, Note, Plan, Probe, Rendering, Step
+
+NAME = "local"
+STATE_DIR = ".streamdeploy"
+HOST = "127.0.0.1"
+PYTHON_ENV = "STREAMDEPLOY_LOCAL_PYTHON"
+STAMP = ".streamdeploy-build.sha256"  # inside the venv: removing the venv removes the stamp
+_HELPER = (sys.executable, "-m", "streamdeploy.targets.local")
+_PORT_SCAN = 100  # how far past a busy port to look for a free one
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where one group of services (same context and dependency file) gets its Python."""
+
+    services: tuple[str, ...]
+    context: Path  # absolute
+    install: str  # relative to context, as in the description
+    venv: Path | None  # None: an interpreter given by STREAMDEPLOY_LOCAL_PYTHON
+    python: Path
+    bin_dir: Path
+
+    @property
+    def label(self) -> str:
+        return _rel(self.venv) if self.venv else str(self.python)
+
+
+class LocalTarget:
+    name = NAME
+    title = "this machine"
+
+    def render(self, spec: Spec, ctx: Context) -> Rendering:
+        return Rendering(files=(), notes=tuple(_static_notes(spec)))
+
+    def plan(self, spec: Spec, ctx: Context) -> Plan:
+        root = ctx.root.resolve()
+        notes = list(_static_notes(spec))
+        steps: list[Step] = []
+        environments = _environments(spec, root, ctx)
+        for environment in environments:
+            steps.extend(_environment_steps(spec, environment, root, notes))
+        ports = assign_ports(spec, root, notes)
+        volumes_dir = root / STATE_DIR / "volumes"
+        volume_dirs = sorted({v.name for s in spec.services.values() for v in s.volumes} | set(spec.stores))
+        for name in volume_dirs:
+            steps.append(Step(argv=("mkdir", "-p", str(volumes_dir / name)),
+                              description=f"Volume {name} at {_rel(volumes_dir / name)}",
+                              timeout=30.0))
+        by_service = {s: env for env in environments for s in env.services}
+        for store_name, store in spec.stores.items():
+            if not any(s.store == store_name for s in spec.services.values()):
+                continue
+            env = next(by_service[s] for s, svc in spec.services.items() if svc.store == store_name)
+            port = ports[("store", store_name)]
+            steps.append(Step(
+                argv=(str(env.bin_dir / "chroma"), "run", "--path", str(volumes_dir / store_name),
+                      "--host", HOST, "--port", str(port)),
+                description=f"Starting store {store_name}: chroma on {HOST}:{port}",
+                background=True,
+                hint=f"the `chroma` command comes from chromadb in {env.install}; add chromadb there",
+            ))
+            steps.append(Step(
+                argv=(*_HELPER, "wait-http", f"http://{HOST}:{port}/api/v2/heartbeat", "--timeout", "60"),
+                description=f"Waiting for store {store_name} to answer",
+                timeout=90.0,
+                hint=f"see the store's output in {STATE_DIR}/logs/",
+            ))
+            if store.version:
+                notes.append(Note(NAME, f"store `{store_name}` runs the chromadb installed from {env.install}, "
+                                        f"not a pinned {store.version} server image", key=f"stores.{store_name}.version",
+                                  level="info"))
+        for name, service in spec.services.items():
+            steps.append(_start_step(spec, name, service, by_service[name], root, ports))
+        web = [n for n, s in spec.services.items() if s.is_web]
+        url = f"http://{HOST}:{ports[('service', web[0])]}" if web else None
+        tools = tuple(sorted({"sh", "mkdir"} | ({"uv"} if _uv() and any(e.venv for e in environments) else set())))
+        return Plan(target=NAME, steps=tuple(steps), notes=tuple(notes), url=url, secrets=(), tools=tools)
+
+
+TARGET = LocalTarget()
+
+
+# --- where things live ------------------------------------------------------------------
+
+
+def state_dir(root: Path) -> Path:
+    return root / STATE_DIR
+
+
+def service_url(plan: Plan, spec: Spec, service: str) -> str | None:
+    """The URL a service was given in ``plan`` (its start step's PORT)."""
+    for step in plan.steps:
+        if step.background and dict(step.env).get("STREAMDEPLOY_SERVICE") == service:
+            port = dict(step.env).get("PORT")
+            return f"http://{HOST}:{port}" if port else None
+    return None
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _uv() -> str | None:
+    return shutil.which("uv")
+
+
+def _given_python(ctx: Context) -> Path | None:
+    value = ctx.option("python") or os.environ.get(PYTHON_ENV, "").strip()
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        found = shutil.which(value)
+        path = Path(found) if found else path.resolve()
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise fail(f"{PYTHON_ENV}={value} is not an executable Python",
+                   fix=f"point it at a python binary, or unset {PYTHON_ENV} to use .streamdeploy/venv")
+    return path
+
+
+def _environments(spec: Spec, root: Path, ctx: Context) -> list[Environment]:
+    """One environment per (context, dependency file); services that share them share it."""
+    given = _given_python(ctx)
+    groups: dict[tuple[Path, str], list[str]] = {}
+    for name, service in spec.services.items():
+        context = (root / service.build.context).resolve()
+        groups.setdefault((context, service.build.install), []).append(name)
+    out = []
+    for i, ((context, install), names) in enumerate(groups.items()):
+        if given is not None:
+            out.append(Environment(tuple(names), context, install, None, given, given.parent))
+            continue
+        venv = root / STATE_DIR / ("venv" if i == 0 else f"venv-{names[0]}")
+        out.append(Environment(tuple(names), context, install, venv, venv / "bin" / "python", venv / "bin"))
+    return out
+
+
+# --- steps ----------------------------------------------------------------------------
+
+
+def _build_env(spec: Spec, environment: Environment, service: Service) -> dict[str, str]:
+    """What a build step sees: the plain env and the environment's commands first on PATH."""
+    env = dict(service.env)
+    env["PATH"] = str(environment.bin_dir) + os.pathsep + os.environ.get("PATH", os.defpath)
+    if environment.venv is not None:
+        env["VIRTUAL_ENV"] = str(environment.venv)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _environment_steps(spec: Spec, environment: Environment, root: Path, notes: list[Note]) -> list[Step]:
+    first = spec.services[environment.services[0]]
+    key = f"services.{environment.services[0]}.build"
+    install_path = environment.context / environment.install
+    if not environment.context.is_dir():
+        raise fail(f"build context {environment.context} does not exist", key=f"{key}.context",
+                   fix="set build.context to the app's directory, relative to streamdeploy.yaml")
+    if not install_path.is_file():
+        raise fail(f"dependency file {install_path} does not exist", key=f"{key}.install",
+                   fix="set build.install to your requirements file (relative to build.context), or pyproject.toml")
+    build_env = tuple(sorted(_build_env(spec, environment, first).items()))
+    commands = first.build.commands
+    steps: list[Step] = []
+    fresh: Probe | None = None
+    if environment.venv is not None:
+        venv, python = environment.venv, environment.python
+        digest = build_digest(install_path, commands)
+        stamp = venv / STAMP
+        fresh = Probe(argv=("grep", "-qxF", digest, str(stamp)), skip_when="exit0")
+        uv = _uv()
+        if uv:
+            create = (uv, "venv", "--python", sys.executable, "--clear", str(venv))
+        else:
+            create = (sys.executable, "-m", "venv", "--clear", str(venv))
+        steps.append(Step(
+            argv=create,
+            description=f"Creating virtualenv {environment.label} (Python {_version()}, {'uv' if uv else 'venv'})",
+            skip_if=Probe(argv=(str(python), "-c", "import sys"), skip_when="exit0"),
+            timeout=300.0,
+        ))
+        if environment.install.endswith(".toml"):
+            target = ("-e", str(environment.context))
+        else:
+            target = ("-r", str(install_path))
+        if uv:
+            install = (uv, "pip", "install", "--python", str(python), *target)
+        else:
+            install = (str(python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off",
+                       *target)
+        steps.append(Step(
+            argv=install,
+            description=f"Installing {environment.install} into {environment.label} ({'uv' if uv else 'pip'})",
+            skip_if=fresh,
+            cwd=_cwd(environment.context, root),
+            timeout=1800.0,
+            hint="check the requirements file; pip's output above names the package that failed",
+        ))
+        want = _spec_python(spec, environment)
+        if want and want != _version():
+            notes.append(Note(NAME, f"runs Python {_version()} (this interpreter); the images use {want}",
+                              key=f"{key}.python", level="info"))
+    else:
+        notes.append(Note(NAME, f"{PYTHON_ENV} is set: using {environment.python} as it is; "
+                                f"{environment.install} is not installed", level="info"))
+    for command in commands:
+        steps.append(Step(
+            argv=("sh", "-c", command),
+            description=f"Build step: {command}",
+            env=build_env,
+            skip_if=fresh,
+            cwd=_cwd(environment.context, root),
+            timeout=1800.0,
+            hint=f"this is one of {key}.commands; run it by hand in {environment.context} to see why",
+        ))
+    if environment.venv is not None:
+        steps.append(Step(
+            argv=(*_HELPER, "stamp", str(environment.venv / STAMP), build_digest(install_path, commands)),
+            description=f"Recording what {environment.label} was built from",
+            skip_if=fresh,
+            timeout=30.0,
+        ))
+    return steps
+
+
+def _start_step(spec: Spec, name: str, service: Service, environment: Environment, root: Path,
+                ports: dict[tuple[str, str], int]) -> Step:
+    env = _build_env(spec, environment, service)
+    volumes_dir = root / STATE_DIR / "volumes"
+    for volume in service.volumes:
+        if volume.env:
+            env[volume.env] = str(volumes_dir / volume.name)
+    if service.store is not None and service.store in spec.stores:
+        host_var, port_var = spec.stores[service.store].env_names
+        env[host_var] = HOST
+        env[port_var] = str(ports[("store", service.store)])
+    if service.is_web:
+        env["PORT"] = str(ports[("service", name)])
+        env["HOST"] = HOST
+    env["STREAMDEPLOY_SERVICE"] = name
+    if service.is_web:
+        what = f"Starting {name} on http://{HOST}:{env['PORT']}"
+    else:
+        what = f"Starting {name} (worker)"
+    return Step(
+        argv=("sh", "-c", service.start),
+        description=what,
+        env=tuple(sorted(env.items())),
+        pass_secrets=tuple(service.secrets),
+        cwd=_cwd(environment.context, root),
+        background=True,
+        hint=f"the service's output is in {STATE_DIR}/logs/; try its start command by hand in {environment.context}",
+    )
+
+
+def _cwd(context: Path, root: Path) -> str:
+    try:
+        return str(context.relative_to(root)) or "."
+    except ValueError:
+        return str(context)
+
+
+def build_digest(install_path: Path, commands: list[str]) -> str:
+    """What a virtualenv was built from: the dependency file, the build commands, the Python."""
+    h = hashlib.sha256()
+    h.update(install_path.read_bytes())
+    h.update(b"\0".join(c.encode("utf-8") for c in commands))
+    h.update(_version().encode())
+    return h.hexdigest()
+
+
+def _version() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _spec_python(spec: Spec, environment: Environment) -> str:
+    return spec.services[environment.services[0]].build.python
+
+
+# --- ports ----------------------------------------------------------------------------
+
+
+def port_free(port: int) -> bool:
+    """Could a server bind 127.0.0.1:port now (as uvicorn does, with SO_REUSEADDR)?"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def assign_ports(spec: Spec, root: Path, notes: list[Note]) -> dict[tuple[str, str], int]:
+    """A distinct free port for every web service and used store, preferring the described ones.
+
+    A port held by this description's own earlier run counts as free: `up` stops that run
+    before it starts the new one (like a platform replacing the old instance).
+    """
+    ours = set(_ports_of_previous_run(root))
+    taken: set[int] = set()
+    out: dict[tuple[str, str], int] = {}
+    wanted: list[tuple[tuple[str, str], int, str]] = []
+    first_web = True
+    for name, service in spec.services.items():
+        if not service.is_web:
+            continue
+        port = service.port
+        key = f"services.{name}.port"
+        if first_web and spec.targets.local.port:
+            port, key = spec.targets.local.port, "targets.local.port"
+        first_web = False
+        wanted.append((("service", name), port, key))
+    for store_name, store in spec.stores.items():
+        if any(s.store == store_name for s in spec.services.values()):
+            wanted.append((("store", store_name), store.port, f"stores.{store_name}.port"))
+    # Services first: their ports are the ones people type into a browser.
+    for ident, port, key in wanted:
+        chosen = port
+        while chosen in taken or (chosen not in ours and not port_free(chosen)):
+            chosen += 1
+            if chosen > min(port + _PORT_SCAN, 65535):
+                raise fail(f"no free port between {port} and {port + _PORT_SCAN} on {HOST}", key=key,
+                           fix="stop what is using them, or set targets.local.port", exit_code=3)
+        if chosen != port:
+            why = "is used by another service here" if port in taken else "is in use on this machine"
+            notes.append(Note(NAME, f"port {port} {why}; {ident[1]} gets {chosen}", key=key,
+                              fix="set targets.local.port to choose one"))
+        taken.add(chosen)
+        out[ident] = chosen
+    return out
+
+
+def _ports_of_previous_run(root: Path) -> list[int]:
+    """Ports of this description's earlier local run that is still running (see ``serve``)."""
+    import json
+
+    try:
+        data = json.loads((root / STATE_DIR / "local.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(data, dict) or not _any_alive(data.get("pids", [])):
+        return []
+    return [int(p) for p in data.get("ports", []) if isinstance(p, int)]
+
+
+def _any_alive(pids: list) -> bool:
+    for pid in pids:
+        if isinstance(pid, int) and pid > 0:
+            try:
+                os.kill(pid, 0)
+                return True
+            except ProcessLookupError:
+                continue
+            except PermissionError:
+                return True
+    return False
+
+
+# --- notes that do not depend on this machine -------------------------------------------
+
+
+def _static_notes(spec: Spec) -> list[Note]:
+    notes = []
+    for name, service in spec.services.items():
+        base = f"services.{name}"
+        if service.replicas > 1:
+            notes.append(Note(NAME, f"runs 1 instance of {name}, not {service.replicas}", key=f"{base}.replicas",
+                              level="info"))
+        if service.build.system_packages:
+            notes.append(Note(NAME, f"does not install system packages ({', '.join(service.build.system_packages)})",
+                              key=f"{base}.build.system_packages",
+                              fix="install them with your OS package manager"))
+        if service.build.dockerfile != "auto":
+            notes.append(Note(NAME, f"runs without Docker, so {service.build.dockerfile} is not used",
+                              key=f"{base}.build.dockerfile", level="info"))
+        notes.append(Note(NAME, "cpu and memory limits are not enforced", key=f"{base}.resources", level="info"))
+        for i, volume in enumerate(service.volumes):
+            if not volume.env:
+                notes.append(Note(
+                    NAME, f"volume {volume.name} has no `env`, so the app cannot learn its local directory "
+                          f"({STATE_DIR}/volumes/{volume.name}) and would write to {volume.mount} instead",
+                    key=f"{base}.volumes[{i}].env", fix=f"add `env: {volume.name.upper()}_PATH` and read it in the app"))
+        if "0.0.0.0" in service.start and "${HOST" not in service.start:
+            notes.append(Note(NAME, f"{name} binds 0.0.0.0, so other machines on your network can reach it "
+                                    "while it runs here", key=f"{base}.start",
+                              fix="bind ${HOST:-0.0.0.0}: local runs set HOST=127.0.0.1", level="info"))
+        if service.secrets:
+            notes.append(Note(NAME, f"secrets are optional here: {', '.join(service.secrets)} come from the "
+                                    "environment or .env next to streamdeploy.yaml when set, and stay unset otherwise",
+                              key=f"{base}.secrets", level="info"))
+    return notes
+
+
+# --- tiny helpers the plan runs as steps ------------------------------------------------
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m streamdeploy.targets.local stamp PATH DIGEST | wait-http URL --timeout S``."""
+    if len(argv) == 3 and argv[0] == "stamp":
+        path = Path(argv[1])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(argv[2] + "\n", encoding="utf-8")
+        return 0
+    if len(argv) == 4 and argv[0] == "wait-http" and argv[2] == "--timeout":
+        return _wait_http(argv[1], float(argv[3]))
+    sys.stderr.write(f"usage: python -m streamdeploy.targets.local stamp PATH DIGEST | wait-http URL --timeout S\n"
+                     f"got: {shlex.join(argv)}\n")
+    return 2
+
+
+def _wait_http(url: str, timeout: float) -> int:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    delay, last = 0.1, "no answer"
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(url, timeout=5.0)
+            if response.status_code < 500:
+                return 0
+            last = f"HTTP {response.status_code}"
+        except httpx.HTTPError as err:
+            last = type(err).__name__
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+    sys.stderr.write(f"{url} did not answer within {timeout:g} s ({last})\n")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,510 @@
+"""Railway: `.railway/railway.ts` (Infrastructure as Code) or the legacy `railway.toml`, and `up`.
+
+Railway stops reading railway.toml / railway.json on 2026-12-01 and new services cannot opt
+into them, so the default is `.railway/railway.ts`. `railway config apply` evaluates it with
+Node, importing `railway/iac` from the `railway` npm package next to it (`.railway/package.json`
+pins it; `up` installs it). Sources: shared/research/platform-formats.md §4, cli-contracts.md §2
+and its Addendum; railwayapp/cli src/iac/eval.rs, src/commands/config, the SDK's type definitions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import posixpath
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from streamdeploy import units
+from streamdeploy.spec import Service, Spec, Store, Volume
+from streamdeploy.targets import docker
+from streamdeploy.targets.base import (
+    Context,
+    Note,
+    Plan,
+    Probe,
+    RenderedFile,
+    Rendering,
+    Stdin,
+    Step,
+)
+
+NAME = "railway"
+IAC_FILE = ".railway/railway.ts"
+IAC_PACKAGE = ".railway/package.json"
+SDK_RANGE = "^3.11.0"  # npm `railway`, whose `railway/iac` export the CLI imports
+CAC_CUTOFF = "2026-12-01"
+RESTART_RETRIES = 10  # the most Railway allows on Free/Trial plans
+UP_TIMEOUT = 1800.0  # `railway up --ci` waits for build and deploy
+ENV = (("CI", "true"),)  # makes the CLI fail fast instead of prompting or opening a browser
+
+
+# --- what every format shares -------------------------------------------------------------
+
+
+@dataclass
+class _App:
+    """One service of the description as Railway runs it."""
+
+    name: str
+    service: Service
+    dockerfile: str  # relative to the uploaded directory
+    context: str  # what `railway up` uploads, relative to the description
+    volume: Volume | None
+    replicas: int
+    env: dict[str, str] = field(default_factory=dict)
+    store: tuple[str, Store] | None = None
+
+
+def _apps(spec: Spec, notes: list[Note]) -> list[_App]:
+    apps = []
+    for name, svc in spec.services.items():
+        base = f"services.{name}"
+        volume = svc.volumes[0] if svc.volumes else None
+        for extra in svc.volumes[1:]:
+            notes.append(Note(
+                NAME, f"Railway mounts one volume per service; `{extra.name}` ({extra.mount}) is not created "
+                "and what the service writes there is lost on every deploy", key=f"{base}.volumes",
+                fix=f"keep one volume on `{name}`: put its data in subdirectories of {volume.mount}"))
+        replicas = svc.replicas
+        if volume is not None and replicas > 1:
+            notes.append(Note(
+                NAME, f"Railway cannot run replicas of a service with a volume; `{name}` gets 1, not {replicas}",
+                key=f"{base}.replicas", fix="use a server-mode store (`stores:`) to scale out"))
+            replicas = 1
+        context = docker.build_context(spec, name)
+        dockerfile = docker.dockerfile_path(spec, name)
+        if context != ".":
+            relative = posixpath.relpath(dockerfile, context)
+            if relative.startswith(".."):
+                notes.append(Note(
+                    NAME, f"the Dockerfile {dockerfile} is outside the build context {context}, which is all "
+                    "`railway up` uploads", key=f"{base}.build.context", fix="move the Dockerfile into the context"))
+            dockerfile = relative
+        env, env_notes = docker.runtime_env(spec, name, NAME)
+        notes.extend(env_notes)
+        apps.append(_App(name, svc, dockerfile, context, volume, replicas, env=env,
+                         store=(svc.store, spec.stores[svc.store]) if svc.store in spec.stores else None))
+    return apps
+
+
+def _health_timeout(svc: Service) -> int | None:
+    """Seconds Railway waits for the first healthy answer of a deploy.
+
+    A prober would give the service its grace period plus three failed intervals before
+    calling it unhealthy; Railway checks only at deploy time, so it gets that whole window.
+    """
+    if svc.health is None or svc.port is None:
+        return None
+    return math.ceil(svc.health.grace + 3 * svc.health.interval)
+
+
+def _start(svc: Service) -> str | None:
+    """A start command only for the user's own Dockerfile.
+
+    Railway's start command replaces the image's ENTRYPOINT, which for the generated image
+    would skip the entrypoint that fixes volume ownership; its CMD already runs `start`.
+    Railway runs start commands in exec form, so variables need a shell.
+    """
+    if svc.build.dockerfile == "auto":
+        return None
+    return "/bin/sh -c " + shlex.quote("exec " + svc.start)
+
+
+def _project(spec: Spec) -> str:
+    return spec.targets.railway.project or spec.name
+
+
+def _volume_name(service: str, volume: Volume) -> str:
+    # Volume names are per project, so two services' `data` volumes would collide.
+    return f"{service}-{volume.name}"
+
+
+def _common_notes(spec: Spec, apps: list[_App]) -> list[Note]:
+    notes = []
+    for app in apps:
+        if app.service.health is not None:
+            notes.append(Note(
+                NAME, "Railway checks health only while a deploy goes live, not continuously; interval and "
+                "timeout are not used (a crashed process is restarted by the restart policy)",
+                key=f"services.{app.name}.health", level="info"))
+        if app.volume is not None and app.service.build.dockerfile != "auto":
+            notes.append(Note(
+                NAME, "Railway mounts volumes owned by root; if your image runs as another user it cannot "
+                "write there", key=f"services.{app.name}.build.dockerfile",
+                fix="set RAILWAY_RUN_UID=0 in env, or start as root and drop privileges in the entrypoint",
+                level="info"))
+    return notes
+
+
+# --- .railway/railway.ts ---------------------------------------------------------------------
+
+
+class _Code(str):
+    """A TypeScript expression we wrote ourselves (identifiers, calls); never user text."""
+
+
+_IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+_RESERVED = frozenset(
+    "break case catch class const continue debugger default delete do else enum export extends false "
+    "finally for function if import in instanceof new null return super switch this throw true try "
+    "typeof var void while with yield let static implements interface package private protected public "
+    "await async of undefined".split()
+)
+_IMPORTS = ("defineRailway", "image", "preserve", "project", "service", "volume")
+
+
+def ts_string(value: str) -> str:
+    """A TypeScript string literal: JSON's syntax is a subset of it, so nothing can break out."""
+    return json.dumps(value, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _ts(value: object, indent: int = 0) -> str:
+    pad = "  " * indent
+    if isinstance(value, _Code):
+        return str(value)
+    if isinstance(value, str):
+        return ts_string(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # `cpu: 1`, not `1.0`
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        lines = []
+        for key, item in value.items():
+            shown = key if _IDENT.match(key) and key not in _RESERVED else ts_string(key)
+            lines.append(f"{pad}  {shown}: {_ts(item, indent + 1)},")
+        return "{\n" + "\n".join(lines) + f"\n{pad}}}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_ts(item, indent) for item in value) + "]"
+    raise TypeError(f"no TypeScript for {type(value).__name__}")
+
+
+def _identifier(name: str, taken: set[str], suffix: str) -> str:
+    parts = re.split(r"[-_]+", name)
+    ident = parts[0] + "".join(p[:1].upper() + p[1:] for p in parts[1:])
+    if not _IDENT.match(ident) or ident in _RESERVED or ident in _IMPORTS:
+        ident = f"{ident}{suffix}" if _IDENT.match(ident) else f"_{ident}{suffix}"
+    candidate, n = ident, 2
+    while candidate in taken:
+        candidate, n = f"{ident}{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _replicas(spec: Spec, count: int) -> object:
+    region = spec.targets.railway.region
+    return {region: count} if region else count
+
+
+def _volume_config(spec: Spec, size: int) -> dict:
+    config: dict[str, object] = {"sizeMB": units.megabytes(size)}
+    if spec.targets.railway.region:
+        config["region"] = spec.targets.railway.region
+    return config
+
+
+def _deploy(svc: Service, mount: str | None) -> dict:
+    deploy: dict[str, object] = {
+        "restartPolicyType": "ON_FAILURE",
+        "restartPolicyMaxRetries": RESTART_RETRIES,
+        "drainingSeconds": docker.drain_seconds(svc),
+    }
+    if mount is not None:
+        # Railway refuses to start the deploy when no volume is mounted there: no silent data loss.
+        deploy["requiredMountPath"] = mount
+    deploy["limitOverride"] = {
+        "containers": {"cpu": svc.resources.cpu, "memoryBytes": svc.resources.memory}
+    }
+    return deploy
+
+
+def _render_ts(spec: Spec, apps: list[_App]) -> tuple[str, list[Note]]:
+    notes: list[Note] = []
+    taken: set[str] = set()
+    lines: list[str] = []
+    resources: list[str] = []
+    used = {"defineRailway", "project", "service"}
+    store_vars: dict[str, str] = {}
+
+    for store_name in dict.fromkeys(app.store[0] for app in apps if app.store):
+        store = spec.stores[store_name]
+        var = _identifier(store_name, taken, "Store")
+        vol_var = _identifier(f"{store_name}-data", taken, "Volume")
+        used |= {"image", "volume"}
+        lines.append(f"  const {vol_var} = volume({ts_string(store_name + '-data')}, "
+                     f"{_ts(_volume_config(spec, store.size), 1)});")
+        config: dict[str, object] = {
+            "source": _Code(f"image({ts_string(docker.CHROMA_IMAGE.format(version=store.version))})"),
+            "replicas": _replicas(spec, 1),
+            "deploy": {
+                "restartPolicyType": "ON_FAILURE",
+                "restartPolicyMaxRetries": RESTART_RETRIES,
+                "drainingSeconds": docker.DEFAULT_DRAIN,
+                "requiredMountPath": docker.CHROMA_DATA,
+                "limitOverride": {"containers": {"cpu": store.resources.cpu,
+                                                 "memoryBytes": store.resources.memory}},
+            },
+            "volumeMounts": {docker.CHROMA_DATA: _Code(vol_var)},
+        }
+        if store.port != 8000:
+            config["env"] = {"CHROMA_PORT": str(store.port)}  # chroma's `port` setting, by env
+        lines.append(f"  const {var} = service({ts_string(store_name)}, {_ts(config, 1)});")
+        resources += [var, vol_var]
+        store_vars[store_name] = var
+        notes.append(Note(
+            NAME, f"the `{store_name}` store runs {docker.CHROMA_IMAGE.format(version=store.version)} as its own service, reached "
+            f"over the private network at {store_name}.railway.internal:{store.port} (environments made before "
+            "2025-10-16 resolve private names to IPv6 only)", key=f"stores.{store_name}",
+            level="info"))
+
+    for app in apps:
+        svc = app.service
+        var = _identifier(app.name, taken, "Service")
+        mount = app.volume.mount if app.volume else None
+        vol_var = None
+        if app.volume is not None:
+            vol_var = _identifier(f"{app.name}-{app.volume.name}", taken, "Volume")
+            used.add("volume")
+            lines.append(f"  const {vol_var} = volume({ts_string(_volume_name(app.name, app.volume))}, "
+                         f"{_ts(_volume_config(spec, app.volume.size), 1)});")
+        config = {"build": {"builder": "DOCKERFILE", "dockerfilePath": app.dockerfile}}
+        start = _start(svc)
+        if start:
+            config["start"] = start
+        if svc.health is not None and svc.port is not None:
+            config["healthcheck"] = svc.health.path
+            config["healthcheckTimeout"] = _health_timeout(svc)
+        config["replicas"] = _replicas(spec, app.replicas)
+        config["deploy"] = _deploy(svc, mount)
+        if vol_var is not None:
+            config["volumeMounts"] = {mount: _Code(vol_var)}
+        env: dict[str, object] = dict(app.env)
+        if app.store is not None:
+            store_name, store = app.store
+            host_name, port_name = store.env_names
+            env[host_name] = _Code(f"{store_vars[store_name]}.env.RAILWAY_PRIVATE_DOMAIN")
+            env[port_name] = str(store.port)
+        for secret in svc.secrets:
+            env[secret] = _Code("preserve()")
+            used.add("preserve")
+        if env:
+            config["env"] = env
+        lines.append(f"  const {var} = service({ts_string(app.name)}, {_ts(config, 1)});")
+        resources += [var] + ([vol_var] if vol_var else [])
+
+    imports = ", ".join(name for name in _IMPORTS if name in used)
+    text = (
+        f"import {{ {imports} }} from \"railway/iac\";\n"
+        "\n"
+        "// Applied by `railway config apply` (streamdeploy up). Secrets are preserve(): their values\n"
+        "// are set with `railway variable set NAME --stdin` and never appear in this file.\n"
+        "// Builds use the Dockerfile; its CMD runs the description's start command.\n"
+        "export default defineRailway(() => {\n"
+        + "\n".join(lines)
+        + "\n\n"
+        f"  return project({ts_string(_project(spec))}, {{\n"
+        f"    resources: [{', '.join(resources)}],\n"
+        "  });\n"
+        "});\n"
+    )
+    return text, notes
+
+
+def _package_json(spec: Spec) -> str:
+    package = {
+        "name": f"{spec.name}-railway-iac",
+        "private": True,
+        "description": "Lets `railway config plan|apply` import railway/iac for railway.ts; "
+        "generated by streamdeploy.",
+        "type": "module",
+        "devDependencies": {"railway": SDK_RANGE},
+    }
+    return json.dumps(package, indent=2) + "\n"
+
+
+# --- railway.toml (Config as Code, read until 2026-12-01) ----------------------------------
+
+
+def toml_path(spec: Spec, name: str) -> str:
+    return "railway.toml" if name == spec.first_service else f"railway.{name}.toml"
+
+
+def _render_toml(spec: Spec, app: _App) -> str:
+    import tomli_w
+
+    svc = app.service
+    deploy: dict[str, object] = {}
+    start = _start(svc)
+    if start:
+        deploy["startCommand"] = start
+    if svc.health is not None and svc.port is not None:
+        deploy["healthcheckPath"] = svc.health.path
+        deploy["healthcheckTimeout"] = _health_timeout(svc)
+    deploy["restartPolicyType"] = "ON_FAILURE"
+    deploy["restartPolicyMaxRetries"] = RESTART_RETRIES
+    if spec.targets.railway.region:
+        deploy["multiRegionConfig"] = {spec.targets.railway.region: {"numReplicas": app.replicas}}
+    else:
+        deploy["numReplicas"] = app.replicas
+    deploy["drainingSeconds"] = docker.drain_seconds(svc)
+    if app.volume is not None:
+        deploy["requiredMountPath"] = app.volume.mount
+    data = {"build": {"builder": "DOCKERFILE", "dockerfilePath": app.dockerfile}, "deploy": deploy}
+    return tomli_w.dumps(data)
+
+
+def _toml_notes(spec: Spec, apps: list[_App]) -> list[Note]:
+    notes = [Note(
+        NAME, f"railway.toml (Config as Code) is deprecated: Railway stops reading it on {CAC_CUTOFF}, and new "
+        "services cannot use it. It cannot declare volumes or variables: `streamdeploy up` creates each "
+        "volume with `railway volume add` and sets the variables with `railway variable set`",
+        key="targets.railway.format", fix="switch to `format: iac` (.railway/railway.ts)")]
+    if len(apps) > 1:
+        paths = ", ".join(f"{app.name}: /{toml_path(spec, app.name)}" for app in apps[1:])
+        notes.append(Note(
+            NAME, "every service reads /railway.toml unless its Config-as-code path says otherwise",
+            key="targets.railway.format",
+            fix=f"set the path once in each service's Settings ({paths})"))
+    for store_name in dict.fromkeys(app.store[0] for app in apps if app.store):
+        notes.append(Note(
+            NAME, f"the legacy format cannot create the `{store_name}` store's service or volume",
+            key=f"stores.{store_name}", fix="switch to `format: iac`"))
+    notes.append(Note(
+        NAME, "resources are not part of Config as Code; Railway scales each replica up to the plan's limits",
+        key="targets.railway.format", level="info"))
+    return notes
+
+
+# --- the target ----------------------------------------------------------------------------
+
+
+class RailwayTarget:
+    name = NAME
+    title = "Railway"
+
+    def render(self, spec: Spec, ctx: Context) -> Rendering:
+        notes: list[Note] = []
+        apps = _apps(spec, notes)
+        images = docker.image_files(spec, ctx)
+        files = list(images.files)
+        notes += _common_notes(spec, apps)
+        if spec.targets.railway.format == "toml":
+            files += [RenderedFile(toml_path(spec, app.name), _render_toml(spec, app)) for app in apps]
+            notes += _toml_notes(spec, apps)
+        else:
+            text, ts_notes = _render_ts(spec, apps)
+            files += [
+                RenderedFile(IAC_FILE, text, comment="//"),
+                RenderedFile(IAC_PACKAGE, _package_json(spec), comment=None),
+                RenderedFile(".railway/.gitignore", "node_modules/\n"),
+            ]
+            notes += ts_notes
+            notes.append(Note(
+                NAME, "`railway config apply` runs .railway/railway.ts with Node 22.6 or newer and the `railway` "
+                "npm package; `streamdeploy up` installs it into .railway/node_modules",
+                key="targets.railway.format", level="info"))
+        return Rendering(tuple(files), tuple(images.notes) + tuple(notes))
+
+    def plan(self, spec: Spec, ctx: Context) -> Plan:
+        notes: list[Note] = []
+        apps = _apps(spec, notes)
+        project = _project(spec)
+        environment = spec.targets.railway.environment
+        iac = spec.targets.railway.format == "iac"
+        steps: list[Step] = []
+
+        if _project_token_only():
+            notes.append(Note(
+                NAME, "RAILWAY_TOKEN is a project token: the project and environment come from the token, so "
+                "nothing is linked", level="info"))
+        else:
+            link = ("railway", "link", "--project", project, "--environment", environment, "--json")
+            if iac:
+                steps.append(Step(
+                    ("railway", "init", "--name", project, "--json"),
+                    f"Creating Railway project {project}",
+                    env=ENV, skip_if=Probe(link),
+                    hint="with several workspaces, create or link the project once by hand: `railway link`"))
+            steps.append(Step(
+                link, f"Linking this directory to {project} ({environment})", env=ENV,
+                hint=f"check the project and environment exist: `railway link`; create the environment with "
+                f"`railway environment new {environment}`"))
+
+        if iac:
+            steps += self._iac_steps(apps)
+        else:
+            steps += self._toml_steps(apps)
+
+        for app in apps:
+            for secret in app.service.secrets:
+                steps.append(Step(
+                    ("railway", "variable", "set", secret, "--stdin", "--service", app.name, "--skip-deploys"),
+                    f"Setting secret {secret} on {app.name}",
+                    stdin=Stdin((secret,), format="value"), env=ENV))
+        for app in apps:
+            argv = ("railway", "up")
+            if app.context != ".":
+                argv += (app.context, "--path-as-root")
+            steps.append(Step(
+                argv + ("--service", app.name, "--ci"),
+                f"Building and deploying {app.name} (waits until it is live)",
+                env=ENV, timeout=UP_TIMEOUT,
+                hint=f"read the build and deploy logs: `railway logs --service {app.name} --build --lines 200`"))
+        for app in apps:
+            if app.service.port is not None:
+                steps.append(Step(
+                    ("railway", "domain", "--service", app.name, "--port", str(app.service.port), "--json"),
+                    f"Giving {app.name} a public *.up.railway.app domain (kept when one exists)", env=ENV))
+
+        secrets = tuple(dict.fromkeys(s for app in apps for s in app.service.secrets))
+        tools = ("railway", "node", "npm") if iac else ("railway",)
+        return Plan(NAME, tuple(steps), tuple(notes), url=None, secrets=secrets, tools=tools)
+
+    def _iac_steps(self, apps: list[_App]) -> list[Step]:
+        return [
+            Step(
+                ("npm", "install", "--prefix", ".railway", "--no-audit", "--no-fund"),
+                "Installing the Railway IaC package (railway/iac) into .railway/node_modules",
+                skip_if=Probe(("npm", "ls", "--prefix", ".railway", "railway")),
+                hint="needs Node 22.6 or newer and npm: https://nodejs.org"),
+            Step(
+                ("railway", "config", "apply", "--file", IAC_FILE, "--yes"),
+                "Applying .railway/railway.ts (services, volumes, variables)", env=ENV,
+                hint="review the changes with `railway config plan`; a change that deletes a service, volume or "
+                "variable needs `railway config apply --yes --confirm-destructive`, run by hand on purpose"),
+        ]
+
+    def _toml_steps(self, apps: list[_App]) -> list[Step]:
+        steps = []
+        for app in apps:
+            if app.volume is not None:
+                steps.append(Step(
+                    ("railway", "service", "link", app.name), f"Selecting service {app.name}", env=ENV,
+                    hint="the legacy format needs the service to exist; new services need `format: iac`"))
+                steps.append(Step(
+                    ("railway", "volume", "add", "--mount-path", app.volume.mount, "--json"),
+                    f"Creating volume for {app.name} at {app.volume.mount}", env=ENV,
+                    # `volume add` fails when the service has a volume already: skip it then.
+                    skip_if=Probe(("railway", "volume", "list", "--json"), skip_when="contains",
+                                  needle=f'"serviceName": {json.dumps(app.name)}')))
+            if app.env:
+                pairs = tuple(f"{key}={value}" for key, value in app.env.items())
+                steps.append(Step(
+                    ("railway", "variable", "set", *pairs, "--service", app.name, "--skip-deploys"),
+                    f"Setting {len(pairs)} variable(s) on {app.name}", env=ENV))
+        return steps
+
+
+def _project_token_only() -> bool:
+    # Project tokens cannot run init/link/whoami; the account token (or a login) can.
+    return bool(os.environ.get("RAILWAY_TOKEN")) and not os.environ.get("RAILWAY_API_TOKEN")
+
+
+TARGET = RailwayTarget()

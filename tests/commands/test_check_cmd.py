@@ -1,0 +1,100 @@
+"""`streamdeploy check` as a user runs it: exit codes, output, --json."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import EXAMPLES, assert_no_traceback, run_cli
+
+APP = str(EXAMPLES / "app" / "streamdeploy.yaml")
+FINE = """\
+version: 1
+name: demo
+services:
+  api:
+    start: uvicorn app.main:app --host 0.0.0.0 --port $PORT
+    port: 8000
+    health: {path: /health}
+    streaming: {paths: [/stream], max_duration: 100s, heartbeat: 15s}
+"""
+
+
+def test_errors_on_some_platform_exit_1_and_say_where():
+    result = run_cli("check", "-f", APP)
+    assert_no_traceback(result)
+    assert result.returncode == 1, result.stderr
+    assert "DigitalOcean App Platform" in result.stdout
+    assert "streamdeploy.yaml:18: error: services.api.volumes[0]" in result.stdout
+    assert "source: https://docs.digitalocean.com/" in result.stdout
+    assert "fix:" in result.stdout and "why:" in result.stdout
+    assert "errors on: apprunner, cloudrun, digitalocean" in result.stdout
+
+
+def test_a_platform_that_runs_it_exits_0():
+    result = run_cli("check", "-f", APP, "--target", "fly")
+    assert_no_traceback(result)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Fly.io" in result.stdout and "0 errors" in result.stdout
+
+
+def test_docker_target_is_checked_as_a_single_host():
+    result = run_cli("check", "-f", APP, "-t", "docker")
+    assert result.returncode == 0
+    assert "as docker" in result.stdout
+
+
+def test_a_fine_description_exits_0_everywhere(tmp_path):
+    (tmp_path / "streamdeploy.yaml").write_text(FINE, encoding="utf-8")
+    result = run_cli("check", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    data = json.loads(result.stdout)
+    assert data["ok"] is True and data["counts"]["error"] == 0
+
+
+def test_json_shape():
+    result = run_cli("check", "-f", APP, "--json")
+    assert_no_traceback(result)
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert data["ok"] is False
+    assert data["targets"] == ["railway", "render", "fly", "digitalocean", "cloudrun", "apprunner",
+                               "kubernetes", "compose", "local"]
+    assert data["counts"]["error"] == len([f for f in data["findings"] if f["severity"] == "error"]) > 0
+    finding = next(f for f in data["findings"] if f["target"] == "digitalocean" and f["severity"] == "error")
+    assert set(finding) >= {"severity", "target", "key", "message", "why", "source", "fix", "rule", "file", "line"}
+    assert finding["key"] == "services.api.volumes[0]" and finding["line"] == 18
+
+
+def test_unknown_target_is_bad_input():
+    result = run_cli("check", "-f", APP, "--target", "heroku")
+    assert_no_traceback(result)
+    assert result.returncode == 2
+    assert "unknown target `heroku`" in result.stderr and "digitalocean" in result.stderr
+
+
+def test_a_broken_description_is_bad_input(tmp_path):
+    (tmp_path / "streamdeploy.yaml").write_text("version: 1\nname: x\nservices:\n  api:\n    prot: 8000\n",
+                                                 encoding="utf-8")
+    result = run_cli("check", "--json", cwd=tmp_path)
+    assert_no_traceback(result)
+    assert result.returncode == 2
+    assert json.loads(result.stdout)["ok"] is False
+
+
+def test_missing_file_is_bad_input(tmp_path):
+    result = run_cli("check", "-f", str(tmp_path / "nope.yaml"))
+    assert_no_traceback(result)
+    assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_compact_findings_for_render_and_up(capsys):
+    from streamdeploy import loader
+    from streamdeploy.capabilities import check
+    from streamdeploy.commands.check import print_findings
+
+    findings = [f for f in check(loader.load(APP), ["apprunner"]) if f.severity == "error"]
+    print_findings(findings, compact=True)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 * len(findings)
+    assert err[0].startswith(findings[0].where) and "apprunner" in err[0]
+    assert err[1].strip().startswith("fix:")

@@ -1,0 +1,303 @@
+"""The compose target: a valid compose.yaml for one host, health checks that run in the
+images they target, secrets by name only, and a plan `docker compose` accepts."""
+
+from __future__ import annotations
+
+import http.server
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+import contracts
+from conftest import EXAMPLES, platform_schema
+from streamdeploy import loader
+from streamdeploy.targets import compose, get
+from streamdeploy.targets.base import Context
+
+EXAMPLE_NAMES = ("app", "multi", "scaled")
+
+SERVER = """\
+version: 1
+name: shop
+stores:
+  vectors: {engine: chroma, version: "1.5.9", port: 8100, size: 5GiB}
+services:
+  api:
+    start: uvicorn app.main:app --host 0.0.0.0 --port $PORT --timeout-graceful-shutdown 12
+    port: 8080
+    health: {path: "/health?deep=1&who=$me", interval: 10s, timeout: 2s, grace: 40s}
+    store: vectors
+    secrets: [API_KEY]
+    env: {PRICE: "$5 and $${X} and ${HOME}"}
+    replicas: 3
+  worker:
+    start: python -m app.worker
+    volumes: [{name: vectors_data, mount: /data/jobs}]
+"""
+
+
+def load_text(tmp_path: Path, text: str) -> loader.Loaded:
+    path = tmp_path / "streamdeploy.yaml"
+    path.write_text(text, encoding="utf-8")
+    return loader.load(path)
+
+
+def load_example(name: str) -> loader.Loaded:
+    return loader.load(EXAMPLES / name / "streamdeploy.yaml")
+
+
+def rendered(loaded: loader.Loaded):
+    return get("compose").render(loaded.spec, Context(root=loaded.root))
+
+
+def document(loaded: loader.Loaded) -> dict:
+    (file,) = rendered(loaded).files
+    assert file.path == "compose.yaml"
+    return yaml.safe_load(file.content)
+
+
+def interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's interpolation, enough to tell literal text from a variable: $$ is a dollar."""
+    def one(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group(1) or match.group(2)
+        return env.get(name, "")
+    return re.sub(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)", one, value)
+
+
+def validate(doc: dict) -> None:
+    # The schema names draft-07 without the trailing '#', which jsonschema does not recognise.
+    jsonschema.Draft7Validator(platform_schema("compose-spec.schema.json")).validate(doc)
+
+
+@pytest.fixture
+def server(tmp_path):
+    return load_text(tmp_path, SERVER)
+
+
+# ---------------------------------------------------------------- validity
+
+
+@pytest.mark.parametrize("example", [*EXAMPLE_NAMES, "server"])
+def test_compose_file_matches_the_published_schema(example, tmp_path):
+    loaded = load_text(tmp_path, SERVER) if example == "server" else load_example(example)
+    validate(document(loaded))
+
+
+def test_the_schema_check_can_fail(server):
+    doc = document(server)
+    doc["services"]["api"]["stop_grace"] = "10s"
+    with pytest.raises(jsonschema.ValidationError):
+        validate(doc)
+
+
+def test_every_service_restarts_drains_and_rotates_logs(server):
+    services = document(server)["services"]
+    assert list(services) == ["vectors", "api", "worker"]
+    for name, service in services.items():
+        assert service["restart"] == "unless-stopped"
+        assert service["logging"] == {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}}
+    assert services["api"]["stop_grace_period"] == "17s"  # --timeout-graceful-shutdown 12, plus a margin
+    assert services["worker"]["stop_grace_period"] == "35s"
+    assert services["api"]["deploy"]["resources"]["limits"] == {"cpus": "0.5", "memory": "489m"}
+    assert services["vectors"]["deploy"]["resources"]["limits"] == {"cpus": "1", "memory": "954m"}
+
+
+def test_apps_build_from_their_dockerfiles():
+    services = document(load_example("multi"))["services"]
+    assert services["api"]["build"] == {"context": ".", "dockerfile": "Dockerfile"}
+    assert services["api"]["image"] == "stream-gen-ui-api"
+    assert services["admin"]["image"] == "stream-gen-ui-admin"
+    assert services["admin"]["build"]["dockerfile"] != services["api"]["build"]["dockerfile"]
+
+
+# ---------------------------------------------------------------- store and volumes
+
+
+def test_chroma_server_runs_on_its_own_volume_unpublished(server):
+    doc = document(server)
+    chroma = doc["services"]["vectors"]
+    assert chroma["image"] == "chromadb/chroma:1.5.9"
+    assert chroma["command"] == ["run", "--path", "/data", "--host", "0.0.0.0", "--port", "8100"]
+    assert chroma["volumes"] == [{"type": "volume", "source": "vectors_vectors_data", "target": "/data"}]
+    assert "ports" not in chroma  # no authentication: never on the host's interfaces
+    api = doc["services"]["api"]
+    assert api["depends_on"] == {"vectors": {"condition": "service_healthy"}}
+    assert (api["environment"]["CHROMA_HOST"], api["environment"]["CHROMA_PORT"]) == ("vectors", "8100")
+    assert "depends_on" not in doc["services"]["worker"]
+
+
+def test_volume_names_clash_only_gets_owner_prefixes(server):
+    doc = document(server)
+    # The worker's own volume is also called vectors_data: both get their owner's name.
+    assert doc["services"]["vectors"]["volumes"][0]["source"] == "vectors_vectors_data"
+    assert doc["services"]["worker"]["volumes"][0]["source"] == "worker_vectors_data"
+    assert doc["volumes"] == {"vectors_vectors_data": {}, "worker_vectors_data": {}}
+    app = document(load_example("app"))
+    assert app["services"]["api"]["volumes"] == [{"type": "volume", "source": "chroma_data", "target": "/data/chroma"}]
+    assert app["volumes"] == {"chroma_data": {}}
+
+
+def test_replicas_are_a_note_not_a_port_clash(server):
+    rendering = rendered(server)
+    assert "deploy" in document(server)["services"]["api"] and "replicas" not in document(server)["services"]["api"]["deploy"]
+    (note,) = [n for n in rendering.notes if n.key == "services.api.replicas"]
+    assert "--workers" in note.fix
+
+
+# ---------------------------------------------------------------- env and secrets
+
+
+def test_secrets_are_names_without_values(monkeypatch, server):
+    monkeypatch.setenv("API_KEY", "s3cr3t-that-must-not-leak")
+    (file,) = rendered(server).files
+    assert "s3cr3t" not in file.content
+    environment = yaml.safe_load(file.content)["services"]["api"]["environment"]
+    assert "API_KEY" in environment and environment["API_KEY"] is None
+    assert "env_file" not in yaml.safe_load(file.content)["services"]["api"]
+
+
+@pytest.mark.parametrize("example", ["multi", "server"])
+def test_env_values_survive_yaml_and_compose_interpolation(example, tmp_path):
+    loaded = load_text(tmp_path, SERVER) if example == "server" else load_example(example)
+    doc = document(loaded)
+    hostile_env = {"HOME": "/root", "X": "x", "me": "me"}
+    for name, service in loaded.spec.services.items():
+        environment = doc["services"][name].get("environment", {})
+        for key, value in service.env.items():
+            assert interpolate(environment[key], hostile_env) == value
+
+
+def test_dollars_in_health_paths_are_literal(server):
+    test = document(server)["services"]["api"]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    assert "http://127.0.0.1:8080/health?deep=1&who=$me" in interpolate(test[3], {"me": "WRONG"})
+
+
+def test_multiline_values_stay_readable():
+    (file,) = rendered(load_example("multi")).files
+    assert 'MULTILINE: "line one\\nline two"' in file.content
+
+
+# ---------------------------------------------------------------- health checks, run for real
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        self.send_response(type(self).status)
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def health_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _run_check(test: list[str]) -> int:
+    assert test[0] == "CMD"
+    argv = [sys.executable if test[1] == "python" else test[1], *test[2:]]
+    argv = [interpolate(a, {}) for a in argv]  # what Compose hands the container
+    return subprocess.run(argv, capture_output=True, timeout=30).returncode
+
+
+@pytest.mark.parametrize("status,healthy", [(200, True), (503, False)])
+def test_app_healthcheck_runs_with_python_alone(health_server, status, healthy, tmp_path):
+    port = health_server.server_address[1]
+    loaded = load_text(tmp_path, SERVER.replace("port: 8080", f"port: {port}"))
+    _Health.status = status
+    test = document(loaded)["services"]["api"]["healthcheck"]["test"]
+    assert (_run_check(test) == 0) is healthy
+
+
+def test_app_healthcheck_fails_when_nothing_listens(tmp_path):
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    loaded = load_text(tmp_path, SERVER.replace("port: 8080", f"port: {port}"))
+    assert _run_check(document(loaded)["services"]["api"]["healthcheck"]["test"]) != 0
+
+
+def _chroma_cli() -> str | None:
+    beside = Path(sys.executable).with_name("chroma")
+    return str(beside) if beside.exists() else shutil.which("chroma")
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.skipif(shutil.which("bash") is None or _chroma_cli() is None, reason="needs bash and the chroma CLI")
+def test_chroma_healthcheck_passes_against_a_real_chroma_server_and_fails_without_one(tmp_path):
+    """The check uses only bash, head and grep: what the chromadb/chroma image (debian-slim) has."""
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    test = compose.chroma_healthcheck_command(port)
+    assert test[:3] == ["CMD", "bash", "-c"]
+    assert _run_check(test) != 0  # nothing listens yet
+    log = open(tmp_path / "chroma.log", "wb")
+    proc = subprocess.Popen([_chroma_cli(), "run", "--path", str(tmp_path / "data"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while _run_check(test) != 0:
+            assert proc.poll() is None, (tmp_path / "chroma.log").read_text(errors="replace")
+            assert time.monotonic() < deadline, "chroma never became healthy"
+            time.sleep(0.3)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+
+
+# ---------------------------------------------------------------- plan
+
+
+def test_plan_argv_is_exact(server):
+    p = get("compose").plan(server.spec, Context(root=server.root))
+    assert [s.argv for s in p.steps] == [
+        ("docker", "compose", "-f", "compose.yaml", "config", "--quiet"),
+        ("docker", "compose", "-f", "compose.yaml", "up", "--detach", "--build", "--wait", "--wait-timeout", "300",
+         "--remove-orphans"),
+    ]
+    up = p.steps[1]
+    assert up.pass_secrets == ("API_KEY",) and up.stdin is None and up.cwd == "."
+    assert "--yes" not in up.argv and "-y" not in up.argv  # would answer "recreate volume (data will be lost)?"
+    assert up.timeout > compose.WAIT_TIMEOUT
+    assert p.secrets == ("API_KEY",)
+    assert p.tools == ("docker",)
+    assert p.url == "http://127.0.0.1:8080"
+
+
+@pytest.mark.parametrize("example", [*EXAMPLE_NAMES, "server"])
+def test_every_planned_command_is_one_docker_accepts(example, tmp_path):
+    loaded = load_text(tmp_path, SERVER) if example == "server" else load_example(example)
+    for step in get("compose").plan(loaded.spec, Context(root=loaded.root)).steps:
+        assert contracts.problem("docker", step.argv[1:]) is None, step.argv
+
+
+def test_plan_of_the_multi_example_collects_every_secret():
+    p = get("compose").plan(load_example("multi").spec, Context(root=EXAMPLES / "multi"))
+    assert p.secrets == ("OPENAI_API_KEY", "API_KEY", "ADMIN_PASSWORD")
+    assert p.url == "http://127.0.0.1:8000"
