@@ -214,7 +214,9 @@ def check(loaded: Any, targets: list[str], *, today: date | None = None) -> list
     ctx = _Context(loaded=loaded, today=today or date.today())
     display = loader._display(loaded.path)
     raw: list[tuple[str, _Raw]] = [(ANY, r) for r in _general(ctx)]
-    for name in dict.fromkeys(targets):
+    # A platform's own name before an alias of it, so `docker` + `compose` report once, as compose.
+    asked = sorted(dict.fromkeys(targets), key=lambda n: n in aliases())
+    for name in asked:
         raw.extend((name, r) for r in _for_platform(ctx, name, platform(name)))
     findings, seen = [], set()
     for target, r in raw:
@@ -232,7 +234,8 @@ def check(loaded: Any, targets: list[str], *, today: date | None = None) -> list
             line=line_col[0] if line_col else None,
             column=line_col[1] if line_col else None,
         )
-        identity = (finding.target, finding.key, finding.rule, finding.message)
+        same_facts = target if target == ANY else platform(target).name
+        identity = (same_facts, finding.key, finding.rule, finding.message)
         if identity not in seen:
             seen.add(identity)
             findings.append(finding)
@@ -302,8 +305,10 @@ def _read_dependencies(path: Path) -> set[str]:
 
 
 def _scan_routes(where: Path) -> list | None:
+    from importlib import import_module
+
     try:
-        from streamdeploy import detect  # written for `init`; optional here
+        detect = import_module("streamdeploy.detect")  # written for `init`; optional here
     except ImportError:
         return None
     if not where.is_dir():
@@ -328,18 +333,16 @@ class _Disk:
     name: str
     mount: str | None
     size: int
-    embedded: bool  # holds an embedded single-writer database
 
 
 def _disks(ctx: _Context) -> list[_Disk]:
     out = []
     for name, service in ctx.spec.services.items():
-        embedded = _embedded_store(ctx, service)
         for i, volume in enumerate(service.volumes):
             out.append(_Disk(("services", name, "volumes", i), f"services.{name}", volume.name, volume.mount,
-                             volume.size, embedded and _looks_like_database(volume, service)))
+                             volume.size))
     for name, store in ctx.spec.stores.items():
-        out.append(_Disk(("stores", name), f"stores.{name}", name, None, store.size, False))
+        out.append(_Disk(("stores", name), f"stores.{name}", name, None, store.size))
     return out
 
 
@@ -352,11 +355,6 @@ def _embedded_store(ctx: _Context, service: Any) -> bool:
     return "chromadb" in ctx.dependencies(service) or any(
         _EMBEDDED_HINT.search(v.name + " " + v.mount + " " + (v.env or "")) for v in service.volumes
     )
-
-
-def _looks_like_database(volume: Any, service: Any) -> bool:
-    # With one volume it is the database's; with several, only the ones named like one.
-    return len(service.volumes) == 1 or bool(_EMBEDDED_HINT.search(volume.name + " " + volume.mount))
 
 
 def _chroma_fix(service_name: str) -> str:
@@ -467,8 +465,13 @@ def _routes_served(ctx: _Context, name: str, service: Any) -> Iterator[_Raw]:
     where = ctx.app_dir(service)
     seen = ", ".join(sorted({str(r.path) for r in routes})[:8])
     why = f"routes found in {_shown(where)}: {seen}"
+    # A router mounted under a prefix the scanner could not work out may serve the path after all.
+    unsure = any(getattr(r, "resolved", True) is False for r in routes)
+    level: Severity = "info" if unsure else "warning"
+    if unsure:
+        why += "; some routers' prefixes could not be worked out"
     if service.health is not None and _serves(routes, service.health.path) is None:
-        yield _Raw("warning", ("services", name, "health", "path"),
+        yield _Raw(level, ("services", name, "health", "path"),
                    f"the app does not seem to serve {service.health.path}",
                    why, None, "point health.path at a route that answers 200, or add one "
                    "(e.g. @app.get('/health'))", "health-path-not-served")
@@ -476,7 +479,7 @@ def _routes_served(ctx: _Context, name: str, service: Any) -> Iterator[_Raw]:
         return
     for i, path in enumerate(service.streaming.paths):
         if _serves(routes, path) is None:
-            yield _Raw("warning", ("services", name, "streaming", "paths", i),
+            yield _Raw(level, ("services", name, "streaming", "paths", i),
                        f"the app does not seem to serve the stream {path}", why, None,
                        "list the paths that answer with text/event-stream", "stream-path-not-served")
     for route in routes:
@@ -693,7 +696,12 @@ def _ingress_read_timeout(ctx: _Context) -> float | str | None:
         return None  # no kubernetes target yet: judge by the ingress-nginx default
     import yaml
 
-    rendering = target.render(ctx.spec, Context(root=ctx.root, description=ctx.loaded.path.name))
+    from streamdeploy.problems import ProblemsError
+
+    try:
+        rendering = target.render(ctx.spec, Context(root=ctx.root, description=ctx.loaded.path.name))
+    except ProblemsError:
+        return None  # `render --target kubernetes` reports that; judge by the default here
     ingresses = []
     for file in rendering.files:
         if not file.path.endswith((".yaml", ".yml")):

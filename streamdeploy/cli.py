@@ -22,7 +22,10 @@ app = typer.Typer(
     add_completion=False,
     # Tracebacks with locals could print secret values; a traceback is a bug anyway.
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    # Plain (click) help: typer's rich help imports rich, markdown-it and pygments first,
+    # which doubles the time `--help` takes (benchmarks/cli.md).
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
 FileOpt = Annotated[
@@ -67,10 +70,12 @@ def schema() -> None:
 @app.command()
 def check(
     file: FileOpt = None,
-    target: TargetOpt = "all",
+    target: Annotated[str, typer.Option(
+        "--target", "-t", help="railway, render, fly, digitalocean, cloudrun, apprunner, kubernetes, compose, "
+        "docker, local or all.")] = "all",
     as_json: JsonOpt = False,
 ) -> None:
-    """What each platform cannot do for this service, why, and the fix."""
+    """What each platform cannot do for this service, why, and the fix (exit 1 on errors)."""
     from streamdeploy.commands import check as command
 
     raise typer.Exit(command.run(file, target=target, as_json=as_json))
@@ -189,6 +194,12 @@ def version() -> None:
     from streamdeploy import __version__
 
     print(f"streamdeploy {__version__}")
+
+
+# Plain help cuts a command's summary at ~45 characters; a short_help is shown whole (wrapped).
+for _command in app.registered_commands:
+    if _command.short_help is None and _command.callback is not None and _command.callback.__doc__:
+        _command.short_help = _command.callback.__doc__.strip().splitlines()[0]
 
 
 def main() -> None:

@@ -96,6 +96,38 @@ def _env_and_secrets(service: Service, base: tuple) -> Iterator[Issue]:
             yield (base + ("env", name), "`PORT` in env disagrees with `port`", "remove PORT from env; `port` sets it")
 
 
+# What a server binds when the start command does not say: (host, port, host flag, port flag).
+# gunicorn is absent on purpose: without --bind it listens on 0.0.0.0:$PORT when PORT is set.
+_SERVER_DEFAULTS = {
+    "uvicorn": ("127.0.0.1", 8000, "--host 0.0.0.0", "--port $PORT"),
+    "hypercorn": ("127.0.0.1", 8000, "--bind 0.0.0.0:$PORT", "--bind 0.0.0.0:$PORT"),
+    "fastapi dev": ("127.0.0.1", 8000, "--host 0.0.0.0", "--port $PORT"),
+    "fastapi run": ("0.0.0.0", 8000, "--host 0.0.0.0", "--port $PORT"),
+    "flask run": ("127.0.0.1", 5000, "--host 0.0.0.0", "--port $PORT"),
+    "streamlit run": ("0.0.0.0", 8501, "--server.address 0.0.0.0", "--server.port $PORT"),
+}
+
+
+def _server_argv(argv: list[str]) -> tuple[str | None, list[str]]:
+    """(server name, its argv) for the command that ends up serving: the last one after
+    `&&`/`;`, without a `python -m` in front."""
+    for i in range(len(argv) - 1, -1, -1):
+        if argv[i] in ("&&", ";", "||"):
+            argv = argv[i + 1:]
+            break
+    if len(argv) >= 3 and re.fullmatch(r"python(3(\.\d+)?)?", argv[0]) and argv[1] == "-m":
+        argv = argv[2:]
+    if argv and argv[0] == "exec":
+        argv = argv[1:]
+    if not argv:
+        return None, argv
+    first = argv[0].rsplit("/", 1)[-1]
+    two = f"{first} {argv[1]}" if len(argv) > 1 else first
+    if two in _SERVER_DEFAULTS:
+        return two, argv
+    return (first if first in _SERVER_DEFAULTS or first == "gunicorn" else None), argv
+
+
 def _start(service: Service, base: tuple) -> Iterator[Issue]:
     where = base + ("start",)
     try:
@@ -105,18 +137,34 @@ def _start(service: Service, base: tuple) -> Iterator[Issue]:
         return
     if service.port is None:
         return
-    port_arg = _flag_value(argv, "--port") or _flag_value(argv, "-p")
+    server, argv = _server_argv(argv)
+    if any(_flag_value(argv, flag) for flag in ("--uds", "--fd")):
+        return  # a unix socket or inherited fd: whatever listens in front decides the port
+    if server == "streamlit run":
+        port_arg = _flag_value(argv, "--server.port")
+        host = _flag_value(argv, "--server.address")
+    else:
+        port_arg = _flag_value(argv, "--port") or _flag_value(argv, "-p")
+        host = _flag_value(argv, "--host") or (_flag_value(argv, "-h") if server == "flask run" else None)
     bind = _flag_value(argv, "--bind") or _flag_value(argv, "-b")
-    host = _flag_value(argv, "--host")
     if bind and ":" in bind:
         host, port_arg = bind.rsplit(":", 1)
+    elif bind and not bind.startswith(("unix:", "fd:")):
+        host = bind
+    default_host, default_port, host_fix, port_fix = _SERVER_DEFAULTS.get(server, (None, None, "", ""))
+    if server == "uvicorn":  # uvicorn also reads its flags from UVICORN_* variables
+        host = host or service.env.get("UVICORN_HOST")
+        port_arg = port_arg or service.env.get("UVICORN_PORT")
     if host in _LOOPBACK:
         yield (where, f"start binds {host}, which the platform's router cannot reach",
                "bind all interfaces: --host 0.0.0.0")
+    elif host is None and default_host in _LOOPBACK:
+        yield (where, f"{server} without a host listens on {default_host} only, which the platform's router "
+               "cannot reach", f"add {host_fix}")
     if port_arg is None:
-        if argv and argv[0] == "uvicorn" and service.port != 8000 and not _PORT_REF.search(service.start):
-            yield (where, f"uvicorn without --port listens on 8000, but `port` is {service.port}",
-                   "add --port $PORT")
+        if default_port is not None and service.port != default_port and not _PORT_REF.search(service.start):
+            yield (where, f"{server} without a port listens on {default_port}, but `port` is {service.port}",
+                   f"add {port_fix}")
         return
     if _PORT_REF.search(port_arg):
         return

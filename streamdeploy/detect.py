@@ -945,7 +945,10 @@ def _env_call(node: ast.AST, module: _Module, project: _Project, scope, cls) -> 
         return None
     receiver = func.rpartition(".")[0].lower()
     method = func.rpartition(".")[2]
-    root_name = func.split(".")[0]
+    root = node.func
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    root_name = root.id if isinstance(root, ast.Name) else ""
     helper = (
         # reader.text("X"), env.str("X"): a local helper object, not an imported library (st.text)
         (isinstance(node.func, ast.Attribute) and method in _READER_METHODS and root_name not in module.aliases)

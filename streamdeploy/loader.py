@@ -106,6 +106,10 @@ def parse_yaml(text: str, display: str) -> tuple[Any, Positions]:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         what = getattr(err, "problem", None) or str(err)
+        context, context_mark = getattr(err, "context", None), getattr(err, "context_mark", None)
+        if context and context_mark is not None and context_mark is not mark:
+            # e.g. an unclosed `[`: say where it opened, not only where parsing gave up
+            what += f" ({context} that starts at {context_mark.line + 1}:{context_mark.column + 1})"
         raise fail(
             f"invalid YAML: {what}",
             file=display,

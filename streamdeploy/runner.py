@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Literal, Mapping
 
 from streamdeploy import console, exitcodes
+from streamdeploy.problems import ProblemsError
 from streamdeploy.secrets import Masker, stdin_text
 from streamdeploy.targets.base import Plan, Probe, Step
 
@@ -116,6 +117,13 @@ class Captured:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0
+
+
+def preflight(plan: Plan, values: Mapping[str, str]) -> None:
+    """Raise ProblemsError before step 1 if a secret cannot travel in its step's stdin format."""
+    for step in plan.steps:
+        if step.stdin:
+            stdin_text(step.stdin.format, step.stdin.secrets, values)
 
 
 # --- paths --------------------------------------------------------------------------------
@@ -250,7 +258,12 @@ class Runner:
         timeout = self._timeout(step)
         env = self._child_env(step)
         cwd = self._cwd(step)
-        data = stdin_text(step.stdin.format, step.stdin.secrets, self.secrets).encode() if step.stdin else None
+        try:
+            data = stdin_text(step.stdin.format, step.stdin.secrets, self.secrets).encode() if step.stdin else None
+        except ProblemsError as error:  # a value this CLI's stdin format cannot carry
+            message = str(error)
+            self._done(label, "failed", message)
+            return StepResult(index, step, "failed", None, time.monotonic() - started, [], message)
         lines: queue.Queue = queue.Queue()
         tail: deque[str] = deque(maxlen=TAIL_LINES)
         try:
@@ -309,7 +322,7 @@ class Runner:
         message = {
             "ok": None,
             "failed": f"`{show(failed_argv)}` exited with {code}",
-            "timeout": f"timed out after {_seconds(timeout)} (the step's limit; raise it with --step-timeout)",
+            "timeout": f"timed out after {seconds_text(timeout)} (the step's limit; raise it with --step-timeout)",
             "interrupted": "interrupted; the command was stopped",
         }[status]
         result = StepResult(index, step, status, code, seconds, list(tail), message)
@@ -320,13 +333,15 @@ class Runner:
         first_argv = self._resolve(step.argv, env)
         second_argv = self._resolve(step.pipe_to, env) if step.pipe_to else None
         stdin = subprocess.PIPE if with_stdin else subprocess.DEVNULL
+        # Each step gets its own process group (not the terminal's foreground group, so a
+        # Ctrl-C reaches only us and we decide how to stop it); a pipe's two ends share it.
         if second_argv is None:
             process = subprocess.Popen(first_argv, cwd=cwd, env=env, stdin=stdin, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
+                                       stderr=subprocess.STDOUT, process_group=0)
             _reader(process.stdout, lines)
             return [process]
         first = subprocess.Popen(first_argv, cwd=cwd, env=env, stdin=stdin, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, start_new_session=True)
+                                 stderr=subprocess.PIPE, process_group=0)
         try:
             second = subprocess.Popen(second_argv, cwd=cwd, env=env, stdin=first.stdout, stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, process_group=first.pid)
@@ -416,7 +431,7 @@ class Runner:
         console.err().print(f"{mark} {console.escape(label)} [dim]— {console.escape(detail)}[/dim]")
 
     def _report(self, label: str, result: StepResult, streamed: bool) -> None:
-        took = _seconds(result.seconds)
+        took = seconds_text(result.seconds)
         if result.status == "ok":
             if self.mode != "stream":
                 console.err().print(f"[green]✓[/green] {console.escape(label)} [dim]({took})[/dim]")
@@ -647,6 +662,11 @@ def _wait_gone(item: Background, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while True:
         try:
+            if os.waitpid(item.pid, os.WNOHANG)[0] == item.pid:
+                return True  # our own child, now reaped
+        except ChildProcessError:
+            pass  # not our child (a detached run's process): its parent reaps it
+        try:
             os.kill(item.pid, 0)
         except ProcessLookupError:
             return True
@@ -787,7 +807,7 @@ def _secret_names(step: Step) -> list[str]:
     return [*(step.stdin.secrets if step.stdin else ()), *step.pass_secrets]
 
 
-def _seconds(value: float) -> str:
+def seconds_text(value: float) -> str:
     if value < 60:
         return f"{value:.1f}s"
     minutes, seconds = divmod(int(value), 60)

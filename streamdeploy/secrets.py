@@ -65,17 +65,21 @@ def resolve(names: Iterable[str], env_file: Path | None = None,
     return Resolved(values, sources, tuple(missing), tuple(empty))
 
 
-def unset_problem(resolved: Resolved, target: str, env_file: Path | None = None) -> ProblemsError:
-    """The error `up` stops with when a needed secret has no value (exit 3: not ready)."""
+def unset_problem(resolved: Resolved, target: str, env_file: Path | None = None,
+                  declared: Mapping[str, dict] | None = None) -> ProblemsError:
+    """The error `up` stops with when a needed secret has no value (exit 3: not ready).
+
+    ``declared``: name -> where the description lists it (file, line, key), for the message.
+    """
     problems = []
     where = f"your environment or {env_file}" if env_file else "your environment"
     for name in resolved.unset:
         state = "is empty" if name in resolved.empty else "is not set"
         problems.append(Problem(
             f"secret {name} {state}; `up --target {target}` needs its value",
-            key=name,
             fix=f"export {name}=... in {where}, or put {name}=... in a file and pass --env-file FILE "
                 "(keep that file out of git)",
+            **(declared or {}).get(name, {}),
         ))
     return ProblemsError(problems, exitcodes.NOT_READY)
 

@@ -47,7 +47,11 @@ def _env_value(value: object) -> object:
     return value
 
 
-EnvValue = Annotated[str, BeforeValidator(_env_value)]
+EnvValue = Annotated[
+    str,
+    BeforeValidator(_env_value),
+    WithJsonSchema({"type": ["string", "number", "boolean"], "description": "Numbers and booleans become text."}),
+]
 EnvName = Annotated[str, Field(pattern=ENV_NAME)]
 
 
@@ -132,7 +136,7 @@ class Service(Model):
     health: Health | None = None
     streaming: Streaming | None = None
     volumes: list[Volume] = Field(default_factory=list)
-    env: dict[EnvName, EnvValue] = Field(default_factory=dict)
+    env: dict[EnvName, EnvValue] = Field(default_factory=dict, json_schema_extra={"additionalProperties": False})
     secrets: list[EnvName] = Field(default_factory=list, description="Names only; values never go in this file.")
     resources: Resources = Field(default_factory=Resources)
     replicas: int = Field(1, ge=1, le=100)
@@ -245,8 +249,11 @@ class Spec(Model):
 
     version: Literal[1] = Field(description="Format version; always 1 for now.")
     name: str = Field(pattern=DNS_LABEL, description="Project name: lowercase letters, digits and -.")
-    services: dict[Annotated[str, Field(pattern=DNS_LABEL)], Service] = Field(min_length=1)
-    stores: dict[Annotated[str, Field(pattern=DNS_LABEL)], Store] = Field(default_factory=dict)
+    # additionalProperties: false makes the JSON Schema reject keys the pattern does not match.
+    services: dict[Annotated[str, Field(pattern=DNS_LABEL)], Service] = Field(
+        min_length=1, json_schema_extra={"additionalProperties": False})
+    stores: dict[Annotated[str, Field(pattern=DNS_LABEL)], Store] = Field(
+        default_factory=dict, json_schema_extra={"additionalProperties": False})
     targets: Targets = Field(default_factory=Targets)
 
     @property

@@ -260,11 +260,11 @@ def check_health(client: Any, base: str, path: str, timeout: float, request_time
                              {"status": response.status_code, "attempts": attempts, "latency_s": round(took, 4)})
             last = f"{response.status_code} {_snippet(response.text)}".rstrip()
         now = time.monotonic()
-        if now + delay > deadline:
+        if now >= deadline:
             return Check("health", "failed",
                          f"GET {path} did not answer 2xx within {timeout:g} s ({attempts} tries); last: {last}",
                          now - start, {"attempts": attempts})
-        time.sleep(delay)
+        time.sleep(min(delay, deadline - now))  # the last try lands on the deadline
         delay = min(delay * 2, 5.0)
 
 
@@ -288,14 +288,15 @@ async def _hold_stream(url: str, path: str, heartbeat: float, hold: float, deadl
     import httpx
 
     facts: dict[str, Any] = {"path": path, "heartbeat_expected_s": heartbeat}
-    start = time.monotonic()
     first_event = first_heartbeat = None
     heartbeats = events = 0
     in_event = False
     ended_early = False
+    start = time.monotonic()
     timeout = httpx.Timeout(10.0, read=deadline + 5.0)
     try:
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client:
+            start = time.monotonic()  # after the client exists: building its TLS context takes ~0.1 s
             async with client.stream("GET", url, headers={"Accept": "text/event-stream", "Cache-Control": "no-cache"}) as r:
                 headers_at = time.monotonic() - start
                 facts["headers_s"] = round(headers_at, 4)
@@ -543,7 +544,8 @@ def _persisted_check(client: Any, base: str, verify: Any, expected: str, env: Ma
         check.detail = f"marker {expected} from before is still there: {check.detail}"
     elif check.facts.get("status") in (404, 410) or check.facts.get("status") == verify.read.expect_status:
         check.detail = (f"marker {expected} from before is gone: {check.detail}. Data did not survive the "
-                        "redeploy: is the volume mounted, and does the app keep its data under it?")
+                        "redeploy: is the volume mounted, and does the app keep its data under it? (Wiped it "
+                        "on purpose? The marker this run writes replaces it.)")
     else:
         check.detail = f"could not read back marker {expected} from before: {check.detail}"
     return check

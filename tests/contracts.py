@@ -29,6 +29,9 @@ from functools import lru_cache
 from pathlib import Path
 
 CONTRACTS = Path(__file__).resolve().parent / "fakes" / "contracts.json"
+# Commands plans use that the research does not record, read from the CLI's own reference
+# docs at the same commit (see tests/fakes/update_contracts.py); never overrides the research.
+EXTRA = CONTRACTS.with_name("contracts_extra.json")
 
 # Exit code of a usage error (unknown flag, bad value) per CLI. Each is stated in the
 # contract: fly `_cli.unknown_flag` ("exit 1"), railway `_cli.unknown_flag` ("exit 2"),
@@ -101,7 +104,12 @@ class Invocation:
 
 @lru_cache(maxsize=1)
 def load() -> dict:
-    return json.loads(CONTRACTS.read_text(encoding="utf-8"))
+    data = json.loads(CONTRACTS.read_text(encoding="utf-8"))
+    if EXTRA.is_file():
+        for cli, commands in json.loads(EXTRA.read_text(encoding="utf-8")).items():
+            for path, entry in commands.items():
+                data[cli].setdefault(path, entry)
+    return data
 
 
 def clis() -> list[str]:
@@ -242,6 +250,9 @@ class _FlagSet:
         for table in tables:
             for name, spec in table.items():
                 longs.setdefault(name, spec)
+                for alias in spec.get("aliases", []):  # hidden spellings: railway up --no-wait
+                    if alias.startswith("--"):
+                        longs.setdefault(alias, {**spec, "alias_of": name, "short": None})
         shorts = {spec["short"][1:]: name for name, spec in longs.items() if spec.get("short")}
         return cls(longs, shorts)
 
@@ -295,6 +306,8 @@ def _check_value(tree: _Tree, node: _Node, name: str, spec: dict, value: str) ->
     if kind in _INT_TYPES:
         if not re.fullmatch(r"[-+]?\d+", value) or (kind.startswith("u") and value.startswith("-")):
             problem_text = f'strconv.ParseInt: parsing "{value}": invalid syntax'
+    elif kind == "bool" and value not in _BOOL_VALUES:
+        problem_text = f'strconv.ParseBool: parsing "{value}": invalid syntax'
     elif kind in _FLOAT_TYPES:
         try:
             float(value)
@@ -344,12 +357,16 @@ def _take_flag(tree: _Tree, node: _Node, flags: _FlagSet, args: list[str], i: in
             raise _fail(tree, node, f"unknown shorthand flag: '{letter}' in {token}")
         spec = flags.longs[name]
         rest = body[j + 1:]
-        if spec.get("takes_value") and not (spec.get("optional_value") and not rest):
-            attached = rest[1:] if rest.startswith("=") else (rest or None)
-            return _take_value(tree, node, flags, name, f"-{letter}", args, i, attached, out)
         if rest.startswith("="):
             return _take_value(tree, node, flags, name, f"-{letter}", args, i, rest[1:], out)
-        _record(tree, node, flags, name, "true" if not spec.get("takes_value") else _bare(tree, name, spec), out)
+        if spec.get("takes_value"):
+            if rest:
+                return _take_value(tree, node, flags, name, f"-{letter}", args, i, rest, out)
+            if not (spec.get("optional_value") and not clap):
+                return _take_value(tree, node, flags, name, f"-{letter}", args, i, None, out)
+            _record(tree, node, flags, name, _bare(tree, name, spec), out)  # pflag: -x alone, no value
+        else:
+            _record(tree, node, flags, name, "true", out)
         j += 1
     return i + 1
 
@@ -404,6 +421,11 @@ def _record(tree: _Tree, node: _Node, flags: _FlagSet, name: str, value: str, ou
     out.setdefault(canonical, []).append(value)
 
 
+def _is_help(token: str, flags: _FlagSet) -> bool:
+    # `-h` is help unless the command gives it another meaning (docker run: --hostname)
+    return token == "--help" or (token == "-h" and flags.shorts.get("h", "--help") == "--help")
+
+
 def _is_flag(token: str) -> bool:
     return token.startswith("-") and token != "-" and not re.fullmatch(r"-\d+(\.\d+)?", token)
 
@@ -452,7 +474,7 @@ def _parse_cobra(tree: _Tree, args: list[str]) -> Invocation:
             positionals.extend(args[i + 1:])
             break
         elif _is_flag(token):
-            if token in ("-h", "--help"):
+            if _is_help(token, flags):
                 raise UsageError("help", 0)
             i = _take_flag(tree, node, flags, args, i, out)
         else:
@@ -478,9 +500,10 @@ def _parse_scoped(tree: _Tree, args: list[str]) -> Invocation:
             i += 1
             continue
         if _is_flag(token):
-            if token in ("-h", "--help"):
+            flags = _flags_at(tree, node)
+            if _is_help(token, flags):
                 raise UsageError("help", 0)
-            i = _take_flag(tree, node, _flags_at(tree, node), args, i, out)
+            i = _take_flag(tree, node, flags, args, i, out)
             continue
         child = _child(tree, node, token) if not positionals else None
         if child is not None:

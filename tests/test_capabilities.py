@@ -174,7 +174,7 @@ CASES = [
      "replicas-volume", "error"),
     ("fly-replicas-plain-files", {"volumes": [{"name": "uploads", "mount": "/data/uploads"}], "replicas": 2}, {},
      WEB_REQUIREMENTS, "fly", "replicas-volume", "warning"),
-    ("workers-embedded", {"volumes": [CHROMA_VOLUME], "start": "uvicorn app.main:app --workers 4 --port $PORT"},
+    ("workers-embedded", {"volumes": [CHROMA_VOLUME], "start": "uvicorn app.main:app --host 0.0.0.0 --workers 4 --port $PORT"},
      {}, CHROMA_REQUIREMENTS, "any", "workers-embedded-store", "error"),
     ("render-disk-downtime", {"volumes": [CHROMA_VOLUME]}, {}, CHROMA_REQUIREMENTS, "render", "deploy-downtime",
      "warning"),
@@ -218,7 +218,7 @@ CASES = [
      "any", "memory-tight", "warning"),
     ("web-memory-below-start", {"resources": {"memory": "40MB"}}, {}, WEB_REQUIREMENTS, "any",
      "memory-below-start", "error"),
-    ("workers-need-memory-each", {"resources": {"memory": "300MB"}, "start": "uvicorn m:app --workers 4"}, {},
+    ("workers-need-memory-each", {"resources": {"memory": "300MB"}, "start": "uvicorn m:app --host 0.0.0.0 --port $PORT --workers 4"}, {},
      CHROMA_REQUIREMENTS, "any", "memory-below-start", "error"),
     ("build-writes-volume", {"volumes": [CHROMA_VOLUME], "build": {"commands": ["python seed.py /data/chroma"]}},
      {}, CHROMA_REQUIREMENTS, "railway", "volume-at-build", "warning"),
@@ -448,3 +448,25 @@ def test_a_new_platform_is_only_data(tmp_path, monkeypatch):
         assert "tinyhost" in capabilities.names()
     finally:
         capabilities.platforms.cache_clear()
+
+
+def test_routes_under_an_unknown_prefix_only_earn_a_note(tmp_path, monkeypatch):
+    _with_routes(monkeypatch, [_Route("/healthz", "app/main.py", 10), _Route("/stream", "app/main.py", 20, True),
+                               types.SimpleNamespace(path="/status", file="app/r.py", line=3, sse=False,
+                                                     resolved=False)])
+    [finding] = found(capabilities.check(describe(tmp_path), [], today=TODAY), "any", "health-path-not-served")
+    assert finding.severity == "info" and "prefixes" in finding.why
+
+
+def test_the_real_scanner_finds_the_example_app_routes(monkeypatch):
+    monkeypatch.delitem(sys.modules, "streamdeploy.detect")
+    pytest.importorskip("streamdeploy.detect")
+    findings = capabilities.check(loader.load(EXAMPLES / "app" / "streamdeploy.yaml"), [], today=TODAY)
+    assert not [f for f in findings if "path" in f.rule]
+
+
+def test_docker_and_compose_together_report_once(tmp_path):
+    loaded = describe(tmp_path, volumes=[CHROMA_VOLUME], requirements=CHROMA_REQUIREMENTS)
+    findings = capabilities.check(loaded, ["docker", "compose"], today=TODAY)
+    downtime = [f for f in findings if f.rule == "deploy-downtime"]
+    assert [f.target for f in downtime] == ["compose"]

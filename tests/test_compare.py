@@ -119,7 +119,7 @@ def test_replicas_stores_and_disks_add_up():
 
 def test_a_plan_minimum_is_added(tmp_path):
     (tmp_path / "streamdeploy.yaml").write_text(
-        "version: 1\nname: tiny\nservices:\n  api:\n    start: uvicorn m:app\n    port: 8000\n"
+        "version: 1\nname: tiny\nservices:\n  api:\n    start: uvicorn m:app --host 0.0.0.0 --port $PORT\n    port: 8000\n"
         "    resources: {cpu: 0.1, memory: 128MB}\n", encoding="utf-8")
     spec = loader.load(tmp_path / "streamdeploy.yaml").spec
     estimate = pricing.estimate(spec, p("railway"))
@@ -186,7 +186,7 @@ def test_verdicts_follow_the_facts(monkeypatch):
 def test_an_error_on_every_platform_blocks_every_platform(tmp_path):
     (tmp_path / "requirements.txt").write_text("chromadb\nfastapi\n", encoding="utf-8")
     (tmp_path / "streamdeploy.yaml").write_text(
-        "version: 1\nname: x\nservices:\n  api:\n    start: uvicorn m:app --workers 2\n    port: 8000\n"
+        "version: 1\nname: x\nservices:\n  api:\n    start: uvicorn m:app --host 0.0.0.0 --port $PORT --workers 2\n    port: 8000\n"
         "    volumes: [{name: chroma_data, mount: /data/chroma}]\n    resources: {memory: 1GB}\n", encoding="utf-8")
     results = compare.verdicts(loader.load(tmp_path / "streamdeploy.yaml"), today=TODAY)
     assert not any(v.feasible for v in results)

@@ -5,7 +5,7 @@ Behaviour comes from the environment, so one module covers every case:
   VA_HEARTBEAT      seconds between `: ping` comments on /events (0: none)
   VA_CONTENT_TYPE   content type of /events (default text/event-stream)
   VA_END_AFTER      close /events after this many seconds (default: never)
-  VA_UNHEALTHY_FOR  /health answers 503 for this many seconds after start
+  VA_UNHEALTHY_FOR  /health answers 503 for this many seconds after the first time it is asked
   VA_DATA           JSON file the documents live in (survives a restart)
   VA_API_KEY        when set, POST /documents needs `Authorization: Bearer <key>`
   VA_LOG            file that records each request's headers (to prove what verify sent)
@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
-STARTED = time.monotonic()
+FIRST_HEALTH_CHECK: list[float] = []
 HEARTBEAT = float(os.environ.get("VA_HEARTBEAT", "1"))
 CONTENT_TYPE = os.environ.get("VA_CONTENT_TYPE", "text/event-stream")
 END_AFTER = float(os.environ["VA_END_AFTER"]) if os.environ.get("VA_END_AFTER") else None
@@ -49,7 +49,9 @@ def _documents() -> dict:
 
 async def health(request: Request):
     _log(request)
-    if time.monotonic() - STARTED < UNHEALTHY_FOR:
+    if not FIRST_HEALTH_CHECK:
+        FIRST_HEALTH_CHECK.append(time.monotonic())
+    if time.monotonic() - FIRST_HEALTH_CHECK[0] < UNHEALTHY_FOR:
         return PlainTextResponse("starting", status_code=503)
     return JSONResponse({"status": "ok"})
 

@@ -97,8 +97,12 @@ def _no_app(facts: AppFacts, shown: str) -> ProblemsError:
         what = f"found no Python files in {shown}"
     else:
         what = f"found {facts.files_scanned} Python file(s) in {shown} but no FastAPI app (`app = FastAPI()`)"
+    skipped = [n for n in facts.notes if "skipped" in n]
+    if skipped:
+        what += f"; skipped: {'; '.join(skipped[:3])}"
     return fail(
         what,
+        file=shown,
         fix="run init in your FastAPI app's directory, or write streamdeploy.yaml by hand "
         "(`streamdeploy schema` lists every key)",
     )
@@ -130,12 +134,14 @@ def scalar(value: Any) -> str:
     """``value`` as one YAML flow scalar/collection, quoted exactly as YAML needs."""
     import yaml
 
-    text = yaml.dump(value, Dumper=yaml.SafeDumper, default_flow_style=True, width=10**9, allow_unicode=True)
-    text = text.rstrip("\n")
-    if text.endswith("\n..."):
-        text = text[: -len("\n...")]
-    elif text.endswith("..."):
-        text = text[:-3].rstrip("\n")
+    def dump(**style: Any) -> str:
+        text = yaml.dump(value, Dumper=yaml.SafeDumper, default_flow_style=True, width=10**9,
+                         allow_unicode=True, sort_keys=False, **style).rstrip("\n")
+        return text[: -len("\n...")] if text.endswith("\n...") else text
+
+    text = dump()
+    if "\n" in text:  # a newline in a value: double quotes keep it on one line as \n
+        text = dump(default_style='"')
     return text
 
 

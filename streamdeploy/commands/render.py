@@ -41,22 +41,41 @@ def resolve_targets(target: str) -> list[str]:
     return names
 
 
-def gate_on_check(loaded: loader.Loaded, names: list[str], force: bool, as_json: bool) -> bool:
-    """Run `check` for these targets; print findings; False when errors should stop us."""
-    from streamdeploy.commands.check import print_findings
+def gate_on_check(loaded: loader.Loaded, names: list[str], force: bool, as_json: bool,
+                  every: bool = False) -> list[str]:
+    """Run `check` for these targets and print what matters; return the targets to go on with.
+
+    A named target with errors stops (unless ``force``). With ``--target all`` a target the
+    service cannot run on is skipped and named, so one incompatible platform does not block
+    the configs for the others.
+    """
     from streamdeploy.capabilities import check
+    from streamdeploy.commands.check import print_findings
 
     findings = check(loaded, names)
-    errors = [f for f in findings if f.severity == "error"]
+    blocked = sorted({f.target for f in findings if f.severity == "error"})
+    everywhere = "any" in blocked
+    shown = [f for f in findings if f.severity == "error" or (f.severity == "warning" and not every)]
     if not as_json:
-        print_findings([f for f in findings if f.severity != "info"], compact=True)
-    if errors and not force:
+        print_findings(shown, compact=True)
+        warnings = sum(f.severity == "warning" for f in findings)
+        if every and warnings:
+            console.err().print(f"{warnings} warning(s) about these platforms: `streamdeploy check` explains them")
+    if not blocked or force:
+        return names
+    if every and not everywhere:
+        going = [n for n in names if n not in blocked]
         console.err().print(
-            f"[bold red]stopped:[/bold red] {len(errors)} error{'s' if len(errors) > 1 else ''} from `check`;"
-            " fix them, or pass --force to go on anyway"
+            f"[yellow]skipped[/yellow] {', '.join(blocked)}: this service cannot run there as described "
+            "(errors above); pass --force to render anyway"
         )
-        return False
-    return True
+        return going
+    errors = sum(f.severity == "error" for f in findings)
+    console.err().print(
+        f"[bold red]stopped:[/bold red] {errors} error{'s' if errors > 1 else ''} from `check`;"
+        " fix them, or pass --force to go on anyway"
+    )
+    return []
 
 
 def run(
@@ -70,8 +89,10 @@ def run(
 ) -> int:
     loaded = loader.load(file)
     names = resolve_targets(target)
-    if not check_only and not to_stdout and not gate_on_check(loaded, names, force, as_json):
-        return exitcodes.FAILED
+    if not check_only and not to_stdout:
+        names = gate_on_check(loaded, names, force, as_json, every=target == "all")
+        if not names:
+            return exitcodes.FAILED
     files, notes = collect(loaded, names)
     source = loaded.path.name
     out_dir = (out or loaded.root).resolve()

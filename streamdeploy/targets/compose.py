@@ -1,35 +1,28 @@
 """`--target compose`: one ``compose.yaml`` for one host, shipped by `docker compose up --wait`.
 
-Each service builds from its Dockerfile (the docker target's); a server-mode store runs
-from its official image on a named volume and is never published on the host (Chroma
-has no authentication). Secrets are listed by name only, with no value: Compose then
-takes each value from the environment of the `docker compose` process, which `up` fills
-from its own; no file holds them.
+Each service builds from its Dockerfile (the docker target's) into the image name the
+docker target uses; volumes get the names the docker target gives them, so both targets
+find the same data. A server-mode store runs from its official image on a named volume
+and is never published on the host (Chroma has no authentication).
+
+Secrets are listed by name only, with no value: Compose takes each value from the
+environment of the `docker compose` process, which `up` fills from its own. No file
+holds them, unlike an `env_file:`, which someone must write and keep out of git.
 """
 
 from __future__ import annotations
 
-import math
 import posixpath
 
 from streamdeploy import units
 from streamdeploy.spec import Resources, Service, Spec, Store
-from streamdeploy.targets import kubernetes
+from streamdeploy.targets import docker, kubernetes
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, Step
 
 FILE = "compose.yaml"
-CHROMA_DATA = kubernetes.CHROMA_DATA
+CHROMA_DATA = docker.CHROMA_DATA
 WAIT_TIMEOUT = 300  # seconds `up --wait` gives the containers to become healthy
-BUILD_TIMEOUT = 1800  # a first build downloads the base image and every dependency
-
-
-def image_name(spec: Spec, service: str) -> str:
-    """The tag the build gets: what the docker target builds and Kubernetes loads by default."""
-    return f"{spec.name}-{service}"
-
-
-def store_volume(store: str) -> str:
-    return f"{store}_data"
+BUILD_TIMEOUT = int(docker.BUILD_TIMEOUT)  # a first build downloads the base image and every dependency
 
 
 def chroma_healthcheck_command(port: int) -> list[str]:
@@ -67,13 +60,30 @@ class ComposeTarget:
         volumes = _volume_names(spec)
         services: dict = {}
         for name, store in spec.stores.items():
-            services[name] = _store_service(name, store, volumes[(name, None)])
+            services[name] = _store_service(store, volumes[(name, None)])
         for name, service in spec.services.items():
             services[name] = _app_service(spec, name, service, volumes, notes)
         document: dict = {"name": spec.name, "services": services}
         if volumes:
             document["volumes"] = {volume: {} for volume in sorted(volumes.values())}
         notes.extend(_port_clashes(spec))
+        notes.extend(_unsized_volumes(spec))
+        if kubernetes.web_services(spec):
+            notes.append(Note(
+                "compose",
+                "ports are published on 127.0.0.1 only: Docker's published ports bypass the host's firewall, "
+                "and the servers trust forwarded headers",
+                fix="serve other machines through a reverse proxy with TLS (Caddy, nginx) on this host",
+                level="info",
+            ))
+        secrets = sorted({s for service in spec.services.values() for s in service.secrets})
+        if secrets:
+            notes.append(Note(
+                "compose",
+                f"{FILE} names {', '.join(secrets)} without values: `docker compose` takes them from its "
+                "environment (`streamdeploy up` passes its own), or from a .env file beside it that stays out of git",
+                level="info",
+            ))
         content = kubernetes.dump_yaml([document], start=False)
         return Rendering(files=(RenderedFile(FILE, content),), notes=tuple(notes))
 
@@ -107,9 +117,9 @@ class ComposeTarget:
         return Plan(target=self.name, steps=steps, url=url, secrets=tuple(secrets), tools=("docker",))
 
 
-def _store_service(name: str, store: Store, volume: str) -> dict:
+def _store_service(store: Store, volume: str) -> dict:
     return {
-        "image": f"chromadb/chroma:{store.version}",
+        "image": docker.CHROMA_IMAGE.format(version=store.version),
         # `chroma run` listens on localhost unless told otherwise.
         "command": ["run", "--path", CHROMA_DATA, "--host", "0.0.0.0", "--port", str(store.port)],
         # No `ports:`: only the services on this project's network reach it.
@@ -129,13 +139,18 @@ def _store_service(name: str, store: Store, volume: str) -> dict:
 
 
 def _app_service(spec: Spec, name: str, service: Service, volumes: dict, notes: list[Note]) -> dict:
+    context = docker.build_context(spec, name)
     out: dict = {
-        "build": {"context": service.build.context, "dockerfile": _dockerfile(spec, name)},
-        "image": image_name(spec, name),
+        # Compose reads the Dockerfile's path relative to the context.
+        "build": {"context": context, "dockerfile": posixpath.relpath(docker.dockerfile_path(spec, name), context)},
+        "image": docker.image_name(spec, name),
     }
     if service.port is not None:
-        out["ports"] = [f"{service.port}:{service.port}"]
-    environment: dict[str, str | None] = {k: escape(v) for k, v in kubernetes.plain_env(spec, service).items()}
+        # Loopback, like the docker target: a reverse proxy on the host serves other machines.
+        out["ports"] = [f"127.0.0.1:{service.port}:{service.port}"]
+    env, env_notes = kubernetes.plain_env(spec, name, "compose")
+    notes.extend(env_notes)
+    environment: dict[str, str | None] = {k: escape(v) for k, v in env.items()}
     # Name only: Compose fills each from its own environment; unset, it is left out.
     environment.update({secret: None for secret in service.secrets})
     if environment:
@@ -149,16 +164,16 @@ def _app_service(spec: Spec, name: str, service: Service, volumes: dict, notes: 
         health = service.health
         check: dict = {
             "test": app_healthcheck_command(service),
-            "interval": units.format_duration(health.interval),
-            "timeout": units.format_duration(health.timeout),
+            "interval": docker.go_duration(health.interval),
+            "timeout": docker.go_duration(health.timeout),
             "retries": 3,
         }
         if health.grace > 0:
-            check["start_period"] = units.format_duration(health.grace)
+            check["start_period"] = docker.go_duration(health.grace)
         out["healthcheck"] = check
     out["restart"] = "unless-stopped"
     # SIGTERM, then this long for the server to end its streams before SIGKILL.
-    out["stop_grace_period"] = units.format_duration(math.ceil(kubernetes.drain_seconds(service) + 5))
+    out["stop_grace_period"] = docker.go_duration(docker.drain_seconds(service))
     out["deploy"] = {"resources": {"limits": _limits(service.resources)}}
     out["logging"] = _logging()
     if service.replicas > 1:
@@ -172,27 +187,15 @@ def _app_service(spec: Spec, name: str, service: Service, volumes: dict, notes: 
     return out
 
 
-def _dockerfile(spec: Spec, name: str) -> str:
-    """The service's Dockerfile, relative to its build context (as Compose reads it)."""
-    try:
-        from streamdeploy.targets.docker import dockerfile_path
-    except ImportError:  # TEMPORARY until the docker target lands
-        def dockerfile_path(spec: Spec, name: str) -> str:
-            svc = spec.services[name]
-            if svc.build.dockerfile != "auto":
-                return svc.build.dockerfile
-            return "Dockerfile" if name == spec.first_service else f"Dockerfile.{name}"
-
-    service = spec.services[name]
-    context = posixpath.normpath(service.build.context)
-    return posixpath.relpath(posixpath.normpath(dockerfile_path(spec, name)), context)
-
-
 def _volume_names(spec: Spec) -> dict[tuple[str, str | None], str]:
-    """(owner, volume) -> the Compose volume name; owners' names are added only on a clash."""
+    """(owner, volume) -> the Compose volume name; owners' names are added only on a clash.
+
+    Compose prefixes the project name, giving the docker target's `<project>_<volume>`
+    for a service's volume and `<project>_<store>` for a store's.
+    """
     wanted: dict[tuple[str, str | None], str] = {}
     for name in spec.stores:
-        wanted[(name, None)] = store_volume(name)
+        wanted[(name, None)] = name
     for name, service in spec.services.items():
         for volume in service.volumes:
             wanted[(name, volume.name)] = volume.name
@@ -219,6 +222,16 @@ def _memory(n_bytes: int) -> str:
 def _logging() -> dict:
     # Docker keeps json-file logs forever by default; on a long-lived host they fill the disk.
     return {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}}
+
+
+def _unsized_volumes(spec: Spec) -> list[Note]:
+    """A local named volume has no size: it grows into the host's free disk."""
+    sized = [(f"stores.{name}.size", store.size) for name, store in spec.stores.items()]
+    sized += [(f"services.{name}.volumes[{i}].size", volume.size)
+              for name, service in spec.services.items() for i, volume in enumerate(service.volumes)]
+    return [Note("compose", f"a Compose volume has no size limit; {units.format_size(size)} is not enforced, "
+                 "the volume takes what the host's disk has", key=key,
+                 fix="watch the host's free disk (`docker system df -v`)") for key, size in sized]
 
 
 def _port_clashes(spec: Spec) -> list[Note]:

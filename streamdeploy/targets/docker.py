@@ -136,13 +136,19 @@ class _Layout:
     notes: tuple[Note, ...]
 
 
+_LAYOUTS: dict[str, _Layout] = {}  # by the description's JSON: other targets ask once per service
+
+
 def _layout(spec: Spec) -> _Layout:
-    return _layout_cached(spec.model_dump_json(by_alias=True))
+    key = spec.model_dump_json()
+    if key not in _LAYOUTS:
+        if len(_LAYOUTS) > 32:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = _compute_layout(spec)
+    return _LAYOUTS[key]
 
 
-@lru_cache(maxsize=16)
-def _layout_cached(spec_json: str) -> _Layout:
-    spec = Spec.model_validate_json(spec_json)
+def _compute_layout(spec: Spec) -> _Layout:
     own = {_norm(s.build.dockerfile) for s in spec.services.values() if s.build.dockerfile != "auto"}
     dockerfiles: dict[str, str] = {}
     texts: dict[str, str] = {}

@@ -178,12 +178,16 @@ def _size_for(cpus_wanted: int, memory_mb: int) -> tuple[str, int]:
 
 
 def _drain_notes(svc: Service, name: str) -> list[Note]:
-    wanted = svc.graceful_shutdown if svc.graceful_shutdown is not None else (
-        svc.streaming.max_duration if svc.streaming is not None else 0)
+    if svc.graceful_shutdown is not None:
+        wanted, key = svc.graceful_shutdown, f"services.{name}.start"
+    elif svc.streaming is not None:
+        wanted, key = svc.streaming.max_duration, f"services.{name}.streaming.max_duration"
+    else:
+        return []
     if wanted <= MAX_KILL_TIMEOUT:
         return []
     return [Note(NAME, f"Fly waits at most {MAX_KILL_TIMEOUT}s after SIGTERM; streams of `{name}` open longer "
-                 "are cut at each deploy or restart", key=f"services.{name}.streaming.max_duration",
+                 "are cut at each deploy or restart", key=key,
                  fix="have clients resume with Last-Event-ID (the SSE retry does it)", level="info")]
 
 

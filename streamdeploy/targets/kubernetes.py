@@ -16,17 +16,17 @@ import json
 import math
 
 from streamdeploy.spec import Service, Spec, Store
+from streamdeploy.targets import docker
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, Step
 
 DIR = "k8s"
 NAMESPACE_FILE = f"{DIR}/00-namespace.yaml"
 FIELD_MANAGER = "streamdeploy"
-APP_UID = 10001  # the user of the generated Dockerfile (docker target)
+APP_UID = docker.APP_UID  # the user the generated image runs the server as
 CHROMA_UID = 1000  # chromadb/chroma runs as root by default; it only writes its data dir and /var/tmp
-CHROMA_DATA = "/data"  # the persist path of the chromadb/chroma image's own config
+CHROMA_DATA = docker.CHROMA_DATA
 CHROMA_HEARTBEAT = "/api/v2/heartbeat"  # chroma 1.x server (rust/frontend/src/server.rs)
 PRE_STOP_SECONDS = 5  # lets endpoints and the ingress drop the pod before it gets SIGTERM
-DEFAULT_DRAIN = 30.0  # seconds a server gets to end its streams when the start command does not say
 ROLLOUT_TIMEOUT = 300  # seconds, at least
 
 
@@ -47,23 +47,18 @@ def secret_names_file(service: str) -> str:
 
 
 def image_for(spec: Spec, service: str) -> str:
-    """The image the cluster pulls for a service: targets.kubernetes.image, else the local build's name."""
+    """The image the cluster pulls for a service: targets.kubernetes.image, else the local build's tag."""
     configured = spec.targets.kubernetes.image
     if configured:
         return configured.replace("{service}", service)
-    return f"{spec.name}-{service}:latest"
-
-
-def drain_seconds(service: Service) -> float:
-    """How long the server takes to close its streams after SIGTERM."""
-    graceful = service.graceful_shutdown
-    return graceful if graceful is not None else DEFAULT_DRAIN
+    local = docker.image_name(spec, service)
+    return local if ":" in local.rsplit("/", 1)[-1] else f"{local}:latest"
 
 
 def termination_grace(service: Service) -> int:
-    # preStop sleep + the server's own graceful shutdown + a margin before SIGKILL
+    # the preStop sleep, then the same drain the other targets give the server after SIGTERM
     pre_stop = PRE_STOP_SECONDS if service.is_web else 0
-    return int(math.ceil(pre_stop + drain_seconds(service) + 5))
+    return pre_stop + docker.drain_seconds(service)
 
 
 def web_services(spec: Spec) -> list[str]:
@@ -238,7 +233,8 @@ def _namespace(spec: Spec, namespace: str) -> dict:
 
 def _service_objects(spec: Spec, name: str, service: Service, notes: list[Note]) -> list[dict]:
     component = "web" if service.is_web else "worker"
-    env = plain_env(spec, service)
+    env, env_notes = plain_env(spec, name)
+    notes.extend(env_notes)
     objects: list[dict] = [{
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -265,21 +261,18 @@ def _service_objects(spec: Spec, name: str, service: Service, notes: list[Note])
     return objects
 
 
-def plain_env(spec: Spec, service: Service) -> dict[str, str]:
-    """Every non-secret variable the container gets, in a stable order."""
-    env: dict[str, str] = {}
-    if service.port is not None:
-        env["PORT"] = str(service.port)  # Kubernetes does not inject PORT; start commands read it
-    for volume in service.volumes:
-        if volume.env:
-            env[volume.env] = volume.mount
+def plain_env(spec: Spec, name: str, target: str = "kubernetes") -> tuple[dict[str, str], list[Note]]:
+    """Every non-secret variable the container gets: the docker target's (env, PORT, volume
+    paths), plus where its store answers: the store's name, which is its Service (or, in
+    compose.yaml, its service) on the project's network."""
+    env, notes = docker.runtime_env(spec, name, target)
+    service = spec.services[name]
     if service.store is not None and service.store in spec.stores:
         store = spec.stores[service.store]
         host_var, port_var = store.env_names
-        env[host_var] = service.store  # the headless Service's name
+        env[host_var] = service.store
         env[port_var] = str(store.port)
-    env.update(service.env)
-    return env
+    return env, notes
 
 
 def _deployment(spec: Spec, name: str, service: Service, env: dict[str, str], notes: list[Note]) -> dict:
@@ -639,6 +632,16 @@ def _render_notes(spec: Spec) -> list[Note]:
                 f"`{other}` gets no Ingress; inside the cluster it answers at http://{other}:{port} "
                 f"(`kubectl port-forward service/{other} {port}` reaches it from here)",
                 key=f"services.{other}",
+                level="info",
+            ))
+    for name, service in spec.services.items():
+        if service.secrets:
+            notes.append(Note(
+                "kubernetes",
+                f"Secret {secret_name(name)} ({', '.join(service.secrets)}) is not in {DIR}/: `streamdeploy up` "
+                f"creates it from the environment, as does `kubectl create secret generic {secret_name(name)} "
+                f"--from-env-file={secret_names_file(name)}` run with those variables set",
+                key=f"services.{name}.secrets",
                 level="info",
             ))
     if not k8s.namespace:

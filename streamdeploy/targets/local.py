@@ -12,8 +12,9 @@ The plan, all real commands the runner executes (and `plan` shows):
 4. each service's ``start`` through ``sh -c`` in ``build.context``, in the background, with
    PORT (``targets.local.port`` or the service's port; the next free one when busy),
    HOST=127.0.0.1 (the machine's network cannot reach it), the plain env, and its secrets
-   copied by name from the environment or ``.env``. Locally secrets are optional: a missing
-   one is left unset, since most apps run without their API keys on a laptop.
+   copied by name from the environment or ``.env`` next to the description. Locally secrets
+   are optional: a missing one is left unset with a warning (the plan only names the ones
+   that have a value), since most apps run without their hosted-API keys on a laptop.
 
 ``STREAMDEPLOY_LOCAL_PYTHON=/path/to/python`` skips the virtualenv and runs with that
 interpreter's environment (for CI and for people who manage their own).
@@ -71,56 +72,43 @@ class LocalTarget:
     def plan(self, spec: Spec, ctx: Context) -> Plan:
         root = ctx.root.resolve()
         notes = list(_static_notes(spec))
-        steps: list[Step] = []
         environments = _environments(spec, root, ctx)
+        by_service = {s: env for env in environments for s in env.services}
+        steps: list[Step] = []
         for environment in environments:
             steps.extend(_environment_steps(spec, environment, root, notes))
         ports = assign_ports(spec, root, notes)
-        volumes_dir = root / STATE_DIR / "volumes"
-        volume_dirs = sorted({v.name for s in spec.services.values() for v in s.volumes} | set(spec.stores))
-        for name in volume_dirs:
-            steps.append(Step(argv=("mkdir", "-p", str(volumes_dir / name)),
-                              description=f"Volume {name} at {_rel(volumes_dir / name)}",
+        used_stores = [n for n in spec.stores if any(s.store == n for s in spec.services.values())]
+        volumes = sorted({v.name for s in spec.services.values() for v in s.volumes} | set(used_stores))
+        for name in volumes:
+            path = root / STATE_DIR / "volumes" / name
+            steps.append(Step(argv=("mkdir", "-p", str(path)), description=f"Volume {name} at {_rel(path)}",
                               timeout=30.0))
-        by_service = {s: env for env in environments for s in env.services}
-        for store_name, store in spec.stores.items():
-            if not any(s.store == store_name for s in spec.services.values()):
-                continue
-            env = next(by_service[s] for s, svc in spec.services.items() if svc.store == store_name)
-            port = ports[("store", store_name)]
-            steps.append(Step(
-                argv=(str(env.bin_dir / "chroma"), "run", "--path", str(volumes_dir / store_name),
-                      "--host", HOST, "--port", str(port)),
-                description=f"Starting store {store_name}: chroma on {HOST}:{port}",
-                background=True,
-                hint=f"the `chroma` command comes from chromadb in {env.install}; add chromadb there",
-            ))
-            steps.append(Step(
-                argv=(*_HELPER, "wait-http", f"http://{HOST}:{port}/api/v2/heartbeat", "--timeout", "60"),
-                description=f"Waiting for store {store_name} to answer",
-                timeout=90.0,
-                hint=f"see the store's output in {STATE_DIR}/logs/",
-            ))
-            if store.version:
-                notes.append(Note(NAME, f"store `{store_name}` runs the chromadb installed from {env.install}, "
-                                        f"not a pinned {store.version} server image", key=f"stores.{store_name}.version",
-                                  level="info"))
+        for store_name in used_stores:
+            user = next(s for s, svc in spec.services.items() if svc.store == store_name)
+            steps.extend(_store_steps(spec, store_name, by_service[user], root, ports, notes))
+        available = available_secrets(spec, root, ctx)
         for name, service in spec.services.items():
-            steps.append(_start_step(spec, name, service, by_service[name], root, ports))
+            missing = [n for n in service.secrets if n not in available]
+            if missing:
+                them = "it" if len(missing) == 1 else "them"
+                notes.append(Note(NAME, f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: "
+                                        f"{name} starts without {them} (secrets are optional when running here)",
+                                  key=f"services.{name}.secrets",
+                                  fix=f"export {them}, or put NAME=value lines in .env next to streamdeploy.yaml"))
+            steps.append(_start_step(spec, name, service, by_service[name], root, ports, available))
         web = [n for n, s in spec.services.items() if s.is_web]
         url = f"http://{HOST}:{ports[('service', web[0])]}" if web else None
-        tools = tuple(sorted({"sh", "mkdir"} | ({"uv"} if _uv() and any(e.venv for e in environments) else set())))
-        return Plan(target=NAME, steps=tuple(steps), notes=tuple(notes), url=url, secrets=(), tools=tools)
+        tools = {"sh", "mkdir"}
+        if any(e.venv for e in environments):
+            tools |= {"grep"} | ({"uv"} if _uv() else set())
+        return Plan(target=NAME, steps=tuple(steps), notes=tuple(notes), url=url, secrets=(), tools=tuple(sorted(tools)))
 
 
 TARGET = LocalTarget()
 
 
 # --- where things live ------------------------------------------------------------------
-
-
-def state_dir(root: Path) -> Path:
-    return root / STATE_DIR
 
 
 def service_url(plan: Plan, spec: Spec, service: str) -> str | None:
@@ -262,7 +250,7 @@ def _environment_steps(spec: Spec, environment: Environment, root: Path, notes: 
 
 
 def _start_step(spec: Spec, name: str, service: Service, environment: Environment, root: Path,
-                ports: dict[tuple[str, str], int]) -> Step:
+                ports: dict[tuple[str, str], int], available: set[str]) -> Step:
     env = _build_env(spec, environment, service)
     volumes_dir = root / STATE_DIR / "volumes"
     for volume in service.volumes:
@@ -281,14 +269,76 @@ def _start_step(spec: Spec, name: str, service: Service, environment: Environmen
     else:
         what = f"Starting {name} (worker)"
     return Step(
-        argv=("sh", "-c", service.start),
+        argv=("sh", "-c", exec_form(service.start)),
         description=what,
         env=tuple(sorted(env.items())),
-        pass_secrets=tuple(service.secrets),
+        pass_secrets=tuple(n for n in service.secrets if n in available),
         cwd=_cwd(environment.context, root),
         background=True,
         hint=f"the service's output is in {STATE_DIR}/logs/; try its start command by hand in {environment.context}",
     )
+
+
+def exec_form(command: str) -> str:
+    """``exec CMD`` when CMD is one simple command, so the server replaces the shell.
+
+    Then the server itself leads the process group the runner signals and waits for: a
+    stop waits for the server's own graceful shutdown (not just the shell's death), and
+    its exit status is the server's. Lists and pipelines (``a && b``) stay as written.
+    """
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        tokens = list(lexer)
+    except ValueError:
+        return command
+    if not tokens or tokens[0] in ("exec", "cd") or "=" in tokens[0] or "\n" in command:
+        return command
+    if any(t and set(t) <= set("();|&") for t in tokens):
+        return command
+    return "exec " + command
+
+
+def available_secrets(spec: Spec, root: Path, ctx: Context) -> set[str]:
+    """Names of the secrets that have a value in the environment or the env file `up` reads.
+
+    Only those go into the plan: the runner hands over every secret a step names, and a
+    local run should start without the ones nobody set (an API key for a hosted LLM, say).
+    """
+    from streamdeploy import secrets
+
+    names = [n for s in spec.services.values() for n in s.secrets]
+    if not names:
+        return set()
+    given = ctx.option("env_file")
+    env_file = Path(given) if given else root / ".env"
+    resolved = secrets.resolve(names, env_file if env_file.is_file() or given else None)
+    return set(resolved.values)
+
+
+def _store_steps(spec: Spec, name: str, environment: Environment, root: Path,
+                 ports: dict[tuple[str, str], int], notes: list[Note]) -> list[Step]:
+    """A server-mode store as `chroma run` on loopback, and a wait until it answers."""
+    store = spec.stores[name]
+    port = ports[("store", name)]
+    notes.append(Note(NAME, f"store `{name}` runs the chromadb in {environment.label}, "
+                            f"not a pinned {store.version} server image", key=f"stores.{name}.version",
+                      level="info"))
+    return [
+        Step(
+            argv=(str(environment.bin_dir / "chroma"), "run", "--path", str(root / STATE_DIR / "volumes" / name),
+                  "--host", HOST, "--port", str(port)),
+            description=f"Starting store {name}: chroma on {HOST}:{port}",
+            background=True,
+            hint=f"the `chroma` command comes from chromadb in {environment.install}; add chromadb there",
+        ),
+        Step(
+            argv=(*_HELPER, "wait-http", f"http://{HOST}:{port}/api/v2/heartbeat", "--timeout", "60"),
+            description=f"Waiting for store {name} to answer",
+            timeout=90.0,
+            hint=f"see the store's output in {STATE_DIR}/logs/{NAME}.log",
+        ),
+    ]
 
 
 def _cwd(context: Path, root: Path) -> str:
@@ -332,10 +382,12 @@ def port_free(port: int) -> bool:
 def assign_ports(spec: Spec, root: Path, notes: list[Note]) -> dict[tuple[str, str], int]:
     """A distinct free port for every web service and used store, preferring the described ones.
 
-    A port held by this description's own earlier run counts as free: `up` stops that run
-    before it starts the new one (like a platform replacing the old instance).
+    While this description's earlier local run is still up, a busy port is taken to be
+    its own: the runner stops that run before it starts the new one (as a platform
+    replaces the old instance), and the new one gets the same ports. Should a stranger
+    hold the port after all, the server's "address already in use" shows in the log.
     """
-    ours = set(_ports_of_previous_run(root))
+    ours = _previous_run_alive(root)
     taken: set[int] = set()
     out: dict[tuple[str, str], int] = {}
     wanted: list[tuple[tuple[str, str], int, str]] = []
@@ -355,44 +407,25 @@ def assign_ports(spec: Spec, root: Path, notes: list[Note]) -> dict[tuple[str, s
     # Services first: their ports are the ones people type into a browser.
     for ident, port, key in wanted:
         chosen = port
-        while chosen in taken or (chosen not in ours and not port_free(chosen)):
+        while chosen in taken or (not ours and not port_free(chosen)):
             chosen += 1
             if chosen > min(port + _PORT_SCAN, 65535):
                 raise fail(f"no free port between {port} and {port + _PORT_SCAN} on {HOST}", key=key,
                            fix="stop what is using them, or set targets.local.port", exit_code=3)
         if chosen != port:
             why = "is used by another service here" if port in taken else "is in use on this machine"
-            notes.append(Note(NAME, f"port {port} {why}; {ident[1]} gets {chosen}", key=key,
-                              fix="set targets.local.port to choose one"))
+            fix = ("set targets.local.port to choose one" if key.startswith(("targets.", "services."))
+                   else f"set {key} to a port nobody uses")
+            notes.append(Note(NAME, f"port {port} {why}; {ident[1]} gets {chosen}", key=key, fix=fix))
         taken.add(chosen)
         out[ident] = chosen
     return out
 
 
-def _ports_of_previous_run(root: Path) -> list[int]:
-    """Ports of this description's earlier local run that is still running (see ``serve``)."""
-    import json
+def _previous_run_alive(root: Path) -> bool:
+    from streamdeploy import runner
 
-    try:
-        data = json.loads((root / STATE_DIR / "local.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    if not isinstance(data, dict) or not _any_alive(data.get("pids", [])):
-        return []
-    return [int(p) for p in data.get("ports", []) if isinstance(p, int)]
-
-
-def _any_alive(pids: list) -> bool:
-    for pid in pids:
-        if isinstance(pid, int) and pid > 0:
-            try:
-                os.kill(pid, 0)
-                return True
-            except ProcessLookupError:
-                continue
-            except PermissionError:
-                return True
-    return False
+    return bool(runner.running(root, NAME))
 
 
 # --- notes that do not depend on this machine -------------------------------------------
@@ -423,10 +456,6 @@ def _static_notes(spec: Spec) -> list[Note]:
             notes.append(Note(NAME, f"{name} binds 0.0.0.0, so other machines on your network can reach it "
                                     "while it runs here", key=f"{base}.start",
                               fix="bind ${HOST:-0.0.0.0}: local runs set HOST=127.0.0.1", level="info"))
-        if service.secrets:
-            notes.append(Note(NAME, f"secrets are optional here: {', '.join(service.secrets)} come from the "
-                                    "environment or .env next to streamdeploy.yaml when set, and stay unset otherwise",
-                              key=f"{base}.secrets", level="info"))
     return notes
 
 

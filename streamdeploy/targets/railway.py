@@ -259,9 +259,9 @@ def _render_ts(spec: Spec, apps: list[_App]) -> tuple[str, list[Note]]:
         resources += [var, vol_var]
         store_vars[store_name] = var
         notes.append(Note(
-            NAME, f"the `{store_name}` store runs {docker.CHROMA_IMAGE.format(version=store.version)} as its own service, reached "
-            f"over the private network at {store_name}.railway.internal:{store.port} (environments made before "
-            "2025-10-16 resolve private names to IPv6 only)", key=f"stores.{store_name}",
+            NAME, f"the `{store_name}` store runs {docker.CHROMA_IMAGE.format(version=store.version)} as the service "
+            f"`{store_name}`, reached over the private network at {store_name}.railway.internal:{store.port} "
+            "(environments made before 2025-10-16 resolve private names to IPv6 only)", key=f"stores.{store_name}",
             level="info"))
 
     for app in apps:

@@ -219,7 +219,7 @@ class RenderTarget:
                 ("render", "services", "-o", "json"),
                 f"Deploying {render_name} on Render (waits until it is live)",
                 pipe_to=glue + ("deploy", render_name), timeout=DEPLOY_TIMEOUT,
-                hint=f"read its logs: `render logs -r <service id> --limit 200` (id from `render services`)"))
+                hint="read its logs: `render logs -r <service id> --limit 200` (the id is in `render services`)"))
         names = ", ".join(service_name(spec, n) for n in spec.services)
         secrets = list(dict.fromkeys(s for svc in spec.services.values() for s in svc.secrets))
         asks = f", and enter the secrets it asks for ({', '.join(secrets)})" if secrets else ""
@@ -250,6 +250,8 @@ def validation_errors(text: str, file: str) -> list[str]:
         return []
     errors = []
     for error in result.get("errors") or []:
+        if not isinstance(error, dict):
+            continue
         where = ":".join(str(p) for p in (file, error.get("line"), error.get("column")) if p)
         path = f" ({error['path']})" if error.get("path") else ""
         errors.append(f"{where}: {error.get('error', 'invalid')}{path}")

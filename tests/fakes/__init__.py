@@ -23,15 +23,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from fakes import store
 
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent
 REPO = TESTS.parent
 EXECUTABLES = {"fly": "fly", "flyctl": "fly", "railway": "railway", "render": "render", "docker": "docker",
-               "kubectl": "kubectl"}
+               "kubectl": "kubectl", "npm": "npm", "node": "node"}  # npm/node: Railway's IaC step
 REAL_TOOLS = ("git",)  # linked into the tools directory: tests use real git repositories
 TOKENS = {
     "FLY_API_TOKEN": "fake-fly-token",
@@ -208,9 +206,16 @@ def _merge(into: dict, data: dict) -> None:
             into[key] = value
 
 
-@pytest.fixture
-def fake_clis(tmp_path) -> FakeClis:
-    return FakeClis(tmp_path / "fakes")
+def __getattr__(name: str):
+    # The fixture is built on first use so that the fake executables, which import this
+    # package, do not pay for importing pytest on every call.
+    if name == "fake_clis":
+        import pytest
 
+        @pytest.fixture
+        def fake_clis(tmp_path) -> FakeClis:
+            return FakeClis(tmp_path / "fakes")
 
-
+        globals()["fake_clis"] = fake_clis
+        return fake_clis
+    raise AttributeError(name)

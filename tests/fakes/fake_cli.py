@@ -103,8 +103,12 @@ def main(cli: str) -> int:
         "time": time.time(),
     }
     _install_signal_handlers(cli, root, call_id)
+    from fakes import platforms
+
+    behaviour = platforms.module(cli)
     try:
-        inv = contracts.parse(cli, argv)
+        # Tools without a contract (npm, node) bring their own small parser.
+        inv = behaviour.parse(argv) if hasattr(behaviour, "parse") else contracts.parse(cli, argv)
     except contracts.UsageError as error:
         if error.exit_code == 0:  # --help
             print(f"Usage: {binary} ... (fake)")
@@ -118,9 +122,6 @@ def main(cli: str) -> int:
         return _finish(root, record, error.exit_code)
     record["command"] = list(inv.command)
     call = Call(cli, binary, inv, argv, Path.cwd(), dict(os.environ), root, record)
-    from fakes import platforms
-
-    behaviour = platforms.module(cli)
     try:
         if behaviour.reads_stdin(call):
             call.read_stdin()
@@ -148,8 +149,8 @@ def _finish(root: Path, record: dict, code: int, logged: bool = False) -> int:
 
 def _env_presence(cli: str) -> dict[str, bool]:
     """Which auth and watched variables were set: names and yes/no, never values."""
-    names = set(contracts.load()[cli]["_cli"].get("auth_env", []))
-    names |= {"CI", "FLY_REGION", "FLY_APP", "RENDER_WORKSPACE", "RAILWAY_PROJECT_ID", "RAILWAY_ENVIRONMENT_ID"}
+    names = set(contracts.load().get(cli, {}).get("_cli", {}).get("auth_env", []))
+    names.add("CI")
     names |= {n for n in os.environ.get("FAKE_CLI_WATCH_ENV", "").split(",") if n}
     return {name: bool(os.environ.get(name)) for name in sorted(names)}
 

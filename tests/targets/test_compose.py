@@ -19,7 +19,7 @@ import yaml
 import contracts
 from conftest import EXAMPLES, platform_schema
 from streamdeploy import loader
-from streamdeploy.targets import compose, get
+from streamdeploy.targets import compose, docker, get
 from streamdeploy.targets.base import Context
 
 EXAMPLE_NAMES = ("app", "multi", "scaled")
@@ -40,7 +40,7 @@ services:
     replicas: 3
   worker:
     start: python -m app.worker
-    volumes: [{name: vectors_data, mount: /data/jobs}]
+    volumes: [{name: vectors, mount: /data/jobs}]
 """
 
 
@@ -107,17 +107,32 @@ def test_every_service_restarts_drains_and_rotates_logs(server):
         assert service["restart"] == "unless-stopped"
         assert service["logging"] == {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}}
     assert services["api"]["stop_grace_period"] == "17s"  # --timeout-graceful-shutdown 12, plus a margin
-    assert services["worker"]["stop_grace_period"] == "35s"
+    assert services["worker"]["stop_grace_period"] == "30s"
     assert services["api"]["deploy"]["resources"]["limits"] == {"cpus": "0.5", "memory": "489m"}
     assert services["vectors"]["deploy"]["resources"]["limits"] == {"cpus": "1", "memory": "954m"}
 
 
-def test_apps_build_from_their_dockerfiles():
-    services = document(load_example("multi"))["services"]
-    assert services["api"]["build"] == {"context": ".", "dockerfile": "Dockerfile"}
-    assert services["api"]["image"] == "stream-gen-ui-api"
-    assert services["admin"]["image"] == "stream-gen-ui-admin"
+def test_apps_build_from_the_docker_targets_dockerfiles():
+    loaded = load_example("multi")
+    services = document(loaded)["services"]
+    docker_files = {f.path for f in docker.TARGET.render(loaded.spec, Context(root=loaded.root)).files}
+    for name in ("api", "admin"):
+        build = services[name]["build"]
+        assert build["dockerfile"] in docker_files  # context "."
+        assert services[name]["image"] == docker.image_name(loaded.spec, name)
     assert services["admin"]["build"]["dockerfile"] != services["api"]["build"]["dockerfile"]
+
+
+def test_a_dockerfile_in_a_subdirectory_context_is_relative_to_it(tmp_path):
+    loaded = load_text(tmp_path, SERVER.replace("  api:\n", "  api:\n    build: {context: backend}\n"))
+    build = document(loaded)["services"]["api"]["build"]
+    assert build == {"context": "backend", "dockerfile": "Dockerfile"}
+    assert docker.dockerfile_path(loaded.spec, "api") == "backend/Dockerfile"
+
+
+def test_ports_are_published_on_loopback_only(server):
+    assert document(server)["services"]["api"]["ports"] == ["127.0.0.1:8080:8080"]
+    assert "ports" not in document(server)["services"]["worker"]
 
 
 # ---------------------------------------------------------------- store and volumes
@@ -128,7 +143,7 @@ def test_chroma_server_runs_on_its_own_volume_unpublished(server):
     chroma = doc["services"]["vectors"]
     assert chroma["image"] == "chromadb/chroma:1.5.9"
     assert chroma["command"] == ["run", "--path", "/data", "--host", "0.0.0.0", "--port", "8100"]
-    assert chroma["volumes"] == [{"type": "volume", "source": "vectors_vectors_data", "target": "/data"}]
+    assert chroma["volumes"] == [{"type": "volume", "source": "vectors_vectors", "target": "/data"}]
     assert "ports" not in chroma  # no authentication: never on the host's interfaces
     api = doc["services"]["api"]
     assert api["depends_on"] == {"vectors": {"condition": "service_healthy"}}
@@ -138,13 +153,16 @@ def test_chroma_server_runs_on_its_own_volume_unpublished(server):
 
 def test_volume_names_clash_only_gets_owner_prefixes(server):
     doc = document(server)
-    # The worker's own volume is also called vectors_data: both get their owner's name.
-    assert doc["services"]["vectors"]["volumes"][0]["source"] == "vectors_vectors_data"
-    assert doc["services"]["worker"]["volumes"][0]["source"] == "worker_vectors_data"
-    assert doc["volumes"] == {"vectors_vectors_data": {}, "worker_vectors_data": {}}
+    # The worker's own volume is also called `vectors`, like the store's: both get their owner's name.
+    assert doc["services"]["vectors"]["volumes"][0]["source"] == "vectors_vectors"
+    assert doc["services"]["worker"]["volumes"][0]["source"] == "worker_vectors"
+    assert doc["volumes"] == {"vectors_vectors": {}, "worker_vectors": {}}
+    # Without a clash: the names the docker target uses (Compose adds the `<project>_` prefix).
     app = document(load_example("app"))
     assert app["services"]["api"]["volumes"] == [{"type": "volume", "source": "chroma_data", "target": "/data/chroma"}]
-    assert app["volumes"] == {"chroma_data": {}}
+    assert f"{app['name']}_chroma_data" == docker.volume_name(load_example("app").spec, "chroma_data")
+    scaled = document(load_example("scaled"))
+    assert f"{scaled['name']}_{next(iter(scaled['volumes']))}" == docker.volume_name(load_example("scaled").spec, "chroma")
 
 
 def test_replicas_are_a_note_not_a_port_clash(server):
@@ -301,3 +319,9 @@ def test_plan_of_the_multi_example_collects_every_secret():
     p = get("compose").plan(load_example("multi").spec, Context(root=EXAMPLES / "multi"))
     assert p.secrets == ("OPENAI_API_KEY", "API_KEY", "ADMIN_PASSWORD")
     assert p.url == "http://127.0.0.1:8000"
+
+
+def test_volume_sizes_compose_cannot_enforce_are_notes(server):
+    notes = {n.key: n for n in rendered(server).notes if "size limit" in n.message}
+    assert set(notes) == {"stores.vectors.size", "services.worker.volumes[0].size"}
+    assert all(n.level == "warning" and n.target == "compose" for n in notes.values())

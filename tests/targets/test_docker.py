@@ -123,8 +123,9 @@ def test_every_example_dockerfile_passes_hadolint(description, tmp_path):
     {"install": "backend/requirements/prod.txt"},
     {"commands": json.dumps(["python -m app.warmup", "python -c 'print(1)' | tee /tmp/out"])},
     {"commands": json.dumps(["printf 'a\\nb' > /tmp/x\necho done"])},
-    {"start": "python migrate.py && exec uvicorn app:app --port $PORT"},
-], ids=["apt", "pyproject", "nested-requirements", "pipe", "multiline", "compound-start"])
+    {"start": "python migrate.py && exec uvicorn app:app --host 0.0.0.0 --port $PORT"},
+    {"commands": json.dumps(["echo one", "echo 'a\nb' <<EOF\nx\nEOF", "echo three | cat", "echo four"])},
+], ids=["apt", "pyproject", "nested-requirements", "pipe", "multiline", "compound-start", "mixed-steps"])
 def test_variants_pass_hadolint(variant, tmp_path):
     spec = app_spec(tmp_path, **variant)
     assert hadolint(files_of(spec)["Dockerfile"], tmp_path) == []
@@ -161,10 +162,10 @@ def test_cmd_binds_port_through_a_shell_and_execs_the_server(tmp_path):
 
 
 def test_compound_start_is_kept_and_reported(tmp_path):
-    spec = app_spec(tmp_path, start="python migrate.py && uvicorn app:app --port $PORT")
+    spec = app_spec(tmp_path, start="python migrate.py && uvicorn app:app --host 0.0.0.0 --port $PORT")
     rendering = docker.TARGET.render(spec, Context(tmp_path))
     cmd = instruction(next(f.content for f in rendering.files if f.path == "Dockerfile"), "CMD")
-    assert cmd == ["sh", "-c", "python migrate.py && uvicorn app:app --port $PORT"]
+    assert cmd == ["sh", "-c", "python migrate.py && uvicorn app:app --host 0.0.0.0 --port $PORT"]
     assert [n.key for n in rendering.notes] == ["services.api.start"]
 
 
@@ -223,7 +224,7 @@ def test_volume_service_starts_as_root_only_for_the_entrypoint(tmp_path):
 
 
 def test_service_without_volume_runs_as_the_app_user(tmp_path):
-    spec = spec_of(tmp_path, "version: 1\nname: demo\nservices:\n  api: {start: uvicorn a:app, port: 8000}\n")
+    spec = spec_of(tmp_path, "version: 1\nname: demo\nservices:\n  api: {start: python -m http.server, port: 8000}\n")
     files = files_of(spec)
     text = files["Dockerfile"]
     assert [line for line in text.splitlines() if line.startswith("USER ")] == ["USER 10001:10001"]
@@ -436,6 +437,17 @@ def test_multi_plan_builds_each_image_and_reports_shared_ports(tmp_path):
                     "  a: {start: python a.py, port: 8000}\n  b: {start: python b.py, port: 8000}\n")
     notes = docker.TARGET.plan(clash, Context(tmp_path)).notes
     assert [n.key for n in notes] == ["services.b.port"]
+
+
+def test_derived_env_wins_and_the_conflict_is_reported():
+    # `validate` rejects this description; a target still must not drop the value silently.
+    from streamdeploy.spec import Spec
+
+    spec = Spec.model_validate({"version": 1, "name": "demo", "services": {"api": {
+        "start": "python -m http.server", "port": 8000, "env": {"PORT": "9000", "KEEP": "x"}}}})
+    env, notes = docker.runtime_env(spec, "api", "docker")
+    assert env == {"PORT": "8000", "KEEP": "x"}
+    assert [(n.target, n.key) for n in notes] == [("docker", "services.api.env.PORT")]
 
 
 def test_image_names(tmp_path):

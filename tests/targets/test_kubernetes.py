@@ -19,7 +19,7 @@ import contracts
 from conftest import EXAMPLES, SCHEMAS, platform_schema
 from streamdeploy import loader, writer
 from streamdeploy.problems import ProblemsError
-from streamdeploy.targets import get, kubernetes
+from streamdeploy.targets import docker, get, kubernetes
 from streamdeploy.targets.base import Context
 
 K8S_VERSION = "1.37"
@@ -327,8 +327,10 @@ def test_termination_grace_covers_prestop_and_the_servers_own_drain(server):
     docs = documents(render(server))
     pod = by_kind(docs, "Deployment")["api"]["spec"]["template"]["spec"]
     assert pod["terminationGracePeriodSeconds"] > kubernetes.PRE_STOP_SECONDS + 12  # --timeout-graceful-shutdown 12
+    assert pod["terminationGracePeriodSeconds"] == kubernetes.PRE_STOP_SECONDS + docker.drain_seconds(
+        server.spec.services["api"])  # the drain every target gives the server
     worker = by_kind(docs, "Deployment")["worker"]["spec"]["template"]["spec"]
-    assert worker["terminationGracePeriodSeconds"] > kubernetes.DEFAULT_DRAIN
+    assert worker["terminationGracePeriodSeconds"] == docker.DEFAULT_DRAIN  # no preStop without a port
     assert "lifecycle" not in worker["containers"][0] and "ports" not in worker["containers"][0]
 
 

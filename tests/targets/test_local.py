@@ -42,6 +42,7 @@ def free_port() -> int:
 @pytest.fixture(autouse=True)
 def no_given_python(monkeypatch):
     monkeypatch.delenv(local.PYTHON_ENV, raising=False)
+    monkeypatch.delenv("API_KEY", raising=False)
     monkeypatch.setattr(local, "_uv", lambda: None)
 
 
@@ -84,14 +85,16 @@ def test_example_plan_builds_a_venv_then_starts_the_service(tmp_path):
     assert dict(build.env)["PATH"].startswith(str(venv / "bin") + os.pathsep)
     assert stamp.argv[-2:] == (str(venv / local.STAMP), digest)
     assert volume.argv == ("mkdir", "-p", str(tmp_path / ".streamdeploy" / "volumes" / "chroma_data"))
-    assert start.background and start.argv == ("sh", "-c", loaded.spec.services["api"].start)
+    assert start.background and start.argv == ("sh", "-c", "exec " + loaded.spec.services["api"].start)
     env = dict(start.env)
     assert env["PORT"] == str(port) and env["HOST"] == "127.0.0.1"
     assert env["CHROMA_DB_PATH"] == str(tmp_path / ".streamdeploy" / "volumes" / "chroma_data")
     assert env["ENVIRONMENT"] == "production" and env["QUOTED"] == "it's $HOME"
     assert env["VIRTUAL_ENV"] == str(venv)
-    assert start.pass_secrets == ("API_KEY",)
+    assert start.pass_secrets == ()  # API_KEY is not set, so the plan does not ask for it
     assert plan.secrets == ()  # optional locally: a missing one must not stop `up`
+    note = next(n for n in plan.notes if n.key == "services.api.secrets")
+    assert note.level == "warning" and "API_KEY is not set" in note.message
     assert plan.url == f"http://127.0.0.1:{port}"
     assert local.service_url(plan, loaded.spec, "api") == plan.url
 
@@ -105,6 +108,19 @@ def test_no_secret_value_in_the_plan(tmp_path, monkeypatch):
     monkeypatch.setenv("API_KEY", "value-that-must-not-leak")
     plan = plan_of(make(tmp_path, APP % {"port": free_port()}))
     assert "value-that-must-not-leak" not in repr(plan)
+
+
+def test_secrets_that_have_a_value_are_passed_by_name(tmp_path, monkeypatch):
+    loaded = make(tmp_path, APP.replace("secrets: [API_KEY]", "secrets: [API_KEY, FROM_DOTENV, NOWHERE]")
+                  % {"port": free_port()})
+    monkeypatch.setenv("API_KEY", "x")
+    (tmp_path / ".env").write_text("FROM_DOTENV='y'\n")
+    plan = plan_of(loaded)
+    assert plan.steps[-1].pass_secrets == ("API_KEY", "FROM_DOTENV")
+    assert "NOWHERE is not set" in next(n for n in plan.notes if n.key == "services.api.secrets").message
+    other = tmp_path / "other.env"
+    other.write_text("NOWHERE=z\n")
+    assert plan_of(loaded, env_file=str(other)).steps[-1].pass_secrets == ("API_KEY", "NOWHERE")
 
 
 def test_requirements_change_means_a_new_digest(tmp_path):
@@ -209,10 +225,10 @@ def test_services_with_different_requirements_get_their_own_venv(tmp_path):
 version: 1
 name: demo
 services:
-  api: {start: "uvicorn a:app --port $PORT", port: 8000}
+  api: {start: "uvicorn a:app --host 0.0.0.0 --port $PORT", port: 8000}
   admin:
     build: {install: admin/requirements.txt}
-    start: "streamlit run admin.py --server.port $PORT"
+    start: "streamlit run admin.py --server.port $PORT --server.address 0.0.0.0"
     port: 8501
 """
     (tmp_path / "admin").mkdir()
@@ -244,3 +260,17 @@ def test_wait_http_gives_up_on_a_closed_port():
     result = subprocess.run([*local._HELPER, "wait-http", f"http://127.0.0.1:{free_port()}/", "--timeout", "0.5"],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 1 and "did not answer" in result.stderr
+
+
+@pytest.mark.parametrize("command,expected", [
+    ("uvicorn app:app --host ${HOST:-0.0.0.0} --forwarded-allow-ips '*'",
+     "exec uvicorn app:app --host ${HOST:-0.0.0.0} --forwarded-allow-ips '*'"),
+    ("python server.py > server.log 2>&1", "exec python server.py > server.log 2>&1"),
+    ('echo "a;b"', 'exec echo "a;b"'),
+    ("python -m app.migrate && uvicorn app:app", "python -m app.migrate && uvicorn app:app"),
+    ("gunicorn app:app | tee log", "gunicorn app:app | tee log"),
+    ("DEBUG=1 uvicorn app:app", "DEBUG=1 uvicorn app:app"),
+    ("exec uvicorn app:app", "exec uvicorn app:app"),
+])
+def test_a_simple_start_command_replaces_the_shell(command, expected):
+    assert local.exec_form(command) == expected

@@ -233,6 +233,14 @@ def test_a_store_becomes_an_image_service_with_its_volume_and_a_private_address(
     assert "replicas: 3," in text  # no volume on the API: replicas are fine
 
 
+def test_the_legacy_format_says_it_cannot_make_a_store():
+    loaded = example("scaled")
+    toml = railway.TARGET.render(loaded.spec.model_copy(update={"targets": loaded.spec.targets.model_copy(
+        update={"railway": loaded.spec.targets.railway.model_copy(update={"format": "toml"})})}),
+        Context(root=loaded.root))
+    assert any(n.key == "stores.chroma" and n.level == "warning" for n in toml.notes)
+
+
 def test_only_one_volume_per_service_and_no_replicas_with_a_volume(tmp_path):
     loaded = write(tmp_path, DESCRIPTION.replace(
         "      - {name: chroma_data, mount: /data/chroma, size: 2GB, env: CHROMA_DB_PATH}\n",
@@ -416,7 +424,8 @@ def test_every_command_line_is_one_the_railway_cli_accepts(name, fmt):
 
 
 def test_no_secret_value_in_any_file_argv_or_note(tmp_path, monkeypatch):
-    values = {"OPENAI_API_KEY": "sk-live-railway-0123456789", "API_KEY": "key-railway-9876", "ADMIN_PASSWORD": "pw-rw-42"}
+    values = {"OPENAI_API_KEY": "sk-live-railway-0123456789", "API_KEY": "key-railway-9876",
+              "ADMIN_PASSWORD": "pw-rw-42"}
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     for fmt in ("iac", "toml"):

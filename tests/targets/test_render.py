@@ -199,7 +199,8 @@ targets:
     rendering = rendered(loaded)
     [jobs] = yaml.safe_load(next(f.content for f in rendering.files if f.path == "render.yaml"))["services"]
     assert jobs["type"] == "worker" and jobs["name"] == "demo-jobs"
-    assert jobs["region"] == "frankfurt" and jobs["branch"] == "release" and jobs["repo"] == "https://github.com/acme/demo"
+    assert (jobs["region"], jobs["branch"]) == ("frankfurt", "release")
+    assert jobs["repo"] == "https://github.com/acme/demo"
     assert "healthCheckPath" not in jobs and "PORT" not in env_of(jobs)
     assert any(n.key == "targets.render.plan" and "worker" in n.message for n in rendering.notes)
     upstream = next(s for s in plan(loaded).steps if s.argv[:2] == ("git", "merge-base"))
@@ -218,6 +219,19 @@ def test_a_store_becomes_a_private_service_its_users_find_by_reference():
     assert env["CHROMA_HOST"]["fromService"] == {"type": "pserv", "name": "stream-gen-ui-chroma", "property": "host"}
     assert env["CHROMA_PORT"]["fromService"]["property"] == "port"
     assert api["numInstances"] == 3 and "disk" not in api
+
+
+def test_a_disk_where_render_allows_none(tmp_path):
+    loaded = write(tmp_path, """\
+version: 1
+name: demo
+services:
+  files:
+    start: python -m app.files
+    volumes: [{name: home, mount: /home/render}]
+""")
+    rendering = rendered(loaded)
+    assert any(n.key == "services.files.volumes.0.mount" and n.level == "warning" for n in rendering.notes)
 
 
 def test_own_dockerfile_and_context(tmp_path):
@@ -296,7 +310,8 @@ def test_git_checks_really_gate_on_the_repository(tmp_path):
 
 def test_validation_result_is_read_not_the_exit_code():
     assert render.validation_errors(json.dumps({"valid": True, "errors": [], "plan": {}}), "render.yaml") == []
-    invalid = {"valid": False, "errors": [{"error": "unknown plan", "path": "services[0].plan", "line": 7, "column": 9}]}
+    invalid = {"valid": False,
+               "errors": [{"error": "unknown plan", "path": "services[0].plan", "line": 7, "column": 9}]}
     assert render.validation_errors(json.dumps(invalid), "render.yaml") == [
         "render.yaml:7:9: unknown plan (services[0].plan)"]
     assert render.validation_errors(json.dumps({"valid": False}), "render.yaml") == [

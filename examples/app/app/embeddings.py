@@ -17,6 +17,7 @@ import math
 import os
 import re
 import zlib
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -51,40 +52,53 @@ class ModelMissing(RuntimeError):
 # --- hash: offline lexical embeddings -------------------------------------------------
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 17)
 def _slot(feature: str, dim: int) -> tuple[int, float]:
     # crc32 is stable across processes and Python versions (unlike hash()), and fast.
     h = zlib.crc32(feature.encode("utf-8"))
     return h % dim, (1.0 if (h // dim) & 1 else -1.0)
 
 
+@lru_cache(maxsize=1 << 16)
+def _word_slots(word: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where one occurrence of a word lands: the word itself (weight 1) and its character
+    trigrams (0.5 in total), so "deploy" still meets "deployment". Cached: words repeat."""
+    padded = f"<{word}>"
+    grams = [padded[j : j + 3] for j in range(len(padded) - 2)]
+    slots = [_slot("w:" + word, dim)] + [_slot("c:" + g, dim) for g in grams]
+    weights = [1.0] + [0.5 / len(grams)] * len(grams)
+    return (np.array([i for i, _ in slots], dtype=np.intp), np.array([s * w for (_, s), w in zip(slots, weights)]))
+
+
 def hash_embed(text: str, dim: int) -> list[float]:
-    """Feature-hash a text into a unit vector (signed hashing keeps collisions unbiased)."""
+    """Feature-hash a text into a unit vector: words, word pairs and character trigrams,
+    with sublinear term frequency (1 + log n); signed hashing keeps collisions unbiased."""
+    return hash_vector(text, dim).tolist()
+
+
+def hash_vector(text: str, dim: int) -> np.ndarray:
     words = _WORD.findall(text.lower())
-    weights: dict[str, float] = {}
-
-    def add(feature: str, w: float) -> None:
-        weights[feature] = weights.get(feature, 0.0) + w
-
-    for i, word in enumerate(words):
-        add("w:" + word, 1.0)
-        if i:
-            add("b:" + words[i - 1] + " " + word, 0.5)
-        padded = f"<{word}>"
-        grams = [padded[j : j + 3] for j in range(len(padded) - 2)]
-        for g in grams:  # character trigrams: "deploy" still meets "deployment"
-            add("c:" + g, 0.5 / len(grams))
-    if not weights:  # punctuation only: still a valid, distinct direction
-        weights["raw:" + text.strip()] = 1.0
-    vec = np.zeros(dim, dtype=np.float32)
-    for feature, w in weights.items():
-        index, sign = _slot(feature, dim)
-        vec[index] += sign * (1.0 + math.log(w)) if w >= 1.0 else sign * w  # sublinear term frequency
+    if not words:  # punctuation only: still a valid, distinct direction
+        vec = np.zeros(dim, dtype=np.float32)
+        vec[_slot("raw:" + text.strip(), dim)[0]] = 1.0
+        return vec
+    counts = Counter(words)
+    slots = [_word_slots(w, dim) for w in counts]
+    tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
+    index = [np.concatenate([i for i, _ in slots])]
+    value = [np.concatenate([v for _, v in slots]) * np.repeat(tf, [len(i) for i, _ in slots])]
+    if len(words) > 1:
+        pairs = Counter(zip(words, words[1:]))
+        h = np.fromiter((zlib.crc32(f"b:{a} {b}".encode()) for a, b in pairs), dtype=np.int64, count=len(pairs))
+        sign = np.where((h // dim) & 1, 1.0, -1.0)  # same rule as _slot
+        index.append(h % dim)
+        value.append(0.5 * sign * (1.0 + np.log(np.fromiter(pairs.values(), dtype=np.float64, count=len(pairs)))))
+    vec = np.bincount(np.concatenate(index), weights=np.concatenate(value), minlength=dim)
     norm = float(np.linalg.norm(vec))
     if norm == 0.0:  # every feature cancelled out: fall back to one fixed slot
         vec[_slot("raw:" + text, dim)[0]] = 1.0
         norm = 1.0
-    return (vec / norm).tolist()
+    return (vec / norm).astype(np.float32)
 
 
 class HashEmbeddings(EmbeddingFunction[Documents]):
@@ -94,7 +108,7 @@ class HashEmbeddings(EmbeddingFunction[Documents]):
         self.dim = dim
 
     def __call__(self, input: Documents) -> Embeddings:
-        return [np.asarray(hash_embed(t, self.dim), dtype=np.float32) for t in input]
+        return [hash_vector(t, self.dim) for t in input]
 
     @staticmethod
     def name() -> str:
@@ -217,12 +231,26 @@ def minilm(model_dir: str | Path) -> EmbeddingFunction[Documents]:
 
         @cached_property
         def tokenizer(self) -> Any:
-            # Chroma pads every input to 256 tokens; the model pools with the attention
-            # mask, so padding to the longest input in the batch gives the same vectors
-            # and is many times faster on short passages.
+            # Chroma pads every input to 256 tokens; padding each batch only to its longest
+            # input gives the same vectors (pooling uses the attention mask) and is many
+            # times faster on short passages.
             tok = ONNXMiniLM_L6_V2.tokenizer.func(self)  # type: ignore[attr-defined]
             tok.enable_padding(pad_id=0, pad_token="[PAD]")
             return tok
+
+        def _forward(self, documents: list[str], batch_size: int = 32) -> np.ndarray:
+            # Chroma's own forward pass, except that a batch is tokenized together
+            # (encode_batch pads to the batch's longest input instead of to 256).
+            out = []
+            for start in range(0, len(documents), batch_size):
+                encoded = self.tokenizer.encode_batch(list(documents[start : start + batch_size]))
+                ids = np.array([e.ids for e in encoded], dtype=np.int64)
+                mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+                hidden = self.model.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+                weights = np.broadcast_to(mask[..., None], hidden.shape)
+                pooled = (hidden * weights).sum(1) / np.clip(weights.sum(1), 1e-9, None)
+                out.append(self._normalize(pooled).astype(np.float32))
+            return np.concatenate(out)
 
         def tag(self) -> str:
             return "minilm:all-MiniLM-L6-v2"

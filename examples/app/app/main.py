@@ -16,6 +16,7 @@ import asyncio
 import functools
 import hmac
 import logging
+import signal
 import sys
 import time
 from contextlib import asynccontextmanager
@@ -27,6 +28,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Reques
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sse_starlette import ServerSentEvent
+from sse_starlette.sse import AppStatus
 
 from . import __version__
 from .answer import answer_events
@@ -70,9 +72,17 @@ class Service:
         self._fanout = asyncio.create_task(self._on_shutdown())
 
     async def _on_shutdown(self) -> None:
-        # sse-starlette sets the shared event as soon as uvicorn begins to exit (SIGTERM);
-        # wake every stream so each sends its final event and ends within the grace period.
-        await self.shutdown.wait()
+        # Wake every stream as soon as uvicorn starts exiting (SIGTERM), so each sends its
+        # final event and ends at once. sse-starlette notices the same thing too, but polls
+        # only every 0.5 s and then keeps one 0.1 s polling loop per stream until it ends;
+        # with thousands of streams, getting there first roughly halves the shutdown.
+        while not self.shutdown.is_set():
+            if _server_exiting():
+                self.shutdown.set()
+                break
+            with anyio.move_on_after(0.1):
+                await self.shutdown.wait()
+        log.info("shutting down: ending %d open event streams", self.broker.subscribers)
         self.broker.close()
         self.runs.wake_all()
 
@@ -276,6 +286,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return sse_response(follow_changes(service.broker, last_event_id, settings, service.shutdown), settings, service.shutdown)
 
     return app
+
+
+def _server_exiting() -> bool:
+    """True once uvicorn has been asked to exit. While uvicorn runs, its Server.handle_exit
+    is the SIGTERM handler, and Server.should_exit flips the moment a signal arrives (the
+    same introspection sse-starlette uses)."""
+    if AppStatus.should_exit:
+        return True
+    server = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
+    return bool(getattr(server, "should_exit", False))
 
 
 _STARTUP_KEYS = {"chroma_path", "chroma_host", "chroma_port", "collection", "embeddings", "sse_heartbeat", "api_key", "openai_api_key"}

@@ -154,8 +154,9 @@ class Store:
                 name, embedding_function=self.ef, metadata={"embeddings": self.tag, "created_by": "streamdeploy-example"}
             )
         except ValueError as e:
-            if "conflict" in str(e).lower():
-                raise StoreConfigError(self._mismatch(name, "another embedding function")) from e
+            if "conflict" in str(e).lower():  # chroma's own check: "... vs persisted: <name>"
+                persisted = str(e).rpartition("persisted:")[2].strip() or "another embedding function"
+                raise StoreConfigError(self._mismatch(name, persisted)) from e
             raise
         stored = (collection.metadata or {}).get("embeddings")
         if stored is not None and stored != self.tag:

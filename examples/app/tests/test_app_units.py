@@ -185,3 +185,38 @@ def test_switching_embeddings_on_an_existing_collection_is_refused(tmp_path):
     with pytest.raises(StoreConfigError, match="cannot be compared"):
         other.open()
     other.close()
+
+
+def test_a_collection_made_by_another_embedding_function_is_refused(tmp_path):
+    from app.embeddings import OpenAIEmbeddings
+
+    settings = Settings.from_env({"CHROMA_DB_PATH": str(tmp_path / "db")})
+    store = Store(settings, OpenAIEmbeddings("unused", "text-embedding-3-small", "http://127.0.0.1:9"))
+    store.open()  # creating the collection never calls the embedding API
+    store.close()
+    other = Store(settings, HashEmbeddings())
+    with pytest.raises(StoreConfigError, match="streamdeploy-openai"):
+        other.open()
+    other.close()
+
+
+@pytest.mark.skipif(
+    not __import__("os").environ.get("APP_TEST_MINILM_DIR"),
+    reason="set APP_TEST_MINILM_DIR to a folder holding onnx/model.onnx + tokenizer.json of all-MiniLM-L6-v2",
+)
+def test_minilm_mode_with_a_baked_model(tmp_path):
+    """The EMBEDDINGS=minilm path against a real model folder (what app.warmup leaves in the image)."""
+    import os
+
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    env = {"EMBEDDINGS": "minilm", "MINILM_DIR": os.environ["APP_TEST_MINILM_DIR"], "CHROMA_DB_PATH": str(tmp_path / "db")}
+    with TestClient(create_app(Settings.from_env(env))) as c:
+        assert c.get("/health").json()["embedding_space"] == "minilm:all-MiniLM-L6-v2"
+        docs = [{"id": "k8s", "text": "Shipping a Python web API onto a k8s cluster"},
+                {"id": "cat", "text": "My cat sleeps all day"}]
+        assert c.post("/documents", json={"documents": docs}).status_code == 201
+        hits = c.get("/search", params={"q": "deploy FastAPI to Kubernetes", "k": 2}).json()["hits"]
+        assert hits[0]["id"] == "k8s"  # semantic: no word in common with the question

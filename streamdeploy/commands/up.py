@@ -1,0 +1,344 @@
+"""`streamdeploy up`, `plan` and `down`: ship the description through a platform's own CLI.
+
+`up --target T`, in order, stopping at the first thing that is not right:
+
+1. load the description and ask the target for its plan;
+2. `check` for this target (errors stop us unless --force);
+3. every secret the plan needs has a value (environment, then --env-file): exit 3 if not;
+4. every CLI the plan runs is installed and can act (logged in, daemon up): exit 3 if not;
+5. write the target's files through the one writer, so what ships is what is on disk;
+6. run the steps (``runner``), then verify the service at the plan's URL;
+7. for a plan that leaves processes running (local): unless --detach, show their log
+   until Ctrl-C, then stop them.
+
+`plan` and `up --dry-run` print the steps and run nothing; secrets appear as names.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from streamdeploy import console, exitcodes, loader, runner, targets
+from streamdeploy import secrets as secret_values
+from streamdeploy.problems import ProblemsError, fail
+from streamdeploy.targets.base import Note, Plan
+
+LOCAL = "local"
+
+
+def run(
+    file: Path | None,
+    target: str = LOCAL,
+    dry_run: bool = False,
+    env_file: Path | None = None,
+    force: bool = False,
+    detach: bool = False,
+    verify: bool = True,
+    step_timeout: float = 900.0,
+    as_json: bool = False,
+) -> int:
+    loaded = loader.load(file)
+    name = resolve_target(target)
+    env_file = _env_file(loaded, name, env_file)
+    plan = make_plan(loaded, name)
+    resolved = secret_values.resolve(needed_secrets(plan), env_file)
+    if dry_run:
+        _show(plan, resolved, as_json)
+        return exitcodes.OK
+    if step_timeout <= 0:
+        raise fail("--step-timeout must be more than 0 seconds", fix="e.g. --step-timeout 1200")
+    if not _gate(loaded, name, force, as_json):
+        return exitcodes.FAILED
+    if resolved.unset:
+        raise secret_values.unset_problem(resolved, name, env_file, declared=_declared(loaded))
+    runner.preflight(plan, resolved.values)
+    from streamdeploy.commands import doctor
+
+    problems = doctor.readiness_problems(plan.tools, target=name)
+    if problems:
+        raise ProblemsError(problems, exitcodes.NOT_READY)
+    written = _write_files(loaded, name, force, as_json, plan.notes)
+    if written is None:
+        return exitcodes.FAILED
+    work = runner.Runner(loaded.root, name, resolved.values, step_timeout=step_timeout,
+                         mode="quiet" if as_json else "auto")
+    started = time.monotonic()
+    result = work.run(plan)
+    outcome = {"ok": result.ok, "target": name, "written": written, "run": result.as_dict(), "url": plan.url,
+               "verify": None}
+    if not result.ok:
+        _say_stopped(result, name, as_json)
+        if as_json:
+            console.emit_json(outcome)
+        return result.exit_code
+    if not as_json:
+        console.success(f"{name}: {_summary(result)} in {runner.seconds_text(time.monotonic() - started)}")
+    code = exitcodes.OK
+    if verify and plan.url:
+        report, code = _verify(loaded, plan, resolved, result, as_json)
+        outcome["verify"] = report.as_dict() if report is not None else None
+        outcome["ok"] = code == exitcodes.OK
+    elif verify and not as_json:
+        console.info(f"{name}: no URL to verify; once it answers, run `streamdeploy verify URL`")
+    if result.background and code == exitcodes.OK:
+        if detach or as_json:
+            if as_json:
+                outcome["background"] = result.as_dict()["background"]
+                console.emit_json(outcome)
+            else:
+                _say_detached(loaded, name, plan, result)
+            return code
+        if as_json:
+            console.emit_json(outcome)
+        return _serve(loaded, name, plan, result, resolved)
+    if result.background and not detach:
+        runner.stop(result.background)
+        runner.pid_file(loaded.root, name).unlink(missing_ok=True)
+    if as_json:
+        console.emit_json(outcome)
+    return code
+
+
+def show_plan(file: Path | None, target: str = LOCAL, as_json: bool = False) -> int:
+    loaded = loader.load(file)
+    name = resolve_target(target)
+    plan = make_plan(loaded, name)
+    _show(plan, secret_values.resolve(needed_secrets(plan), _env_file(loaded, name, None)), as_json)
+    return exitcodes.OK
+
+
+def down(file: Path | None) -> int:
+    """Stop what `up --detach` left running (every .streamdeploy/<target>.pid)."""
+    loaded = loader.load(file)
+    root = loaded.root
+    recorded = runner.recorded_targets(root)
+    stopped_any = False
+    for name in recorded:
+        for pid, how in runner.stop_target(root, name):
+            stopped_any = True
+            console.success(f"{name}: {how} (pid {pid})")
+    if not stopped_any:
+        console.info("nothing is running" + (" (the recorded processes had already exited)" if recorded else ""))
+    return exitcodes.OK
+
+
+# --- steps of `up` -------------------------------------------------------------------------
+
+
+def resolve_target(target: str) -> str:
+    if target == "all":
+        raise fail("`up` ships one target at a time", fix=f"pass --target with one of: {', '.join(targets.DEPLOYABLE)}")
+    if target not in targets.DEPLOYABLE:
+        raise fail(f"unknown target `{target}`", fix=f"use one of: {', '.join(targets.DEPLOYABLE)}")
+    return target
+
+
+def make_plan(loaded: loader.Loaded, name: str) -> Plan:
+    from streamdeploy.commands.render import context_for
+
+    target = targets.get(name)
+    try:
+        return target.plan(loaded.spec, context_for(loaded))
+    except NotImplementedError:
+        raise fail(f"`up --target {name}` is not available yet", fix="render the files with "
+                   f"`streamdeploy render --target {name}` and ship them with the platform's CLI") from None
+
+
+def needed_secrets(plan: Plan) -> list[str]:
+    """The plan's declared secrets plus any a step sends (so nothing is resolved mid-run)."""
+    names = list(plan.secrets)
+    for step in plan.steps:
+        names.extend((step.stdin.secrets if step.stdin else ()))
+        names.extend(step.pass_secrets)
+    return list(dict.fromkeys(names))
+
+
+def _declared(loaded: loader.Loaded) -> dict[str, dict]:
+    """Where each secret is listed in the description, so a missing one points there."""
+    found: dict[str, dict] = {}
+    for service_name, service in loaded.spec.services.items():
+        for index, secret in enumerate(service.secrets):
+            path = ("services", service_name, "secrets", index)
+            position = loaded.positions.of(path)
+            found.setdefault(secret, {"file": str(loaded.path), "key": f"services.{service_name}.secrets",
+                                      "line": position[0] if position else None})
+    return found
+
+
+def _env_file(loaded: loader.Loaded, name: str, given: Path | None) -> Path | None:
+    # `up --target local` reads the app's .env like the app itself would in development;
+    # platforms only get what the user points at, never a development .env by accident.
+    if given is not None:
+        return given
+    default = loaded.root / ".env"
+    return default if name == LOCAL and default.is_file() else None
+
+
+def _gate(loaded: loader.Loaded, name: str, force: bool, as_json: bool) -> bool:
+    from streamdeploy.commands.render import gate_on_check
+
+    try:
+        return bool(gate_on_check(loaded, [name], force, as_json))
+    except ModuleNotFoundError as missing:
+        if missing.name not in ("streamdeploy.capabilities", "streamdeploy.commands.check"):
+            raise
+        return True  # `check` is not part of this build yet
+
+
+def _write_files(loaded: loader.Loaded, name: str, force: bool, as_json: bool,
+                 plan_notes=()) -> list[str] | None:
+    from streamdeploy import writer
+    from streamdeploy.commands.render import context_for
+
+    rendering = targets.get(name).render(loaded.spec, context_for(loaded))
+    outcome = writer.write_all(list(rendering.files), loaded.root, loaded.path.name, force=force)
+    if outcome.conflicts:
+        for path, diff in outcome.conflicts:
+            console.err().print(f"[bold red]refusing to overwrite[/bold red] {console.escape(path)}: it was edited "
+                                "by hand (or not written by streamdeploy)")
+            console.err().print(console.escape(diff))
+        console.err().print("nothing was shipped: move your edits into streamdeploy.yaml, or pass --force to "
+                            "overwrite them")
+        if as_json:
+            console.emit_json({"ok": False, "conflicts": [p for p, _ in outcome.conflicts]})
+        return None
+    if not as_json:
+        for path in outcome.written:
+            console.success(f"wrote {path}")
+    _print_notes([*rendering.notes, *plan_notes], as_json)
+    return outcome.written
+
+
+def _show(plan: Plan, resolved: secret_values.Resolved, as_json: bool) -> None:
+    present = {n: n in resolved.values for n in needed_secrets(plan)}
+    if as_json:
+        console.emit_json(runner.plan_as_dict(plan, present))
+    else:
+        runner.print_plan(plan, present, resolved.masker())
+
+
+def _print_notes(notes: list[Note], as_json: bool) -> None:
+    if as_json:
+        return
+    for note in dict.fromkeys(notes):  # a note from both render and plan shows once
+        where = note.target + (f" ({note.key})" if note.key else "")
+        if note.level == "warning":
+            console.warning(note.message, where=where, fix=note.fix)
+        else:
+            console.info(f"{where}: {note.message}")
+
+
+def _summary(result: runner.RunResult) -> str:
+    counts = {status: sum(1 for r in result.results if r.status == status) for status in ("ok", "skipped", "started")}
+    parts = [f"{counts['ok']} step{'s' if counts['ok'] != 1 else ''} ran"]
+    if counts["skipped"]:
+        parts.append(f"{counts['skipped']} already done")
+    if counts["started"]:
+        parts.append(f"{counts['started']} process{'es' if counts['started'] != 1 else ''} started")
+    return ", ".join(parts)
+
+
+def _say_stopped(result: runner.RunResult, name: str, as_json: bool) -> None:
+    failed = result.failed
+    if failed is None or as_json:
+        return
+    done = sum(1 for r in result.results if r.status in ("ok", "skipped", "started"))
+    where = f"step {failed.index} ({failed.step.description})"
+    if failed.status == "interrupted":
+        console.err().print(f"[yellow]interrupted[/yellow] during {console.escape(where)}; {done} of the "
+                            f"steps before it finished. `streamdeploy up --target {name}` again picks up from the "
+                            "state the platform is in.")
+    else:
+        console.err().print(f"[bold red]{name}: stopped at {console.escape(where)}[/bold red]; "
+                            f"{done} step{'s' if done != 1 else ''} before it finished. Fix the cause and run "
+                            "`up` again.")
+
+
+# --- verifying and serving ---------------------------------------------------------------
+
+
+def _verify(loaded, plan: Plan, resolved, result: runner.RunResult, as_json: bool):
+    """Run `verify` against the plan's URL, while making sure local processes stay alive."""
+    from streamdeploy import verify as verifier
+    from streamdeploy.commands.verify import print_report
+    from streamdeploy.commands.verify import progress as show_progress
+
+    env = {**os.environ, **resolved.values}
+    box: dict = {}
+
+    def work():
+        try:
+            box["report"] = verifier.run_checks(plan.url, loaded, expect_marker=verifier.AUTO, env=env,
+                                                progress=None if as_json else show_progress)
+        except BaseException as error:  # handed to the main thread
+            box["error"] = error
+
+    thread = threading.Thread(target=work, daemon=True)
+    if not as_json:
+        console.info(f"verifying {plan.url} …")
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.2)
+            dead = [b for b in result.background if b.process is not None and b.process.poll() is not None]
+            if dead:
+                _say_died(dead[0], resolved)
+                runner.stop(result.background)
+                runner.pid_file(loaded.root, plan.target).unlink(missing_ok=True)
+                return None, exitcodes.FAILED
+    except KeyboardInterrupt:
+        if result.background:
+            runner.stop(result.background)
+            runner.pid_file(loaded.root, plan.target).unlink(missing_ok=True)
+        console.err().print("[yellow]interrupted[/yellow] while verifying")
+        return None, exitcodes.INTERRUPTED
+    if "error" in box:
+        raise box["error"]
+    report = box["report"]
+    if not as_json:
+        print_report(report)
+    if not report.ok and result.background:
+        log = result.background[0].log
+        console.err().print(f"[dim]last lines of {console.escape(str(log))}:[/dim]")
+        for line in runner.read_tail(log, runner.TAIL_LINES):
+            console.err().print("    " + console.escape(resolved.masker()(line)), soft_wrap=True)
+    return report, report.exit_code
+
+
+def _say_died(process: runner.Background, resolved) -> None:
+    code = process.process.returncode if process.process is not None else "?"
+    console.err().print(f"[bold red]✗[/bold red] {console.escape(process.description)} exited with {code} before it "
+                        "answered; its last lines:")
+    for line in runner.read_tail(process.log, runner.TAIL_LINES):
+        console.err().print("    " + console.escape(resolved.masker()(line)), soft_wrap=True)
+
+
+def _serve(loaded, name: str, plan: Plan, result: runner.RunResult, resolved) -> int:
+    """Foreground: show the service's log until Ctrl-C, then stop it cleanly."""
+    log = result.background[0].log
+    console.err().print(f"[bold]serving[/bold] at {console.escape(plan.url or '(no URL)')} — logs from "
+                        f"{console.escape(str(log))} follow; Ctrl-C stops it")
+    code = exitcodes.OK
+    try:
+        exit_code = runner.follow(log, result.background, resolved.masker())
+        console.err().print(f"[bold red]the service exited[/bold red] (code {exit_code})")
+        code = exitcodes.FAILED
+    except KeyboardInterrupt:
+        console.err().print("stopping …")
+    finally:
+        outcome = runner.stop(result.background)
+        runner.pid_file(loaded.root, name).unlink(missing_ok=True)
+    for pid, how in outcome:
+        console.err().print(f"[dim]pid {pid}: {how}[/dim]")
+    return code
+
+
+def _say_detached(loaded, name: str, plan: Plan, result: runner.RunResult) -> None:
+    pids = ", ".join(str(b.pid) for b in result.background)
+    log = result.background[0].log
+    console.success(f"running in the background (pid {pids}) at {plan.url or '(no URL)'}")
+    console.info(f"logs: {log}\nstop it with `streamdeploy down`"
+                 + ("" if loaded.path.parent == Path.cwd() else f" -f {loaded.path}"))

@@ -1,0 +1,415 @@
+"""fake `docker`: daemon, images, networks, volumes, containers and compose projects,
+per docker/cli v29.7.2 docs, buildx v0.36.0 and compose v5.5.0.
+
+``FAKE_DOCKER_DAEMON=down`` in the environment makes every daemon command fail the way
+docker does when the daemon is not running.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from fakes.fake_cli import Call, Exit
+from fakes.platforms import ident
+
+VERSION = "29.7.2"
+COMPOSE_VERSION = "5.5.0"
+DAEMON_DOWN = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
+CLIENT_ONLY = {(), ("compose", "version"), ("compose", "config")}
+
+
+def check_auth(call: Call) -> None:
+    if call.inv.command in CLIENT_ONLY or call.inv.command == ("version",):
+        return
+    if call.env.get("FAKE_DOCKER_DAEMON") == "down":
+        prefix = "docker: " if call.inv.command == ("run",) else ""
+        raise Exit(1, prefix + DAEMON_DOWN)
+
+
+def reads_stdin(call: Call) -> bool:
+    if call.inv.command == ("login",):
+        return call.has("--password-stdin")
+    if call.inv.command == ("build",):
+        return "-" in call.inv.positionals or call.flag("--file") == "-"
+    return False
+
+
+def _docker(state: dict) -> dict:
+    docker = state.setdefault("docker", {})
+    for key in ("images", "networks", "volumes", "containers", "projects"):
+        docker.setdefault(key, {})
+    return docker
+
+
+def _image_key(reference: str) -> str:
+    last = reference.rsplit("/", 1)[-1]
+    return reference if ":" in last or "@" in last else f"{reference}:latest"
+
+
+# --- client and daemon --------------------------------------------------------------------
+
+
+def root(call: Call) -> int:
+    if call.has("--version"):
+        call.print(f"Docker version {VERSION}, build 28f7560")
+        return 0
+    raise Exit(1, "fake docker: nothing to do")
+
+
+def version(call: Call) -> int:
+    fmt = call.flag("--format")
+    down = call.env.get("FAKE_DOCKER_DAEMON") == "down"
+    if fmt and "Server" in fmt:
+        if down:
+            raise Exit(1, DAEMON_DOWN)
+        call.print(VERSION)
+        return 0
+    call.print(f"Client:\n Version:           {VERSION}\n API version:       1.52\n OS/Arch:           linux/amd64")
+    if down:
+        raise Exit(1, DAEMON_DOWN)
+    call.print(f"\nServer: Docker Engine - Community\n Engine:\n  Version:          {VERSION}")
+    return 0
+
+
+def info(call: Call) -> int:
+    fmt = call.flag("--format")
+    with call.state() as state:
+        containers = len(_docker(state)["containers"])
+    if fmt:
+        if "ServerVersion" in fmt:
+            call.print(VERSION)
+        elif fmt == "json":
+            call.json({"ServerVersion": VERSION, "Containers": containers})
+        else:
+            call.print("")
+        return 0
+    call.print(f"Client: Docker Engine - Community\n Version:    {VERSION}\n\nServer:\n Containers: {containers}\n"
+               f" Server Version: {VERSION}\n Storage Driver: overlay2")
+    return 0
+
+
+def login(call: Call) -> int:
+    if call.has("--password-stdin") and not (call.record["stdin"] or "").strip():
+        raise Exit(1, "Error: Password Required")
+    call.print("Login Succeeded")
+    return 0
+
+
+# --- images, networks, volumes ------------------------------------------------------------
+
+
+def build(call: Call) -> int:
+    context = call.inv.positionals[0]
+    context_dir = call.path(context) if context != "-" else None
+    if context_dir is not None and not context_dir.is_dir():
+        raise Exit(1, f'ERROR: failed to build: unable to prepare context: path "{context}" not found')
+    dockerfile = call.flag("--file")
+    if dockerfile and dockerfile != "-":
+        dockerfile_path = call.path(dockerfile)
+    else:
+        dockerfile_path = (context_dir or call.cwd) / "Dockerfile"
+    if dockerfile != "-" and not dockerfile_path.is_file():
+        raise Exit(1, "ERROR: failed to build: failed to solve: failed to read dockerfile: open Dockerfile: "
+                      "no such file or directory")
+    for secret in call.inv.values("--secret"):
+        fields = dict(part.split("=", 1) for part in secret.split(",") if "=" in part)
+        if "env" in fields and not call.env.get(fields["env"]):
+            raise Exit(1, f"ERROR: failed to build: secret {fields.get('id')}: env {fields['env']} is not set")
+    tags = call.inv.values("--tag") or [ident("", call.record["id"], length=12)]
+    with call.state() as state:
+        images = _docker(state)["images"]
+        for tag in tags:
+            images[_image_key(tag)] = {"id": "sha256:" + ident("", tag, len(images), length=64)}
+    call.print('#0 building with "default" instance using docker driver')
+    call.print(f"#1 [internal] load build definition from {dockerfile_path.name if dockerfile != '-' else 'stdin'}")
+    call.print("#9 exporting to image\n#9 exporting layers done")
+    for tag in tags:
+        call.print(f"#9 naming to docker.io/library/{_image_key(tag)} done")
+    return 0
+
+
+def network_create(call: Call) -> int:
+    name = call.inv.positionals[0]
+    with call.state() as state:
+        networks = _docker(state)["networks"]
+        if name in networks:
+            raise Exit(1, f"Error response from daemon: network with name {name} already exists")
+        networks[name] = {"Id": ident("", "network", name, length=64), "Name": name,
+                          "Driver": call.flag("--driver", "bridge")}
+    call.print(networks[name]["Id"])
+    return 0
+
+
+def network_inspect(call: Call) -> int:
+    with call.state() as state:
+        networks = _docker(state)["networks"]
+    found = [networks[n] for n in call.inv.positionals if n in networks]
+    missing = [n for n in call.inv.positionals if n not in networks]
+    call.json(found)
+    if missing:
+        raise Exit(1, "\n".join(f"Error: No such network: {n}" for n in missing))
+    return 0
+
+
+def volume_create(call: Call) -> int:
+    name = (call.inv.positionals or [None])[0] or ident("", call.record["id"], length=64)
+    with call.state() as state:
+        _docker(state)["volumes"].setdefault(name, {"Name": name, "Driver": "local"})  # idempotent
+    call.print(name)
+    return 0
+
+
+# --- containers ---------------------------------------------------------------------------
+
+
+def _container(docker: dict, name: str) -> dict | None:
+    return docker["containers"].get(name.lstrip("/"))
+
+
+def container_inspect(call: Call) -> int:
+    with call.state() as state:
+        docker = _docker(state)
+        found = [_container(docker, n) for n in call.inv.positionals]
+    present = [c for c in found if c]
+    call.json(present)
+    missing = [n for n, c in zip(call.inv.positionals, found) if c is None]
+    if missing:
+        raise Exit(1, "\n".join(f"Error: No such container: {n}" for n in missing))
+    return 0
+
+
+def stop(call: Call) -> int:
+    with call.state() as state:
+        docker = _docker(state)
+        for name in call.inv.positionals:
+            container = _container(docker, name)
+            if container is None:
+                raise Exit(1, f"Error response from daemon: No such container: {name}")
+            container["State"]["Running"] = False
+            call.print(name)
+    return 0
+
+
+def rm(call: Call) -> int:
+    with call.state() as state:
+        docker = _docker(state)
+        for name in call.inv.positionals:
+            container = _container(docker, name)
+            if container is None:
+                raise Exit(1, f"Error response from daemon: No such container: {name}")
+            if container["State"]["Running"] and not call.has("--force"):
+                raise Exit(1, f'Error response from daemon: cannot remove container "/{name}": container is '
+                              "running: stop the container before removing or force remove")
+            del docker["containers"][container["Name"].lstrip("/")]
+            call.print(name)
+    return 0
+
+
+def run(call: Call) -> int:
+    image, *command = call.inv.positionals
+    name = call.flag("--name") or ident("", call.record["id"], length=12)
+    env_names, env_present = [], {}
+    for item in call.inv.values("--env"):
+        key, sep, _ = item.partition("=")
+        env_names.append(key)
+        if not sep:  # `-e NAME`: docker copies NAME from its own environment, if set
+            env_present[key] = bool(call.env.get(key))
+    for env_file in call.inv.values("--env-file"):
+        if not call.path(env_file).is_file():
+            raise Exit(125, f"docker: open {env_file}: no such file or directory")
+    with call.state() as state:
+        docker = _docker(state)
+        if _image_key(image) not in docker["images"]:
+            raise Exit(125, f"Unable to find image '{_image_key(image)}' locally\ndocker: Error response from "
+                            f"daemon: pull access denied for {image.split(':')[0]}, repository does not exist or "
+                            "may require 'docker login'")
+        if name in docker["containers"]:
+            raise Exit(125, f'docker: Error response from daemon: Conflict. The container name "/{name}" is '
+                            f'already in use by container "{docker["containers"][name]["Id"]}". You have to remove '
+                            "(or rename) that container to be able to reuse that name.")
+        network = call.flag("--network")
+        if network and network not in ("bridge", "host", "none") and network not in docker["networks"]:
+            raise Exit(125, f"docker: Error response from daemon: network {network} not found")
+        for mount in call.inv.values("--volume"):
+            source = mount.split(":", 1)[0]
+            if not source.startswith(("/", ".")):
+                docker["volumes"].setdefault(source, {"Name": source, "Driver": "local"})
+        container = {"Id": ident("", "container", name, len(docker["containers"]), length=64), "Name": f"/{name}",
+                     "Image": _image_key(image), "Command": command,
+                     "State": {"Running": bool(call.has("--detach")), "Status": "running"},
+                     "EnvNames": env_names, "EnvFromCaller": env_present,
+                     "Ports": call.inv.values("--publish"), "Volumes": call.inv.values("--volume"),
+                     "Network": network, "Restart": call.flag("--restart")}
+        docker["containers"][name] = container
+    if call.has("--detach"):
+        call.print(container["Id"])
+    return 0
+
+
+# --- compose ------------------------------------------------------------------------------
+
+
+def _compose_project(call: Call) -> tuple[str, dict, Path]:
+    import yaml
+
+    files = call.inv.values("--file")
+    directory = call.path(call.flag("--project-directory")) if call.flag("--project-directory") else None
+    if not files:
+        base = directory or call.cwd
+        candidates = [base / n for n in ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            raise Exit(1, "no configuration file provided: not found")
+        paths = [found]
+    else:
+        paths = [call.path(f) for f in files]
+    model: dict = {}
+    for path in paths:
+        if not path.is_file():
+            raise Exit(1, f"open {path}: no such file or directory")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as err:
+            raise Exit(1, f"yaml: {err}")
+        if not isinstance(data, dict):
+            raise Exit(1, f"{path.name}: top-level object must be a mapping")
+        model.update(data)
+    directory = directory or paths[0].parent
+    services = model.get("services")
+    if not isinstance(services, dict) or not services:
+        raise Exit(1, "no service selected" if services == {} else "services must be a mapping")
+    for name, service in services.items():
+        if not isinstance(service, dict):
+            raise Exit(1, f"services.{name} must be a mapping")
+        for key, value in (service.get("environment") or {}).items() if isinstance(service.get("environment"),
+                                                                                      dict) else []:
+            if isinstance(value, str):
+                for var, message in re.findall(r"\$\{(\w+):\?([^}]*)\}", value):
+                    if not call.env.get(var):
+                        raise Exit(1, f"required variable {var} is missing a value: {message}")
+        for mount in service.get("volumes") or []:
+            source = mount.get("source") if isinstance(mount, dict) else str(mount).split(":", 1)[0]
+            kind = mount.get("type", "volume") if isinstance(mount, dict) else "volume"
+            if kind == "volume" and source and not source.startswith(("/", ".")) and \
+                    source not in (model.get("volumes") or {}):
+                raise Exit(1, f'service "{name}" refers to undefined volume {source}: invalid compose project')
+    project = call.flag("--project-name") or model.get("name") or re.sub(r"[^a-z0-9_-]", "", directory.name.lower())
+    return project, model, directory
+
+
+def compose_config(call: Call) -> int:
+    import yaml
+
+    project, model, _ = _compose_project(call)
+    if not call.has("--quiet"):
+        call.print(yaml.safe_dump({**model, "name": project}, sort_keys=False))
+    return 0
+
+
+def compose_up(call: Call) -> int:
+    project, model, directory = _compose_project(call)
+    lines = []
+    with call.state() as state:
+        docker = _docker(state)
+        record = docker["projects"].setdefault(project, {"containers": {}, "volumes": [], "ups": 0})
+        record["ups"] += 1
+        for volume in (model.get("volumes") or {}):
+            full = f"{project}_{volume}"
+            if full not in docker["volumes"]:
+                docker["volumes"][full] = {"Name": full, "Driver": "local"}
+                lines.append(f' ✔ Volume "{full}"  Created')
+            if full not in record["volumes"]:
+                record["volumes"].append(full)
+        for name, service in model["services"].items():
+            build = service.get("build")
+            image = service.get("image") or f"{project}-{name}"
+            if build is not None and (call.has("--build") or _image_key(image) not in docker["images"]):
+                context = build if isinstance(build, str) else build.get("context", ".")
+                dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
+                if not (directory / context / dockerfile).is_file():
+                    raise Exit(1, f"failed to solve: failed to read dockerfile: open {dockerfile}: no such file or "
+                                  "directory")
+                docker["images"][_image_key(image)] = {"id": "sha256:" + ident("", image, length=64)}
+                lines.append(f" ✔ Service {name}  Built")
+            elif _image_key(image) not in docker["images"]:
+                raise Exit(1, f"Error response from daemon: pull access denied for {image}")
+            environment = service.get("environment") or {}
+            from_caller = {k: bool(call.env.get(k)) for k, v in environment.items() if v is None} \
+                if isinstance(environment, dict) else {}
+            container = f"{project}-{name}-1"
+            state_word = "Recreated" if container in record["containers"] else "Started"
+            record["containers"][container] = {"service": name, "image": _image_key(image),
+                                               "EnvFromCaller": from_caller, "running": True}
+            lines.append(f" ✔ Container {container}  {'Healthy' if call.has('--wait') else state_word}")
+    for line in lines:
+        call.err(line)  # compose writes progress to stderr
+    return 0
+
+
+def compose_ps(call: Call) -> int:
+    project, _, _ = _compose_project(call)
+    with call.state() as state:
+        record = _docker(state)["projects"].get(project, {"containers": {}})
+    rows = [{"Name": n, "Service": c["service"], "State": "running" if c["running"] else "exited",
+             "Health": "healthy"} for n, c in record["containers"].items()]
+    if call.flag("--format") == "json":
+        for row in rows:
+            call.print(json.dumps(row))
+    else:
+        call.print("NAME  SERVICE  STATUS")
+        for row in rows:
+            call.print(f"{row['Name']}  {row['Service']}  Up (healthy)")
+    return 0
+
+
+def compose_logs(call: Call) -> int:
+    project, model, _ = _compose_project(call)
+    for name in model["services"]:
+        call.print(f"{name}-1  | INFO:     Application startup complete.")
+    return 0
+
+
+def compose_down(call: Call) -> int:
+    project, _, _ = _compose_project(call)
+    with call.state() as state:
+        docker = _docker(state)
+        record = docker["projects"].get(project, {"containers": {}, "volumes": []})
+        for container in list(record["containers"]):
+            call.err(f" ✔ Container {container}  Removed")
+        record["containers"] = {}
+        if call.has("--volumes"):
+            for volume in record.get("volumes", []):
+                docker["volumes"].pop(volume, None)
+                call.err(f" ✔ Volume {volume}  Removed")
+            record["volumes"] = []
+            record["volumes_deleted"] = True
+    return 0
+
+
+def compose_version(call: Call) -> int:
+    call.print(COMPOSE_VERSION if call.has("--short") else f"Docker Compose version v{COMPOSE_VERSION}")
+    return 0
+
+
+HANDLERS = {
+    (): root,
+    ("version",): version,
+    ("info",): info,
+    ("login",): login,
+    ("build",): build,
+    ("network", "create"): network_create,
+    ("network", "inspect"): network_inspect,
+    ("volume", "create"): volume_create,
+    ("container", "inspect"): container_inspect,
+    ("stop",): stop,
+    ("rm",): rm,
+    ("run",): run,
+    ("compose", "config"): compose_config,
+    ("compose", "up"): compose_up,
+    ("compose", "ps"): compose_ps,
+    ("compose", "logs"): compose_logs,
+    ("compose", "down"): compose_down,
+    ("compose", "version"): compose_version,
+}

@@ -1,0 +1,172 @@
+"""Secret values: the dotenv reader, where values come from, how they travel, how they are masked."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fakes.platforms.fly import parse_secrets as fake_fly_parser
+from streamdeploy import exitcodes
+from streamdeploy.problems import ProblemsError
+from streamdeploy.secrets import (
+    MASK,
+    Masker,
+    fly_dotenv_line,
+    parse_dotenv,
+    parse_fly_dotenv,
+    read_env_file,
+    resolve,
+    stdin_text,
+    unset_problem,
+)
+
+# --- the dotenv reader ---------------------------------------------------------------------
+
+
+def test_plain_lines_comments_blanks_and_export():
+    text = "# a comment\n\nA=1\nexport B=two\n  C = spaced out  \nD=\n"
+    assert parse_dotenv(text, environ={}) == {"A": "1", "B": "two", "C": "spaced out", "D": ""}
+
+
+def test_unquoted_value_ends_at_a_spaced_hash_but_keeps_an_embedded_one():
+    assert parse_dotenv("A=abc # note\nB=abc#def\n", environ={}) == {"A": "abc", "B": "abc#def"}
+
+
+def test_single_quotes_are_literal():
+    text = "A='it\\'s $HOME \\n ${X} # not a comment'\n"
+    assert parse_dotenv(text, environ={"HOME": "/root", "X": "x"}) == {"A": "it's $HOME \\n ${X} # not a comment"}
+
+
+def test_double_quotes_understand_escapes():
+    text = 'A="line1\\nline2\\ttab \\"q\\" back\\\\slash \\$HOME"\n'
+    assert parse_dotenv(text, environ={"HOME": "/root"}) == {"A": 'line1\nline2\ttab "q" back\\slash $HOME'}
+
+
+def test_quoted_values_span_lines():
+    text = 'KEY="-----BEGIN KEY-----\nabc\n-----END KEY-----"\nNEXT=1\nSQ=\'a\nb\'\n'
+    assert parse_dotenv(text, environ={}) == {
+        "KEY": "-----BEGIN KEY-----\nabc\n-----END KEY-----", "NEXT": "1", "SQ": "a\nb"}
+
+
+def test_interpolation_from_earlier_lines_then_the_environment():
+    text = "A=one\nB=${A}-${HOME}\nC=\"${MISSING:-fallback}\"\nD='${A}'\n"
+    assert parse_dotenv(text, environ={"HOME": "/h"}) == {"A": "one", "B": "one-/h", "C": "fallback", "D": "${A}"}
+
+
+def test_last_definition_wins_and_a_bom_is_ignored():
+    assert parse_dotenv("\ufeffA=1\nA=2\n", environ={}) == {"A": "2"}
+
+
+@pytest.mark.parametrize("text,line,words", [
+    ("A=1\nnot a pair\n", 2, "`not` is not followed by `=`"),
+    ("A=1\nB\n", 2, "not followed by `=`"),
+    ('A="never closed\nB=2\n', 1, "never closed"),
+    ('A="x" trailing\n', 1, "unexpected text"),
+    ("1A=x\n", 1, "not NAME=value"),
+])
+def test_malformed_files_name_the_line(text, line, words):
+    with pytest.raises(ProblemsError) as caught:
+        parse_dotenv(text, "prod.env", environ={})
+    problem = caught.value.problems[0]
+    assert problem.file == "prod.env" and problem.line == line and words in problem.message
+    assert caught.value.exit_code == exitcodes.BAD_INPUT
+
+
+def test_a_missing_env_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ProblemsError) as caught:
+        read_env_file(tmp_path / "nope.env")
+    assert "does not exist" in caught.value.problems[0].message
+
+
+# --- where values come from --------------------------------------------------------------
+
+
+def test_environment_wins_over_the_env_file(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("A=from-file\nB=from-file\nE=\n", encoding="utf-8")
+    resolved = resolve(["A", "B", "C", "E"], env_file, environ={"A": "from-env"})
+    assert resolved.values == {"A": "from-env", "B": "from-file"}
+    assert resolved.sources == {"A": "environment", "B": str(env_file)}
+    assert resolved.missing == ("C",) and resolved.empty == ("E",)
+
+
+def test_unset_secrets_stop_with_exit_3_and_say_how_to_set_them(tmp_path):
+    resolved = resolve(["OPENAI_API_KEY", "EMPTY"], None, environ={"EMPTY": ""})
+    error = unset_problem(resolved, "fly")
+    assert error.exit_code == exitcodes.NOT_READY
+    messages = [p.message for p in error.problems]
+    assert messages == ["secret OPENAI_API_KEY is not set; `up --target fly` needs its value",
+                        "secret EMPTY is empty; `up --target fly` needs its value"]
+    assert "--env-file" in error.problems[0].fix
+
+
+# --- how values travel ---------------------------------------------------------------------
+
+TRICKY = [
+    "plain",
+    "",
+    "with spaces  ",
+    "  leading spaces",
+    'has "double" quotes',
+    "has 'single' quotes",
+    "hash # inside",
+    'odd " quote # then hash',
+    'two "" quotes # hash',
+    "ends with a quote\"",
+    '"fully quoted"',
+    "'single wrapped'",
+    '"""triple"""',
+    "multi\nline\nvalue",
+    "-----BEGIN PRIVATE KEY-----\nMIIEv\n-----END PRIVATE KEY-----\n",
+    "back\\slash and $HOME and ${X}",
+    "unicode ☃ naïve",
+    "=starts with equals",
+]
+
+
+@pytest.mark.parametrize("value", TRICKY)
+def test_fly_encoding_reads_back_exactly_in_flys_parser(value):
+    line = fly_dotenv_line("NAME", value)
+    assert parse_fly_dotenv(line) == {"NAME": value}
+    # ...and in the fake CLI's own port of flyctl's parser, written separately.
+    assert fake_fly_parser(line) == {"NAME": value}
+
+
+def test_a_value_fly_cannot_carry_is_refused_by_name_not_sent_garbled():
+    impossible = 'a"b # c\nd"""'  # odd quotes before #, and a line ending in """
+    with pytest.raises(ProblemsError) as caught:
+        fly_dotenv_line("TOKEN", impossible)
+    assert "TOKEN" in caught.value.problems[0].message
+    assert impossible not in str(caught.value.problems[0])
+
+
+def test_stdin_formats():
+    values = {"A": "one", "B": 'two "2"'}
+    assert stdin_text("value", ["B"], values) == 'two "2"'
+    assert stdin_text("envfile", ["A", "B"], values) == 'A=one\nB=two "2"\n'
+    assert parse_fly_dotenv(stdin_text("dotenv", ["A", "B"], values)) == values
+
+
+def test_envfile_format_refuses_a_line_break():
+    with pytest.raises(ProblemsError) as caught:
+        stdin_text("envfile", ["PEM"], {"PEM": "a\nb"})
+    assert "line break" in caught.value.problems[0].message
+
+
+# --- masking -------------------------------------------------------------------------------
+
+
+def test_masker_hides_raw_json_escaped_and_line_pieces():
+    secret = 'sk-"quoted"\nsecond-line-of-key'
+    mask = Masker([secret, "tok-123456"])
+    assert mask("token tok-123456 used") == f"token {MASK} used"
+    assert mask(json.dumps({"v": secret})) == json.dumps({"v": "X"}).replace("X", MASK)
+    assert mask("log: second-line-of-key") == f"log: {MASK}"
+    assert mask("nothing secret here") == "nothing secret here"
+
+
+def test_masker_prefers_the_longest_match_and_ignores_empty_values():
+    mask = Masker(["abcd", "abcdefgh", ""])
+    assert mask("abcdefgh abcd") == f"{MASK} {MASK}"
+    assert bool(Masker([""])) is False

@@ -1,0 +1,288 @@
+"""`streamdeploy up` for every platform target, against the fake CLIs.
+
+Each target's real plan runs through the real runner and the fakes, which parse argv
+like the real CLIs and keep state. For each: every command line is one the CLI accepts,
+the plan's commands run in the plan's order, secrets travel only on stdin or by name
+(distinctive values are grepped for in every argv, every output and every file written),
+and a second `up` creates nothing twice.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES, assert_no_traceback
+from fakes import fake_clis  # noqa: F401  (fixture)
+from fakes.platforms import digest
+from fakes.platforms.fly import parse_secrets as fly_reads
+from streamdeploy import loader
+from streamdeploy.commands.up import make_plan
+
+SECRETS = {
+    "OPENAI_API_KEY": "sk-live-Q7vX2mN9-openai",
+    "API_KEY": "apikey-Z9y8X7w6-shared",
+    "ADMIN_PASSWORD": 'adm-"P4ss" #w0rd',
+}
+
+
+def project_from(example: str, tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    shutil.copytree(EXAMPLES / example, root, ignore=shutil.ignore_patterns("tests", ".streamdeploy", "__pycache__",
+                                                                           ".venv"))
+    return root
+
+
+def git(root: Path, *args: str, env: dict) -> str:
+    return subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def ship(fakes, root: Path, target: str, *extra: str, env: dict | None = None):
+    result = fakes.run("up", "--target", target, "--no-verify", *extra, cwd=root, env={**SECRETS, **(env or {})})
+    assert_no_traceback(result)
+    return result
+
+
+def plan_for(root: Path, target: str):
+    return make_plan(loader.load(root / "streamdeploy.yaml"), target)
+
+
+def assert_secrets_stayed_hidden(fakes, root: Path, *results) -> None:
+    values = list(SECRETS.values())
+    for call in fakes.calls():
+        for value in values:
+            assert all(value not in arg for arg in call.argv), f"secret value on argv: {call.line}"
+    for result in results:
+        for value in values:
+            assert value not in result.stdout and value not in result.stderr
+    for path in root.rglob("*"):
+        if path.is_file() and "node_modules" not in path.parts:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            assert not any(v in text for v in values), f"secret value written to {path}"
+
+
+def assert_every_call_parsed(fakes) -> None:
+    rejected = [(c.line, c.usage_error) for c in fakes.calls() if c.usage_error]
+    assert not rejected, rejected
+
+
+def assert_plan_order(fakes, plan) -> None:
+    """The plan's commands ran in the plan's order (probes and readiness checks interleave)."""
+    calls = [(c.binary, *c.argv) for c in fakes.calls()]
+    position = 0
+    unmatched = []
+    for step in plan.steps:
+        wanted = tuple(step.argv)
+        later = [i for i in range(position, len(calls)) if calls[i] == wanted]
+        if later:
+            position = later[0] + 1
+        elif wanted in calls:
+            unmatched.append(wanted)  # it ran, but before a step that comes earlier in the plan
+    assert not unmatched, f"out of plan order: {unmatched}"
+
+
+# --- fly -----------------------------------------------------------------------------------
+
+
+def test_fly_up_creates_the_app_and_volume_imports_secrets_on_stdin_and_deploys(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)
+    first = ship(fake_clis, root, "fly")
+    assert first.returncode == 0, first.stderr
+    plan = plan_for(root, "fly")
+    assert_every_call_parsed(fake_clis)
+    assert_plan_order(fake_clis, plan)
+    by_command = {" ".join(c.command): c for c in fake_clis.calls("fly")}
+    assert fly_reads(by_command["secrets import"].stdin) == {k: SECRETS[k] for k in ("OPENAI_API_KEY", "API_KEY")}
+    deploy = by_command["deploy"]
+    assert deploy.exit == 0 and deploy.env["FLY_API_TOKEN"] and "--config" in deploy.argv
+    app = fake_clis.state()["fly"]["apps"]["stream-gen-ui"]
+    assert app["deployed"] and [v["name"] for v in app["volumes"]] == ["chroma_data"]
+    assert {k: v["digest"] for k, v in app["secrets"].items()} == {
+        "OPENAI_API_KEY": digest(SECRETS["OPENAI_API_KEY"]), "API_KEY": digest(SECRETS["API_KEY"])}
+    assert "[3/5] Creating volume chroma_data (1 GB, iad)" in first.stderr
+
+    fake_clis.clear_calls()
+    second = ship(fake_clis, root, "fly")
+    assert second.returncode == 0, second.stderr
+    names = [" ".join(c.command) for c in fake_clis.calls("fly")]
+    assert "apps create" not in names and "volumes create" not in names
+    assert second.stderr.count("already exists, skipping") == 2
+    app = fake_clis.state()["fly"]["apps"]["stream-gen-ui"]
+    assert len(app["volumes"]) == 1 and app["releases"] == 2
+    assert_secrets_stayed_hidden(fake_clis, root, first, second)
+
+
+# --- railway ---------------------------------------------------------------------------------
+
+
+def test_railway_iac_up_applies_the_config_sets_secrets_on_stdin_and_waits(fake_clis, tmp_path):
+    root = project_from("multi", tmp_path)
+    first = ship(fake_clis, root, "railway")
+    assert first.returncode == 0, first.stderr
+    assert_every_call_parsed(fake_clis)
+    plan = plan_for(root, "railway")
+    assert_plan_order(fake_clis, plan)
+    sets = [c for c in fake_clis.calls("railway") if c.command == ["variable", "set"] and "--stdin" in c.argv]
+    assert {c.argv[2]: c.stdin for c in sets} == SECRETS  # one secret per call, the value on stdin
+    ups = [c for c in fake_clis.calls("railway") if c.command == ["up"]]
+    assert ups and all("--ci" in c.argv or c.env["CI"] for c in ups)  # waits for the deploy's verdict
+    [project] = fake_clis.state()["railway"]["projects"].values()
+    services = {s["name"]: s for s in project["services"].values()}
+    assert set(services) == {"api", "admin"}
+    assert [v["mountPath"] for v in services["api"]["volumes"]] == ["/data/chroma"]
+    assert services["api"]["variables"]["OPENAI_API_KEY"] == f"sha256:{digest(SECRETS['OPENAI_API_KEY'])}"
+
+    second = ship(fake_clis, root, "railway")
+    assert second.returncode == 0, second.stderr
+    [project] = fake_clis.state()["railway"]["projects"].values()  # still one project
+    services = {s["name"]: s for s in project["services"].values()}
+    assert set(services) == {"api", "admin"} and len(services["api"]["volumes"]) == 1
+    assert sum(1 for c in fake_clis.calls("railway") if c.command == ["init"]) == 1
+    assert_secrets_stayed_hidden(fake_clis, root, first, second)
+
+
+def test_railway_toml_up_adds_the_volume_once(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)
+    text = (root / "streamdeploy.yaml").read_text()
+    (root / "streamdeploy.yaml").write_text(text.replace("format: iac", "format: toml"))
+    # The legacy path links an existing project and service (made in the dashboard or by `railway add`).
+    fake_clis.seed("railway", {"projects": {"p-1": {"id": "p-1", "name": "stream-gen-ui",
+                                                    "environments": {"production": "env-1"}, "applied": None,
+                                                    "services": {"s-1": {"id": "s-1", "name": "api", "variables": {},
+                                                                         "volumes": [], "deployments": [],
+                                                                         "domain": None, "redeploys": 0}}}}})
+    first = ship(fake_clis, root, "railway")
+    assert first.returncode == 0, first.stderr
+    assert_every_call_parsed(fake_clis)
+    second = ship(fake_clis, root, "railway")
+    assert second.returncode == 0, second.stderr
+    adds = [c for c in fake_clis.calls("railway") if c.command == ["volume", "add"]]
+    assert len(adds) == 1
+    service = fake_clis.state()["railway"]["projects"]["p-1"]["services"]["s-1"]
+    assert len(service["volumes"]) == 1 and len(service["deployments"]) == 2
+    assert_secrets_stayed_hidden(fake_clis, root, first, second)
+
+
+# --- render ----------------------------------------------------------------------------------
+
+
+def render_repository(fakes, root: Path) -> dict:
+    """A pushed git repository holding the rendered files, and the Blueprint's service."""
+    env = fakes.env()
+    rendered = fakes.run("render", "--target", "render", cwd=root)
+    assert rendered.returncode == 0, rendered.stderr
+    remote = root.parent / "remote.git"
+    git(root.parent, "init", "--bare", "-q", str(remote), env=env)
+    git(root, "init", "-q", "-b", "main", env=env)
+    git(root, "add", "-A", env=env)
+    git(root, "commit", "-q", "-m", "streamdeploy render", env=env)
+    git(root, "remote", "add", "origin", str(remote), env=env)
+    git(root, "push", "-q", "-u", "origin", "main", env=env)
+    # What the one-time Dashboard step (New > Blueprint) creates.
+    fakes.seed("render", {"services": {"srv-d2abc3def4ghi5jkl6mn": {"name": "stream-gen-ui-api",
+                                                                      "type": "web_service"}}})
+    return env
+
+
+def test_render_up_validates_checks_git_and_deploys_the_blueprint_service(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)
+    render_repository(fake_clis, root)
+    first = ship(fake_clis, root, "render")
+    assert first.returncode == 0, first.stderr
+    assert_every_call_parsed(fake_clis)
+    calls = [" ".join(c.command) for c in fake_clis.calls("render")]
+    assert calls.index("blueprints validate") < calls.index("deploys create")
+    [deploy] = [c for c in fake_clis.calls("render") if c.command == ["deploys", "create"]]
+    assert deploy.argv[:3] == ["deploys", "create", "srv-d2abc3def4ghi5jkl6mn"]
+    assert "--confirm" in deploy.argv and "--wait" in deploy.argv
+
+    second = ship(fake_clis, root, "render")
+    assert second.returncode == 0, second.stderr
+    deploys = fake_clis.state()["render"]["services"]["srv-d2abc3def4ghi5jkl6mn"]["deploys"]
+    assert [d["status"] for d in deploys] == ["live", "live"]
+    assert_secrets_stayed_hidden(fake_clis, root, first, second)
+
+
+def test_render_up_stops_when_the_work_is_not_pushed(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)
+    env = render_repository(fake_clis, root)
+    (root / "README.md").write_text("a change\n")
+    git(root, "add", "README.md", env=env)
+    git(root, "commit", "-q", "-m", "not pushed", env=env)
+    result = ship(fake_clis, root, "render")
+    assert result.returncode == 1
+    assert "pushed" in result.stderr
+    assert not [c for c in fake_clis.calls("render") if c.command == ["deploys", "create"]]
+
+
+# --- docker and compose ------------------------------------------------------------------------
+
+
+def test_docker_up_builds_and_runs_with_secrets_by_name_and_replaces_the_container(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)
+    first = ship(fake_clis, root, "docker")
+    assert first.returncode == 0, first.stderr
+    assert_every_call_parsed(fake_clis)
+    assert_plan_order(fake_clis, plan_for(root, "docker"))
+    [container] = fake_clis.state()["docker"]["containers"].values()
+    assert container["EnvFromCaller"] == {"OPENAI_API_KEY": True, "API_KEY": True}  # `-e NAME`, value from env
+    second = ship(fake_clis, root, "docker")
+    assert second.returncode == 0, second.stderr
+    docker = fake_clis.state()["docker"]
+    assert len(docker["containers"]) == 1 and len(docker["networks"]) == 1
+    assert list(docker["volumes"]) == ["stream-gen-ui_chroma_data"]
+    assert sum(1 for c in fake_clis.calls("docker") if c.command == ["network", "create"]) == 1
+    assert_secrets_stayed_hidden(fake_clis, root, first, second)
+
+
+def test_compose_up_passes_secrets_by_name(fake_clis, tmp_path):
+    root = project_from("multi", tmp_path)
+    # compose.yaml builds from the docker target's Dockerfiles (see the xfail below).
+    assert fake_clis.run("render", "--target", "docker", cwd=root).returncode == 0
+    first = ship(fake_clis, root, "compose")
+    assert first.returncode == 0, first.stderr
+    assert_every_call_parsed(fake_clis)
+    [project] = fake_clis.state()["docker"]["projects"].values()
+    callers = {c["service"]: c["EnvFromCaller"] for c in project["containers"].values()}
+    assert callers == {"api": {"OPENAI_API_KEY": True, "API_KEY": True}, "admin": {"ADMIN_PASSWORD": True}}
+    second = ship(fake_clis, root, "compose")
+    assert second.returncode == 0
+    [project] = fake_clis.state()["docker"]["projects"].values()
+    assert len(project["containers"]) == 2 and project["ups"] == 2
+    assert not project.get("volumes_deleted")
+    assert_secrets_stayed_hidden(fake_clis, root, first, second)
+
+
+@pytest.mark.xfail(strict=True, reason="compose's render writes compose.yaml only; its `build:` needs the docker "
+                                       "target's Dockerfiles, which `up --target compose` does not write")
+def test_compose_up_on_a_fresh_project_has_the_dockerfiles_it_builds(fake_clis, tmp_path):
+    root = project_from("multi", tmp_path)
+    result = ship(fake_clis, root, "compose")
+    assert result.returncode == 0, result.stderr
+
+
+# --- kubernetes ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("example", ["app", "scaled"])
+def test_kubernetes_up_stores_secrets_from_the_environment_and_rolls_out(fake_clis, tmp_path, example):
+    root = project_from(example, tmp_path)
+    first = ship(fake_clis, root, "kubernetes")
+    assert first.returncode == 0, first.stderr
+    assert_every_call_parsed(fake_clis)
+    objects = fake_clis.state()["kubectl"]["objects"]
+    namespace = "stream-gen-ui" if example == "scaled" else "default"
+    secret = objects[f"Secret/{namespace}/api-secrets"]
+    assert secret["dataDigests"] == {"API_KEY": digest(SECRETS["API_KEY"]),
+                                     "OPENAI_API_KEY": digest(SECRETS["OPENAI_API_KEY"])}
+    assert f"Deployment/{namespace}/api" in objects
+    creates = [c for c in fake_clis.calls("kubectl") if c.command == ["create", "secret", "generic"]]
+    assert all(c.env.get("KUBECONFIG") for c in fake_clis.calls("kubectl"))
+    assert creates and all("--dry-run=client" in c.argv for c in creates)
+    second = ship(fake_clis, root, "kubernetes")
+    assert second.returncode == 0, second.stderr
+    assert fake_clis.state()["kubectl"]["objects"].keys() == objects.keys()
+    assert_secrets_stayed_hidden(fake_clis, root, first, second)
