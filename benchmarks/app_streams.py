@@ -40,6 +40,7 @@ class Stream:
 
 
 async def run_stream(port: int, st: Stream, connect_gate: asyncio.Semaphore) -> None:
+    writer = None
     try:
         async with connect_gate:  # cap connects in flight: the listen backlog is finite
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -71,9 +72,11 @@ async def run_stream(port: int, st: Stream, connect_gate: asyncio.Semaphore) -> 
                             st.ready_at = now
                         elif name == "added":
                             st.added_at = now
-        writer.close()
     except (OSError, asyncio.IncompleteReadError, ValueError) as e:
         st.error = f"{type(e).__name__}: {e}"
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 async def post_document(port: int) -> int:

@@ -202,7 +202,7 @@ class Runner:
         result = RunResult(plan.target)
         total = len(plan.steps)
         stopped_previous = False
-        with _signals_as_interrupts():
+        with interrupts():
             for index, step in enumerate(plan.steps, start=1):
                 if step.background and not stopped_previous:
                     stopped_previous = True
@@ -445,7 +445,8 @@ class Runner:
         err.print(f"[bold red]✗[/bold red] {console.escape(label)} [red]— {console.escape(result.message or '')}"
                   f" after {took}[/red]")
         if result.tail and not streamed:
-            err.print(f"  [dim]last {len(result.tail)} lines of its output:[/dim]")
+            count = len(result.tail)
+            err.print(f"  [dim]{'the last line' if count == 1 else f'the last {count} lines'} of its output:[/dim]")
             for line in result.tail:
                 err.print(f"    {console.escape(line)}", soft_wrap=True)
         if result.step.hint:
@@ -556,8 +557,9 @@ def _terminate(process: subprocess.Popen, grace: float) -> None:
     _signal_group(process.pid, signal.SIGKILL)  # leftovers in the group (a CLI's own children)
 
 
-class _signals_as_interrupts:
-    """While steps run, Ctrl-C and SIGTERM raise Interrupted (the child is in its own group)."""
+class interrupts:
+    """Inside this block Ctrl-C and SIGTERM raise Interrupted. Children run in their own
+    process groups, so the signal reaches only us and we decide how they stop."""
 
     def __enter__(self):
         self.previous = {}

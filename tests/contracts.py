@@ -36,7 +36,7 @@ EXTRA = CONTRACTS.with_name("contracts_extra.json")
 # Exit code of a usage error (unknown flag, bad value) per CLI. Each is stated in the
 # contract: fly `_cli.unknown_flag` ("exit 1"), railway `_cli.unknown_flag` ("exit 2"),
 # docker `_cli.exit_codes.flag_errors` ("125"), render and kubectl `_cli.exit_codes["1"]`.
-# tests/test_contracts.py checks these against the contract text.
+# tests/fakes/test_fakes.py checks these against the contract text.
 USAGE_EXIT = {"fly": 1, "render": 1, "kubectl": 1, "docker": 125, "railway": 2}
 # Wrong number of positionals: cobra returns a plain error (exit 1, docker included:
 # docker/cli cli/required.go errors are not StatusErrors); clap exits 2.

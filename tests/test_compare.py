@@ -86,14 +86,14 @@ def test_rates_convert_to_a_month():
 
 
 def test_the_example_app_everywhere():
-    spec = loader.load(EXAMPLES / "app" / "streamdeploy.yaml").spec  # api: 1 CPU, 1GB, one 1GB volume
+    spec = loader.load(EXAMPLES / "app" / "streamdeploy.yaml").spec  # api: 0.5 CPU, 512MB, one 1GB volume
     expected = {
-        "railway": (30 + 0.15, True),
-        "render": (25 + 0.25, True),
-        "fly": (1.94 + 0.75 * 5 + 0.15, True),
-        "digitalocean": (10, False),  # no volume to price
-        "cloudrun": ((0.000018 + 0.000002 * GB / GIB) * 3600 * HOURS, False),
-        "apprunner": ((0.064 + 2 * 0.007) * HOURS, False),
+        "railway": (0.5 * 20 + 0.512 * 10 + 0.15, True),
+        "render": (7 + 0.25, True),  # starter fits 0.5 CPU / 512 MB
+        "fly": (1.94 + 0.25 * 5 + 0.15, True),  # shared-cpu-1x: 256 MB included, +256 MB
+        "digitalocean": (5, False),  # no volume to price
+        "cloudrun": ((0.000018 * 0.5 + 0.000002 * 0.512 * GB / GIB) * 3600 * HOURS, False),
+        "apprunner": ((0.064 * 0.5 + 1 * 0.007) * HOURS, False),  # smallest size: 0.5 vCPU / 1 GB
         "kubernetes": (None, False),
         "compose": (None, False),
         "local": (0, True),
@@ -137,7 +137,7 @@ def test_prices_carry_their_dates_and_sources():
     assert any("third-party" in note for note in render.notes)
     assert pricing.estimate(spec, p("railway")).as_of == "2026-08-21"
     data = render.as_dict()
-    assert data["monthly"] == 25.25 and data["currency"] == "USD" and data["prices_as_of"] == "2026-01-22"
+    assert data["monthly"] == 7.25 and data["currency"] == "USD" and data["prices_as_of"] == "2026-01-22"
 
 
 # ----------------------------------------------------------------------------- verdicts

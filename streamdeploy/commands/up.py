@@ -51,6 +51,8 @@ def run(
     if step_timeout <= 0:
         raise fail("--step-timeout must be more than 0 seconds", fix="e.g. --step-timeout 1200")
     if not _gate(loaded, name, force, as_json):
+        if as_json:
+            console.emit_json({"ok": False, "target": name, "stopped": "check found errors (`streamdeploy check`)"})
         return exitcodes.FAILED
     if resolved.unset:
         raise secret_values.unset_problem(resolved, name, env_file, declared=_declared(loaded))
@@ -97,6 +99,9 @@ def run(
     if result.background and not detach:
         runner.stop(result.background)
         runner.pid_file(loaded.root, name).unlink(missing_ok=True)
+    elif not as_json and any(b.process is not None and b.process.poll() is None for b in result.background):
+        console.info(f"left running for you to look at (pid {', '.join(str(b.pid) for b in result.background)}, "
+                     f"log {result.background[0].log}); `streamdeploy down` stops it")
     if as_json:
         console.emit_json(outcome)
     return code
@@ -281,15 +286,16 @@ def _verify(loaded, plan: Plan, resolved, result: runner.RunResult, as_json: boo
         console.info(f"verifying {plan.url} …")
     thread.start()
     try:
-        while thread.is_alive():
-            thread.join(0.2)
-            dead = [b for b in result.background if b.process is not None and b.process.poll() is not None]
-            if dead:
-                _say_died(dead[0], resolved)
-                runner.stop(result.background)
-                runner.pid_file(loaded.root, plan.target).unlink(missing_ok=True)
-                return None, exitcodes.FAILED
-    except KeyboardInterrupt:
+        with runner.interrupts():  # SIGTERM as well as Ctrl-C: never leave local processes behind
+            while thread.is_alive():
+                thread.join(0.2)
+                dead = [b for b in result.background if b.process is not None and b.process.poll() is not None]
+                if dead:
+                    _say_died(dead[0], resolved)
+                    runner.stop(result.background)
+                    runner.pid_file(loaded.root, plan.target).unlink(missing_ok=True)
+                    return None, exitcodes.FAILED
+    except (KeyboardInterrupt, runner.Interrupted):
         if result.background:
             runner.stop(result.background)
             runner.pid_file(loaded.root, plan.target).unlink(missing_ok=True)
@@ -323,10 +329,11 @@ def _serve(loaded, name: str, plan: Plan, result: runner.RunResult, resolved) ->
                         f"{console.escape(str(log))} follow; Ctrl-C stops it")
     code = exitcodes.OK
     try:
-        exit_code = runner.follow(log, result.background, resolved.masker())
+        with runner.interrupts():
+            exit_code = runner.follow(log, result.background, resolved.masker())
         console.err().print(f"[bold red]the service exited[/bold red] (code {exit_code})")
         code = exitcodes.FAILED
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, runner.Interrupted):
         console.err().print("stopping …")
     finally:
         outcome = runner.stop(result.background)

@@ -56,7 +56,9 @@ class ComposeTarget:
     title = "Docker Compose"
 
     def render(self, spec: Spec, ctx: Context) -> Rendering:
-        notes: list[Note] = []
+        # compose.yaml builds from the docker target's Dockerfiles: they are part of this rendering.
+        images = docker.image_files(spec, ctx)
+        notes: list[Note] = list(images.notes)
         volumes = _volume_names(spec)
         services: dict = {}
         for name, store in spec.stores.items():
@@ -85,7 +87,7 @@ class ComposeTarget:
                 level="info",
             ))
         content = kubernetes.dump_yaml([document], start=False)
-        return Rendering(files=(RenderedFile(FILE, content),), notes=tuple(notes))
+        return Rendering(files=(*images.files, RenderedFile(FILE, content)), notes=tuple(notes))
 
     def plan(self, spec: Spec, ctx: Context) -> Plan:
         secrets: list[str] = []

@@ -15,7 +15,7 @@ def test_table_with_verdicts_costs_and_dates():
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Where this description can run" in out
-    assert "$25.25" in out and "$30.15" in out and "$5.84" in out
+    assert "$7.25" in out and "$15.27" in out and "$3.34" in out
     assert "Why not" in out and "AWS App Runner: services.api.streaming.max_duration" in out
     assert "Prices as of" in out and "Railway: 2026-08-21" in out
     assert "Kubernetes: depends on your cluster" in out
@@ -31,7 +31,7 @@ def test_json_shape():
     assert set(rows) == {"railway", "render", "fly", "digitalocean", "cloudrun", "apprunner", "kubernetes",
                          "compose", "local"}
     assert {name for name, row in rows.items() if not row["feasible"]} == {"digitalocean", "cloudrun", "apprunner"}
-    assert rows["render"]["cost"]["monthly"] == 25.25
+    assert rows["render"]["cost"]["monthly"] == 7.25
     assert rows["render"]["cost"]["prices_as_of"] == "2026-01-22"
     assert rows["kubernetes"]["cost"]["monthly"] is None
     assert rows["digitalocean"]["blocking"][0]["rule"] == "volume-unsupported"

@@ -211,3 +211,11 @@ def test_failure_json_keeps_the_tail(fake_clis, project):
 def test_down_with_nothing_running(fake_clis, project):
     result = fake_clis.run("down", cwd=project)
     assert result.returncode == 0 and "nothing is running" in result.stderr
+
+
+def test_a_secret_value_the_platform_cannot_carry_stops_up_before_step_1(fake_clis, project):
+    result = up(fake_clis, project, env={"API_KEY": 'a"b # c\nd"""'})
+    assert result.returncode == exitcodes.BAD_INPUT
+    assert "the value of API_KEY cannot be sent to `fly secrets import` unchanged" in result.stderr
+    assert "fly secrets set API_KEY=-" in result.stderr
+    assert fake_clis.calls() == [] and 'a"b' not in result.stderr

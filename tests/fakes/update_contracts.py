@@ -3,7 +3,7 @@
 The fakes and ``tests/contracts.py`` parse argv the way each real CLI does, driven by
 that research. Tests must also run where ../shared is absent, so they read this trimmed
 copy: parser facts only (flags, positionals, aliases, auth env vars, exit codes), no prose.
-``tests/test_contracts.py`` fails when the copy is stale.
+``tests/fakes/test_fakes.py`` fails when the copy is stale.
 
     .venv/bin/python tests/fakes/update_contracts.py [--docker-cli CHECKOUT]
 

@@ -58,10 +58,13 @@ def rendered(loaded: loader.Loaded):
     return get("compose").render(loaded.spec, Context(root=loaded.root))
 
 
+def compose_file(loaded: loader.Loaded):
+    (file,) = [f for f in rendered(loaded).files if f.path == "compose.yaml"]
+    return file
+
+
 def document(loaded: loader.Loaded) -> dict:
-    (file,) = rendered(loaded).files
-    assert file.path == "compose.yaml"
-    return yaml.safe_load(file.content)
+    return yaml.safe_load(compose_file(loaded).content)
 
 
 def interpolate(value: str, env: dict[str, str]) -> str:
@@ -112,10 +115,12 @@ def test_every_service_restarts_drains_and_rotates_logs(server):
     assert services["vectors"]["deploy"]["resources"]["limits"] == {"cpus": "1", "memory": "954m"}
 
 
-def test_apps_build_from_the_docker_targets_dockerfiles():
+def test_apps_build_from_the_docker_targets_dockerfiles_which_it_renders_too():
     loaded = load_example("multi")
     services = document(loaded)["services"]
-    docker_files = {f.path for f in docker.TARGET.render(loaded.spec, Context(root=loaded.root)).files}
+    docker_files = {f.path: f.content for f in docker.TARGET.render(loaded.spec, Context(root=loaded.root)).files}
+    ours = {f.path: f.content for f in rendered(loaded).files if f.path != "compose.yaml"}
+    assert ours == docker_files  # `up --target compose` on a fresh checkout has what it builds
     for name in ("api", "admin"):
         build = services[name]["build"]
         assert build["dockerfile"] in docker_files  # context "."
@@ -177,7 +182,7 @@ def test_replicas_are_a_note_not_a_port_clash(server):
 
 def test_secrets_are_names_without_values(monkeypatch, server):
     monkeypatch.setenv("API_KEY", "s3cr3t-that-must-not-leak")
-    (file,) = rendered(server).files
+    file = compose_file(server)
     assert "s3cr3t" not in file.content
     environment = yaml.safe_load(file.content)["services"]["api"]["environment"]
     assert "API_KEY" in environment and environment["API_KEY"] is None
@@ -202,7 +207,7 @@ def test_dollars_in_health_paths_are_literal(server):
 
 
 def test_multiline_values_stay_readable():
-    (file,) = rendered(load_example("multi")).files
+    file = compose_file(load_example("multi"))
     assert 'MULTILINE: "line one\\nline two"' in file.content
 
 

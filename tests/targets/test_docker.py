@@ -379,7 +379,7 @@ def test_app_plan_argv(tmp_path):
          "--publish", "127.0.0.1:8000:8000", "--volume", "stream-gen-ui_chroma_data:/data/chroma",
          "--env", "ENVIRONMENT=production", "--env", "SSE_HEARTBEAT=15", "--env", "PORT=8000",
          "--env", "CHROMA_DB_PATH=/data/chroma", "--env", "OPENAI_API_KEY", "--env", "API_KEY",
-         "--cpus", "1", "--memory", "1000000000", "stream-gen-ui-api"),
+         "--cpus", "0.5", "--memory", "512000000", "stream-gen-ui-api"),
     ]
     run = plan.steps[-1]
     assert run.pass_secrets == ("OPENAI_API_KEY", "API_KEY")

@@ -75,7 +75,7 @@ def test_app_fly_toml(tmp_path):
                              "CHROMA_DB_PATH": "/data/chroma"}
     assert config["mounts"] == [{"source": "chroma_data", "destination": "/data/chroma", "initial_size": "1gb"}]
     assert config["deploy"] == {"strategy": "rolling"}  # canary and bluegreen are refused with a volume
-    assert config["vm"] == [{"size": "shared-cpu-1x", "memory": "1024mb"}]
+    assert config["vm"] == [{"size": "shared-cpu-1x", "memory": "512mb"}]
     http = config["http_service"]
     assert http["internal_port"] == 8000 and http["force_https"] is True
     assert http["auto_stop_machines"] == "off" and http["min_machines_running"] == 1

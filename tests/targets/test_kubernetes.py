@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 import contracts
-from conftest import EXAMPLES, SCHEMAS, platform_schema
+from conftest import EXAMPLES, platform_schema
 from streamdeploy import loader, writer
 from streamdeploy.problems import ProblemsError
 from streamdeploy.targets import docker, get, kubernetes

@@ -178,7 +178,7 @@ def test_iac_file_declares_the_service_its_volume_health_and_variables():
     assert "      restartPolicyType: \"ON_FAILURE\",\n      restartPolicyMaxRetries: 10,\n" in text
     # uvicorn --timeout-graceful-shutdown 10 in the example: ten seconds and a moment to exit
     assert "      drainingSeconds: 15,\n      requiredMountPath: \"/data/chroma\",\n" in text
-    assert "cpu: 1,\n          memoryBytes: 1000000000," in text
+    assert "cpu: 0.5,\n          memoryBytes: 512000000," in text
     assert "start:" not in text  # the image's CMD runs `start` behind the volume-fixing entrypoint
     assert "RAILWAY_RUN_UID" not in text  # the image starts as root when it has a volume
     assert 'return project("stream-gen-ui", {\n    resources: [api, apiChromaData],\n  });' in text

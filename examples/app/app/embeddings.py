@@ -13,7 +13,6 @@ get/create of the collection and chroma never picks its default:
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import zlib

@@ -16,6 +16,7 @@ import asyncio
 import functools
 import hmac
 import logging
+import os
 import signal
 import sys
 import time
@@ -24,7 +25,7 @@ from typing import Annotated, Any, AsyncIterator, Callable
 
 import anyio
 import httpx
-from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sse_starlette import ServerSentEvent
@@ -32,7 +33,7 @@ from sse_starlette.sse import AppStatus
 
 from . import __version__
 from .answer import answer_events
-from .embeddings import ModelMissing, embedding_tag, make_embedding_function
+from .embeddings import ModelMissing, make_embedding_function
 from .events import Broker
 from .models import DocumentsIn
 from .runs import RunRegistry, parse_run_id
@@ -43,7 +44,7 @@ from .streaming import follow_changes, follow_run, sse_response
 log = logging.getLogger("app")
 
 STORE_TIMEOUT = 30.0  # chroma's HTTP client has no timeout of its own
-HEALTH_TIMEOUT = 5.0  # below the platforms' health-check timeouts
+HEALTH_TIMEOUT = 3.0  # below the platforms' health-check timeouts (streamdeploy.yaml: 5 s)
 
 
 class Service:
@@ -137,6 +138,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.info("starting: %s", {k: v for k, v in settings.public().items() if k in _STARTUP_KEYS})
         if not settings.api_key:
             log.warning("API_KEY is not set: anyone who can reach this service can add and delete documents")
+        workers = os.environ.get("WEB_CONCURRENCY", "").strip()
+        if settings.chroma_mode == "embedded" and workers.isdigit() and int(workers) > 1:
+            log.warning(
+                "WEB_CONCURRENCY=%s: uvicorn starts that many workers unless given --workers 1, but embedded "
+                "Chroma is single-writer; only one of them will get the data directory", workers
+            )
         await service.start()
         try:
             yield
@@ -255,7 +262,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/stream")
     async def stream(
-        request: Request,
         q: Query_q,
         k: Annotated[int, Query(ge=1, le=min(20, settings.max_k))] = 4,
         last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,

@@ -220,3 +220,26 @@ def test_minilm_mode_with_a_baked_model(tmp_path):
         assert c.post("/documents", json={"documents": docs}).status_code == 201
         hits = c.get("/search", params={"q": "deploy FastAPI to Kubernetes", "k": 2}).json()["hits"]
         assert hits[0]["id"] == "k8s"  # semantic: no word in common with the question
+
+
+def test_an_answer_that_fails_midway_ends_with_an_error_event():
+    import asyncio
+
+    from app.runs import RunRegistry
+
+    async def events():
+        yield "token", {"text": "partial "}
+        raise RuntimeError("OpenAI returned 500: upstream broke")
+
+    async def go():
+        runs = RunRegistry()
+        run = runs.start(("q", 4), events())
+        while not run.finished:
+            await run.wait(len(run.events))
+        await runs.aclose()
+        return run.events
+
+    assert [(name, data) for name, data in asyncio.run(go())] == [
+        ("token", '{"text":"partial "}'),
+        ("error", '{"message":"OpenAI returned 500: upstream broke"}'),
+    ]

@@ -24,8 +24,8 @@ export default defineRailway(() => {
       requiredMountPath: "/data/chroma",
       limitOverride: {
         containers: {
-          cpu: 1,
-          memoryBytes: 1000000000,
+          cpu: 0.5,
+          memoryBytes: 512000000,
         },
       },
     },
