@@ -113,7 +113,8 @@ def rendered_app_env(chroma_port: int) -> dict[str, str]:
     loaded = loader.load(EXAMPLES / "scaled" / "streamdeploy.yaml")
     spec = loaded.spec
     k8s_env, _ = kubernetes.plain_env(spec, "api")
-    compose_file = yaml.safe_load(compose.TARGET.render(spec, Context(root=loaded.root)).files[0].content)
+    files = {f.path: f.content for f in compose.TARGET.render(spec, Context(root=loaded.root)).files}
+    compose_file = yaml.safe_load(files[compose.FILE])
     assert {k: v for k, v in compose_file["services"]["api"]["environment"].items() if v is not None} == k8s_env
     assert (k8s_env["CHROMA_HOST"], k8s_env["CHROMA_PORT"]) == ("chroma", str(spec.stores["chroma"].port))
     return {**k8s_env, "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(chroma_port)}

@@ -239,9 +239,7 @@ def test_docker_up_builds_and_runs_with_secrets_by_name_and_replaces_the_contain
 
 
 def test_compose_up_passes_secrets_by_name(fake_clis, tmp_path):
-    root = project_from("multi", tmp_path)
-    # compose.yaml builds from the docker target's Dockerfiles (see the xfail below).
-    assert fake_clis.run("render", "--target", "docker", cwd=root).returncode == 0
+    root = project_from("multi", tmp_path)  # a fresh project: up writes the Dockerfiles compose builds
     first = ship(fake_clis, root, "compose")
     assert first.returncode == 0, first.stderr
     assert_every_call_parsed(fake_clis)
@@ -254,14 +252,6 @@ def test_compose_up_passes_secrets_by_name(fake_clis, tmp_path):
     assert len(project["containers"]) == 2 and project["ups"] == 2
     assert not project.get("volumes_deleted")
     assert_secrets_stayed_hidden(fake_clis, root, first, second)
-
-
-@pytest.mark.xfail(strict=True, reason="compose's render writes compose.yaml only; its `build:` needs the docker "
-                                       "target's Dockerfiles, which `up --target compose` does not write")
-def test_compose_up_on_a_fresh_project_has_the_dockerfiles_it_builds(fake_clis, tmp_path):
-    root = project_from("multi", tmp_path)
-    result = ship(fake_clis, root, "compose")
-    assert result.returncode == 0, result.stderr
 
 
 # --- kubernetes ------------------------------------------------------------------------------
