@@ -94,6 +94,7 @@ def main() -> int:
                "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None}
     if args.json:
         print(json.dumps({"machine": machine, "results": results, "render_over_help": round(render["median_ms"] / help_ms, 2),
+                          "render_over_version": round(render["median_ms"] / results["streamdeploy version"]["median_ms"], 2),
                           "checks": checks}, indent=2))
     else:
         print(f"Python {machine['python']} on {machine['platform']}, {machine['cpus']} CPUs, "
@@ -102,7 +103,9 @@ def main() -> int:
         print("|---|---:|---:|---:|---:|")
         for name, r in results.items():
             print(f"| `{name}` | {r['median_ms']} | {r['min_ms']} | {r['max_ms']} | {r['cpu_median_ms']} |")
-        print(f"\nrender / --help = {render['median_ms'] / help_ms:.2f} (budget {RENDER_RATIO})")
+        noop = results["streamdeploy version"]["median_ms"]
+        print(f"\nrender / --help = {render['median_ms'] / help_ms:.2f} (budget {RENDER_RATIO}); "
+              f"render / version (a no-op command: typer + pydantic) = {render['median_ms'] / noop:.2f}")
         for name, ok in checks.items():
             print(f"- {'ok  ' if ok else 'OVER'} {name}")
     return 0

@@ -162,11 +162,16 @@ def down(file: FileOpt = None) -> None:
 
 
 @app.command()
-def doctor(as_json: JsonOpt = False) -> None:
+def doctor(
+    target: Annotated[Optional[str], typer.Option(
+        "--target", "-t", help="fly, railway, render, docker, compose, kubernetes or local: exit 3 unless "
+        "`up --target` could start here.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Which platform CLIs are installed and logged in; git and docker state."""
     from streamdeploy.commands import doctor as command
 
-    raise typer.Exit(command.run(as_json=as_json))
+    raise typer.Exit(command.run(as_json=as_json, target=target))
 
 
 @app.command()

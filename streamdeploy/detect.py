@@ -19,14 +19,16 @@ from __future__ import annotations
 import ast
 import os
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 How = Literal["detected", "guessed", "default"]
 
-MAX_FILES = 2000  # Python files read; a service is far smaller, a monorepo gets a note
+MAX_FILES = 1000  # Python files read; a service is far smaller, a monorepo gets a note
 MAX_FILE_BYTES = 512_000  # generated or vendored code beyond this says nothing about the app
+MAX_TOTAL_BYTES = 5_000_000  # a few seconds of parsing on a slow machine; then we stop and say so
 MAX_DEPTH = 10
 DEFAULT_PYTHON = "3.12"
 DEFAULT_PORT = 8000
@@ -227,29 +229,45 @@ def scan_app(root: Path) -> AppFacts:
     facts.name = _name(root)
     facts.notes.extend(project.notes)
     if facts.truncated:
-        facts.notes.append(f"stopped after {MAX_FILES} Python files; facts from the rest are missing")
+        facts.notes.append(f"stopped after {len(files)} Python files (the scan's budget); facts from the "
+                           "rest are missing: run init in the app's own directory")
     return facts
 
 
 def _python_files(root: Path, notes: list[str]) -> tuple[list[Path], bool]:
+    """Python files under ``root``, shallowest first (an app sits near the top; a deep
+    vendored tree should not use up the budget before we get there). Sorted, so every
+    scan of the same tree reads the same files."""
     found: list[Path] = []
     if not root.is_dir():
         return found, False
-    for directory, dirnames, filenames in os.walk(root):
-        here = Path(directory)
-        depth = len(here.relative_to(root).parts)
-        # Prune in place (sorted, for a deterministic scan): VCS, caches, virtualenvs of any name.
-        dirnames[:] = sorted(
-            d for d in dirnames
-            if not d.startswith(".") and d not in SKIP_DIRS and not d.endswith(".egg-info")
-            and depth < MAX_DEPTH and not (here / d / "pyvenv.cfg").exists()
-        )
-        for name in sorted(filenames):
-            if not name.endswith(".py") or _TEST_FILE.match(name):
+    total = 0
+    queue = deque([(root, 0)])
+    while queue:
+        directory, depth = queue.popleft()
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                is_file = entry.is_file(follow_symlinks=False)
+            except OSError:
                 continue
-            if len(found) >= MAX_FILES:
-                return found, True
-            found.append(here / name)
+            name = entry.name
+            if is_dir:
+                if (depth + 1 < MAX_DEPTH and not name.startswith(".") and name not in SKIP_DIRS
+                        and not name.endswith(".egg-info") and not os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))):
+                    queue.append((Path(entry.path), depth + 1))
+            elif is_file and name.endswith(".py") and not _TEST_FILE.match(name):
+                if len(found) >= MAX_FILES or total >= MAX_TOTAL_BYTES:
+                    return found, True
+                try:
+                    total += min(entry.stat(follow_symlinks=False).st_size, MAX_FILE_BYTES)
+                except OSError:
+                    continue
+                found.append(Path(entry.path))
     return found, False
 
 
@@ -260,6 +278,7 @@ class _Module:
     is_package: bool
     tree: ast.Module
     aliases: dict[str, str] = field(default_factory=dict)  # local name -> qualified name
+    classes: dict[str, dict[str, ast.AST]] = field(default_factory=dict)  # class -> attribute -> default
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -289,27 +308,23 @@ def _parse(root: Path, path: Path, notes: list[str]) -> _Module | None:
         parts.pop()
     if len(parts) > 1 and parts[0] == "src":
         parts.pop(0)
-    module = _Module(rel, ".".join(parts), is_package, tree)
-    module.aliases = _imports(module)
-    return module
+    return _Module(rel, ".".join(parts), is_package, tree)
 
 
-def _imports(module: _Module) -> dict[str, str]:
-    aliases: dict[str, str] = {}
-    for node in ast.walk(module.tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname:
-                    aliases[alias.asname] = alias.name
-                else:
-                    top = alias.name.split(".")[0]
-                    aliases[top] = top
-        elif isinstance(node, ast.ImportFrom):
-            base = _absolute(module, node.module, node.level)
-            for alias in node.names:
-                if alias.name != "*":
-                    aliases[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
-    return aliases
+def _record_import(module: _Module, node: ast.Import | ast.ImportFrom) -> None:
+    """Local name -> qualified name, as the import statement binds it."""
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                module.aliases[alias.asname] = alias.name
+            else:
+                top = alias.name.split(".")[0]
+                module.aliases[top] = top
+        return
+    base = _absolute(module, node.module, node.level)
+    for alias in node.names:
+        if alias.name != "*":
+            module.aliases[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
 
 
 def _absolute(module: _Module, name: str | None, level: int) -> str:
@@ -388,8 +403,12 @@ class _Project:
     def walk(self) -> None:
         for module in self.modules:
             self.consts[module.name] = _module_assignments(module.tree)
-            self.class_defaults[module.name] = _class_defaults(module.tree)
-        for module in self.modules:
+            self.class_defaults[module.name] = module.classes
+            # Module-level imports first, so names used above a late import still resolve.
+            for stmt in module.tree.body:
+                if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                    _record_import(module, stmt)
+        for module in self.modules:  # one pass over each tree: everything else is recorded on the way
             _Walker(self, module).visit(module.tree)
             if any(v == "streamlit" or v.startswith("streamlit.") for v in module.aliases.values()):
                 self.streamlit.append((module, _streamlit_calls(module)))
@@ -642,14 +661,6 @@ class _Walker(ast.NodeVisitor):
         self.p.functions.setdefault(key, node)
         self.p.calls.setdefault(key, set())
         self._route_decorators(node)
-        if _has_sse_marker(node, self.m, self.p):
-            self.p.sse_direct.add(key)
-        returns = [r.value for r in ast.walk(node) if isinstance(r, ast.Return) and r.value is not None]
-        names = {v.id for v in returns if isinstance(v, ast.Name)}
-        if names:
-            self.p.returns[key] = names
-        if any(isinstance(v, ast.Call) and _qualname(v.func, self.m) in _FASTAPI for v in returns):
-            self.p.returns_app.add(key)
         self.funcs.append(node)
         self.generic_visit(node)
         self.funcs.pop()
@@ -657,7 +668,23 @@ class _Walker(ast.NodeVisitor):
     visit_FunctionDef = _def
     visit_AsyncFunctionDef = _def
 
+    def visit_Import(self, node: ast.Import) -> None:
+        _record_import(self.m, node)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        _record_import(self.m, node)
+
+    def visit_Return(self, node: ast.Return) -> None:
+        if self.funcs and node.value is not None:
+            key = (self.m.name, self.funcs[-1].name)
+            if isinstance(node.value, ast.Name):
+                self.p.returns.setdefault(key, set()).add(node.value.id)
+            elif isinstance(node.value, ast.Call) and _qualname(node.value.func, self.m) in _FASTAPI:
+                self.p.returns_app.add(key)
+        self.generic_visit(node)
+
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self.m.classes[node.name] = _class_attributes(node)
         if any(_qualname(b, self.m).endswith("BaseSettings") for b in node.bases):
             self._settings_class(node)
         self.classes.append(node)
@@ -714,6 +741,9 @@ class _Walker(ast.NodeVisitor):
         func = _qualname(node.func, self.m)
         if self.scope is not None and func:
             self.p.calls[(self.m.name, self.scope.name)].add(func)
+        if self.funcs and _is_sse_marker(node, func, self.m, self.p):
+            for enclosing in self.funcs:  # the helper and every function it is nested in
+                self.p.sse_direct.add((self.m.name, enclosing.name))
         read = _env_call(node, self.m, self.p, self.scope, self.cls)
         if read is not None:
             self.p.env_reads.append(read)
@@ -890,24 +920,20 @@ def _module_assignments(tree: ast.Module) -> dict[str, ast.AST]:
     return out
 
 
-def _class_defaults(tree: ast.Module) -> dict[str, dict[str, ast.AST]]:
-    out: dict[str, dict[str, ast.AST]] = {}
-    for stmt in ast.walk(tree):
-        if not isinstance(stmt, ast.ClassDef):
-            continue
-        attrs: dict[str, ast.AST] = {}
-        for item in stmt.body:
-            if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
-                value = item.value
-                if isinstance(value, ast.Call) and (default := _kwarg(value, "default")) is not None:
-                    value = default  # dataclasses.field(default=...) / Field(default=...)
-                attrs[item.target.id] = value
-            elif isinstance(item, ast.Assign):
-                for target in item.targets:
-                    if isinstance(target, ast.Name):
-                        attrs[target.id] = item.value
-        out[stmt.name] = attrs
-    return out
+def _class_attributes(stmt: ast.ClassDef) -> dict[str, ast.AST]:
+    """Attribute -> default value node, from one class body."""
+    attrs: dict[str, ast.AST] = {}
+    for item in stmt.body:
+        if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
+            value = item.value
+            if isinstance(value, ast.Call) and (default := _kwarg(value, "default")) is not None:
+                value = default  # dataclasses.field(default=...) / Field(default=...)
+            attrs[item.target.id] = value
+        elif isinstance(item, ast.Assign):
+            for target in item.targets:
+                if isinstance(target, ast.Name):
+                    attrs[target.id] = item.value
+    return attrs
 
 
 def _local_assignment(scope: ast.AST, name: str) -> ast.AST | None:
@@ -965,16 +991,13 @@ def _is_sse_media_type(node: ast.AST, module: _Module, project: _Project) -> boo
     return isinstance(value, str) and value.startswith("text/event-stream")
 
 
-def _has_sse_marker(func: ast.AST, module: _Module, project: _Project) -> bool:
-    for node in ast.walk(func):
-        if isinstance(node, ast.Call):
-            name = _qualname(node.func, module)
-            if name.endswith("EventSourceResponse"):  # sse-starlette's, FastAPI's, or a re-export
-                return True
-            media = _kwarg(node, "media_type")
-            if media is not None and _is_sse_media_type(media, module, project):
-                return True
-    return False
+def _is_sse_marker(call: ast.Call, name: str, module: _Module, project: _Project) -> bool:
+    """A call that builds an SSE response: EventSourceResponse (sse-starlette's, FastAPI's or
+    a re-export), or any response with media_type text/event-stream."""
+    if name.endswith("EventSourceResponse"):
+        return True
+    media = _kwarg(call, "media_type")
+    return media is not None and _is_sse_media_type(media, module, project)
 
 
 def _returns_sse_annotation(func: ast.AST | None, module: _Module) -> bool:

@@ -4,12 +4,16 @@ For each step: its probe decides whether it is needed; the process starts in its
 process group with secrets on stdin (or in its environment, by name); its output is
 shown as it comes with every secret value masked; it must finish within its timeout;
 Ctrl-C (or SIGTERM) stops it — SIGINT, then SIGTERM, then SIGKILL, a grace apart — and
-says which step stopped. A failed step shows the end of the CLI's output and the step's
+says which step stopped. A skipped step says why (its probe's reason: "already exists",
+"up to date"). A failed step shows the end of the CLI's output and the step's
 hint, and the run stops there.
 
 Background steps (a local server) start with stdin closed and stdout/stderr appended to
 ``.streamdeploy/logs/<target>.log``; their pids go to ``.streamdeploy/<target>.pid`` so
-that `up` can follow and stop them and `streamdeploy down` can stop them later.
+that `up` can follow and stop them and `streamdeploy down` can stop them later. Each leads
+its own process group, and stopping one waits until the whole group is gone: a server
+started by a compound command (``migrate && serve``) must not outlive its shell, or an
+old and a new instance would share one embedded-Chroma volume.
 
 Display: on a terminal a step's last lines roll under a spinner and fold into one line
 when it succeeds; elsewhere (CI logs) every line is printed; with ``--json`` nothing is
@@ -33,7 +37,7 @@ from typing import Callable, Iterable, Literal, Mapping
 
 from streamdeploy import console, exitcodes
 from streamdeploy.problems import ProblemsError
-from streamdeploy.secrets import Masker, stdin_text
+from streamdeploy.secrets import Masker, optional_names, required_names, stdin_text
 from streamdeploy.targets.base import Plan, Probe, Step
 
 STATE_DIR = ".streamdeploy"
@@ -43,6 +47,7 @@ KILL_GRACE = 5.0  # seconds between SIGINT, SIGTERM and SIGKILL
 PROBE_TIMEOUT = 60.0
 START_CHECK = 0.5  # a background process that dies this fast failed to start
 NORMAL_STOP = {0, 130, 143, -signal.SIGTERM, -signal.SIGINT}  # uvicorn exits 143 on SIGTERM
+SKIP_REASONS = {"exit0": "already exists", "contains": "already exists", "fails": "not needed"}
 
 Status = Literal["ok", "skipped", "failed", "timeout", "interrupted", "started"]
 
@@ -197,25 +202,31 @@ class Runner:
 
     # --- the plan ---
 
-    def run(self, plan: Plan, on_step: Callable[[StepResult], None] | None = None) -> RunResult:
-        """Run every step in order; stop at the first failure. Never raises for a failed step."""
-        result = RunResult(plan.target)
+    def run(self, plan: Plan, on_step: Callable[[StepResult], None] | None = None,
+            result: RunResult | None = None) -> RunResult:
+        """Run every step in order; stop at the first failure. Never raises for a failed step.
+
+        ``result``: filled in as steps run, so a caller that is interrupted even as this
+        returns still knows what was started."""
+        result = RunResult(plan.target) if result is None else result
         total = len(plan.steps)
         stopped_previous = False
         with interrupts():
             for index, step in enumerate(plan.steps, start=1):
-                if step.background and not stopped_previous:
-                    stopped_previous = True
-                    self._stop_previous()
-                outcome = self.run_step(step, index, total, result)
+                try:
+                    if step.background and not stopped_previous:
+                        stopped_previous = True
+                        self._stop_previous()
+                    outcome = self.run_step(step, index, total, result)
+                except Interrupted:  # between steps: nothing of this step started
+                    outcome = self._interrupted(step, index, total, time.monotonic())
                 result.results.append(outcome)
                 if on_step:
                     on_step(outcome)
                 if outcome.status in ("failed", "timeout", "interrupted"):
                     if result.background:
                         self._say(f"[dim]stopping what this run started ({_pids(result.background)})[/dim]")
-                        stop(result.background, self.grace)
-                        pid_file(self.root, self.target).unlink(missing_ok=True)
+                        stop_run(self.root, self.target, result.background, self.grace)
                     break
         return result
 
@@ -228,15 +239,18 @@ class Runner:
         started = time.monotonic()
         try:
             if step.skip_if is not None and self._probe_says_skip(step):
-                self._done(label, "skipped", "already exists, skipping")
+                self._done(label, "skipped", f"{skip_reason(step.skip_if)}, skipping")
                 return StepResult(index, step, "skipped", seconds=time.monotonic() - started)
             if step.background:
                 return self._start_background(step, index, label, started, result)
             return self._run_foreground(step, index, label, started)
         except Interrupted:
-            self._done(label, "interrupted", "interrupted")
-            return StepResult(index, step, "interrupted", seconds=time.monotonic() - started,
-                              message="interrupted before the command started")
+            return self._interrupted(step, index, total, started)
+
+    def _interrupted(self, step: Step, index: int, total: int, started: float) -> StepResult:
+        self._done(f"[{index}/{total}] {step.description}", "interrupted", "interrupted")
+        return StepResult(index, step, "interrupted", seconds=time.monotonic() - started,
+                          message="interrupted before the command started")
 
     # --- probes ---
 
@@ -392,8 +406,7 @@ class Runner:
         if previous:
             self._say(f"[dim]stopping what the last `up --target {self.target}` left running "
                       f"({_pids(previous)})[/dim]")
-            stop(previous, self.grace)
-        pid_file(self.root, self.target).unlink(missing_ok=True)
+        stop_run(self.root, self.target, previous, self.grace)
 
     # --- helpers ---
 
@@ -409,6 +422,9 @@ class Runner:
         if with_secrets:
             for name in step.pass_secrets:
                 env[name] = self.secrets[name]
+            for name in step.pass_if_set:
+                if name in self.secrets:
+                    env[name] = self.secrets[name]
         return env
 
     @staticmethod
@@ -589,7 +605,7 @@ def _append_pid(path: Path, pid: int) -> None:
 
 
 def running(root: Path, target: str) -> list[Background]:
-    """The live processes a pid file records (stale entries are ignored)."""
+    """The live process groups a pid file records (stale entries are ignored)."""
     path = pid_file(root, target)
     try:
         text = path.read_text(encoding="utf-8")
@@ -606,47 +622,80 @@ def recorded_targets(root: Path) -> list[str]:
     return sorted(p.stem for p in (root / STATE_DIR).glob("*.pid"))
 
 
-def _is_ours(pid: int, recorded_in: Path) -> bool:
-    """Alive, a process-group leader (we start them so), and not started after the pid file."""
+def _is_ours(pgid: int, recorded_in: Path) -> bool:
+    """A process group we started: its leader (or, once the leader has exited, what is left
+    of its group) is alive and did not start after the pid file was written."""
     try:
-        os.kill(pid, 0)
-        if os.getpgid(pid) != pid:
-            return False
-    except (ProcessLookupError, PermissionError):
+        recorded = recorded_in.stat().st_mtime + 5
+    except FileNotFoundError:
         return False
-    started = _start_time(pid)
-    if started is not None:
-        try:
-            if started > recorded_in.stat().st_mtime + 5:
-                return False  # the pid was reused by a newer process
-        except FileNotFoundError:
-            return False
-    return True
+    try:
+        os.kill(pgid, 0)
+        leader = os.getpgid(pgid) == pgid and not _is_zombie(pgid)
+    except (ProcessLookupError, PermissionError):
+        leader = False
+    if leader:
+        started = _start_time(pgid)
+        return started is None or started <= recorded  # later: the pid was reused
+    members = _group_members(pgid) or []
+    # A group's id is its first leader's pid, which is not reused while the group lives.
+    return any((_start_time(pid) or 0.0) <= recorded for pid in members)
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (Linux); None elsewhere or when gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _is_zombie(pid: int) -> bool:
+    fields = _proc_stat(pid)
+    return fields is not None and fields[0] in ("Z", "X")
+
+
+def _group_members(pgid: int) -> list[int] | None:
+    """The live (not zombie) processes in a process group; None where /proc cannot tell."""
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return None
+    members = []
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            fields = _proc_stat(int(entry.name))
+            if fields is not None and fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+                members.append(int(entry.name))
+    return members
 
 
 def _start_time(pid: int) -> float | None:
     """When a process started (Linux /proc); None elsewhere."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        fields = _proc_stat(pid)
         boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
                     if line.startswith("btime "))
-        ticks = int(stat.rsplit(")", 1)[1].split()[19])
-        return boot + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, TypeError, StopIteration):
         return None
 
 
 def stop(processes: list[Background], grace: float = KILL_GRACE) -> list[tuple[int, str]]:
-    """SIGTERM each process group, wait up to `grace`, then SIGKILL. Returns (pid, how it ended)."""
+    """SIGTERM each process group and wait up to `grace` until every process in it is gone
+    (not only its leader), then SIGKILL what is left. A second Ctrl-C or SIGTERM while
+    waiting kills at once. Returns (pid, how it ended)."""
     outcome = []
     for item in processes:
         _signal_group(item.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     for item in processes:
         how = "stopped"
-        if not _wait_gone(item, max(0.0, deadline - time.monotonic())):
-            _signal_group(item.pid, signal.SIGKILL)
-            _wait_gone(item, 5.0)
+        try:
+            gone = _wait_gone(item, max(0.0, deadline - time.monotonic()))
+        except (KeyboardInterrupt, Interrupted):
+            gone, deadline = False, 0.0  # asked again: no more waiting, for the others either
+        if not gone:
+            _kill_group(item)
             how = "killed"
         elif item.process is not None and item.process.returncode not in NORMAL_STOP:
             how = f"exited with {item.process.returncode}"
@@ -654,36 +703,57 @@ def stop(processes: list[Background], grace: float = KILL_GRACE) -> list[tuple[i
     return outcome
 
 
-def _wait_gone(item: Background, timeout: float) -> bool:
-    if item.process is not None:
-        try:
-            item.process.wait(timeout=timeout)
-            return True
-        except subprocess.TimeoutExpired:
-            return False
-    deadline = time.monotonic() + timeout
+def _kill_group(item: Background) -> None:
+    _signal_group(item.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5.0
     while True:
         try:
-            if os.waitpid(item.pid, os.WNOHANG)[0] == item.pid:
-                return True  # our own child, now reaped
-        except ChildProcessError:
-            pass  # not our child (a detached run's process): its parent reaps it
-        try:
-            os.kill(item.pid, 0)
-        except ProcessLookupError:
+            _wait_gone(item, max(0.0, deadline - time.monotonic()))
+            return
+        except (KeyboardInterrupt, Interrupted):
+            continue  # SIGKILL is already on its way; this wait is short
+
+
+def _wait_gone(item: Background, timeout: float) -> bool:
+    """Wait until no process of the group is alive; reap the leader when it is our child."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if item.process is not None:
+            item.process.poll()
+        else:
+            try:
+                os.waitpid(item.pid, os.WNOHANG)
+            except ChildProcessError:
+                pass  # not our child (a detached run's process): its parent reaps it
+        if not _group_alive(item.pid):
             return True
-        except PermissionError:
-            return False
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.05)
 
 
-def stop_target(root: Path, target: str, grace: float = KILL_GRACE) -> list[tuple[int, str]]:
-    """Stop what `up --target T --detach` left running; forget the pid file."""
-    outcome = stop(running(root, target), grace)
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False  # not ours to wait for
+    members = _group_members(pgid)
+    return members is None or bool(members)  # only zombies left: gone for our purposes
+
+
+def stop_run(root: Path, target: str, processes: list[Background],
+             grace: float = KILL_GRACE) -> list[tuple[int, str]]:
+    """Stop the processes a run of `target` started and forget its pid file."""
+    outcome = stop(processes, grace)
     pid_file(root, target).unlink(missing_ok=True)
     return outcome
+
+
+def stop_target(root: Path, target: str, grace: float = KILL_GRACE) -> list[tuple[int, str]]:
+    """Stop what `up --target T --detach` left running; forget the pid file."""
+    return stop_run(root, target, running(root, target), grace)
 
 
 def read_tail(path: Path, count: int) -> list[str]:
@@ -740,8 +810,10 @@ def plan_as_dict(plan: Plan, secrets_set: Mapping[str, bool] | None = None) -> d
             "stdin": ({"secrets": list(step.stdin.secrets), "format": step.stdin.format} if step.stdin else None),
             "env": dict(step.env),
             "pass_secrets": list(step.pass_secrets),
+            "pass_if_set": list(step.pass_if_set),
             "skip_if": ({"argv": list(step.skip_if.argv), "skip_when": step.skip_if.skip_when,
-                         "needle": step.skip_if.needle} if step.skip_if else None),
+                         "needle": step.skip_if.needle, "reason": skip_reason(step.skip_if)}
+                        if step.skip_if else None),
             "cwd": step.cwd,
             "timeout": step.timeout,
             "hint": step.hint,
@@ -753,7 +825,8 @@ def plan_as_dict(plan: Plan, secrets_set: Mapping[str, bool] | None = None) -> d
         "target": plan.target,
         "url": plan.url,
         "tools": list(plan.tools),
-        "secrets": [{"name": n, "set": bool(secrets_set.get(n))} for n in plan.secrets],
+        "secrets": [{"name": n, "set": bool(secrets_set.get(n))} for n in required_names(plan)],
+        "optional_secrets": [{"name": n, "set": bool(secrets_set.get(n))} for n in optional_names(plan)],
         "steps": [step_dict(i, s) for i, s in enumerate(plan.steps, start=1)],
         "notes": [{"target": n.target, "message": n.message, "key": n.key, "fix": n.fix, "level": n.level}
                   for n in plan.notes],
@@ -781,17 +854,24 @@ def print_plan(plan: Plan, secrets_set: Mapping[str, bool] | None = None, mask: 
             out.print("    env: " + console.escape(mask(" ".join(f"{k}={shlex.quote(v)}" for k, v in step.env))))
         if step.pass_secrets:
             out.print("    secrets in its environment: " + ", ".join(step.pass_secrets))
+        if step.pass_if_set:
+            out.print("    secrets in its environment when set: " + ", ".join(step.pass_if_set))
         if step.skip_if:
             probe = step.skip_if
             when = {"exit0": "succeeds", "fails": "fails",
                     "contains": f"prints {probe.needle!r}"}[probe.skip_when]
-            out.print(f"    [dim]skipped if `{console.escape(show(probe.argv))}` {console.escape(when)}[/dim]")
+            out.print(f"    [dim]skipped if `{console.escape(show(probe.argv))}` {console.escape(when)}"
+                      f" ({console.escape(skip_reason(probe))})[/dim]")
         if step.cwd and step.cwd != ".":
             out.print(f"    [dim]in {console.escape(step.cwd)}/[/dim]")
-    if plan.secrets:
-        secrets_set = secrets_set or {}
-        listed = ", ".join(f"{n} ({'set' if secrets_set.get(n) else 'NOT SET'})" for n in plan.secrets)
+    secrets_set = secrets_set or {}
+    required, optional = required_names(plan), optional_names(plan)
+    if required:
+        listed = ", ".join(f"{n} ({'set' if secrets_set.get(n) else 'NOT SET'})" for n in required)
         out.print(f"secrets (names only): {listed}")
+    if optional:
+        listed = ", ".join(f"{n} ({'set' if secrets_set.get(n) else 'not set: left out'})" for n in optional)
+        out.print(f"optional secrets (names only): {listed}")
     if plan.url:
         out.print(f"then verify: {console.escape(plan.url)}")
     for note in plan.notes:
@@ -807,6 +887,10 @@ def print_plan(plan: Plan, secrets_set: Mapping[str, bool] | None = None, mask: 
 
 def _secret_names(step: Step) -> list[str]:
     return [*(step.stdin.secrets if step.stdin else ()), *step.pass_secrets]
+
+
+def skip_reason(probe: Probe) -> str:
+    return probe.reason or SKIP_REASONS[probe.skip_when]
 
 
 def seconds_text(value: float) -> str:

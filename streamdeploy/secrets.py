@@ -13,10 +13,13 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from streamdeploy import exitcodes
 from streamdeploy.problems import Problem, ProblemsError, fail
+
+if TYPE_CHECKING:
+    from streamdeploy.targets.base import Plan
 
 MASK = "***"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -30,8 +33,9 @@ class Resolved:
 
     values: dict[str, str] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # name -> "environment" or the env file's path
-    missing: tuple[str, ...] = ()
-    empty: tuple[str, ...] = ()  # set, but to "": platforms reject or ignore empty secrets
+    missing: tuple[str, ...] = ()  # required, and not set
+    empty: tuple[str, ...] = ()  # required, set to "": platforms reject or ignore empty secrets
+    left_out: tuple[str, ...] = ()  # optional, with no value: the steps go on without them
 
     @property
     def unset(self) -> tuple[str, ...]:
@@ -44,25 +48,48 @@ class Resolved:
 # --- reading -----------------------------------------------------------------------------
 
 
+def required_names(plan: Plan) -> list[str]:
+    """The secrets `up` must have before step 1: the plan's own and every one a step sends."""
+    names = list(plan.secrets)
+    for step in plan.steps:
+        names.extend(step.stdin.secrets if step.stdin else ())
+        names.extend(step.pass_secrets)
+    return list(dict.fromkeys(names))
+
+
+def optional_names(plan: Plan) -> list[str]:
+    """The secrets steps pass only when they have a value (and that no step requires)."""
+    required = set(required_names(plan))
+    return [n for n in dict.fromkeys(n for s in plan.steps for n in s.pass_if_set) if n not in required]
+
+
 def resolve(names: Iterable[str], env_file: Path | None = None,
-            environ: Mapping[str, str] | None = None) -> Resolved:
-    """Look up each name in the environment, then in ``env_file``."""
+            environ: Mapping[str, str] | None = None, optional: Iterable[str] = ()) -> Resolved:
+    """Look up each name in the environment, then in ``env_file``.
+
+    ``names`` are required (unset ones end in ``missing``/``empty``); ``optional`` ones
+    with no value end in ``left_out``.
+    """
     environ = os.environ if environ is None else environ
     from_file = read_env_file(env_file, environ) if env_file is not None else {}
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
     missing: list[str] = []
     empty: list[str] = []
-    for name in dict.fromkeys(names):
+    left_out: list[str] = []
+    names = list(dict.fromkeys(names))
+    for name in dict.fromkeys([*names, *optional]):
         if environ.get(name):
             values[name], sources[name] = environ[name], "environment"
         elif from_file.get(name):
             values[name], sources[name] = from_file[name], str(env_file)
+        elif name not in names:
+            left_out.append(name)
         elif name in environ or name in from_file:
             empty.append(name)
         else:
             missing.append(name)
-    return Resolved(values, sources, tuple(missing), tuple(empty))
+    return Resolved(values, sources, tuple(missing), tuple(empty), tuple(left_out))
 
 
 def unset_problem(resolved: Resolved, target: str, env_file: Path | None = None,

@@ -482,6 +482,21 @@ def test_a_huge_tree_is_cut_off_with_a_note(tmp_path, monkeypatch):
     assert facts.app.value == "aaa_main:app"
 
 
+def test_shallow_files_are_read_before_deep_ones(tmp_path, monkeypatch):
+    monkeypatch.setattr(detect, "MAX_FILES", 10)
+    tree(tmp_path, {f"a_vendor/lib/mod{i:02d}.py": "x = 1\n" for i in range(30)})
+    tree(tmp_path, {"zz_service/main.py": MINIMAL})
+    facts = scan_app(tmp_path)
+    assert facts.truncated and facts.app.value == "zz_service.main:app"
+
+
+def test_the_scan_stops_at_a_byte_budget(tmp_path, monkeypatch):
+    monkeypatch.setattr(detect, "MAX_TOTAL_BYTES", 1000)
+    tree(tmp_path, {"app.py": MINIMAL, **{f"m{i}.py": "x = 1\n" * 100 for i in range(5)}})
+    facts = scan_app(tmp_path)
+    assert facts.truncated and facts.files_scanned == 3 and facts.app.value == "app:app"
+
+
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
 def test_a_symlink_loop_does_not_hang(tmp_path):
     tree(tmp_path, {"main.py": MINIMAL})

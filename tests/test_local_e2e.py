@@ -164,7 +164,7 @@ def test_foreground_serves_until_ctrl_c_then_stops_cleanly(project, tmp_path):
 
         assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
         process.send_signal(signal.SIGINT)
-        assert process.wait(60) == 0, err.read_text()
+        assert process.wait(60) == 130, err.read_text()  # exitcodes.INTERRUPTED, the service stopped first
     finally:
         if process.poll() is None:
             process.kill()
@@ -296,3 +296,108 @@ def test_a_server_mode_store_runs_as_chroma_on_loopback(project):
     assert (root / ".streamdeploy" / "volumes" / "chroma" / "chroma.sqlite3").is_file()
     log = (root / ".streamdeploy" / "logs" / "local.log").read_text()
     assert f"'chroma_host': '127.0.0.1', 'chroma_port': {store_port}" in log
+
+
+# --- a tiny stdlib server: secrets from an env file, SIGTERM, compound start commands -------
+
+ENV_SERVER = """\
+import hashlib, json, os
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def seen(name):
+    value = os.environ.get(name)
+    return None if value is None else hashlib.sha256(value.encode()).hexdigest()
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"status": "ok", "FROM_FILE": seen("FROM_FILE"), "NOWHERE": seen("NOWHERE")}).encode()
+        self.send_response(200 if self.path == "/health" else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+ThreadingHTTPServer((os.environ["HOST"], int(os.environ["PORT"])), Handler).serve_forever()
+"""
+
+
+def tiny_project(tmp_path: Path, start: str = "python server.py") -> tuple[Path, int]:
+    root = tmp_path / "tiny"
+    root.mkdir()
+    port = free_port()
+    (root / "server.py").write_text(ENV_SERVER)
+    (root / "requirements.txt").write_text("")
+    (root / "streamdeploy.yaml").write_text(f"""\
+version: 1
+name: tiny
+services:
+  web:
+    start: {json.dumps(start)}
+    port: {port}
+    health: {{path: /health}}
+    secrets: [FROM_FILE, NOWHERE]
+""")
+    return root, port
+
+
+def test_a_secret_only_in_the_env_file_reaches_the_local_service(tmp_path):
+    import hashlib
+
+    import httpx
+
+    root, port = tiny_project(tmp_path)
+    value = "from-the-env-file-Q9x8"
+    env_file = tmp_path / "local.env"
+    env_file.write_text(f"FROM_FILE='{value}'\n")
+    try:
+        result = up(root, "--detach", "--env-file", str(env_file), env=env_with())
+        assert result.returncode == 0, result.stderr
+        seen = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+        assert seen["FROM_FILE"] == hashlib.sha256(value.encode()).hexdigest()
+        assert seen["NOWHERE"] is None  # optional here: a missing one is left out, with a warning
+        assert "NOWHERE is not set" in result.stderr and "FROM_FILE is not set" not in result.stderr
+        assert value not in result.stdout + result.stderr
+    finally:
+        run_cli("down", "-f", str(root / "streamdeploy.yaml"))
+
+
+def foreground_up(root: Path, out: Path) -> subprocess.Popen:
+    """`up --target local` in the foreground, its stderr in `out`, once it says it serves."""
+    with open(out, "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamdeploy", "up", "--target", "local", "-f", str(root / "streamdeploy.yaml")],
+            env={**env_with(), "NO_COLOR": "1", "COLUMNS": "200"}, stdout=subprocess.DEVNULL, stderr=stderr)
+    deadline = time.monotonic() + 60
+    while "Ctrl-C stops it" not in out.read_text():
+        assert process.poll() is None, out.read_text()
+        assert time.monotonic() < deadline, out.read_text()
+        time.sleep(0.1)
+    return process
+
+
+def test_sigterm_stops_a_foreground_service_started_by_a_compound_command(tmp_path):
+    # `sh` leads the group and the server is its child: SIGTERM to `up` (a CI timeout, `kill`)
+    # must stop both, as Ctrl-C does, and exit 130.
+    root, port = tiny_project(tmp_path, start="python -c 'pass' && python server.py")
+    err = tmp_path / "err.txt"
+    process = foreground_up(root, err)
+    try:
+        groups = pids_of(root)
+        members = [m for g in groups for m in group_members(g)]
+        assert len(members) == 2  # the shell and the server
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 130, err.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert not any(alive(m) for m in members), err.read_text()
+    assert not (root / ".streamdeploy" / "local.pid").exists()
+    text = err.read_text()
+    assert "SIGTERM: stopping" in text and "stopped" in text and "Traceback" not in text

@@ -167,6 +167,15 @@ def test_a_step_naming_an_unresolved_secret_is_a_bug_not_a_silent_empty_value(tm
         Runner(tmp_path, "test", {}, mode="quiet").run(plan_of(py("pass", pass_secrets=("NOPE",))))
 
 
+def test_optional_secrets_reach_the_child_when_set_and_are_left_out_when_not(tmp_path):
+    out = tmp_path / "env.json"
+    step = py(f"import json, os; json.dump({{k: os.environ.get(k) for k in ('API_KEY', 'UNSET_ONE')}}, "
+              f"open({str(out)!r}, 'w'))", "Starting", pass_if_set=("API_KEY", "UNSET_ONE"))
+    env = {k: v for k, v in os.environ.items() if k not in ("API_KEY", "UNSET_ONE")}
+    assert Runner(tmp_path, "test", {"API_KEY": SECRETS["API_KEY"]}, mode="quiet", env=env).run(plan_of(step)).ok
+    assert json.loads(out.read_text()) == {"API_KEY": SECRETS["API_KEY"], "UNSET_ONE": None}
+
+
 # --- probes ----------------------------------------------------------------------------------
 
 
@@ -187,7 +196,17 @@ def test_probes_decide_whether_a_step_runs(tmp_path, capsys, probe, skipped):
     assert marker.exists() is not skipped
     assert result.results[0].status == ("skipped" if skipped else "ok")
     if skipped:
-        assert "already exists, skipping" in capsys.readouterr().err
+        why = "not needed" if probe.skip_when == "fails" else "already exists"
+        assert f"— {why}, skipping" in capsys.readouterr().err
+
+
+def test_a_probe_says_why_its_step_is_skipped(tmp_path, capsys):
+    fresh = Probe((PY, "-c", "pass"), reason="up to date")
+    result = Runner(tmp_path, "test", mode="stream").run(plan_of(py("pass", "Installing requirements.txt",
+                                                                     skip_if=fresh)))
+    assert result.results[0].status == "skipped"
+    err = capsys.readouterr().err
+    assert "Installing requirements.txt — up to date, skipping" in err and "already exists" not in err
 
 
 # --- pipes -----------------------------------------------------------------------------------
@@ -387,6 +406,97 @@ def test_a_new_run_stops_what_the_last_one_left_running(tmp_path):
         runner.stop_target(tmp_path, "local", grace=2)
 
 
+# A server behind a compound start command: the shell leads the group, the server is its
+# child and takes a while to shut down (as uvicorn finishing open streams does).
+GRACEFUL_CHILD = """
+import os, signal, sys, time
+
+def bye(*_):
+    time.sleep(1.0)
+    open(sys.argv[1] + ".clean", "w").close()
+    sys.exit(0)
+
+signal.signal(signal.SIGTERM, bye)
+open(sys.argv[1], "w").write(str(os.getpid()))
+while True:
+    time.sleep(0.05)
+"""
+STUBBORN_CHILD = """
+import os, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+open(sys.argv[1], "w").write(str(os.getpid()))
+time.sleep(60)
+"""
+
+
+def start_compound(tmp_path: Path, child: str, shell: str = "{child} & wait") -> tuple[runner.RunResult, int]:
+    """A background step `sh -c '<python child> & wait'`; returns the run and the child's pid."""
+    script, pid_path = tmp_path / "child.py", tmp_path / "child.pid"
+    script.write_text(child)
+    command = shell.format(child=f"{PY} {script} {pid_path}")
+    result = Runner(tmp_path, "local", mode="quiet").run(plan_of(
+        Step(("sh", "-c", command), "Starting api", background=True), target="local"))
+    assert result.ok, result.results
+    deadline = time.monotonic() + 10
+    while not pid_path.exists() or not pid_path.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return result, int(pid_path.read_text())
+
+
+def group_members(pgid: int) -> list[int]:
+    return runner._group_members(pgid)
+
+
+def test_stop_waits_for_every_process_of_the_group_not_only_its_shell(tmp_path):
+    result, child = start_compound(tmp_path, GRACEFUL_CHILD)
+    [started] = result.background
+    assert runner.stop(result.background, grace=5) == [(started.pid, "stopped")]
+    # the server finished its own shutdown before stop returned: no overlap with a next instance
+    assert not alive(child) and (tmp_path / "child.pid.clean").exists()
+    assert group_members(started.pid) == []
+
+
+def test_stop_kills_a_group_member_that_ignores_sigterm_after_the_grace(tmp_path):
+    result, child = start_compound(tmp_path, STUBBORN_CHILD)
+    [started] = result.background
+    began = time.monotonic()
+    assert runner.stop(result.background, grace=0.5) == [(started.pid, "killed")]
+    assert time.monotonic() - began < 5
+    assert not alive(child) and group_members(started.pid) == []
+
+
+def test_down_stops_what_is_left_of_a_group_whose_shell_has_exited(tmp_path):
+    result, child = start_compound(tmp_path, GRACEFUL_CHILD, shell="{child} & sleep 1; exit 0")
+    [started] = result.background
+    started.process.wait(timeout=10)  # the shell is gone; its server is not
+    assert alive(child)
+    assert [b.pid for b in runner.running(tmp_path, "local")] == [started.pid]
+    assert runner.stop_target(tmp_path, "local", grace=5) == [(started.pid, "stopped")]
+    assert not alive(child) and (tmp_path / "child.pid.clean").exists()
+    assert runner.running(tmp_path, "local") == []
+
+
+def test_a_new_run_waits_until_the_old_group_is_gone_before_it_starts(tmp_path):
+    first, child = start_compound(tmp_path, GRACEFUL_CHILD)
+    check = tmp_path / "seen"
+    # the new instance records whether the old server was still alive when it started
+    second = Runner(tmp_path, "local", mode="quiet").run(plan_of(
+        py(f"import os\ntry:\n    os.kill({child}, 0); state = open('/proc/{child}/stat').read().split()[2]\n"
+           f"except (ProcessLookupError, FileNotFoundError):\n    state = 'gone'\n"
+           f"open({str(check)!r}, 'w').write(state)\nimport time\ntime.sleep(30)",
+           "Starting api", background=True), target="local"))
+    try:
+        deadline = time.monotonic() + 10
+        while not check.exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert check.read_text() in ("gone", "Z")
+    finally:
+        runner.stop_target(tmp_path, "local", grace=2)
+        runner.stop(first.background, grace=1)
+
+
 # --- the plan without running it ----------------------------------------------------------
 
 
@@ -407,7 +517,7 @@ def test_the_printed_plan_shows_commands_names_and_probes_but_no_values(capsys):
     runner.print_plan(DRY, {"OPENAI_API_KEY": True, "API_KEY": False})
     out, err = capsys.readouterr()
     assert "[1/4] Creating app demo" in out and "$ fly apps create demo --json" in out
-    assert "skipped if `fly status --app demo --json` succeeds" in out
+    assert "skipped if `fly status --app demo --json` succeeds (already exists)" in out
     assert "$ fly secrets import --app demo <stdin: OPENAI_API_KEY, API_KEY>" in out
     assert "| kubectl apply -f -" in out and "secrets in its environment: OPENAI_API_KEY" in out
     assert "env: FLY_NO_UPDATE_CHECK=1 GREETING='it'\"'\"'s here'" in out
@@ -418,12 +528,33 @@ def test_the_printed_plan_shows_commands_names_and_probes_but_no_values(capsys):
 def test_the_plan_as_json_is_data_with_secret_names_only():
     data = runner.plan_as_dict(DRY, {"OPENAI_API_KEY": True})
     assert data["secrets"] == [{"name": "OPENAI_API_KEY", "set": True}, {"name": "API_KEY", "set": False}]
+    assert data["optional_secrets"] == []
     assert data["steps"][0]["skip_if"] == {"argv": ["fly", "status", "--app", "demo", "--json"],
-                                           "skip_when": "exit0", "needle": None}
+                                           "skip_when": "exit0", "needle": None, "reason": "already exists"}
     assert data["steps"][1]["stdin"] == {"secrets": ["OPENAI_API_KEY", "API_KEY"], "format": "dotenv"}
     assert data["steps"][2]["pipe_to"] == ["kubectl", "apply", "-f", "-"]
     assert data["url"] == "https://demo.fly.dev" and data["tools"] == ["fly", "kubectl"]
     json.dumps(data)  # serialisable
+
+
+LOCAL_DRY = plan_of(
+    Step(("sh", "-c", "exec serve"), "Starting api", pass_if_set=("OPENAI_API_KEY", "API_KEY"), background=True,
+         skip_if=None),
+    Step(("pip", "install", "-r", "requirements.txt"), "Installing",
+         skip_if=Probe(("grep", "-qxF", "abc", "stamp"), reason="up to date")),
+    target="local",
+)
+
+
+def test_optional_secrets_are_listed_apart_in_the_plan(capsys):
+    runner.print_plan(LOCAL_DRY, {"API_KEY": True})
+    out = capsys.readouterr().out
+    assert "secrets in its environment when set: OPENAI_API_KEY, API_KEY" in out
+    assert "optional secrets (names only): OPENAI_API_KEY (not set: left out), API_KEY (set)" in out
+    assert "NOT SET" not in out and "(up to date)" in out
+    data = runner.plan_as_dict(LOCAL_DRY, {"API_KEY": True})
+    assert data["secrets"] == [] and data["steps"][0]["pass_if_set"] == ["OPENAI_API_KEY", "API_KEY"]
+    assert data["optional_secrets"] == [{"name": "OPENAI_API_KEY", "set": False}, {"name": "API_KEY", "set": True}]
 
 
 def test_capture_reports_missing_commands_and_timeouts():

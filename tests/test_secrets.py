@@ -9,13 +9,16 @@ import pytest
 from fakes.platforms.fly import parse_secrets as fake_fly_parser
 from streamdeploy import exitcodes
 from streamdeploy.problems import ProblemsError
+from streamdeploy.targets.base import Plan, Stdin, Step
 from streamdeploy.secrets import (
     MASK,
     Masker,
     fly_dotenv_line,
     parse_dotenv,
     parse_fly_dotenv,
+    optional_names,
     read_env_file,
+    required_names,
     resolve,
     stdin_text,
     unset_problem,
@@ -99,6 +102,26 @@ def test_unset_secrets_stop_with_exit_3_and_say_how_to_set_them(tmp_path):
     assert messages == ["secret OPENAI_API_KEY is not set; `up --target fly` needs its value",
                         "secret EMPTY is empty; `up --target fly` needs its value"]
     assert "--env-file" in error.problems[0].fix
+
+
+def test_optional_secrets_come_from_the_env_file_too_and_never_count_as_unset(tmp_path):
+    env_file = tmp_path / "local.env"
+    env_file.write_text("ONLY_IN_FILE=from-file\nEMPTY_OPTIONAL=\n", encoding="utf-8")
+    resolved = resolve(["REQUIRED"], env_file, environ={"REQUIRED": "r"},
+                       optional=["ONLY_IN_FILE", "EMPTY_OPTIONAL", "NOWHERE", "REQUIRED"])
+    assert resolved.values == {"REQUIRED": "r", "ONLY_IN_FILE": "from-file"}
+    assert resolved.sources["ONLY_IN_FILE"] == str(env_file)
+    assert resolved.unset == () and resolved.left_out == ("EMPTY_OPTIONAL", "NOWHERE")
+
+
+def test_a_plan_s_required_and_optional_secrets():
+    plan = Plan("t", (
+        Step(("a",), "stdin", stdin=Stdin(("S1", "S2"))),
+        Step(("b",), "env", pass_secrets=("S3",), pass_if_set=("S3", "O1")),
+        Step(("c",), "local", pass_if_set=("O1", "O2", "S1")),
+    ), secrets=("S0", "S1"))
+    assert required_names(plan) == ["S0", "S1", "S2", "S3"]
+    assert optional_names(plan) == ["O1", "O2"]  # a name some step requires is required
 
 
 # --- how values travel ---------------------------------------------------------------------

@@ -7,6 +7,10 @@ uncommitted, what is not pushed (Render builds from the pushed repository).
 
 ``TOOLS`` is the one table of install and login instructions: `up` uses it to stop before
 step 1 when a plan's CLI is missing (exit 3) or cannot act.
+
+`doctor` exits 0 whatever it finds; `doctor --target T` also says whether `up --target T`
+could start here — the CLIs it drives (``TARGET_TOOLS``, plus the plan's own tools when a
+description is found) installed and able to act — and exits 3 when not.
 """
 
 from __future__ import annotations
@@ -82,6 +86,12 @@ TOOLS: dict[str, Tool] = {
     "git": Tool("git", "git", ("git",), ("--version",), install="https://git-scm.com/downloads"),
 }
 PLATFORM_TOOLS = ("fly", "railway", "render", "docker", "kubectl")
+# What `up --target T` drives, whatever the description says (its plan may add more).
+TARGET_TOOLS: dict[str, tuple[str, ...]] = {
+    "fly": ("fly",), "railway": ("railway",), "render": ("render", "git"), "docker": ("docker",),
+    "compose": ("docker",), "kubernetes": ("kubectl",), "local": (),
+}
+COMPOSE_INSTALL = "https://docs.docker.com/compose/install/ (Docker Desktop includes it)"
 _VERSION = re.compile(r"v?(\d+\.\d+(?:\.\d+)?(?:[-+.][0-9A-Za-z.]+)?)")
 
 
@@ -244,13 +254,18 @@ def check_git(where: Path, env: Mapping[str, str] | None = None) -> GitState:
     return state
 
 
-def readiness_problems(tool_names, env: Mapping[str, str] | None = None, target: str = "") -> list[Problem]:
-    """What stops `up` before step 1: a missing CLI, or one that cannot act (not logged in)."""
+def readiness_problems(tool_names, env: Mapping[str, str] | None = None, target: str = "",
+                       known: Mapping[str, Status] | None = None) -> list[Problem]:
+    """What stops `up` before step 1: a missing CLI, or one that cannot act (not logged in).
+
+    ``known``: statuses already checked (by `doctor`), not asked again."""
     problems: list[Problem] = []
     names = list(dict.fromkeys(tool_names))
 
     def check(name: str) -> Status:
         tool = tool_for(name)
+        if known and name in known:
+            return known[name]
         if name in PLATFORM_TOOLS:
             return check_tool(tool, env, version=False)
         return Status(name, tool.title, locate(tool, env) is not None)
@@ -273,16 +288,19 @@ def readiness_problems(tool_names, env: Mapping[str, str] | None = None, target:
 # --- the command --------------------------------------------------------------------------
 
 
-def run(as_json: bool = False) -> int:
+def run(as_json: bool = False, target: str | None = None) -> int:
     import os
 
     from streamdeploy import loader
-    from streamdeploy.problems import ProblemsError
+    from streamdeploy.problems import ProblemsError, fail
 
+    if target is not None and target not in TARGET_TOOLS:
+        raise fail(f"unknown target `{target}`", fix=f"use one of: {', '.join(TARGET_TOOLS)}")
     try:
-        where = loader.find_description().parent
+        description = loader.find_description()
+        where = description.parent
     except ProblemsError:
-        where = Path.cwd()
+        description, where = None, Path.cwd()
     env = dict(os.environ)
     with ThreadPoolExecutor(max_workers=len(TOOLS)) as pool:
         futures = [pool.submit(check_tool, TOOLS[name], env) for name in PLATFORM_TOOLS]
@@ -293,14 +311,38 @@ def run(as_json: bool = False) -> int:
     if docker.installed:
         docker.extra["compose"] = compose.result()
     git_state = git.result()
+    problems = target_problems(target, description, env, statuses, compose.result()) if target else []
+    code = exitcodes.NOT_READY if problems else exitcodes.OK
     if as_json:
-        console.emit_json({
-            "tools": [asdict(s) for s in statuses],
-            "git": {**asdict(git_state), "summary": git_state.summary},
-        })
-        return exitcodes.OK
+        data = {"tools": [asdict(s) for s in statuses], "git": {**asdict(git_state), "summary": git_state.summary}}
+        if target:
+            data["target"] = {"name": target, "ready": not problems, "problems": [p.as_dict() for p in problems]}
+        console.emit_json(data)
+        return code
     _print_table(statuses, git_state)
-    return exitcodes.OK
+    if problems:
+        console.problems(problems)
+    elif target:
+        console.success(f"ready for `streamdeploy up --target {target}`")
+    return code
+
+
+def target_problems(target: str, description: Path | None, env: Mapping[str, str], statuses: list[Status],
+                    compose: str | None) -> list[Problem]:
+    """What would stop `up --target T` before step 1 on this machine (the same checks `up` makes)."""
+    tools = list(TARGET_TOOLS[target])
+    if description is not None:
+        from streamdeploy import loader
+        from streamdeploy.commands.up import make_plan
+
+        tools += make_plan(loader.load(description), target).tools
+    known = {s.name: s for s in statuses}
+    problems = readiness_problems(tools, env, target, known=known)
+    docker = known["docker"]
+    if target == "compose" and docker.installed and docker.ready and compose is None:
+        problems.append(Problem("`docker compose` is not available (the Compose plugin is missing); "
+                                "`up --target compose` runs it", fix=f"install it: {COMPOSE_INSTALL}"))
+    return problems
 
 
 def _compose_version(env: Mapping[str, str]) -> str | None:

@@ -278,9 +278,10 @@ def compose(facts: AppFacts) -> Draft:
               "guessed: no dependency file found; create it")
     doc.comment(f"{'Your Procfile' if facts.procfile else facts.server.value.capitalize()} serving {facts.app.value} "
                 f"({facts.app.where}).", 4)
-    if start_fact.how != "detected" or facts.procfile is None:
-        if chroma:
-            doc.comment("One worker process: embedded Chroma lets one process own its data directory.", 4)
+    if facts.procfile is None and facts.server.value == "uvicorn":  # the flags we chose, explained
+        if facts.persistent_chroma:
+            doc.comment("--workers 1: embedded Chroma lets one process own its data directory (uvicorn would "
+                        "otherwise take the count from $WEB_CONCURRENCY).", 4)
         doc.comment("--forwarded-allow-ips '*': trust the platform's proxy for the client address and https.", 4)
         if sse:
             doc.comment("--timeout-graceful-shutdown: open SSE streams would otherwise hold up every redeploy.", 4)
@@ -331,9 +332,10 @@ def compose(facts: AppFacts) -> Draft:
     else:
         doc.comment("secrets: [OPENAI_API_KEY]  # names only; none found in the code", 4, wrap=False)
     doc.entry(4, "resources")
-    doc.entry(6, "cpu", 1 if chroma else 0.5, "guessed")
-    doc.entry(6, "memory", "1GB" if chroma else "512MB",
-              "guessed: Chroma keeps its index in memory" if chroma else "guessed")
+    doc.comment("guessed: the smallest size every platform sells with a disk (Render starter, Fly shared-cpu-1x)"
+                + ("; Chroma keeps its index in memory, so raise memory as the data grows" if chroma else ""), 6)
+    doc.entry(6, "cpu", 0.5)
+    doc.entry(6, "memory", "512MB")
     doc.entry(4, "replicas", 1, "embedded Chroma allows one; examples/scaled runs Chroma as a server"
               if facts.persistent_chroma else None)
     if dashboards:
@@ -380,7 +382,10 @@ def start_command(facts: AppFacts, port: int) -> tuple[str, Fact, list[str]]:
         argv.append("--factory")
     if facts.app_dir:
         argv += ["--app-dir", shlex.quote(facts.app_dir)]
-    argv += ["--host", "0.0.0.0", "--port", f"${{PORT:-{port}}}", "--proxy-headers", "--forwarded-allow-ips", "'*'"]
+    argv += ["--host", "0.0.0.0", "--port", f"${{PORT:-{port}}}"]
+    if facts.persistent_chroma:
+        argv += ["--workers", "1"]
+    argv += ["--proxy-headers", "--forwarded-allow-ips", "'*'"]
     if facts.sse_routes:
         argv += ["--timeout-graceful-shutdown", "10"]
     command = " ".join(argv)

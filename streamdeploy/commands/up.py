@@ -9,7 +9,12 @@
 5. write the target's files through the one writer, so what ships is what is on disk;
 6. run the steps (``runner``), then verify the service at the plan's URL;
 7. for a plan that leaves processes running (local): unless --detach, show their log
-   until Ctrl-C, then stop them.
+   until Ctrl-C or SIGTERM, then stop them (every process of their groups) and exit 130.
+
+From the first step on, Ctrl-C or SIGTERM (a CI timeout, `kill`) at any moment stops
+what this run started before `up` exits: a local service never outlives a foreground `up`.
+Secrets a step passes only when set (``Step.pass_if_set``: local runs) are optional: a
+missing one is a warning, not exit 3.
 
 `plan` and `up --dry-run` print the steps and run nothing; secrets appear as names.
 """
@@ -44,7 +49,7 @@ def run(
     name = resolve_target(target)
     env_file = _env_file(loaded, name, env_file)
     plan = make_plan(loaded, name)
-    resolved = secret_values.resolve(needed_secrets(plan), env_file)
+    resolved = resolve_secrets(plan, env_file)
     if dry_run:
         _show(plan, resolved, as_json)
         return exitcodes.OK
@@ -65,12 +70,31 @@ def run(
     written = _write_files(loaded, name, force, as_json, plan.notes)
     if written is None:
         return exitcodes.FAILED
+    if not as_json:
+        _say_left_out(loaded, name, resolved, env_file)
     work = runner.Runner(loaded.root, name, resolved.values, step_timeout=step_timeout,
                          mode="quiet" if as_json else "auto")
-    started = time.monotonic()
-    result = work.run(plan)
+    result = runner.RunResult(name)
+    # One guard from step 1 until `up` returns: Ctrl-C or SIGTERM (a CI timeout, `kill`)
+    # at any moment stops what this run started, and so does a crash of `up` itself.
+    with runner.interrupts():
+        try:
+            started = time.monotonic()
+            work.run(plan, result=result)
+            return _after_run(loaded, plan, result, resolved, written, started, detach, verify, as_json)
+        except (KeyboardInterrupt, runner.Interrupted) as signal:
+            return _interrupted(loaded, name, result, signal, as_json)
+        except BaseException:
+            runner.stop_run(loaded.root, name, result.background)
+            raise
+
+
+def _after_run(loaded, plan: Plan, result: runner.RunResult, resolved, written: list[str], started: float,
+               detach: bool, verify: bool, as_json: bool) -> int:
+    """Verify, then serve in the foreground, leave running (--detach) or stop what the run started."""
+    name = plan.target
     outcome = {"ok": result.ok, "target": name, "written": written, "run": result.as_dict(), "url": plan.url,
-               "verify": None}
+               "verify": None, "secrets_left_out": list(resolved.left_out)}
     if not result.ok:
         _say_stopped(result, name, as_json)
         if as_json:
@@ -80,25 +104,21 @@ def run(
         console.success(f"{name}: {_summary(result)} in {runner.seconds_text(time.monotonic() - started)}")
     code = exitcodes.OK
     if verify and plan.url:
-        report, code = _verify(loaded, plan, resolved, result, as_json)
+        report = _verify(loaded, plan, resolved, result, as_json)
+        code = exitcodes.FAILED if report is None else report.exit_code
         outcome["verify"] = report.as_dict() if report is not None else None
         outcome["ok"] = code == exitcodes.OK
     elif verify and not as_json:
         console.info(f"{name}: no URL to verify; once it answers, run `streamdeploy verify URL`")
     if result.background and code == exitcodes.OK:
-        if detach or as_json:
-            if as_json:
-                outcome["background"] = result.as_dict()["background"]
-                console.emit_json(outcome)
-            else:
-                _say_detached(loaded, name, plan, result)
-            return code
+        if not (detach or as_json):
+            return _serve(loaded, plan, result, resolved)
         if as_json:
-            console.emit_json(outcome)
-        return _serve(loaded, name, plan, result, resolved)
-    if result.background and not detach:
-        runner.stop(result.background)
-        runner.pid_file(loaded.root, name).unlink(missing_ok=True)
+            outcome["background"] = result.as_dict()["background"]
+        else:
+            _say_detached(loaded, name, plan, result)
+    elif result.background and not detach:
+        runner.stop_run(loaded.root, name, result.background)
     elif not as_json and any(b.process is not None and b.process.poll() is None for b in result.background):
         console.info(f"left running for you to look at (pid {', '.join(str(b.pid) for b in result.background)}, "
                      f"log {result.background[0].log}); `streamdeploy down` stops it")
@@ -107,11 +127,26 @@ def run(
     return code
 
 
+def _interrupted(loaded, name: str, result: runner.RunResult, signal: BaseException, as_json: bool) -> int:
+    """Ctrl-C or SIGTERM after the steps (verifying, serving): stop what this run started."""
+    why = "SIGTERM" if isinstance(signal, runner.Interrupted) and signal.args == ("SIGTERM",) else "Ctrl-C"
+    if not as_json:
+        console.err().print(f"[yellow]{why}[/yellow]: stopping …" if result.background
+                            else f"[yellow]interrupted[/yellow] ({why})")
+    stopped = runner.stop_run(loaded.root, name, result.background) if result.background else []
+    if as_json:
+        console.emit_json({"ok": False, "target": name, "interrupted": why, "run": result.as_dict(),
+                           "stopped": [{"pid": pid, "how": how} for pid, how in stopped]})
+    else:
+        _say_outcome(stopped)
+    return exitcodes.INTERRUPTED
+
+
 def show_plan(file: Path | None, target: str = LOCAL, as_json: bool = False) -> int:
     loaded = loader.load(file)
     name = resolve_target(target)
     plan = make_plan(loaded, name)
-    _show(plan, secret_values.resolve(needed_secrets(plan), _env_file(loaded, name, None)), as_json)
+    _show(plan, resolve_secrets(plan, _env_file(loaded, name, None)), as_json)
     return exitcodes.OK
 
 
@@ -152,13 +187,21 @@ def make_plan(loaded: loader.Loaded, name: str) -> Plan:
                    f"`streamdeploy render --target {name}` and ship them with the platform's CLI") from None
 
 
-def needed_secrets(plan: Plan) -> list[str]:
-    """The plan's declared secrets plus any a step sends (so nothing is resolved mid-run)."""
-    names = list(plan.secrets)
-    for step in plan.steps:
-        names.extend((step.stdin.secrets if step.stdin else ()))
-        names.extend(step.pass_secrets)
-    return list(dict.fromkeys(names))
+def resolve_secrets(plan: Plan, env_file: Path | None) -> secret_values.Resolved:
+    """Every secret the plan sends, resolved before step 1 (so nothing is looked up mid-run)."""
+    return secret_values.resolve(secret_values.required_names(plan), env_file,
+                                 optional=secret_values.optional_names(plan))
+
+
+def _say_left_out(loaded: loader.Loaded, name: str, resolved: secret_values.Resolved,
+                  env_file: Path | None) -> None:
+    declared = _declared(loaded)
+    where = str(env_file) if env_file else f".env next to {loaded.path.name}" if name == LOCAL else "a file"
+    for secret in resolved.left_out:
+        key = declared.get(secret, {}).get("key")
+        console.warning(f"{secret} is not set: the service starts without it (it is optional for "
+                        f"`up --target {name}`)", where=name + (f" ({key})" if key else ""),
+                        fix=f"export {secret}=..., or put {secret}=... in {where} (or pass --env-file FILE)")
 
 
 def _declared(loaded: loader.Loaded) -> dict[str, dict]:
@@ -183,14 +226,10 @@ def _env_file(loaded: loader.Loaded, name: str, given: Path | None) -> Path | No
 
 
 def _gate(loaded: loader.Loaded, name: str, force: bool, as_json: bool) -> bool:
+    """`check` for this target: True to go on (no errors, or --force)."""
     from streamdeploy.commands.render import gate_on_check
 
-    try:
-        return bool(gate_on_check(loaded, [name], force, as_json))
-    except ModuleNotFoundError as missing:
-        if missing.name not in ("streamdeploy.capabilities", "streamdeploy.commands.check"):
-            raise
-        return True  # `check` is not part of this build yet
+    return name in gate_on_check(loaded, [name], force, as_json)
 
 
 def _write_files(loaded: loader.Loaded, name: str, force: bool, as_json: bool,
@@ -218,7 +257,7 @@ def _write_files(loaded: loader.Loaded, name: str, force: bool, as_json: bool,
 
 
 def _show(plan: Plan, resolved: secret_values.Resolved, as_json: bool) -> None:
-    present = {n: n in resolved.values for n in needed_secrets(plan)}
+    present = {n: True for n in resolved.values}
     if as_json:
         console.emit_json(runner.plan_as_dict(plan, present))
     else:
@@ -266,7 +305,10 @@ def _say_stopped(result: runner.RunResult, name: str, as_json: bool) -> None:
 
 
 def _verify(loaded, plan: Plan, resolved, result: runner.RunResult, as_json: bool):
-    """Run `verify` against the plan's URL, while making sure local processes stay alive."""
+    """Run `verify` against the plan's URL, while making sure local processes stay alive.
+
+    Returns the report, or None when a local process died first (then it is stopped). Ctrl-C
+    and SIGTERM reach the caller as ``runner.Interrupted``."""
     from streamdeploy import verify as verifier
     from streamdeploy.commands.verify import print_report
     from streamdeploy.commands.verify import progress as show_progress
@@ -285,22 +327,13 @@ def _verify(loaded, plan: Plan, resolved, result: runner.RunResult, as_json: boo
     if not as_json:
         console.info(f"verifying {plan.url} …")
     thread.start()
-    try:
-        with runner.interrupts():  # SIGTERM as well as Ctrl-C: never leave local processes behind
-            while thread.is_alive():
-                thread.join(0.2)
-                dead = [b for b in result.background if b.process is not None and b.process.poll() is not None]
-                if dead:
-                    _say_died(dead[0], resolved)
-                    runner.stop(result.background)
-                    runner.pid_file(loaded.root, plan.target).unlink(missing_ok=True)
-                    return None, exitcodes.FAILED
-    except (KeyboardInterrupt, runner.Interrupted):
-        if result.background:
-            runner.stop(result.background)
-            runner.pid_file(loaded.root, plan.target).unlink(missing_ok=True)
-        console.err().print("[yellow]interrupted[/yellow] while verifying")
-        return None, exitcodes.INTERRUPTED
+    while thread.is_alive():
+        thread.join(0.2)
+        dead = [b for b in result.background if b.process is not None and b.process.poll() is not None]
+        if dead:
+            _say_died(dead[0], resolved)
+            runner.stop_run(loaded.root, plan.target, result.background)
+            return None
     if "error" in box:
         raise box["error"]
     report = box["report"]
@@ -311,7 +344,7 @@ def _verify(loaded, plan: Plan, resolved, result: runner.RunResult, as_json: boo
         console.err().print(f"[dim]last lines of {console.escape(str(log))}:[/dim]")
         for line in runner.read_tail(log, runner.TAIL_LINES):
             console.err().print("    " + console.escape(resolved.masker()(line)), soft_wrap=True)
-    return report, report.exit_code
+    return report
 
 
 def _say_died(process: runner.Background, resolved) -> None:
@@ -322,25 +355,21 @@ def _say_died(process: runner.Background, resolved) -> None:
         console.err().print("    " + console.escape(resolved.masker()(line)), soft_wrap=True)
 
 
-def _serve(loaded, name: str, plan: Plan, result: runner.RunResult, resolved) -> int:
-    """Foreground: show the service's log until Ctrl-C, then stop it cleanly."""
+def _serve(loaded, plan: Plan, result: runner.RunResult, resolved) -> int:
+    """Foreground: show the service's log until it exits (exit 1). Ctrl-C and SIGTERM reach
+    the caller, which stops the service cleanly (exit 130)."""
     log = result.background[0].log
     console.err().print(f"[bold]serving[/bold] at {console.escape(plan.url or '(no URL)')} — logs from "
                         f"{console.escape(str(log))} follow; Ctrl-C stops it")
-    code = exitcodes.OK
-    try:
-        with runner.interrupts():
-            exit_code = runner.follow(log, result.background, resolved.masker())
-        console.err().print(f"[bold red]the service exited[/bold red] (code {exit_code})")
-        code = exitcodes.FAILED
-    except (KeyboardInterrupt, runner.Interrupted):
-        console.err().print("stopping …")
-    finally:
-        outcome = runner.stop(result.background)
-        runner.pid_file(loaded.root, name).unlink(missing_ok=True)
-    for pid, how in outcome:
+    exit_code = runner.follow(log, result.background, resolved.masker())
+    console.err().print(f"[bold red]the service exited[/bold red] (code {exit_code})")
+    _say_outcome(runner.stop_run(loaded.root, plan.target, result.background))
+    return exitcodes.FAILED
+
+
+def _say_outcome(stopped: list[tuple[int, str]]) -> None:
+    for pid, how in stopped:
         console.err().print(f"[dim]pid {pid}: {how}[/dim]")
-    return code
 
 
 def _say_detached(loaded, name: str, plan: Plan, result: runner.RunResult) -> None:

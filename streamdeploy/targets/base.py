@@ -47,6 +47,9 @@ class Probe:
     # skip the step when: the probe exits 0 / its stdout contains `needle` / exits non-zero
     skip_when: Literal["exit0", "contains", "fails"] = "exit0"
     needle: str | None = None
+    # Why a skipped step was not needed, shown as "— up to date, skipping"; None: "already
+    # exists" (exit0, contains) or "not needed" (fails).
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,9 @@ class Step:
     stdin: Stdin | None = None
     env: tuple[tuple[str, str], ...] = ()  # plain values added to the child's environment
     pass_secrets: tuple[str, ...] = ()  # secrets copied from our environment into the child's, by name
+    # Like pass_secrets, but optional: copied when they have a value (environment or --env-file),
+    # left out when not; a missing one does not stop `up` (local runs without hosted-API keys).
+    pass_if_set: tuple[str, ...] = ()
     skip_if: Probe | None = None
     cwd: str | None = None  # relative to the description's directory
     timeout: float = 600.0
@@ -85,7 +91,8 @@ class Plan:
     notes: tuple[Note, ...] = ()
     # Where the service answers when the plan is done, for `verify` (None: ask the user).
     url: str | None = None
-    # Secrets the steps need from the environment; missing ones stop `up` before step 1.
+    # Required secrets besides the ones steps send; a missing required secret (these, stdin's,
+    # pass_secrets) stops `up` before step 1. Steps' pass_if_set names are optional.
     secrets: tuple[str, ...] = ()
     # Executables the plan runs, for `doctor`-style readiness checks before step 1.
     tools: tuple[str, ...] = ()

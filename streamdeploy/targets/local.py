@@ -12,9 +12,10 @@ The plan, all real commands the runner executes (and `plan` shows):
 4. each service's ``start`` through ``sh -c`` in ``build.context``, in the background, with
    PORT (``targets.local.port`` or the service's port; the next free one when busy),
    HOST=127.0.0.1 (the machine's network cannot reach it), the plain env, and its secrets
-   copied by name from the environment or ``.env`` next to the description. Locally secrets
-   are optional: a missing one is left unset with a warning (the plan only names the ones
-   that have a value), since most apps run without their hosted-API keys on a laptop.
+   by name (``pass_if_set``): `up` reads them from the environment, then ``--env-file`` or
+   ``.env`` next to the description. Locally secrets are optional: `up` warns about a
+   missing one and starts without it, since most apps run without their hosted-API keys
+   on a laptop. The plan names every secret whether or not it has a value.
 
 ``STREAMDEPLOY_LOCAL_PYTHON=/path/to/python`` skips the virtualenv and runs with that
 interpreter's environment (for CI and for people who manage their own).
@@ -87,16 +88,8 @@ class LocalTarget:
         for store_name in used_stores:
             user = next(s for s, svc in spec.services.items() if svc.store == store_name)
             steps.extend(_store_steps(spec, store_name, by_service[user], root, ports, notes))
-        available = available_secrets(spec, root, ctx)
         for name, service in spec.services.items():
-            missing = [n for n in service.secrets if n not in available]
-            if missing:
-                them = "it" if len(missing) == 1 else "them"
-                notes.append(Note(NAME, f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: "
-                                        f"{name} starts without {them} (secrets are optional when running here)",
-                                  key=f"services.{name}.secrets",
-                                  fix=f"export {them}, or put NAME=value lines in .env next to streamdeploy.yaml"))
-            steps.append(_start_step(spec, name, service, by_service[name], root, ports, available))
+            steps.append(_start_step(spec, name, service, by_service[name], root, ports))
         web = [n for n, s in spec.services.items() if s.is_web]
         url = f"http://{HOST}:{ports[('service', web[0])]}" if web else None
         tools = {"sh", "mkdir"}
@@ -193,7 +186,7 @@ def _environment_steps(spec: Spec, environment: Environment, root: Path, notes: 
         venv, python = environment.venv, environment.python
         digest = build_digest(install_path, commands)
         stamp = venv / STAMP
-        fresh = Probe(argv=("grep", "-qxF", digest, str(stamp)), skip_when="exit0")
+        fresh = Probe(argv=("grep", "-qxF", digest, str(stamp)), skip_when="exit0", reason="up to date")
         uv = _uv()
         if uv:
             create = (uv, "venv", "--python", sys.executable, "--clear", str(venv))
@@ -250,7 +243,7 @@ def _environment_steps(spec: Spec, environment: Environment, root: Path, notes: 
 
 
 def _start_step(spec: Spec, name: str, service: Service, environment: Environment, root: Path,
-                ports: dict[tuple[str, str], int], available: set[str]) -> Step:
+                ports: dict[tuple[str, str], int]) -> Step:
     env = _build_env(spec, environment, service)
     volumes_dir = root / STATE_DIR / "volumes"
     for volume in service.volumes:
@@ -272,7 +265,7 @@ def _start_step(spec: Spec, name: str, service: Service, environment: Environmen
         argv=("sh", "-c", exec_form(service.start)),
         description=what,
         env=tuple(sorted(env.items())),
-        pass_secrets=tuple(n for n in service.secrets if n in available),
+        pass_if_set=tuple(service.secrets),
         cwd=_cwd(environment.context, root),
         background=True,
         hint=f"the service's output is in {STATE_DIR}/logs/; try its start command by hand in {environment.context}",
@@ -297,23 +290,6 @@ def exec_form(command: str) -> str:
     if any(t and set(t) <= set("();|&") for t in tokens):
         return command
     return "exec " + command
-
-
-def available_secrets(spec: Spec, root: Path, ctx: Context) -> set[str]:
-    """Names of the secrets that have a value in the environment or the env file `up` reads.
-
-    Only those go into the plan: the runner hands over every secret a step names, and a
-    local run should start without the ones nobody set (an API key for a hosted LLM, say).
-    """
-    from streamdeploy import secrets
-
-    names = [n for s in spec.services.values() for n in s.secrets]
-    if not names:
-        return set()
-    given = ctx.option("env_file")
-    env_file = Path(given) if given else root / ".env"
-    resolved = secrets.resolve(names, env_file if env_file.is_file() or given else None)
-    return set(resolved.values)
 
 
 def _store_steps(spec: Spec, name: str, environment: Environment, root: Path,

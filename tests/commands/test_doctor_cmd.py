@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import assert_no_traceback
+from conftest import EXAMPLES, assert_no_traceback
 from fakes import fake_clis  # noqa: F401  (fixture)
+from streamdeploy import exitcodes
 
 
-def doctor(fakes, where: Path, *args: str, logged_in: bool = True, env: dict | None = None):
+def doctor(fakes, where: Path, *args: str, logged_in: bool = True, env: dict | None = None, code: int = 0):
     result = fakes.run("doctor", *args, cwd=where, logged_in=logged_in, env=env)
     assert_no_traceback(result)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == code, result.stdout + result.stderr
     return result
 
 
@@ -107,3 +109,59 @@ def test_fly_is_found_under_either_name(fake_clis, tmp_path, executable):
     fake_clis.remove(other)
     found = tools(doctor(fake_clis, tmp_path, "--json"))
     assert found["fly"]["installed"] and found["fly"]["path"].endswith("/" + executable)
+
+
+# --- doctor --target: exit 3 unless `up --target T` could start here -------------------------
+
+
+@pytest.mark.parametrize("target", ["fly", "railway", "render", "docker", "compose", "kubernetes", "local"])
+def test_a_ready_target_exits_0(fake_clis, tmp_path, target):
+    result = doctor(fake_clis, tmp_path, "--target", target)
+    assert f"ready for `streamdeploy up --target {target}`" in result.stdout
+
+
+@pytest.mark.parametrize("target,words", [
+    ("fly", "not logged in to Fly.io"),
+    ("railway", "not logged in to Railway"),
+    ("render", "not logged in to Render"),
+    ("kubernetes", "kubectl cannot create deployments"),
+])
+def test_a_target_that_is_not_logged_in_exits_3_and_says_how(fake_clis, tmp_path, target, words):
+    result = doctor(fake_clis, tmp_path, "--target", target, logged_in=False, code=exitcodes.NOT_READY)
+    assert words in result.stderr and "fix:" in result.stderr
+    assert doctor(fake_clis, tmp_path, logged_in=False).returncode == 0  # without --target: a report only
+
+
+def test_a_stopped_daemon_or_a_missing_compose_plugin_is_not_ready(fake_clis, tmp_path):
+    down = doctor(fake_clis, tmp_path, "--target", "compose", "--json", env={"FAKE_DOCKER_DAEMON": "down"},
+                  code=exitcodes.NOT_READY)
+    verdict = json.loads(down.stdout)["target"]
+    assert verdict["name"] == "compose" and not verdict["ready"]
+    assert "the Docker daemon is not answering" in verdict["problems"][0]["message"]
+    fake_clis.fail("docker compose version", exit=1, stderr="docker: 'compose' is not a docker command.")
+    missing = doctor(fake_clis, tmp_path, "--target", "compose", code=exitcodes.NOT_READY)
+    assert "`docker compose` is not available" in missing.stderr
+    assert doctor(fake_clis, tmp_path, "--target", "docker").returncode == 0  # plain docker needs no plugin
+
+
+def test_a_missing_cli_is_not_ready_with_install_instructions(fake_clis, tmp_path):
+    fake_clis.remove("kubectl")
+    result = doctor(fake_clis, tmp_path, "--target", "kubernetes", "--json", code=exitcodes.NOT_READY)
+    [problem] = json.loads(result.stdout)["target"]["problems"]
+    assert "`kubectl` is not installed" in problem["message"] and "kubernetes.io" in problem["fix"]
+
+
+def test_with_a_description_the_plan_s_own_tools_count_too(fake_clis, tmp_path):
+    # Railway's IaC plan runs npm and node as well as railway: `up` would stop without them.
+    root = tmp_path / "project"
+    shutil.copytree(EXAMPLES / "app", root, ignore=shutil.ignore_patterns("tests", ".streamdeploy", "__pycache__"))
+    assert doctor(fake_clis, root, "--target", "railway").returncode == 0
+    fake_clis.remove("npm")
+    result = doctor(fake_clis, root, "--target", "railway", code=exitcodes.NOT_READY)
+    assert "`npm` is not installed" in result.stderr
+    assert doctor(fake_clis, tmp_path, "--target", "railway").returncode == 0  # no description: the CLI only
+
+
+def test_an_unknown_target_is_bad_input(fake_clis, tmp_path):
+    result = doctor(fake_clis, tmp_path, "--target", "heroku", code=exitcodes.BAD_INPUT)
+    assert "unknown target `heroku`" in result.stderr and "fly" in result.stderr

@@ -130,7 +130,7 @@ def test_fastapi_chroma_sse_project(tmp_path):
     assert run_init(app).returncode == 0
     spec = load(app)
     api = spec.services["api"]
-    assert api.start == ("uvicorn service.main:app --host 0.0.0.0 --port ${PORT:-8000} --proxy-headers "
+    assert api.start == ("uvicorn service.main:app --host 0.0.0.0 --port ${PORT:-8000} --workers 1 --proxy-headers "
                          "--forwarded-allow-ips '*' --timeout-graceful-shutdown 10")
     assert api.streaming.paths == ["/api/v1/raw", "/api/v1/stream"] and api.streaming.heartbeat == 10
     (volume,) = api.volumes
@@ -174,6 +174,8 @@ def test_the_example_app_matches_the_hand_written_description_in_spirit(tmp_path
     assert ours.replicas == theirs.replicas == 1
     assert ours.build.install == theirs.build.install
     assert ours.graceful_shutdown == theirs.graceful_shutdown == 10
+    assert ours.workers == theirs.workers == 1 and "--workers 1" in ours.start  # pinned against $WEB_CONCURRENCY
+    assert (ours.resources.cpu, ours.resources.memory) == (theirs.resources.cpu, theirs.resources.memory)
 
 
 def test_detected_text_cannot_break_the_yaml(tmp_path):

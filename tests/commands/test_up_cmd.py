@@ -16,7 +16,7 @@ import pytest
 
 from conftest import EXAMPLES, assert_no_traceback
 from fakes import fake_clis  # noqa: F401  (fixture)
-from streamdeploy import exitcodes
+from streamdeploy import exitcodes, loader
 
 SECRETS = {"OPENAI_API_KEY": "sk-live-UPCMD-openai-1", "API_KEY": "apikey-UPCMD-2"}
 
@@ -91,6 +91,25 @@ def test_secrets_can_come_from_an_env_file(fake_clis, project, tmp_path):
     assert result.returncode == 0, result.stderr
     [imported] = [c for c in fake_clis.calls("fly") if c.command == ["secrets", "import"]]
     assert f'API_KEY="{SECRETS["API_KEY"]}"' in imported.stdin
+
+
+def test_local_secrets_are_optional_and_read_from_the_env_file(fake_clis, project, tmp_path):
+    env_file = tmp_path / "local.env"
+    env_file.write_text(f"API_KEY={SECRETS['API_KEY']}\n", encoding="utf-8")
+    result = fake_clis.run("up", "--target", "local", "--dry-run", "--env-file", str(env_file), cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "secrets in its environment when set: OPENAI_API_KEY, API_KEY" in result.stdout
+    assert "optional secrets (names only): OPENAI_API_KEY (not set: left out), API_KEY (set)" in result.stdout
+    assert no_secret_values(result.stdout, result.stderr)
+
+
+def test_check_always_gates_up(project, monkeypatch):
+    # No fallback that ships unchecked: if `check` cannot run, `up` does not either.
+    from streamdeploy.commands import up as command
+
+    monkeypatch.setitem(sys.modules, "streamdeploy.capabilities", None)
+    with pytest.raises(ImportError):
+        command._gate(loader.load(project / "streamdeploy.yaml"), "fly", force=False, as_json=True)
 
 
 def test_a_missing_cli_stops_up_with_install_instructions(fake_clis, project):

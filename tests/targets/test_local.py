@@ -81,6 +81,7 @@ def test_example_plan_builds_a_venv_then_starts_the_service(tmp_path):
     digest = local.build_digest(tmp_path / "requirements.txt", ["python -m app.warmup"])
     fresh = ("grep", "-qxF", digest, str(venv / local.STAMP))
     assert install.skip_if.argv == build.skip_if.argv == stamp.skip_if.argv == fresh
+    assert install.skip_if.reason == build.skip_if.reason == "up to date"  # not "already exists"
     assert build.argv == ("sh", "-c", "python -m app.warmup")
     assert dict(build.env)["PATH"].startswith(str(venv / "bin") + os.pathsep)
     assert stamp.argv[-2:] == (str(venv / local.STAMP), digest)
@@ -91,10 +92,8 @@ def test_example_plan_builds_a_venv_then_starts_the_service(tmp_path):
     assert env["CHROMA_DB_PATH"] == str(tmp_path / ".streamdeploy" / "volumes" / "chroma_data")
     assert env["ENVIRONMENT"] == "production" and env["QUOTED"] == "it's $HOME"
     assert env["VIRTUAL_ENV"] == str(venv)
-    assert start.pass_secrets == ()  # API_KEY is not set, so the plan does not ask for it
-    assert plan.secrets == ()  # optional locally: a missing one must not stop `up`
-    note = next(n for n in plan.notes if n.key == "services.api.secrets")
-    assert note.level == "warning" and "API_KEY is not set" in note.message
+    # optional locally: `up` passes API_KEY when it has a value and starts without it otherwise
+    assert start.pass_if_set == ("API_KEY",) and start.pass_secrets == () and plan.secrets == ()
     assert plan.url == f"http://127.0.0.1:{port}"
     assert local.service_url(plan, loaded.spec, "api") == plan.url
 
@@ -110,17 +109,16 @@ def test_no_secret_value_in_the_plan(tmp_path, monkeypatch):
     assert "value-that-must-not-leak" not in repr(plan)
 
 
-def test_secrets_that_have_a_value_are_passed_by_name(tmp_path, monkeypatch):
+def test_every_secret_is_named_whether_or_not_it_has_a_value(tmp_path, monkeypatch):
+    # Which ones have a value is for `up` to find out (environment, --env-file, .env); the
+    # plan is the same either way.
     loaded = make(tmp_path, APP.replace("secrets: [API_KEY]", "secrets: [API_KEY, FROM_DOTENV, NOWHERE]")
                   % {"port": free_port()})
+    before = plan_of(loaded)
     monkeypatch.setenv("API_KEY", "x")
     (tmp_path / ".env").write_text("FROM_DOTENV='y'\n")
-    plan = plan_of(loaded)
-    assert plan.steps[-1].pass_secrets == ("API_KEY", "FROM_DOTENV")
-    assert "NOWHERE is not set" in next(n for n in plan.notes if n.key == "services.api.secrets").message
-    other = tmp_path / "other.env"
-    other.write_text("NOWHERE=z\n")
-    assert plan_of(loaded, env_file=str(other)).steps[-1].pass_secrets == ("API_KEY", "NOWHERE")
+    after = plan_of(loaded)
+    assert before == after and after.steps[-1].pass_if_set == ("API_KEY", "FROM_DOTENV", "NOWHERE")
 
 
 def test_requirements_change_means_a_new_digest(tmp_path):
