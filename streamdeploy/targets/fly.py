@@ -16,7 +16,7 @@ import re
 from streamdeploy import units
 from streamdeploy.problems import fail
 from streamdeploy.spec import Service, Spec
-from streamdeploy.targets import docker
+from streamdeploy.targets import docker, volumes
 from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, Step, Stdin
 
 NAME = "fly"
@@ -98,14 +98,8 @@ def _config(spec: Spec, name: str) -> tuple[dict, list[Note]]:
             "destination": volume.mount,
             "initial_size": f"{units.gigabytes(volume.size)}gb",
         }]
-        for extra in svc.volumes[1:]:
-            notes.append(Note(NAME, f"a Fly Machine mounts one volume; `{extra.name}` ({extra.mount}) of `{name}` is "
-                              "not mounted, and what the service writes there is lost at every deploy",
-                              key=f"{base}.volumes", fix=f"keep one volume: put its data in folders of {volume.mount}"))
-        if svc.replicas > 1:
-            notes.append(Note(NAME, f"a Fly volume belongs to one Machine, so `{name}` runs 1 Machine, not "
-                              f"{svc.replicas}", key=f"{base}.replicas",
-                              fix="use a server-mode store (`stores:`) to scale out"))
+        volumes.single_volume(NAME, name, svc, notes, limit="a Fly Machine mounts one volume")
+        volumes.instances(NAME, name, svc, notes, reason="a Fly volume belongs to one Machine")
     elif svc.is_web and svc.health is not None:
         # No volume: the new Machines start beside the old ones and take over once healthy.
         strategy = "bluegreen"

@@ -16,7 +16,7 @@ import json
 import math
 
 from streamdeploy.spec import Service, Spec, Store
-from streamdeploy.targets import docker
+from streamdeploy.targets import docker, volumes
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, Step
 
 DIR = "k8s"
@@ -278,16 +278,8 @@ def plain_env(spec: Spec, name: str, target: str = "kubernetes") -> tuple[dict[s
 def _deployment(spec: Spec, name: str, service: Service, env: dict[str, str], notes: list[Note]) -> dict:
     component = "web" if service.is_web else "worker"
     embedded = bool(service.volumes)
-    replicas = service.replicas
-    if embedded and replicas > 1:
-        notes.append(Note(
-            "kubernetes",
-            f"service `{name}` keeps data on a volume, so it runs as 1 replica, not {replicas}: "
-            "two pods must never open the same embedded database",
-            key=f"services.{name}.replicas",
-            fix="run the database as a server: add it under `stores:` and set `store:` on the service",
-        ))
-        replicas = 1
+    replicas = volumes.instances("kubernetes", name, service, notes,
+                                 reason=f"service `{name}` keeps data on a volume")
     if embedded:
         # Recreate: the old pod is gone before the new one mounts the volume.
         strategy: dict = {"type": "Recreate"}

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from streamdeploy import units
 from streamdeploy.spec import Service, Spec, Store, Volume
-from streamdeploy.targets import docker
+from streamdeploy.targets import docker, volumes
 from streamdeploy.targets.base import (
     Context,
     Note,
@@ -62,18 +62,8 @@ def _apps(spec: Spec, notes: list[Note]) -> list[_App]:
     apps = []
     for name, svc in spec.services.items():
         base = f"services.{name}"
-        volume = svc.volumes[0] if svc.volumes else None
-        for extra in svc.volumes[1:]:
-            notes.append(Note(
-                NAME, f"Railway mounts one volume per service; `{extra.name}` ({extra.mount}) is not created "
-                "and what the service writes there is lost on every deploy", key=f"{base}.volumes",
-                fix=f"keep one volume on `{name}`: put its data in subdirectories of {volume.mount}"))
-        replicas = svc.replicas
-        if volume is not None and replicas > 1:
-            notes.append(Note(
-                NAME, f"Railway cannot run replicas of a service with a volume; `{name}` gets 1, not {replicas}",
-                key=f"{base}.replicas", fix="use a server-mode store (`stores:`) to scale out"))
-            replicas = 1
+        volume = volumes.single_volume(NAME, name, svc, notes, limit="Railway mounts one volume per service")
+        replicas = volumes.instances(NAME, name, svc, notes, reason="Railway runs no replicas of a service with a volume")
         context = docker.build_context(spec, name)
         dockerfile = docker.dockerfile_path(spec, name)
         if context != ".":

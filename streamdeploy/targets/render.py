@@ -20,7 +20,7 @@ import sys
 
 from streamdeploy import units
 from streamdeploy.spec import Service, Spec, Store
-from streamdeploy.targets import docker
+from streamdeploy.targets import docker, volumes
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, Step
 
 NAME = "render"
@@ -72,19 +72,8 @@ def _service_entry(spec: Spec, name: str, svc: Service, notes: list[Note]) -> di
         # The generated image's CMD runs `start`; for the user's own image say it here.
         entry["dockerCommand"] = "/bin/sh -c " + shlex.quote("exec " + svc.start)
 
-    disk = svc.volumes[0] if svc.volumes else None
-    for extra in svc.volumes[1:]:
-        notes.append(Note(
-            NAME, f"Render attaches one disk per service; `{extra.name}` ({extra.mount}) is not created and what "
-            "the service writes there is lost on every deploy", key=f"{base}.volumes",
-            fix=f"keep one volume on `{name}`: put its data in subdirectories of {disk.mount}"))
-    instances = svc.replicas
-    if disk is not None and instances > 1:
-        notes.append(Note(
-            NAME, f"a Render service with a disk runs one instance; `{name}` gets 1, not {instances}",
-            key=f"{base}.replicas", fix="use a server-mode store (`stores:`) to scale out"))
-        instances = 1
-    entry["numInstances"] = instances
+    disk = volumes.single_volume(NAME, name, svc, notes, limit="Render attaches one disk per service")
+    entry["numInstances"] = volumes.instances(NAME, name, svc, notes, reason="a Render service with a disk runs one instance")
     if svc.health is not None and svc.is_web:
         entry["healthCheckPath"] = svc.health.path
         notes.append(Note(

@@ -121,30 +121,19 @@ class FakeClis:
     def run(self, *args: str, cwd: Path | None = None, env: dict | None = None, input: str | None = None,
             timeout: float = 120, logged_in: bool = True) -> subprocess.CompletedProcess:
         """`python -m streamdeploy ARGS` with the fakes on PATH."""
-        return subprocess.run(
-            [sys.executable, "-m", "streamdeploy", *args],
-            cwd=cwd or REPO,
-            env={**self.env(logged_in=logged_in), **(env or {})},
-            input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        return self._run([sys.executable, "-m", "streamdeploy", *args], cwd or REPO, env, input, timeout, logged_in)
 
     def cli(self, *argv: str, cwd: Path | None = None, input: str | None = None, logged_in: bool = True,
             env: dict | None = None) -> subprocess.CompletedProcess:
         """Run one fake directly: `fake_clis.cli("fly", "version")`."""
-        return subprocess.run(
-            [str(self.bin / argv[0]), *argv[1:]],
-            cwd=cwd or self.root,
-            env={**self.env(logged_in=logged_in), **(env or {})},
-            input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return self._run([str(self.bin / argv[0]), *argv[1:]], cwd or self.root, env, input, 60, logged_in)
+
+    def _run(self, argv: list[str], cwd: Path, env: dict | None, input: str | None, timeout: float,
+             logged_in: bool) -> subprocess.CompletedProcess:
+        """In the clean environment; stdin closed unless `input` is given (a prompt gets EOF)."""
+        return subprocess.run(argv, cwd=cwd, env={**self.env(logged_in=logged_in), **(env or {})}, input=input,
+                              stdin=None if input is not None else subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=timeout)
 
     # --- controlling the fakes ---------------------------------------------------------------
 

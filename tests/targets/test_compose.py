@@ -106,7 +106,7 @@ def test_the_schema_check_can_fail(server):
 def test_every_service_restarts_drains_and_rotates_logs(server):
     services = document(server)["services"]
     assert list(services) == ["vectors", "api", "worker"]
-    for name, service in services.items():
+    for _name, service in services.items():
         assert service["restart"] == "unless-stopped"
         assert service["logging"] == {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}}
     assert services["api"]["stop_grace_period"] == "17s"  # --timeout-graceful-shutdown 12, plus a margin

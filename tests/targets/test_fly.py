@@ -53,7 +53,7 @@ def validate(config: dict) -> None:
 
 @pytest.mark.parametrize("description", example_files(), ids=lambda p: p.parent.name)
 def test_every_example_fly_toml_is_valid_for_the_fly_schema(description):
-    for path, config in configs(loader.load(description).spec).items():
+    for _path, config in configs(loader.load(description).spec).items():
         validate(config)
 
 

@@ -254,7 +254,7 @@ def test_embedded_volume_means_one_replica_recreate_and_a_claim(tmp_path):
     assert by_kind(docs, "ConfigMap")["api-env"]["data"]["CHROMA_DB_PATH"] == "/data/chroma"
     assert pod["securityContext"]["fsGroup"] == kubernetes.APP_UID  # the volume is writable for the app user
     (note,) = [n for n in rendering.notes if n.key == "services.api.replicas"]
-    assert "1 replica, not 3" in note.message and "store" in note.fix
+    assert "1 instance, not 3" in note.message and "store" in note.fix
     assert not by_kind(docs, "StatefulSet")
 
 

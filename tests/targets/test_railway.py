@@ -253,7 +253,7 @@ def test_only_one_volume_per_service_and_no_replicas_with_a_volume(tmp_path):
     assert text.count("volume(") == 1 and "replicas: 1," in text
     warnings = {n.key: n for n in rendering.notes if n.level == "warning" and n.target == "railway"}
     assert "uploads" in warnings["services.api.volumes"].message
-    assert "gets 1, not 2" in warnings["services.api.replicas"].message
+    assert "gets 1 instance, not 2" in warnings["services.api.replicas"].message
 
 
 def test_region_pins_replicas_and_volumes(tmp_path):

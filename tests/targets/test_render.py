@@ -179,7 +179,7 @@ def test_one_disk_one_instance_and_what_could_not_be_said(tmp_path):
     assert api["numInstances"] == 1
     warnings = {n.key: n.message for n in rendering.notes if n.level == "warning" and n.target == "render"}
     assert "uploads" in warnings["services.api.volumes"]
-    assert "gets 1, not 3" in warnings["services.api.replicas"]
+    assert "gets 1 instance, not 3" in warnings["services.api.replicas"]
     assert api["maxShutdownDelaySeconds"] == 300  # 10 min streams, capped at Render's maximum
     health = next(n for n in rendering.notes if n.key == "services.api.health")
     assert health.level == "info" and "interval" in health.message

@@ -180,13 +180,18 @@ def container_inspect(call: Call) -> int:
     return 0
 
 
+def _named_containers(call: Call, docker: dict):
+    """(name, container) for each positional; a name that matches none ends the command."""
+    for name in call.inv.positionals:
+        container = _container(docker, name)
+        if container is None:
+            raise Exit(1, f"Error response from daemon: No such container: {name}")
+        yield name, container
+
+
 def stop(call: Call) -> int:
     with call.state() as state:
-        docker = _docker(state)
-        for name in call.inv.positionals:
-            container = _container(docker, name)
-            if container is None:
-                raise Exit(1, f"Error response from daemon: No such container: {name}")
+        for name, container in _named_containers(call, _docker(state)):
             container["State"]["Running"] = False
             call.print(name)
     return 0
@@ -195,10 +200,7 @@ def stop(call: Call) -> int:
 def rm(call: Call) -> int:
     with call.state() as state:
         docker = _docker(state)
-        for name in call.inv.positionals:
-            container = _container(docker, name)
-            if container is None:
-                raise Exit(1, f"Error response from daemon: No such container: {name}")
+        for name, container in _named_containers(call, docker):
             if container["State"]["Running"] and not call.has("--force"):
                 raise Exit(1, f'Error response from daemon: cannot remove container "/{name}": container is '
                               "running: stop the container before removing or force remove")
@@ -283,7 +285,7 @@ def _compose_project(call: Call) -> tuple[str, dict, Path]:
     for name, service in services.items():
         if not isinstance(service, dict):
             raise Exit(1, f"services.{name} must be a mapping")
-        for key, value in (service.get("environment") or {}).items() if isinstance(service.get("environment"),
+        for _key, value in (service.get("environment") or {}).items() if isinstance(service.get("environment"),
                                                                                       dict) else []:
             if isinstance(value, str):
                 for var, message in re.findall(r"\$\{(\w+):\?([^}]*)\}", value):

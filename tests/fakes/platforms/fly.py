@@ -163,13 +163,8 @@ def apps_list(call: Call) -> int:
         apps = state.get("fly", {}).get("apps", {})
     rows = [{"ID": n, "Name": n, "Status": a["status"], "Organization": {"Slug": a["org"]},
              "Deployed": a["deployed"]} for n, a in sorted(apps.items())]
-    if call.has("--json"):
-        call.json(rows)
-    else:
-        call.print("NAME\tOWNER\tSTATUS")
-        for row in rows:
-            call.print(f"{row['Name']}\t{row['Organization']['Slug']}\t{row['Status']}")
-    return 0
+    return call.answer(rows, ["NAME\tOWNER\tSTATUS",
+                              *(f"{r['Name']}\t{r['Organization']['Slug']}\t{r['Status']}" for r in rows)])
 
 
 def status(call: Call) -> int:
@@ -191,13 +186,8 @@ def volumes_list(call: Call) -> int:
     name = _app_name(call)
     with call.state() as state:
         volumes = _app(state, name)["volumes"]
-    if call.has("--json"):
-        call.json(volumes)
-    else:
-        call.print("ID\tSTATE\tNAME\tSIZE\tREGION\tZONE\tENCRYPTED\tATTACHED VM")
-        for v in volumes:
-            call.print(f"{v['id']}\t{v['state']}\t{v['name']}\t{v['size_gb']}GB\t{v['region']}\t{v['zone']}\ttrue\t")
-    return 0
+    return call.answer(volumes, ["ID\tSTATE\tNAME\tSIZE\tREGION\tZONE\tENCRYPTED\tATTACHED VM", *(
+        f"{v['id']}\t{v['state']}\t{v['name']}\t{v['size_gb']}GB\t{v['region']}\t{v['zone']}\ttrue\t" for v in volumes)])
 
 
 def _new_volume(app_name: str, name: str, region: str, size_gb: int, number: int) -> dict:
@@ -281,13 +271,7 @@ def secrets_list(call: Call) -> int:
         secrets = _app(state, app_name)["secrets"]
     rows = [{"name": k, "digest": v["digest"], "status": "Staged" if v["staged"] else "Deployed"}
             for k, v in sorted(secrets.items())]
-    if call.has("--json"):
-        call.json(rows)
-    else:
-        call.print("NAME\tDIGEST\tSTATUS")
-        for row in rows:
-            call.print(f"{row['name']}\t{row['digest']}\t{row['status']}")
-    return 0
+    return call.answer(rows, ["NAME\tDIGEST\tSTATUS", *(f"{r['name']}\t{r['digest']}\t{r['status']}" for r in rows)])
 
 
 def secrets_deploy(call: Call) -> int:

@@ -12,14 +12,6 @@ def parse(argv: list[str]) -> Invocation:
     raise UsageError("fake node: only `node --version` is modelled", 9)
 
 
-def check_auth(call: Call) -> None:
-    return None
-
-
-def reads_stdin(call: Call) -> bool:
-    return False
-
-
 def version(call: Call) -> int:
     call.print("v22.18.0")
     return 0

@@ -38,14 +38,6 @@ def parse(argv: list[str]) -> Invocation:
     return Invocation("npm", (command,), flags, positionals)
 
 
-def check_auth(call: Call) -> None:
-    return None
-
-
-def reads_stdin(call: Call) -> bool:
-    return False
-
-
 def version(call: Call) -> int:
     call.print("10.9.3")
     return 0

@@ -94,6 +94,13 @@ def _service(call: Call, project: dict, wanted: str | None, rail: dict) -> dict:
     raise Exit(1, f'Service "{wanted}" not found.')
 
 
+def _selected(call: Call, state: dict) -> tuple[dict, str, dict]:
+    """(project, environment, service) a command acts on: --service, else the linked service."""
+    rail = _rail(state)
+    project, environment = _project(call, rail)
+    return project, environment, _service(call, project, call.flag("--service"), rail)
+
+
 def _new_service(project: dict, name: str) -> dict:
     sid = ident("", project["id"], "service", name, length=8) + "-svc"
     service = {"id": sid, "name": name, "variables": {}, "volumes": [], "deployments": [], "domain": None,
@@ -201,12 +208,7 @@ def service_list(call: Call) -> int:
     with call.state() as state:
         project, _ = _project(call, _rail(state))
     rows = [{"id": s["id"], "name": s["name"]} for s in project["services"].values()]
-    if call.has("--json"):
-        call.json(rows)
-    else:
-        for row in rows:
-            call.print(row["name"])
-    return 0
+    return call.answer(rows, [row["name"] for row in rows])
 
 
 def status(call: Call) -> int:
@@ -391,9 +393,7 @@ def variable_set(call: Call) -> int:
                 raise Exit(1, f"Invalid variable {pair!r}: expected KEY=VALUE (or KEY with --stdin)")
             pairs[key] = value
     with call.state() as state:
-        rail = _rail(state)
-        project, _ = _project(call, rail)
-        service = _service(call, project, call.flag("--service"), rail)
+        project, _, service = _selected(call, state)
         for key, value in pairs.items():
             service["variables"][key] = f"sha256:{digest(value)}" if call.has("--stdin") else value
         if not call.has("--skip-deploys"):
@@ -407,15 +407,9 @@ def variable_set(call: Call) -> int:
 
 def variable_list(call: Call) -> int:
     with call.state() as state:
-        rail = _rail(state)
-        project, _ = _project(call, rail)
-        service = _service(call, project, call.flag("--service"), rail)
-    if call.has("--json"):
-        call.json(service["variables"])
-    else:
-        for key, value in sorted(service["variables"].items()):
-            call.print(f"{key}={value}" if call.has("--kv") else f"║ {key:<20} │ {value}")
-    return 0
+        project, _, service = _selected(call, state)
+    return call.answer(service["variables"], [f"{key}={value}" if call.has("--kv") else f"║ {key:<20} │ {value}"
+                                              for key, value in sorted(service["variables"].items())])
 
 
 def up(call: Call) -> int:
@@ -423,9 +417,7 @@ def up(call: Call) -> int:
     if path and not call.path(path).is_dir():
         raise Exit(1, f"Path {path} does not exist")
     with call.state() as state:
-        rail = _rail(state)
-        project, environment = _project(call, rail)
-        service = _service(call, project, call.flag("--service"), rail)
+        project, environment, service = _selected(call, state)
         waits = call.has("--ci") or call.has("--json") or \
             call.env.get("CI", "").lower() not in ("", "false", "0")
         deployment = {"id": ident("", service["id"], len(service["deployments"]), length=8) + "-dep",
@@ -447,9 +439,7 @@ def up(call: Call) -> int:
 
 def domain(call: Call) -> int:
     with call.state() as state:
-        rail = _rail(state)
-        project, environment = _project(call, rail)
-        service = _service(call, project, call.flag("--service"), rail)
+        project, environment, service = _selected(call, state)
         created = service["domain"] is None
         if created:
             service["domain"] = f"{service['name']}-{environment}-{ident('', service['id'], length=4)}.up.railway.app"
@@ -468,17 +458,10 @@ def environment_edit(call: Call) -> int:
 
 def deployment_list(call: Call) -> int:
     with call.state() as state:
-        rail = _rail(state)
-        project, _ = _project(call, rail)
-        service = _service(call, project, call.flag("--service"), rail)
+        project, _, service = _selected(call, state)
     rows = [{"id": d["id"], "status": d["status"], "createdAt": "2026-08-22T10:00:00Z", "meta": {}}
             for d in reversed(service["deployments"])]
-    if call.has("--json"):
-        call.json(rows)
-    else:
-        for row in rows:
-            call.print(f"{row['id']}  {row['status']}")
-    return 0
+    return call.answer(rows, [f"{row['id']}  {row['status']}" for row in rows])
 
 
 def logs(call: Call) -> int:
@@ -488,9 +471,7 @@ def logs(call: Call) -> int:
 
 def redeploy(call: Call) -> int:
     with call.state() as state:
-        rail = _rail(state)
-        project, _ = _project(call, rail)
-        service = _service(call, project, call.flag("--service"), rail)
+        project, _, service = _selected(call, state)
         service["redeploys"] += 1
     call.print(f"Redeploying {service['name']}")
     return 0

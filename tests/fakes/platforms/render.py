@@ -82,11 +82,7 @@ def workspace_current(call: Call) -> int:
 
 def workspaces(call: Call) -> int:
     rows = [{"id": "tea-fake", "name": "Fake's workspace"}]
-    if _json_output(call):
-        call.json(rows)
-    else:
-        call.print("tea-fake  Fake's workspace")
-    return 0
+    return call.answer(rows, "tea-fake  Fake's workspace", as_json=_json_output(call))
 
 
 def blueprints_validate(call: Call) -> int:
@@ -137,12 +133,8 @@ def services(call: Call) -> int:
         listed = [{"service": {"id": sid, "name": s["name"], "type": s.get("type", "web_service"),
                                "suspended": "not_suspended", "serviceDetails": {"url": s.get("url")}}}
                   for sid, s in sorted(_services(state).items())]
-    if _json_output(call):
-        call.json(listed)
-    else:
-        for item in listed:
-            call.print(f"{item['service']['name']}  {item['service']['id']}  {item['service']['type']}")
-    return 0
+    return call.answer(listed, [f"{s['name']}  {s['id']}  {s['type']}" for s in (i["service"] for i in listed)],
+                       as_json=_json_output(call))
 
 
 def services_create(call: Call) -> int:
@@ -159,10 +151,22 @@ def services_create(call: Call) -> int:
     return 0
 
 
-def deploys_create(call: Call) -> int:
+def _service_id(call: Call) -> str:
     service_id = (call.inv.positionals or [None])[0]
     if not service_id:
         raise Exit(1, "Error: service id is required when not running interactively")
+    return service_id
+
+
+def _existing(state: dict, service_id: str) -> dict:
+    service = _services(state).get(service_id)
+    if service is None:
+        raise Exit(1, f"Error: could not find service {service_id}")
+    return service
+
+
+def deploys_create(call: Call) -> int:
+    service_id = _service_id(call)
     if call.flag("--commit") and call.flag("--image"):
         raise Exit(1, "Error: --commit and --image are mutually exclusive")
     if not call.has("--confirm"):
@@ -171,9 +175,7 @@ def deploys_create(call: Call) -> int:
         if answer not in ("y", "yes"):
             raise Exit(1, "Error: EOF" if not answer else "Error: deploy cancelled")
     with call.state() as state:
-        service = _services(state).get(service_id)
-        if service is None:
-            raise Exit(1, f"Error: could not find service {service_id}")
+        service = _existing(state, service_id)
         deploy = {"id": ident("dep-", service_id, len(service.setdefault("deploys", [])), length=20),
                   "status": "live" if call.has("--wait") else "build_in_progress",
                   "commit": call.flag("--commit")}
@@ -188,20 +190,11 @@ def deploys_create(call: Call) -> int:
 
 
 def deploys_list(call: Call) -> int:
-    service_id = (call.inv.positionals or [None])[0]
-    if not service_id:
-        raise Exit(1, "Error: service id is required when not running interactively")
+    service_id = _service_id(call)
     with call.state() as state:
-        service = _services(state).get(service_id)
-    if service is None:
-        raise Exit(1, f"Error: could not find service {service_id}")
+        service = _existing(state, service_id)
     rows = list(reversed(service.get("deploys", [])))
-    if _json_output(call):
-        call.json(rows)
-    else:
-        for deploy in rows:
-            call.print(f"{deploy['id']}  {deploy['status']}")
-    return 0
+    return call.answer(rows, [f"{deploy['id']}  {deploy['status']}" for deploy in rows], as_json=_json_output(call))
 
 
 def logs(call: Call) -> int:
