@@ -12,6 +12,7 @@ path the app does not serve) carry ``target="any"`` and are reported once.
 from __future__ import annotations
 
 import re
+import shlex
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -305,12 +306,8 @@ def _read_dependencies(path: Path) -> set[str]:
 
 
 def _scan_routes(where: Path) -> list | None:
-    from importlib import import_module
+    from streamdeploy import detect
 
-    try:
-        detect = import_module("streamdeploy.detect")  # written for `init`; optional here
-    except ImportError:
-        return None
     if not where.is_dir():
         return None
     try:
@@ -456,8 +453,24 @@ def _serves(routes: list, path: str) -> Any:
     return None
 
 
+# Servers that run the ASGI/WSGI app whose routes the scanner reads. Other programs
+# (streamlit, a Node server) serve routes of their own that no scan of Python code sees.
+_APP_SERVERS = {"uvicorn", "gunicorn", "hypercorn", "granian", "daphne", "fastapi"}
+
+
+def _runs_scanned_app(service: Any) -> bool:
+    try:
+        argv = shlex.split(service.start)
+    except ValueError:
+        return False
+    words = [Path(a).name for a in argv if "=" not in a][:4]
+    return bool(_APP_SERVERS.intersection(words))
+
+
 def _routes_served(ctx: _Context, name: str, service: Any) -> Iterator[_Raw]:
     if not service.is_web or (service.health is None and service.streaming is None):
+        return
+    if not _runs_scanned_app(service):
         return
     routes = ctx.routes(service)
     if not routes:

@@ -726,6 +726,8 @@ def _wait_gone(item: Background, timeout: float) -> bool:
             except ChildProcessError:
                 pass  # not our child (a detached run's process): its parent reaps it
         if not _group_alive(item.pid):
+            if item.process is not None:
+                item.process.poll()  # it may have exited since the poll above: keep its code
             return True
         if time.monotonic() >= deadline:
             return False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import types
 from dataclasses import dataclass
 from datetime import date
@@ -54,10 +53,13 @@ def found(findings, target: str, rule: str, severity: str | None = None) -> list
             and (severity is None or f.severity == severity)]
 
 
+REAL_SCAN = capabilities._scan_routes
+
+
 @pytest.fixture(autouse=True)
 def no_app_scanner(monkeypatch):
-    """Route checks need `detect`; tests that want it install a fake one."""
-    monkeypatch.setitem(sys.modules, "streamdeploy.detect", None)
+    """Route checks read the app's source; tests that want routes give them."""
+    monkeypatch.setattr(capabilities, "_scan_routes", lambda where: None)
 
 
 # ----------------------------------------------------------------------------- the data
@@ -386,9 +388,7 @@ class _Route:
 
 
 def _with_routes(monkeypatch, routes):
-    module = types.ModuleType("streamdeploy.detect")
-    module.scan_app = lambda root: types.SimpleNamespace(routes=routes)
-    monkeypatch.setitem(sys.modules, "streamdeploy.detect", module)
+    monkeypatch.setattr(capabilities, "_scan_routes", lambda where: list(routes) or None)
 
 
 def test_a_health_path_the_app_does_not_serve(tmp_path, monkeypatch):
@@ -459,8 +459,7 @@ def test_routes_under_an_unknown_prefix_only_earn_a_note(tmp_path, monkeypatch):
 
 
 def test_the_real_scanner_finds_the_example_app_routes(monkeypatch):
-    monkeypatch.delitem(sys.modules, "streamdeploy.detect")
-    pytest.importorskip("streamdeploy.detect")
+    monkeypatch.setattr(capabilities, "_scan_routes", REAL_SCAN)
     findings = capabilities.check(loader.load(EXAMPLES / "app" / "streamdeploy.yaml"), [], today=TODAY)
     assert not [f for f in findings if "path" in f.rule]
 
@@ -470,3 +469,13 @@ def test_docker_and_compose_together_report_once(tmp_path):
     findings = capabilities.check(loaded, ["docker", "compose"], today=TODAY)
     downtime = [f for f in findings if f.rule == "deploy-downtime"]
     assert [f.target for f in downtime] == ["compose"]
+
+
+def test_routes_are_only_judged_for_the_python_app_the_scanner_reads(tmp_path, monkeypatch):
+    # Streamlit serves /_stcore/health itself; no scan of the Python source can see that.
+    _with_routes(monkeypatch, [_Route("/health", "app/main.py", 10)])
+    streamlit = describe(tmp_path, start="streamlit run admin/app.py --server.port $PORT --server.address 0.0.0.0",
+                         health={"path": "/_stcore/health"}, streaming=None)
+    assert not found(capabilities.check(streamlit, [], today=TODAY), "any", "health-path-not-served")
+    uvicorn = describe(tmp_path, health={"path": "/_stcore/health"}, streaming=None)
+    assert found(capabilities.check(uvicorn, [], today=TODAY), "any", "health-path-not-served")

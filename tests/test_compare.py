@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import date
 
 import pytest
@@ -18,7 +17,7 @@ HOURS = 730  # a month of per-second / per-hour billing
 
 @pytest.fixture(autouse=True)
 def no_app_scanner(monkeypatch):
-    monkeypatch.setitem(sys.modules, "streamdeploy.detect", None)
+    monkeypatch.setattr(capabilities, "_scan_routes", lambda where: None)
 
 
 def p(name):

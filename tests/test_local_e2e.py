@@ -400,4 +400,4 @@ def test_sigterm_stops_a_foreground_service_started_by_a_compound_command(tmp_pa
     assert not any(alive(m) for m in members), err.read_text()
     assert not (root / ".streamdeploy" / "local.pid").exists()
     text = err.read_text()
-    assert "SIGTERM: stopping" in text and "stopped" in text and "Traceback" not in text
+    assert "SIGTERM: stopping" in text and f"pid {groups[0]}: stopped" in text and "Traceback" not in text

@@ -479,19 +479,24 @@ def test_down_stops_what_is_left_of_a_group_whose_shell_has_exited(tmp_path):
 
 def test_a_new_run_waits_until_the_old_group_is_gone_before_it_starts(tmp_path):
     first, child = start_compound(tmp_path, GRACEFUL_CHILD)
-    check = tmp_path / "seen"
-    # the new instance records whether the old server was still alive when it started
-    second = Runner(tmp_path, "local", mode="quiet").run(plan_of(
-        py(f"import os\ntry:\n    os.kill({child}, 0); state = open('/proc/{child}/stat').read().split()[2]\n"
-           f"except (ProcessLookupError, FileNotFoundError):\n    state = 'gone'\n"
-           f"open({str(check)!r}, 'w').write(state)\nimport time\ntime.sleep(30)",
-           "Starting api", background=True), target="local"))
+    seen = tmp_path / "seen"
+    # the new instance records whether the old server was still running when it started
+    Runner(tmp_path, "local", mode="quiet").run(plan_of(py(f"""
+        import os, time
+        try:
+            os.kill({child}, 0)
+            state = open('/proc/{child}/stat').read().rsplit(')', 1)[1].split()[0]
+        except (ProcessLookupError, FileNotFoundError):
+            state = 'gone'
+        open({str(seen)!r}, 'w').write(state)
+        time.sleep(30)
+        """, "Starting api", background=True), target="local"))
     try:
         deadline = time.monotonic() + 10
-        while not check.exists():
+        while not seen.exists() or not seen.read_text():
             assert time.monotonic() < deadline
             time.sleep(0.02)
-        assert check.read_text() in ("gone", "Z")
+        assert seen.read_text() in ("gone", "Z")  # never two servers on one volume
     finally:
         runner.stop_target(tmp_path, "local", grace=2)
         runner.stop(first.background, grace=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import json
 
 from conftest import EXAMPLES, assert_no_traceback, run_cli
@@ -19,12 +21,18 @@ services:
 """
 
 
+def volume_line() -> int:
+    """Where the example declares its volume (findings about it point there)."""
+    return next(i for i, line in enumerate(Path(APP).read_text().splitlines(), 1)
+                if line.strip().startswith("- {name: chroma_data"))
+
+
 def test_errors_on_some_platform_exit_1_and_say_where():
     result = run_cli("check", "-f", APP)
     assert_no_traceback(result)
     assert result.returncode == 1, result.stderr
     assert "DigitalOcean App Platform" in result.stdout
-    assert "streamdeploy.yaml:18: error: services.api.volumes[0]" in result.stdout
+    assert f"streamdeploy.yaml:{volume_line()}: error: services.api.volumes[0]" in result.stdout
     assert "source: https://docs.digitalocean.com/" in result.stdout
     assert "fix:" in result.stdout and "why:" in result.stdout
     assert "errors on: apprunner, cloudrun, digitalocean" in result.stdout
@@ -62,7 +70,7 @@ def test_json_shape():
     assert data["counts"]["error"] == len([f for f in data["findings"] if f["severity"] == "error"]) > 0
     finding = next(f for f in data["findings"] if f["target"] == "digitalocean" and f["severity"] == "error")
     assert set(finding) >= {"severity", "target", "key", "message", "why", "source", "fix", "rule", "file", "line"}
-    assert finding["key"] == "services.api.volumes[0]" and finding["line"] == 18
+    assert finding["key"] == "services.api.volumes[0]" and finding["line"] == volume_line()
 
 
 def test_unknown_target_is_bad_input():

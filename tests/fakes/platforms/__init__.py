@@ -1,7 +1,8 @@
 """Per-CLI behaviour of the fakes: what each command does to the state and prints.
 
-Each module has ``HANDLERS`` ({command path: function(call) -> exit code}),
-``check_auth(call)`` and ``reads_stdin(call)``. Outputs follow the shapes recorded in
+Each module has ``HANDLERS`` ({command path: function(call) -> exit code}) and, unless
+the tool has no login and reads no stdin (node, npm), ``check_auth(call)`` and
+``reads_stdin(call)``. Outputs follow the shapes recorded in
 research/cli-contracts.md (JSON field names, text lines) closely enough for plans'
 probes and for people reading test output.
 """
