@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 
 import pytest
 
@@ -26,13 +27,16 @@ def test_a_real_install_renders_checks_and_compares_from_elsewhere(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(EXAMPLES / "app" / "streamdeploy.yaml", project / "streamdeploy.yaml")
-    env = {**os.environ, "PYTHONPATH": str(site), "NO_COLOR": "1"}
+    # -S: no .pth files, so the development checkout's editable-install hook stays out and
+    # only the installed copy (plus the dependencies' own directories) can be imported.
+    deps = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *deps]), "NO_COLOR": "1"}
     for args in (["render", "-t", "all"], ["check", "-t", "fly"], ["compare"], ["schema"], ["plan", "-t", "fly"]):
-        result = subprocess.run([sys.executable, "-m", "streamdeploy", *args], cwd=project, env=env,
+        result = subprocess.run([sys.executable, "-S", "-m", "streamdeploy", *args], cwd=project, env=env,
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, (args, result.stderr)
         assert "Traceback" not in result.stderr
-    probe = subprocess.run([sys.executable, "-c", "import streamdeploy; print(streamdeploy.__file__)"],
+    probe = subprocess.run([sys.executable, "-S", "-c", "import streamdeploy.commands as c; print(c.__file__)"],
                            cwd=project, env=env, capture_output=True, text=True)
     assert probe.stdout.startswith(str(site)), "the test must exercise the installed copy"
     for name in ("Dockerfile", "fly.toml", "render.yaml", "compose.yaml", ".railway/railway.ts", "k8s/api.yaml"):
