@@ -429,27 +429,38 @@ time.sleep(60)
 """
 
 
-def start_compound(tmp_path: Path, child: str, shell: str = "{child} & wait") -> tuple[runner.RunResult, int]:
-    """A background step `sh -c '<python child> & wait'`; returns the run and the child's pid."""
-    script, pid_path = tmp_path / "child.py", tmp_path / "child.pid"
-    script.write_text(child)
-    command = shell.format(child=f"{PY} {script} {pid_path}")
-    result = Runner(tmp_path, "local", mode="quiet").run(plan_of(
-        Step(("sh", "-c", command), "Starting api", background=True), target="local"))
-    assert result.ok, result.results
-    deadline = time.monotonic() + 10
-    while not pid_path.exists() or not pid_path.read_text():
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    return result, int(pid_path.read_text())
+@pytest.fixture
+def start_compound(tmp_path):
+    """Starts a background step `sh -c '<python child> & wait'`; returns the run and the child's
+    pid. Whatever a test leaves of the group is killed afterwards, even when it fails."""
+    groups: list[int] = []
+
+    def start(child: str, shell: str = "{child} & wait") -> tuple[runner.RunResult, int]:
+        script, pid_path = tmp_path / "child.py", tmp_path / "child.pid"
+        script.write_text(child)
+        command = shell.format(child=f"{PY} {script} {pid_path}")
+        result = Runner(tmp_path, "local", mode="quiet").run(plan_of(
+            Step(("sh", "-c", command), "Starting api", background=True), target="local"))
+        assert result.ok, result.results
+        groups.extend(b.pid for b in result.background)
+        deadline = time.monotonic() + 10
+        while not pid_path.exists() or not pid_path.read_text():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        return result, int(pid_path.read_text())
+
+    yield start
+    for pgid in groups:
+        for pid in runner._group_members(pgid) or []:
+            os.kill(pid, signal.SIGKILL)
 
 
 def group_members(pgid: int) -> list[int]:
     return runner._group_members(pgid)
 
 
-def test_stop_waits_for_every_process_of_the_group_not_only_its_shell(tmp_path):
-    result, child = start_compound(tmp_path, GRACEFUL_CHILD)
+def test_stop_waits_for_every_process_of_the_group_not_only_its_shell(tmp_path, start_compound):
+    result, child = start_compound(GRACEFUL_CHILD)
     [started] = result.background
     assert runner.stop(result.background, grace=5) == [(started.pid, "stopped")]
     # the server finished its own shutdown before stop returned: no overlap with a next instance
@@ -457,8 +468,8 @@ def test_stop_waits_for_every_process_of_the_group_not_only_its_shell(tmp_path):
     assert group_members(started.pid) == []
 
 
-def test_stop_kills_a_group_member_that_ignores_sigterm_after_the_grace(tmp_path):
-    result, child = start_compound(tmp_path, STUBBORN_CHILD)
+def test_stop_kills_a_group_member_that_ignores_sigterm_after_the_grace(start_compound):
+    result, child = start_compound(STUBBORN_CHILD)
     [started] = result.background
     began = time.monotonic()
     assert runner.stop(result.background, grace=0.5) == [(started.pid, "killed")]
@@ -466,8 +477,8 @@ def test_stop_kills_a_group_member_that_ignores_sigterm_after_the_grace(tmp_path
     assert not alive(child) and group_members(started.pid) == []
 
 
-def test_down_stops_what_is_left_of_a_group_whose_shell_has_exited(tmp_path):
-    result, child = start_compound(tmp_path, GRACEFUL_CHILD, shell="{child} & sleep 1; exit 0")
+def test_down_stops_what_is_left_of_a_group_whose_shell_has_exited(tmp_path, start_compound):
+    result, child = start_compound(GRACEFUL_CHILD, shell="{child} & sleep 1; exit 0")
     [started] = result.background
     started.process.wait(timeout=10)  # the shell is gone; its server is not
     assert alive(child)
@@ -477,8 +488,8 @@ def test_down_stops_what_is_left_of_a_group_whose_shell_has_exited(tmp_path):
     assert runner.running(tmp_path, "local") == []
 
 
-def test_a_new_run_waits_until_the_old_group_is_gone_before_it_starts(tmp_path):
-    first, child = start_compound(tmp_path, GRACEFUL_CHILD)
+def test_a_new_run_waits_until_the_old_group_is_gone_before_it_starts(tmp_path, start_compound):
+    first, child = start_compound(GRACEFUL_CHILD)
     seen = tmp_path / "seen"
     # the new instance records whether the old server was still running when it started
     Runner(tmp_path, "local", mode="quiet").run(plan_of(py(f"""
