@@ -356,12 +356,19 @@ def _say_died(process: runner.Background, resolved) -> None:
 
 
 def _serve(loaded, plan: Plan, result: runner.RunResult, resolved) -> int:
-    """Foreground: show the service's log until it exits (exit 1). Ctrl-C and SIGTERM reach
-    the caller, which stops the service cleanly (exit 130)."""
+    """Foreground: show the service's log until Ctrl-C or SIGTERM, the way to stop a service
+    that was deployed and verified (exit 0, after a clean stop); or until it exits on its
+    own (exit 1)."""
     log = result.background[0].log
     console.err().print(f"[bold]serving[/bold] at {console.escape(plan.url or '(no URL)')} — logs from "
                         f"{console.escape(str(log))} follow; Ctrl-C stops it")
-    exit_code = runner.follow(log, result.background, resolved.masker())
+    try:
+        exit_code = runner.follow(log, result.background, resolved.masker())
+    except (KeyboardInterrupt, runner.Interrupted) as signal:
+        why = "SIGTERM" if isinstance(signal, runner.Interrupted) else "Ctrl-C"
+        console.err().print(f"[yellow]{why}[/yellow]: stopping …")
+        _say_outcome(runner.stop_run(loaded.root, plan.target, result.background))
+        return exitcodes.OK
     console.err().print(f"[bold red]the service exited[/bold red] (code {exit_code})")
     _say_outcome(runner.stop_run(loaded.root, plan.target, result.background))
     return exitcodes.FAILED
