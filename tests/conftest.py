@@ -34,6 +34,22 @@ def platform_schema(name: str) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def load_description(tmp_path: Path, text: str):
+    """Write `text` as tmp_path/streamdeploy.yaml and load it for real."""
+    from streamdeploy import loader
+
+    path = tmp_path / "streamdeploy.yaml"
+    path.write_text(text, encoding="utf-8")
+    return loader.load(path)
+
+
+def load_example(name: str):
+    """examples/<name>/streamdeploy.yaml, loaded."""
+    from streamdeploy import loader
+
+    return loader.load(EXAMPLES / name / "streamdeploy.yaml")
+
+
 def example_files() -> list[Path]:
     return sorted(EXAMPLES.glob("*/streamdeploy.yaml"))
 

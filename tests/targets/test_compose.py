@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 import contracts
-from conftest import EXAMPLES, platform_schema
+from conftest import EXAMPLES, load_description as load_text, platform_schema
 from streamdeploy import loader
 from streamdeploy.targets import compose, docker, get
 from streamdeploy.targets.base import Context
@@ -43,11 +43,6 @@ services:
     volumes: [{name: vectors, mount: /data/jobs}]
 """
 
-
-def load_text(tmp_path: Path, text: str) -> loader.Loaded:
-    path = tmp_path / "streamdeploy.yaml"
-    path.write_text(text, encoding="utf-8")
-    return loader.load(path)
 
 
 def load_example(name: str) -> loader.Loaded:

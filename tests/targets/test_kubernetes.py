@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import jsonschema
 import kubernetes_validate
@@ -16,7 +15,7 @@ import pytest
 import yaml
 
 import contracts
-from conftest import EXAMPLES, platform_schema
+from conftest import EXAMPLES, load_description as load_text, platform_schema
 from streamdeploy import loader, writer
 from streamdeploy.problems import ProblemsError
 from streamdeploy.targets import docker, get, kubernetes
@@ -67,11 +66,6 @@ services:
     replicas: 3
 """
 
-
-def load_text(tmp_path: Path, text: str) -> loader.Loaded:
-    path = tmp_path / "streamdeploy.yaml"
-    path.write_text(text, encoding="utf-8")
-    return loader.load(path)
 
 
 def load_example(name: str) -> loader.Loaded:

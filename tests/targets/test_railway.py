@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import contracts
-from conftest import EXAMPLES
+from conftest import load_description as write, load_example as example
 from streamdeploy import loader, writer
 from streamdeploy.targets import get, railway
 from streamdeploy.targets.base import Context
@@ -54,18 +54,9 @@ targets:
 """
 
 
-def write(tmp_path: Path, text: str) -> loader.Loaded:
-    (tmp_path / "streamdeploy.yaml").write_text(text, encoding="utf-8")
-    return loader.load(tmp_path / "streamdeploy.yaml")
-
-
 def describe(tmp_path: Path, env: dict | None = None, railway_target: dict | None = None) -> loader.Loaded:
     return write(tmp_path, DESCRIPTION % {"env": json.dumps(env or {"ENVIRONMENT": "production"}),
                                           "railway": json.dumps(railway_target or {})})
-
-
-def example(name: str) -> loader.Loaded:
-    return loader.load(EXAMPLES / name / "streamdeploy.yaml")
 
 
 def render(loaded: loader.Loaded):

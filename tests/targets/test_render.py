@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import contracts
-from conftest import EXAMPLES, REPO
+from conftest import load_description as write, load_example as example, REPO
 from streamdeploy import loader, writer
 from streamdeploy.targets import get, render
 from streamdeploy.targets.base import Context
@@ -57,18 +57,9 @@ targets:
 """
 
 
-def write(tmp_path: Path, text: str) -> loader.Loaded:
-    (tmp_path / "streamdeploy.yaml").write_text(text, encoding="utf-8")
-    return loader.load(tmp_path / "streamdeploy.yaml")
-
-
 def describe(tmp_path: Path, env: dict | None = None, target: dict | None = None) -> loader.Loaded:
     return write(tmp_path, DESCRIPTION % {"env": json.dumps(env or {"ENVIRONMENT": "production"}),
                                           "render": json.dumps(target or {})})
-
-
-def example(name: str) -> loader.Loaded:
-    return loader.load(EXAMPLES / name / "streamdeploy.yaml")
 
 
 def rendered(loaded: loader.Loaded):
