@@ -166,6 +166,7 @@ def test_foreground_serves_until_ctrl_c_then_stops_cleanly(project, tmp_path):
         process.send_signal(signal.SIGINT)
         # Ctrl-C is how a verified, serving service is stopped: a clean stop, exit 0
         assert process.wait(60) == 0, err.read_text()
+        assert "Ctrl-C: stopping" in err.read_text()
     finally:
         if process.poll() is None:
             process.kill()

@@ -129,7 +129,7 @@ def _after_run(loaded, plan: Plan, result: runner.RunResult, resolved, written: 
 
 def _interrupted(loaded, name: str, result: runner.RunResult, signal: BaseException, as_json: bool) -> int:
     """Ctrl-C or SIGTERM after the steps (verifying, serving): stop what this run started."""
-    why = "SIGTERM" if isinstance(signal, runner.Interrupted) and signal.args == ("SIGTERM",) else "Ctrl-C"
+    why = _signal_name(signal)
     if not as_json:
         console.err().print(f"[yellow]{why}[/yellow]: stopping …" if result.background
                             else f"[yellow]interrupted[/yellow] ({why})")
@@ -355,6 +355,10 @@ def _say_died(process: runner.Background, resolved) -> None:
         console.err().print("    " + console.escape(resolved.masker()(line)), soft_wrap=True)
 
 
+def _signal_name(signal: BaseException) -> str:
+    return "SIGTERM" if isinstance(signal, runner.Interrupted) and signal.args == ("SIGTERM",) else "Ctrl-C"
+
+
 def _serve(loaded, plan: Plan, result: runner.RunResult, resolved) -> int:
     """Foreground: show the service's log until Ctrl-C or SIGTERM, the way to stop a service
     that was deployed and verified (exit 0, after a clean stop); or until it exits on its
@@ -365,7 +369,7 @@ def _serve(loaded, plan: Plan, result: runner.RunResult, resolved) -> int:
     try:
         exit_code = runner.follow(log, result.background, resolved.masker())
     except (KeyboardInterrupt, runner.Interrupted) as signal:
-        why = "SIGTERM" if isinstance(signal, runner.Interrupted) else "Ctrl-C"
+        why = _signal_name(signal)
         console.err().print(f"[yellow]{why}[/yellow]: stopping …")
         _say_outcome(runner.stop_run(loaded.root, plan.target, result.background))
         return exitcodes.OK
