@@ -70,8 +70,8 @@ def plan_writes(files: list[RenderedFile], out: Path, source: str, force: bool =
 def write_all(files: list[RenderedFile], out: Path, source: str, force: bool = False) -> Outcome:
     """Write every file atomically, or none when any would clobber a hand edit."""
     outcome = plan_writes(files, out, source, force)
-    if outcome.conflicts:
-        return outcome
+    if outcome.conflicts or not files:
+        return outcome  # nothing to write, nothing to record (`up --target local` renders no file)
     record = read_record(out)
     for file in files:
         text = with_header(file, source)

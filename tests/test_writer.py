@@ -98,3 +98,8 @@ def test_failed_write_keeps_old_content(tmp_path, monkeypatch):
         writer.atomic_write(target, "new\n")
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["fly.toml"]
+
+
+def test_nothing_to_write_leaves_no_record(tmp_path):
+    outcome = writer.write_all([], tmp_path, "streamdeploy.yaml")
+    assert outcome.written == [] and not (tmp_path / ".streamdeploy").exists()
