@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: setup demo test render bench clean
+.PHONY: setup demo test render bench clean railway-sdk
 
 setup: $(VENV)/.installed
 
@@ -11,7 +11,18 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml examples/app/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' -r examples/app/requirements.txt
+	$(MAKE) --no-print-directory railway-sdk
 	touch $@
+
+# Railway's IaC SDK (npm), so a test can run the generated .railway/railway.ts through it.
+# Optional: without npm that one test skips.
+RAILWAY_SDK = railway@3.11.0
+railway-sdk:
+	@if command -v npm >/dev/null 2>&1; then \
+	  mkdir -p $(VENV)/npm && cd $(VENV)/npm && rm -rf package && \
+	  npm pack --silent $(RAILWAY_SDK) >/dev/null && tar xzf railway-*.tgz && rm -f railway-*.tgz && \
+	  echo "unpacked $(RAILWAY_SDK) for the railway.ts test" || echo "could not fetch $(RAILWAY_SDK): its test will skip"; \
+	else echo "npm not found: the railway.ts SDK test will skip"; fi
 
 # The main job: run the example service here the way a platform would, then verify it.
 demo: setup

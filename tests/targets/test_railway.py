@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import contracts
-from conftest import load_description as write, load_example as example
+from conftest import load_description as write, load_example as example, REPO
 from streamdeploy import loader, writer
 from streamdeploy.targets import get, railway
 from streamdeploy.targets.base import Context
@@ -279,7 +279,8 @@ def test_railway_sdk_evaluates_the_file_as_the_cli_does(tmp_path):
 
     Set RAILWAY_IAC_SDK to an unpacked `railway` npm package (npm pack railway) to run it.
     """
-    sdk = os.environ.get("RAILWAY_IAC_SDK")
+    # `make test` unpacks it there (npm pack railway@<version in .railway/package.json>).
+    sdk = os.environ.get("RAILWAY_IAC_SDK") or str(REPO / ".venv" / "npm" / "package")
     node = shutil.which("node")
     if not sdk or not node or not (Path(sdk) / "dist" / "iac" / "index.js").is_file():
         pytest.skip("needs node and RAILWAY_IAC_SDK=<unpacked railway npm package>")
