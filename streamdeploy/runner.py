@@ -37,7 +37,7 @@ from typing import Callable, Iterable, Literal, Mapping
 
 from streamdeploy import console, exitcodes
 from streamdeploy.problems import ProblemsError
-from streamdeploy.secrets import Masker, optional_names, required_names, stdin_text
+from streamdeploy.secrets import Masker, optional_names, platform_tokens, required_names, stdin_text
 from streamdeploy.targets.base import Plan, Probe, Step
 
 STATE_DIR = ".streamdeploy"
@@ -192,9 +192,9 @@ class Runner:
         self.root = Path(root)
         self.target = target
         self.secrets = dict(secrets or {})
-        self.mask = Masker(self.secrets.values())
         self.step_timeout = step_timeout
         self.env = dict(os.environ if env is None else env)
+        self.mask = Masker([*self.secrets.values(), *platform_tokens(self.env)])
         self.grace = grace
         if mode == "auto":
             mode = "live" if console.err().is_terminal else "stream"

@@ -22,6 +22,12 @@ if TYPE_CHECKING:
     from streamdeploy.targets.base import Plan
 
 MASK = "***"
+# Shorter values are not masked: hiding every "a" or "42" garbles all output and the gaps
+# give the value away anyway. `up` warns about such a secret instead.
+MIN_MASKED = 4
+# The platforms' own credentials (research/cli-contracts.md): the CLIs read them from their
+# environment, and whatever a CLI prints back is masked like the description's secrets.
+PLATFORM_TOKENS = ("FLY_ACCESS_TOKEN", "FLY_API_TOKEN", "RAILWAY_API_TOKEN", "RAILWAY_TOKEN", "RENDER_API_KEY")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INTERPOLATION = re.compile(r"\\\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")
 _DOUBLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
@@ -44,6 +50,11 @@ class Resolved:
     def masker(self) -> Masker:
         return Masker(self.values.values())
 
+    @property
+    def too_short(self) -> tuple[str, ...]:
+        """Names whose values are too short to mask in output (see MIN_MASKED)."""
+        return tuple(n for n, v in self.values.items() if len(v) < MIN_MASKED)
+
 
 # --- reading -----------------------------------------------------------------------------
 
@@ -61,6 +72,11 @@ def optional_names(plan: Plan) -> list[str]:
     """The secrets steps pass only when they have a value (and that no step requires)."""
     required = set(required_names(plan))
     return [n for n in dict.fromkeys(n for s in plan.steps for n in s.pass_if_set) if n not in required]
+
+
+def platform_tokens(environ: Mapping[str, str]) -> list[str]:
+    """The values of the platform credentials set in ``environ``, to mask in output."""
+    return [environ[name] for name in PLATFORM_TOKENS if environ.get(name)]
 
 
 def resolve(names: Iterable[str], env_file: Path | None = None,
@@ -157,11 +173,12 @@ def parse_dotenv(text: str, source: str = "<env file>", environ: Mapping[str, st
             body = body[6:].lstrip()
         match = _NAME.match(body)
         if not match:
-            raise error(f"line {start_line} is not NAME=value: {stripped[:40]!r}", start_line)
+            # never quote the line: it may be a piece of a secret (a value pasted without its name)
+            raise error(f"line {start_line} is not NAME=value", start_line)
         name = match.group(0)
         rest = body[match.end():].lstrip(" \t")
         if not rest.startswith("="):
-            raise error(f"line {start_line}: `{name}` is not followed by `=`", start_line)
+            raise error(f"line {start_line}: its first word is not followed by `=`", start_line)
         rest = rest[1:].lstrip(" \t")
         # Where the value starts in the whole text, so quoted values can run over lines.
         value_at = pos + line.index(body) + (len(body) - len(rest)) if rest else end
@@ -175,8 +192,7 @@ def parse_dotenv(text: str, source: str = "<env file>", environ: Mapping[str, st
             tail_end = size if tail_end == -1 else tail_end
             tail = text[after:tail_end].strip()
             if tail and not tail.startswith("#"):
-                raise error(f"line {line_no}: unexpected text after the quoted value of {name}: {tail[:20]!r}",
-                            line_no)
+                raise error(f"line {line_no}: unexpected text after the quoted value of {name}", line_no)
             if quote == '"':
                 value = _expand(value, values, environ)
             values[name] = value
@@ -311,12 +327,14 @@ def parse_fly_dotenv(text: str) -> dict[str, str]:
 
 
 class Masker:
-    """Replaces secret values in text with ``***``: raw, JSON-escaped, and line by line."""
+    """Replaces secret values in text with ``***``: raw, JSON-escaped, and line by line.
+
+    Values shorter than MIN_MASKED characters are left alone (see there)."""
 
     def __init__(self, values: Iterable[str]):
         needles: set[str] = set()
         for value in values:
-            if not value:
+            if len(value) < MIN_MASKED:
                 continue
             needles.add(value)
             escaped = json.dumps(value)[1:-1]

@@ -204,10 +204,10 @@ def _fill(value: Any, marker: str) -> Any:
 
 
 def redact(text: str, values: list[str]) -> str:
-    for value in sorted(set(values), key=len, reverse=True):
-        if len(value) >= 1:
-            text = text.replace(value, "***")
-    return text
+    """Mask secret values the way the runner does: raw and JSON-escaped (an app echoing a header in JSON)."""
+    from streamdeploy.secrets import Masker
+
+    return Masker(values)(text)
 
 
 # --- the checks ------------------------------------------------------------------------
@@ -220,6 +220,8 @@ def duration_text(seconds: float) -> str:
 def _describe_error(err: Exception) -> str:
     import httpx
 
+    if isinstance(err, UnicodeEncodeError):  # httpx encodes header values as ASCII
+        return "a header value has a character HTTP headers cannot carry (not ASCII)"
     if isinstance(err, httpx.ConnectError):
         return "connection refused" if "refused" in str(err).lower() or "Errno 111" in str(err) else f"cannot connect ({err})"
     if isinstance(err, httpx.TimeoutException):
@@ -375,20 +377,22 @@ def check_request(client: Any, base: str, name: str, prepared: Prepared, marker:
     try:
         response = client.request(prepared.method, base + prepared.path, json=prepared.json_body,
                                   headers=prepared.headers, timeout=request_timeout)
-    except httpx.HTTPError as err:
+    except (httpx.HTTPError, UnicodeEncodeError) as err:
         return Check(name, "failed", redact(f"{shown}: {_describe_error(err)}{without}", prepared.secret_values),
                      time.monotonic() - start, facts)
     took = time.monotonic() - start
     facts["status"] = response.status_code
+    # Mask the body before it is cut to a snippet: a cut through a secret would show its first part.
+    body = redact(response.text, prepared.secret_values)
     if response.status_code != prepared.expect_status:
         hint = ""
         if response.status_code in (401, 403) and prepared.dropped:
             hint = f"; set {prepared.dropped[0][1]} (environment or .env) so verify can authenticate"
         detail = (f"{shown} → {response.status_code}, expected {prepared.expect_status}: "
-                  f"{_snippet(response.text)}{without}{hint}")
+                  f"{_snippet(body)}{without}{hint}")
         return Check(name, "failed", redact(detail, prepared.secret_values), took, facts)
     if prepared.expect_text is not None and prepared.expect_text not in response.text:
-        detail = f"{shown} → {response.status_code} but the body lacks `{prepared.expect_text}`: {_snippet(response.text)}"
+        detail = f"{shown} → {response.status_code} but the body lacks `{prepared.expect_text}`: {_snippet(body)}"
         return Check(name, "failed", redact(detail, prepared.secret_values), took, facts)
     found = ", body has the marker" if prepared.expect_text and marker in prepared.expect_text else ""
     return Check(name, "ok", redact(f"{shown} → {response.status_code} in {duration_text(took)}{found}{without}",

@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from streamdeploy.problems import fail
 from streamdeploy.targets.base import RenderedFile
 
 RECORD = Path(".streamdeploy") / "generated.json"
@@ -69,16 +70,23 @@ def plan_writes(files: list[RenderedFile], out: Path, source: str, force: bool =
 
 def write_all(files: list[RenderedFile], out: Path, source: str, force: bool = False) -> Outcome:
     """Write every file atomically, or none when any would clobber a hand edit."""
+    if out.exists() and not out.is_dir():
+        # Otherwise every file "exists" as unreadable, and --force dies in mkdir.
+        raise fail(f"{out} is a file, not a directory", fix="pass a directory to --out (it is created if missing)")
     outcome = plan_writes(files, out, source, force)
     if outcome.conflicts or not files:
         return outcome  # nothing to write, nothing to record (`up --target local` renders no file)
     record = read_record(out)
-    for file in files:
-        text = with_header(file, source)
-        if file.path in outcome.written:
-            atomic_write(out / file.path, text, executable=file.executable)
-        record[file.path] = digest(text)
-    _write_record(out, record)
+    try:
+        for file in files:
+            text = with_header(file, source)
+            if file.path in outcome.written:
+                atomic_write(out / file.path, text, executable=file.executable)
+            record[file.path] = digest(text)
+        _write_record(out, record)
+    except OSError as err:  # a read-only or special directory: the user's to fix, not a traceback
+        raise fail(f"cannot write {err.filename or out}: {err.strerror}",
+                   fix="make that directory writable, or render elsewhere with `render --out DIR`") from None
     return outcome
 
 

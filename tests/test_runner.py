@@ -162,6 +162,17 @@ def test_secret_values_are_masked_in_streamed_output_and_tails(tmp_path, capsys)
     assert all(SECRETS["OPENAI_API_KEY"] not in line for line in result.failed.tail)
 
 
+
+def test_platform_tokens_a_cli_prints_back_are_masked_too(tmp_path, capsys):
+    # The CLIs read FLY_API_TOKEN etc. from their environment; an error that quotes one
+    # must not put it in the output or in the failed step's tail (`up --json`).
+    env = {"PATH": os.environ["PATH"], "FLY_API_TOKEN": "FlyV1 fm2_tok-ABCDEF123", "KUBECONFIG": "/tmp/kc"}
+    code = "import os, sys; print('Error: token', os.environ['FLY_API_TOKEN'], 'rejected'); sys.exit(1)"
+    result = Runner(tmp_path, "test", mode="stream", env=env).run(plan_of(py(code)))
+    err = capsys.readouterr().err
+    assert "fm2_tok-ABCDEF123" not in err and "Error: token *** rejected" in err
+    assert result.failed.tail == ["Error: token *** rejected"]
+
 def test_a_step_naming_an_unresolved_secret_is_a_bug_not_a_silent_empty_value(tmp_path):
     with pytest.raises(KeyError):
         Runner(tmp_path, "test", {}, mode="quiet").run(plan_of(py("pass", pass_secrets=("NOPE",))))

@@ -62,7 +62,7 @@ def test_last_definition_wins_and_a_bom_is_ignored():
 
 
 @pytest.mark.parametrize("text,line,words", [
-    ("A=1\nnot a pair\n", 2, "`not` is not followed by `=`"),
+    ("A=1\nnot a pair\n", 2, "not followed by `=`"),
     ("A=1\nB\n", 2, "not followed by `=`"),
     ('A="never closed\nB=2\n', 1, "never closed"),
     ('A="x" trailing\n', 1, "unexpected text"),
@@ -74,6 +74,21 @@ def test_malformed_files_name_the_line(text, line, words):
     problem = caught.value.problems[0]
     assert problem.file == "prod.env" and problem.line == line and words in problem.message
     assert caught.value.exit_code == exitcodes.BAD_INPUT
+
+
+@pytest.mark.parametrize("text", [
+    "A=1\nghp_SECRETpart0123456789abcdef\n",  # a value pasted without its name
+    "KEY=-----BEGIN KEY-----\nMIIEvSECRETpart0123456789+/abc\n",  # an unquoted multi-line value
+    "KEY=1\n+/SECRETpart0123456789\n",
+    'KEY="abc"SECRETpart0123\n',
+])
+def test_a_malformed_line_is_never_quoted_in_the_error(text):
+    # The line may be a piece of a secret: the error names the line, never shows it.
+    with pytest.raises(ProblemsError) as caught:
+        parse_dotenv(text, "prod.env", environ={})
+    problem = caught.value.problems[0]
+    assert problem.line is not None
+    assert "SECRET" not in problem.message and "SECRET" not in (problem.fix or "")
 
 
 def test_a_missing_env_file_is_a_clear_error(tmp_path):
@@ -187,6 +202,19 @@ def test_masker_hides_raw_json_escaped_and_line_pieces():
     assert mask(json.dumps({"v": secret})) == json.dumps({"v": "X"}).replace("X", MASK)
     assert mask("log: second-line-of-key") == f"log: {MASK}"
     assert mask("nothing secret here") == "nothing secret here"
+
+
+def test_masker_leaves_values_too_short_to_hide_alone():
+    # Masking "a" would turn every line into noise that still gives the value away.
+    mask = Masker(["a", "42", "xyz", "abcd"])
+    assert mask("fly deploy --app stream-gen-ui took 42s (xyz)") == "fly deploy --app stream-gen-ui took 42s (xyz)"
+    assert mask("key abcd") == f"key {MASK}"
+    assert bool(Masker(["a"])) is False
+
+
+def test_resolved_names_the_secrets_too_short_to_mask():
+    resolved = resolve(["A", "B"], environ={"A": "x", "B": "long-enough"})
+    assert resolved.too_short == ("A",)
 
 
 def test_masker_prefers_the_longest_match_and_ignores_empty_values():

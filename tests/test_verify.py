@@ -389,7 +389,40 @@ def test_prepare_fills_marker_everywhere_and_reads_secrets(description):
 
 
 def test_redact_hides_every_secret_value():
-    assert verify.redact("Bearer abc and abc", ["abc"]) == "Bearer *** and ***"
+    assert verify.redact("Bearer abcd and abcd", ["abcd"]) == "Bearer *** and ***"
+
+
+
+@pytest.mark.parametrize("padding", [0, 140, 150, 155])
+def test_a_rejected_request_never_shows_part_of_a_secret_the_app_echoes(description, padding):
+    # An app that echoes the request's headers in a 401: the body is cut to 200 characters,
+    # and it must be masked before that cut (or a secret at the cut shows its first half),
+    # JSON-escaped values included.
+    import httpx
+
+    secret = 'tok-"quoted"-VALUE-0123456789abcdef'
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        echoed = {"pad": "x" * padding, "authorization": request.headers["authorization"]}
+        return httpx.Response(401, text=json.dumps(echoed))
+
+    loaded = loader.load(description())
+    prepared = verify.prepare(loaded.spec.services["api"].verify.write, "sd-x", {"VA_KEY": secret})
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        check = verify.check_request(client, "http://test", "write", prepared, "sd-x", 5.0)
+    assert check.status == "failed" and "401" in check.detail
+    escaped = json.dumps(secret)[1:-1]
+    for piece in (escaped[:12], secret[:12], escaped[-12:]):
+        assert piece not in check.detail, check.detail
+
+def test_a_secret_a_header_cannot_carry_fails_the_check_without_a_traceback(description):
+    import httpx
+
+    loaded = loader.load(description())
+    prepared = verify.prepare(loaded.spec.services["api"].verify.write, "sd-x", {"VA_KEY": "clé-secrète-42"})
+    with httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(201))) as client:
+        check = verify.check_request(client, "http://test", "write", prepared, "sd-x", 5.0)
+    assert check.status == "failed" and "not ASCII" in check.detail and "secrète" not in check.detail
 
 
 def test_markers_are_unique_and_url_safe():

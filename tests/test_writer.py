@@ -103,3 +103,28 @@ def test_failed_write_keeps_old_content(tmp_path, monkeypatch):
 def test_nothing_to_write_leaves_no_record(tmp_path):
     outcome = writer.write_all([], tmp_path, "streamdeploy.yaml")
     assert outcome.written == [] and not (tmp_path / ".streamdeploy").exists()
+
+
+def test_out_that_is_a_file_is_a_clear_error_not_a_conflict(tmp_path):
+    from streamdeploy.problems import ProblemsError
+
+    not_a_dir = tmp_path / "out"
+    not_a_dir.write_text("x\n")
+    for force in (False, True):
+        with pytest.raises(ProblemsError) as caught:
+            writer.write_all(files(), not_a_dir, "streamdeploy.yaml", force=force)
+        assert "is a file, not a directory" in str(caught.value)
+        assert caught.value.exit_code == 2
+    assert not_a_dir.read_text() == "x\n"
+
+
+def test_unwritable_directory_is_a_problem_not_a_traceback(tmp_path, monkeypatch):
+    from streamdeploy.problems import ProblemsError
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "fly.toml"))
+
+    monkeypatch.setattr(writer.tempfile, "mkstemp", denied)
+    with pytest.raises(ProblemsError) as caught:
+        writer.write_all(files(), tmp_path, "streamdeploy.yaml")
+    assert str(caught.value) == f"cannot write {tmp_path / 'fly.toml'}: Permission denied"

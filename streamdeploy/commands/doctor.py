@@ -184,7 +184,10 @@ def check_tool(tool: Tool, env: Mapping[str, str] | None = None, access: bool = 
     if answer.ok:
         status.how = _how(tool, token, answer.stdout, env)
     else:
-        reason = answer.error or _error_line(answer.stderr or answer.stdout) or \
+        from streamdeploy.secrets import Masker, platform_tokens
+
+        # A CLI refusing a token may quote it back: never show it.
+        reason = answer.error or Masker(platform_tokens(env))(_error_line(answer.stderr or answer.stdout)) or \
             f"`{runner.show((tool.binaries[0], *probe))}` exited {answer.exit_code}"
         status.how = f"{token} is set but was refused: {reason}" if token and tool.name != "kubectl" else reason
         status.fix = tool.login

@@ -197,6 +197,10 @@ def _say_left_out(loaded: loader.Loaded, name: str, resolved: secret_values.Reso
                   env_file: Path | None) -> None:
     declared = _declared(loaded)
     where = str(env_file) if env_file else f".env next to {loaded.path.name}" if name == LOCAL else "a file"
+    for secret in resolved.too_short:
+        console.warning(f"the value of {secret} is shorter than {secret_values.MIN_MASKED} characters: too short "
+                        "to hide in output, so it is not masked", where=name,
+                        fix=f"use a real value for {secret} (a placeholder is visible wherever it appears)")
     for secret in resolved.left_out:
         key = declared.get(secret, {}).get("key")
         console.warning(f"{secret} is not set: the service starts without it (it is optional for "

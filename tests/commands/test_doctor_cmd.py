@@ -62,6 +62,13 @@ def test_a_token_the_platform_refuses_is_named(fake_clis, tmp_path):
     assert found["fly"]["how"] == "FLY_API_TOKEN is set but was refused: Error: You must be authenticated to view this."
 
 
+def test_a_refused_token_the_cli_quotes_back_is_masked(fake_clis, tmp_path):
+    fake_clis.fail("fly auth whoami", exit=1, stderr="Error: token fake-fly-token is not valid")
+    result = doctor(fake_clis, tmp_path, "--json")
+    assert "fake-fly-token" not in result.stdout + result.stderr
+    assert tools(result)["fly"]["how"] == "FLY_API_TOKEN is set but was refused: Error: token *** is not valid"
+
+
 def test_a_railway_project_token_is_checked_with_status(fake_clis, tmp_path):
     env = {"RAILWAY_API_TOKEN": "", "RAILWAY_TOKEN": "project-token"}
     found = tools(doctor(fake_clis, tmp_path, "--json", env=env))

@@ -123,3 +123,20 @@ def test_all_skips_platforms_that_cannot_run_the_service(tmp_path):
     assert "skipped" in result.stderr and "railway" in result.stderr
     assert (tmp_path / "k8s" / "kustomization.yaml").is_file()
     assert not (tmp_path / ".railway").exists()
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_out_pointing_at_a_file_is_bad_input(project, force):
+    (project / "taken").write_text("mine\n")
+    result = run_cli("render", "-t", "fly", "--out", "taken", *force, cwd=project)
+    assert_no_traceback(result)
+    assert result.returncode == 2, result.stderr
+    assert "taken is a file, not a directory" in result.stderr
+    assert (project / "taken").read_text() == "mine\n"
+
+
+def test_out_that_cannot_be_written_is_bad_input(project):
+    result = run_cli("render", "-t", "fly", "--out", "/proc/self/streamdeploy-out", cwd=project)
+    assert_no_traceback(result)
+    assert result.returncode == 2, result.stderr
+    assert "cannot write" in result.stderr

@@ -227,6 +227,14 @@ def test_failure_json_keeps_the_tail(fake_clis, project):
     assert not data["ok"] and failed["status"] == "failed" and failed["tail"][-1] == "Error: no capacity in iad"
 
 
+def test_a_secret_too_short_to_mask_is_a_warning_not_garbled_output(fake_clis, project):
+    fake_clis.fail("fly deploy", exit=1, stderr="Error: no capacity in iad")
+    result = up(fake_clis, project, env={"API_KEY": "a"})
+    assert result.returncode == 1
+    assert "API_KEY is shorter than 4 characters" in result.stderr
+    assert "Error: no capacity in iad" in result.stderr and "stream-gen-ui" in result.stderr
+
+
 def test_down_with_nothing_running(fake_clis, project):
     result = fake_clis.run("down", cwd=project)
     assert result.returncode == 0 and "nothing is running" in result.stderr
