@@ -35,7 +35,12 @@ FileOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 TargetOpt = Annotated[
     str,
-    typer.Option("--target", "-t", help="fly, railway, render, docker, compose, kubernetes, local or all."),
+    typer.Option("--target", "-t", help="fly, railway, render, docker, compose, kubernetes or all."),
+]
+# `up` and `plan` ship one target at a time, and `local` renders no file but runs here.
+OneTargetOpt = Annotated[
+    str,
+    typer.Option("--target", "-t", help="fly, railway, render, docker, compose, kubernetes or local."),
 ]
 
 
@@ -114,7 +119,7 @@ def render(
 @app.command()
 def plan(
     file: FileOpt = None,
-    target: TargetOpt = "local",
+    target: OneTargetOpt = "local",
     as_json: JsonOpt = False,
 ) -> None:
     """Show the steps `up` would run, with secrets as names only. Runs nothing."""
@@ -126,7 +131,7 @@ def plan(
 @app.command()
 def up(
     file: FileOpt = None,
-    target: TargetOpt = "local",
+    target: OneTargetOpt = "local",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and run nothing.")] = False,
     env_file: Annotated[Optional[Path], typer.Option("--env-file", help="Read secrets from this dotenv file.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Ship despite `check` errors; overwrite hand-edited configs.")] = False,

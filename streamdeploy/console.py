@@ -42,7 +42,9 @@ def emit_json(data: Any) -> None:
 def problem(p: Problem, level: str = "error") -> None:
     style = {"error": "bold red", "warning": "yellow", "info": "cyan"}.get(level, "bold")
     key = f" [bold]{escape(p.key)}[/bold]:" if p.key else ""
-    err().print(f"{escape(p.where)}: [{style}]{level}[/{style}]:{key} {escape(p.message)}")
+    # A flag or a missing tool has no place in a file: no "<input>:" prefix that reads like one.
+    where = f"{escape(p.where)}: " if p.file is not None or p.line is not None else ""
+    err().print(f"{where}[{style}]{level}[/{style}]:{key} {escape(p.message)}")
     if p.fix:
         err().print(f"  [dim]fix:[/dim] {escape(p.fix)}")
 

@@ -143,7 +143,9 @@ def parse_yaml(text: str, display: str) -> tuple[Any, Positions]:
                 if not isinstance(key, (str, int, float, bool)) or key is None:
                     problems.append(_at(display, key_node, path, "a key must be a plain word"))
                     continue
-                key = str(key) if not isinstance(key, str) else key
+                if not isinstance(key, str):
+                    # `ON:` / `no:` are YAML 1.1 booleans, `010:` octal: a key is the word as written
+                    key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
                 if key in result:
                     problems.append(
                         _at(display, key_node, path + (key,), f"`{key}` appears twice", fix="keep one of them")
@@ -154,7 +156,13 @@ def parse_yaml(text: str, display: str) -> tuple[Any, Positions]:
             return result
         if isinstance(n, yaml.SequenceNode):
             return [build(item, path + (i,)) for i, item in enumerate(n.value)]
-        return constructor.construct_object(n, deep=True)
+        value = constructor.construct_object(n, deep=True)
+        if (len(path) == 4 and path[0] == "services" and path[2] == "env" and n.style is None
+                and isinstance(value, (bool, int, float))):
+            # An env value is text: `DEBUG: off`, `V: 1.10`, `T: 12:30` reach the process as written,
+            # not as YAML 1.1 reads them ("false", "1.1", "750").
+            return n.value
+        return value
 
     try:
         data = build(node, ())
@@ -182,6 +190,24 @@ def _at(display: str, node: Any, path: tuple, message: str, fix: str | None = No
         key=dotted(path),
         fix=fix,
     )
+
+
+def placed(error: ProblemsError, loaded: Loaded) -> ProblemsError:
+    """Point a target's problems that name a key (``targets.fly.vm_size``) at that key's line."""
+    import dataclasses
+    import re
+
+    display = _display(loaded.path)
+    problems = []
+    for p in error.problems:
+        if p.key and p.file is None:
+            path = tuple(int(part[1:-1]) if part.startswith("[") else part
+                         for part in re.findall(r"\[\d+\]|[^.\[\]]+", p.key))
+            line_col = loaded.positions.of(path, key=True)
+            p = dataclasses.replace(p, file=display, line=line_col[0] if line_col else None,
+                                    column=line_col[1] if line_col else None)
+        problems.append(p)
+    return ProblemsError(problems, error.exit_code)
 
 
 def dotted(path: tuple) -> str:
@@ -384,6 +410,10 @@ def _fix_for(kind: str, loc: tuple, error: dict, is_key: bool = False) -> str | 
         pattern = error.get("ctx", {}).get("pattern", "")
         if "A-Za-z_" in pattern:
             return "use letters, digits and _, not starting with a digit (e.g. OPENAI_API_KEY)"
+        if last == "host":
+            return "a host name only, lowercase, no scheme, port or path, e.g. api.example.com"
+        if last in ("ingress_class", "storage_class"):
+            return "the name as `kubectl get ingressclass` / `kubectl get storageclass` lists it (lowercase, digits, - and .)"
         if "[-a-z0-9]" in pattern:
             return ("use lowercase letters, digits and -, starting with a letter, at most 30 characters: "
                     "the one spelling every platform accepts")

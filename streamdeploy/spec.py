@@ -19,6 +19,9 @@ from streamdeploy import units
 DNS_LABEL = r"^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 VOLUME_NAME = r"^[a-z][a-z0-9_]{0,29}$"
+# A DNS-1123 subdomain, as Kubernetes checks host and class names (an Ingress host may be `*.`).
+K8S_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+INGRESS_HOST = r"^(\*\.)?" + K8S_NAME[1:]
 
 Size = Annotated[
     int,
@@ -223,9 +226,9 @@ class ComposeTarget(Model):
 
 class KubernetesTarget(Model):
     namespace: str | None = Field(None, pattern=DNS_LABEL)
-    host: str | None = Field(None, description="Ingress host name.")
-    ingress_class: str = "nginx"
-    storage_class: str | None = None
+    host: str | None = Field(None, pattern=INGRESS_HOST, max_length=253, description="Ingress host name.")
+    ingress_class: str = Field("nginx", pattern=K8S_NAME, max_length=253)
+    storage_class: str | None = Field(None, pattern=K8S_NAME, max_length=253)
     image: str | None = Field(None, description="Image reference the cluster pulls (registry/name:tag); "
                                  "`{service}` in it is replaced by each service's name.")
 

@@ -6,6 +6,7 @@ Sizes are stored as bytes, durations as seconds, so targets never parse strings.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 _SIZE_UNITS = {
     "": 1,
@@ -52,7 +53,8 @@ def parse_size(value: object) -> int:
     unit = match.group(2).lower() if match else None
     if not match or unit not in _SIZE_UNITS:
         raise ValueError(f"{value!r} is not a size: write a number and one of MB, GB, MiB, GiB (e.g. 512MB, 1GB)")
-    return int(float(match.group(1)) * _SIZE_UNITS[unit])
+    # Exact decimal arithmetic: a float makes 4.35TB 4349999999999 bytes.
+    return int(Decimal(match.group(1)) * _SIZE_UNITS[unit])
 
 
 def parse_duration(value: object) -> float:

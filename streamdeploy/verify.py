@@ -496,7 +496,12 @@ def normalise_url(url: str) -> str:
     text = url.strip()
     if "://" not in text:
         text = "http://" + text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 -- parsed lazily: raises on a port out of range or not a number
+    except ValueError as err:  # "http://[::1", "host:99999"
+        raise fail(f"`{url}` is not a valid URL: {err}",
+                   fix="pass the service's base URL, e.g. https://my-app.fly.dev") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise fail(f"`{url}` is not an http(s) URL", fix="pass the service's base URL, e.g. https://my-app.fly.dev")
     if parts.query or parts.fragment:

@@ -63,6 +63,24 @@ def test_usage_errors_exit_2_without_traceback(args, fragment):
     assert fragment in result.stderr
 
 
+@pytest.mark.parametrize("command,extra", [
+    (["render"], ["--stdout"]), (["plan"], []), (["up"], ["--dry-run"]), (["check"], []),
+])
+def test_every_target_the_help_names_is_accepted(command, extra, tmp_path):
+    import re
+
+    help_text = " ".join(run_cli(*command, "--help").stdout.split())
+    listed = re.search(r"--target <str> (.+?)\.", help_text).group(1)
+    names = re.split(r", | or ", listed)
+    assert len(names) >= 7, names
+    description = EXAMPLES / "app" / "streamdeploy.yaml"
+    for name in names:
+        result = run_cli(*command, "-f", str(description), "-t", name, *extra, cwd=tmp_path,
+                         env={"OPENAI_API_KEY": "x", "API_KEY": "y"})
+        assert_no_traceback(result)
+        assert "unknown target" not in result.stderr and "one target at a time" not in result.stderr, (name, result.stderr)
+
+
 def test_version():
     result = run_cli("version")
     assert (result.returncode, result.stdout) == (0, f"streamdeploy {__version__}\n")

@@ -392,3 +392,29 @@ def test_no_description_anywhere(tmp_path, monkeypatch):
     p = only_error(lambda: loader.find_description())
     assert "no streamdeploy.yaml here or in any parent directory" in p.message
     assert "streamdeploy init" in p.fix and "-f" in p.fix
+
+
+def test_env_values_and_keys_reach_the_process_as_written(tmp_path):
+    # YAML 1.1 reads `off` as false, `1.10` as 1.1, `12:30` as 750, `010` as 8, and the key `ON` as true.
+    path = write(tmp_path, GOOD + '    env: {DEBUG: off, VERSION: 1.10, AT: 12:30, MODE: 010, ON: "1", N: 8000, Q: "yes"}\n')
+    env = loader.load(path).spec.services["api"].env
+    assert env == {"DEBUG": "off", "VERSION": "1.10", "AT": "12:30", "MODE": "010", "ON": "1", "N": "8000",
+                   "Q": "yes"}
+
+
+def test_yes_and_on_as_keys_are_two_keys_not_a_duplicate_true(tmp_path):
+    path = write(tmp_path, GOOD + "    env: {yes: a, on: b}\n")
+    assert loader.load(path).spec.services["api"].env == {"yes": "a", "on": "b"}
+
+
+@pytest.mark.parametrize("key,value", [("host", "https://api.example.com/"), ("host", "exa mple.com"),
+                                       ("ingress_class", ""), ("storage_class", "Fast SSD")])
+def test_kubernetes_names_a_cluster_would_reject_are_caught_here(tmp_path, key, value):
+    problems = problems_of(tmp_path, GOOD + f'targets:\n  kubernetes: {{{key}: "{value}"}}\n')
+    assert [p.key for p in problems] == [f"targets.kubernetes.{key}"]
+    assert problems[0].line == 8 and "project" not in (problems[0].fix or "")
+
+
+def test_kubernetes_wildcard_host_and_dotted_class_are_fine(tmp_path):
+    path = write(tmp_path, GOOD + 'targets:\n  kubernetes: {host: "*.example.com", storage_class: gp3.csi}\n')
+    assert loader.load(path).spec.targets.kubernetes.host == "*.example.com"

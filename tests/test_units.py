@@ -98,3 +98,10 @@ def test_platform_units_round_up_never_down():
     assert units.megabytes(512_000_001) == 513
     assert units.mebibytes(512 * 1024**2) == 512
     assert units.mebibytes(512_000_000) == 489  # 512 MB is 488.3 MiB: rounded up, never less than asked
+
+
+@pytest.mark.parametrize("text,expected", [("4.35TB", 4_350_000_000_000), ("99999999TB", 99_999_999 * 1000**4),
+                                           ("1.1GiB", 1_181_116_006)])
+def test_parse_size_is_exact_not_float_rounded(text, expected):
+    assert units.parse_size(text) == expected
+    assert units.format_size(units.parse_size("4.35TB")) == "4350GB"

@@ -356,11 +356,19 @@ def test_service_without_verify_block_checks_health_and_says_what_was_skipped(se
 # --- bad input --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com", "http://", "http://127.0.0.1:1/?q=1"])
+@pytest.mark.parametrize("url", ["ftp://example.com", "http://", "http://127.0.0.1:1/?q=1",
+                                 "http://[::1", "http://127.0.0.1:99999", "http://127.0.0.1:port"])
 def test_bad_url_is_exit_2(url, description):
     result = verify_cli(url, description())
     assert result.returncode == 2
     assert "URL" in result.stderr or "query" in result.stderr
+
+
+def test_negative_timeout_is_exit_2(description):
+    result = run_cli("verify", "http://127.0.0.1:1", "-f", str(description()), "--timeout", "-1", timeout=60)
+    assert_no_traceback(result)
+    assert result.returncode == 2, result.stderr
+    assert "--timeout" in result.stderr
 
 
 def test_unknown_service_is_exit_2(description):

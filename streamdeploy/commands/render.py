@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from streamdeploy import console, exitcodes, loader, targets, writer
-from streamdeploy.problems import fail
+from streamdeploy.problems import ProblemsError, fail
 from streamdeploy.targets.base import Context, Note, RenderedFile
 
 
@@ -16,7 +16,10 @@ def collect(loaded: loader.Loaded, names: list[str]) -> tuple[list[RenderedFile]
     files: dict[str, RenderedFile] = {}
     notes: list[Note] = []
     for name in names:
-        rendering = targets.get(name).render(loaded.spec, ctx)
+        try:
+            rendering = targets.get(name).render(loaded.spec, ctx)
+        except ProblemsError as error:  # a target's own rule (targets.fly.vm_size): say where it is
+            raise loader.placed(error, loaded) from None
         for file in rendering.files:
             previous = files.get(file.path)
             if previous is not None and previous.content != file.content:
@@ -93,9 +96,15 @@ def run(
         names = gate_on_check(loaded, names, force, as_json, every=target == "all")
         if not names:
             return exitcodes.FAILED
+    elif check_only and target == "all" and not force:
+        names = _not_skipped(loaded, names)  # the files `render --target all` writes, no more
     files, notes = collect(loaded, names)
     source = loaded.path.name
     out_dir = (out or loaded.root).resolve()
+    if to_stdout and as_json:
+        console.emit_json({"ok": True, "files": [{"path": f.path, "content": writer.with_header(f, source)}
+                                                 for f in files], "notes": [n.__dict__ for n in notes]})
+        return exitcodes.OK
     if to_stdout:
         for f in files:
             sys.stdout.write(f"==> {f.path} <==\n{writer.with_header(f, source)}\n")
@@ -132,6 +141,14 @@ def run(
         if outcome.unchanged:
             console.info(f"{len(outcome.unchanged)} file(s) already up to date")
     return exitcodes.OK
+
+
+def _not_skipped(loaded: loader.Loaded, names: list[str]) -> list[str]:
+    """The targets `render --target all` renders: those `check` finds no error for."""
+    from streamdeploy.capabilities import check
+
+    blocked = {f.target for f in check(loaded, names) if f.severity == "error"}
+    return names if "any" in blocked else [n for n in names if n not in blocked]
 
 
 def _print_notes(notes: list[Note], as_json: bool) -> None:

@@ -182,6 +182,8 @@ def make_plan(loaded: loader.Loaded, name: str) -> Plan:
     target = targets.get(name)
     try:
         return target.plan(loaded.spec, context_for(loaded))
+    except ProblemsError as error:  # a target's own rule (targets.fly.vm_size): say where it is
+        raise loader.placed(error, loaded) from None
     except NotImplementedError:
         raise fail(f"`up --target {name}` is not available yet", fix="render the files with "
                    f"`streamdeploy render --target {name}` and ship them with the platform's CLI") from None

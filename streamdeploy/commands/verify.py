@@ -20,7 +20,10 @@ def run(
     as_json: bool = False,
 ) -> int:
     from streamdeploy import verify
+    from streamdeploy.problems import fail
 
+    if timeout < 0:
+        raise fail(f"--timeout must be 0 seconds or more, not {timeout:g}", fix="e.g. --timeout 120")
     loaded = _load(file)
     report = verify.run_checks(
         url,

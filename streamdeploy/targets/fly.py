@@ -146,7 +146,7 @@ def _vm(svc: Service, name: str, vm_size: str | None) -> tuple[dict, list[Note]]
     memory = max(MEMORY_STEP_MB, -(-units.mebibytes(svc.resources.memory) // MEMORY_STEP_MB) * MEMORY_STEP_MB)
     if vm_size is not None:
         if vm_size not in PRESETS:
-            raise fail(f"targets.fly.vm_size: {vm_size!r} is not a Fly Machine size",
+            raise fail(f"{vm_size!r} is not a Fly Machine size",
                        key="targets.fly.vm_size", fix=f"use one of {', '.join(PRESETS)}")
         kind, cpus = PRESETS[vm_size]
     else:

@@ -246,3 +246,12 @@ def test_a_secret_value_the_platform_cannot_carry_stops_up_before_step_1(fake_cl
     assert "the value of API_KEY cannot be sent to `fly secrets import` unchanged" in result.stderr
     assert "fly secrets set API_KEY=-" in result.stderr
     assert fake_clis.calls() == [] and 'a"b' not in result.stderr
+
+
+def test_a_targets_problem_with_a_key_says_file_and_line(fake_clis, project):
+    (project / "requirements.txt").unlink()
+    result = fake_clis.run("plan", "--target", "local", cwd=project)
+    assert_no_traceback(result)
+    assert result.returncode == 2, result.stderr
+    assert "streamdeploy.yaml:" in result.stderr and "services.api.build.install" in result.stderr
+    assert "<input>" not in result.stderr
