@@ -399,6 +399,8 @@ def _message(kind: str, loc: tuple, error: dict, is_key: bool) -> str:
     if kind in bounds:
         word, key = bounds[kind]
         return f"{what} must be {word} {ctx.get(key)}, not {shown}"
+    if kind in ("too_short", "string_too_short") and ctx.get("min_length") == 1:
+        return f"{what} cannot be empty"
     if kind in ("too_short", "too_long"):
         return f"{what}: {error['msg'].lower()}"
     return f"{error['msg']} (got {shown})"
@@ -433,6 +435,8 @@ def _fix_for(kind: str, loc: tuple, error: dict, is_key: bool = False) -> str | 
         return "write each service as `name:` with its settings indented below it"
     if kind == "too_short" and last == "services":
         return "add at least one service under `services:`"
+    if kind == "string_too_short" and last in _MISSING_FIX:
+        return _MISSING_FIX[last]
     if kind == "list_type" and last in ("secrets", "paths", "commands", "volumes"):
         return f"write a list, e.g. `{last}: [...]` or one `- item` per line"
     return None

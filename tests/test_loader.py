@@ -418,3 +418,11 @@ def test_kubernetes_names_a_cluster_would_reject_are_caught_here(tmp_path, key, 
 def test_kubernetes_wildcard_host_and_dotted_class_are_fine(tmp_path):
     path = write(tmp_path, GOOD + 'targets:\n  kubernetes: {host: "*.example.com", storage_class: gp3.csi}\n')
     assert loader.load(path).spec.targets.kubernetes.host == "*.example.com"
+
+
+def test_empty_services_and_start_say_so_in_words_with_a_fix(tmp_path):
+    problems = problems_of(tmp_path, "version: 1\nname: demo\nservices: {}\n")
+    assert problems[0].message == "`services` cannot be empty" and "add at least one service" in problems[0].fix
+    problems = problems_of(tmp_path, GOOD.replace("start: uvicorn app.main:app --host 0.0.0.0 --port $PORT",
+                                                  'start: ""'))
+    assert problems[0].message == "`start` cannot be empty" and "uvicorn" in problems[0].fix
