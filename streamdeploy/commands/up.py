@@ -393,5 +393,5 @@ def _say_detached(loaded, name: str, plan: Plan, result: runner.RunResult) -> No
     pids = ", ".join(str(b.pid) for b in result.background)
     log = result.background[0].log
     console.success(f"running in the background (pid {pids}) at {plan.url or '(no URL)'}")
-    console.info(f"logs: {log}\nstop it with `streamdeploy down`"
-                 + ("" if loaded.path.parent == Path.cwd() else f" -f {loaded.path}"))
+    where = "" if loaded.path.parent == Path.cwd() else f" -f {loaded.path}"
+    console.info(f"logs: {log}\nstop it with `streamdeploy down{where}`")
