@@ -205,14 +205,14 @@ def check(loaded: Any, targets: list[str], *, today: date | None = None) -> list
     """Findings for these targets (platform or target names), most severe first.
 
     ``loaded`` is a :class:`streamdeploy.loader.Loaded`. ``today`` decides date-bound
-    facts such as Railway's legacy config cutoff; it defaults to the real date.
+    facts such as Railway's legacy config cutoff; it defaults to :func:`clock.today`.
     """
-    from streamdeploy import loader
+    from streamdeploy import clock, loader
 
     for name in targets:
         if not known(name):
             raise ValueError(f"no capability facts for target {name!r}")
-    ctx = _Context(loaded=loaded, today=today or date.today())
+    ctx = _Context(loaded=loaded, today=today or clock.today())
     display = loader._display(loaded.path)
     raw: list[tuple[str, _Raw]] = [(ANY, r) for r in _general(ctx)]
     # A platform's own name before an alias of it, so `docker` + `compose` report once, as compose.
@@ -811,9 +811,16 @@ def _status(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw]:
                        "railway-legacy-config")
     customers = p.fact("new_customers")
     if customers.value is False:
-        yield _Raw("warning", ("targets",), f"{p.title} takes no new customers since {customers.date}",
-                   customers.why(), customers.source, "only an existing account can use it; otherwise pick another "
-                   "platform (`streamdeploy compare`)", "closed-to-new-customers")
+        closes = date.fromisoformat(customers.date) if customers.date else None
+        if closes is None or ctx.today >= closes:
+            yield _Raw("warning", ("targets",), f"{p.title} takes no new customers since {customers.date}",
+                       customers.why(), customers.source, "only an existing account can use it; otherwise pick "
+                       "another platform (`streamdeploy compare`)", "closed-to-new-customers")
+        else:
+            yield _Raw("warning", ("targets",), f"{p.title} stops taking new customers on {customers.date} "
+                       f"(in {(closes - ctx.today).days} days)", customers.why(), customers.source,
+                       "an account opened before then keeps working; otherwise pick another platform "
+                       "(`streamdeploy compare`)", "closed-to-new-customers")
     health = p.fact("health_checks")
     if health.value == "deploy-only" and p.kind != "local":
         for service_name, service in ctx.spec.services.items():

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Literal, Mapping
 
-from streamdeploy import console, exitcodes
+from streamdeploy import clock, console, exitcodes
 from streamdeploy.problems import ProblemsError
 from streamdeploy.secrets import Masker, optional_names, platform_tokens, required_names, stdin_text
 from streamdeploy.targets.base import Plan, Probe, Step
@@ -375,7 +375,7 @@ class Runner:
         log.parent.mkdir(parents=True, exist_ok=True)
         env = self._child_env(step)
         with open(log, "ab") as handle:
-            handle.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {step.description}\n".encode())
+            handle.write(f"--- {clock.now().strftime('%Y-%m-%d %H:%M:%S')}Z {step.description}\n".encode())
             handle.flush()
             try:
                 process = subprocess.Popen(self._resolve(step.argv, env), cwd=self._cwd(step), env=env,

@@ -28,11 +28,10 @@ import re
 import secrets as _random
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping
 
-from streamdeploy import exitcodes
+from streamdeploy import clock, exitcodes
 from streamdeploy.problems import fail
 
 STATE = Path(".streamdeploy") / "verify.json"
@@ -90,7 +89,7 @@ class Report:
 
 def new_marker() -> str:
     """Unique, sortable, safe in a URL path and a JSON string: sd-20261122t101500-3f9a1c."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dt%H%M%S")
+    stamp = clock.now().strftime("%Y%m%dt%H%M%S")
     return f"sd-{stamp}-{_random.token_hex(3)}"
 
 
@@ -145,7 +144,7 @@ def remember_marker(root: Path, url: str, service: str, marker: str) -> None:
     state = read_state(root)
     state["version"] = 1
     per_url = state["markers"].setdefault(_state_key(url), {})
-    per_url[service] = {"marker": marker, "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    per_url[service] = {"marker": marker, "written_at": clock.now().isoformat(timespec="seconds")}
     state["markers"] = {k: dict(sorted(v.items())) for k, v in sorted(state["markers"].items())}
     atomic_write(root / STATE, json.dumps(state, indent=2) + "\n")
 

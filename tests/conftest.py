@@ -16,6 +16,12 @@ SCHEMAS = SHARED / "schemas"
 EXAMPLES = REPO / "examples"
 GOLDEN = REPO / "tests" / "golden"
 
+# No test reads the calendar: every date-bound rule asks streamdeploy.clock, which reads
+# STREAMDEPLOY_TODAY, pinned here for this process and every CLI subprocess it starts.
+# tests/test_clock.py runs the date-bound tests again with it set to 2025-01-01 and 2030-01-01.
+TEST_TODAY = "2026-12-02"
+os.environ.setdefault("STREAMDEPLOY_TODAY", TEST_TODAY)
+
 
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", help="Rewrite tests/golden from current output.")

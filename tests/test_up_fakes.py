@@ -144,6 +144,10 @@ def test_railway_iac_up_applies_the_config_sets_secrets_on_stdin_and_waits(fake_
     assert_secrets_stayed_hidden(fake_clis, root, first, second)
 
 
+# Railway read railway.toml until 2026-12-01; the legacy path is judged on a day before that.
+BEFORE_RAILWAY_CUTOFF = {"STREAMDEPLOY_TODAY": "2026-11-30"}
+
+
 def test_railway_toml_up_adds_the_volume_once(fake_clis, tmp_path):
     root = project_from("app", tmp_path)
     text = (root / "streamdeploy.yaml").read_text()
@@ -154,16 +158,27 @@ def test_railway_toml_up_adds_the_volume_once(fake_clis, tmp_path):
                                                     "services": {"s-1": {"id": "s-1", "name": "api", "variables": {},
                                                                          "volumes": [], "deployments": [],
                                                                          "domain": None, "redeploys": 0}}}}})
-    first = ship(fake_clis, root, "railway")
+    first = ship(fake_clis, root, "railway", env=BEFORE_RAILWAY_CUTOFF)
     assert first.returncode == 0, first.stderr
     assert_every_call_parsed(fake_clis)
-    second = ship(fake_clis, root, "railway")
+    second = ship(fake_clis, root, "railway", env=BEFORE_RAILWAY_CUTOFF)
     assert second.returncode == 0, second.stderr
     adds = [c for c in fake_clis.calls("railway") if c.command == ["volume", "add"]]
     assert len(adds) == 1
     service = fake_clis.state()["railway"]["projects"]["p-1"]["services"]["s-1"]
     assert len(service["volumes"]) == 1 and len(service["deployments"]) == 2
     assert_secrets_stayed_hidden(fake_clis, root, first, second)
+
+
+def test_railway_toml_up_is_refused_after_the_cutoff(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)
+    text = (root / "streamdeploy.yaml").read_text()
+    (root / "streamdeploy.yaml").write_text(text.replace("format: iac", "format: toml"))
+    result = ship(fake_clis, root, "railway", env={"STREAMDEPLOY_TODAY": "2026-12-01"})
+    assert result.returncode == 1
+    assert "stopped reading railway.toml on 2026-12-01" in result.stderr
+    assert "format: iac" in result.stderr
+    assert not fake_clis.calls("railway"), "nothing may ship once Railway no longer reads the file"
 
 
 # --- render ----------------------------------------------------------------------------------

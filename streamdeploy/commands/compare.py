@@ -43,15 +43,16 @@ class Verdict:
 
 def verdicts(loaded: loader.Loaded, *, today: date | None = None) -> list[Verdict]:
     """One verdict per platform in the model: runnable ones first, cheapest first."""
-    from streamdeploy import capabilities, pricing
+    from streamdeploy import capabilities, clock, pricing
 
+    today = today or clock.today()
     findings = capabilities.check(loaded, capabilities.names(), today=today)
     out = []
     for p in capabilities.platforms().values():
         mine = [f for f in findings if f.target in (p.name, capabilities.ANY)]
         blocking = tuple(f for f in mine if f.severity == "error")
         warnings = tuple(f for f in mine if f.severity == "warning")
-        out.append(Verdict(p, not blocking, blocking, warnings, pricing.estimate(loaded.spec, p), _notes(p)))
+        out.append(Verdict(p, not blocking, blocking, warnings, pricing.estimate(loaded.spec, p), _notes(p, today)))
     position = {name: i for i, name in enumerate(capabilities.names())}
 
     def rank(v: Verdict) -> tuple:
@@ -61,11 +62,13 @@ def verdicts(loaded: loader.Loaded, *, today: date | None = None) -> list[Verdic
     return sorted(out, key=rank)
 
 
-def _notes(p: Any) -> tuple[str, ...]:
+def _notes(p: Any, today: date) -> tuple[str, ...]:
     notes = []
     customers = p.fact("new_customers")
     if customers.value is False:
-        notes.append(f"closed to new customers since {customers.date}")
+        closed = not customers.date or today >= date.fromisoformat(customers.date)
+        notes.append(f"closed to new customers since {customers.date}" if closed
+                     else f"closes to new customers on {customers.date}")
     for key, label in (("scale_to_zero", "scale to zero"), ("cold_start", "cold starts")):
         fact = p.fact(key)
         if fact.known:
