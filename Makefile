@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: setup demo test render bench clean railway-sdk
+.PHONY: setup demo test render bench clean railway-sdk test-tools
 
 setup: $(VENV)/.installed
 
@@ -28,7 +28,12 @@ railway-sdk:
 demo: setup
 	$(BIN)/streamdeploy up --target local -f examples/app/streamdeploy.yaml
 
-test: setup
+# Debian packages the tests drive for real; without root or apt they skip, saying why.
+TEST_DEBIAN_PACKAGES = chromium nginx
+test-tools:
+	@tests/setup/debian-packages.sh $(TEST_DEBIAN_PACKAGES)
+
+test: setup test-tools
 	$(BIN)/python -m pytest
 
 render: setup
