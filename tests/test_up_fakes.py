@@ -30,9 +30,13 @@ SECRETS = {
 
 
 def project_from(example: str, tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(EXAMPLES / example, root, ignore=shutil.ignore_patterns("tests", ".streamdeploy", "__pycache__",
-                                                                           ".venv"))
+    """A copy of examples/<example>; the two-service example with examples/app beside it (it builds
+    the API from ../app)."""
+    ignore = shutil.ignore_patterns("tests", ".streamdeploy", "__pycache__", ".venv")
+    root = tmp_path / ("multi" if example == "multi" else "project")
+    shutil.copytree(EXAMPLES / example, root, ignore=ignore)
+    if example == "multi":
+        shutil.copytree(EXAMPLES / "app", tmp_path / "app", ignore=ignore)
     return root
 
 
@@ -260,7 +264,8 @@ def test_compose_up_passes_secrets_by_name(fake_clis, tmp_path):
     assert_every_call_parsed(fake_clis)
     [project] = fake_clis.state()["docker"]["projects"].values()
     callers = {c["service"]: c["EnvFromCaller"] for c in project["containers"].values()}
-    assert callers == {"api": {"OPENAI_API_KEY": True, "API_KEY": True}, "admin": {"ADMIN_PASSWORD": True}}
+    assert callers == {"api": {"OPENAI_API_KEY": True, "API_KEY": True},
+                       "admin": {"ADMIN_PASSWORD": True, "API_KEY": True}}
     second = ship(fake_clis, root, "compose")
     assert second.returncode == 0
     [project] = fake_clis.state()["docker"]["projects"].values()

@@ -96,6 +96,12 @@ def _service_entry(spec: Spec, name: str, svc: Service, notes: list[Note]) -> di
     entry["region"] = target.region
     entry["dockerfilePath"] = _repo_path(docker.dockerfile_path(spec, name))
     entry["dockerContext"] = _repo_path(docker.build_context(spec, name))
+    if docker.build_context(spec, name).startswith(".."):
+        notes.append(Note(
+            NAME, f"the build context {docker.build_context(spec, name)} of `{name}` is above this directory, but "
+            "Render reads render.yaml's paths from the repository's root", key=f"{base}.build.context",
+            fix="keep streamdeploy.yaml at the repository's root with every service below it, or correct "
+            "dockerContext and dockerfilePath in the Dashboard"))
     if svc.build.dockerfile != "auto":
         # The generated image's CMD runs `start`; for the user's own image say it here.
         entry["dockerCommand"] = "/bin/sh -c " + shlex.quote("exec " + svc.start)

@@ -428,9 +428,11 @@ def test_env_values_round_trip_through_the_config_map():
     for name, service in loaded.spec.services.items():
         data = by_kind(docs, "ConfigMap")[f"{name}-env"]["data"]
         assert all(isinstance(v, str) for v in data.values())
-        for key, value in service.env.items():
+        for key, value in service.plain_env.items():
             assert data[key] == value
         assert data["PORT"] == str(service.port)
+    # {service: api} is the API's Service, by name, in the same namespace
+    assert by_kind(docs, "ConfigMap")["admin-env"]["data"]["API_URL"] == "http://api:8000"
     assert by_kind(docs, "ConfigMap")["admin-env"]["data"]["MULTILINE"] == "line one\nline two"
 
 
