@@ -237,6 +237,19 @@ class LocalTarget(Model):
     port: int | None = Field(None, ge=1, le=65535, description="Host port; default: the service's port.")
 
 
+class GithubTarget(Model):
+    """A GitHub Actions workflow that ships on every push (`render --target github`)."""
+
+    deploy: list[Literal["fly", "railway", "render", "kubernetes"]] = Field(
+        default_factory=list, description="Targets `streamdeploy up` ships to on every push, in this order.")
+    branch: str = Field("main", pattern=r"^[A-Za-z0-9._/-]+$", description="The branch whose pushes deploy.")
+    test: str | None = Field(
+        "auto", description="Test command run before deploying; `auto`: pytest when the build context has "
+        "tests, null: none.")
+    environment: str | None = Field(
+        "production", description="GitHub environment of the deploy jobs (its protection rules and secrets).")
+
+
 class Targets(Model):
     fly: FlyTarget = Field(default_factory=FlyTarget)
     railway: RailwayTarget = Field(default_factory=RailwayTarget)
@@ -245,6 +258,7 @@ class Targets(Model):
     compose: ComposeTarget = Field(default_factory=ComposeTarget)
     kubernetes: KubernetesTarget = Field(default_factory=KubernetesTarget)
     local: LocalTarget = Field(default_factory=LocalTarget)
+    github: GithubTarget = Field(default_factory=GithubTarget)
 
 
 class Spec(Model):

@@ -33,15 +33,17 @@ def context_for(loaded: loader.Loaded) -> Context:
     return Context(root=loaded.root, description=loaded.path.name)
 
 
-def resolve_targets(target: str) -> list[str]:
-    names = targets.expand(target)
+def resolve_targets(target: str, spec=None) -> list[str]:
+    names = targets.expand(target, spec)
     for name in names:
-        if name not in targets.NAMES:
-            raise fail(
-                f"unknown target `{name}`",
-                fix=f"use one of: {', '.join(targets.NAMES)}, all",
-            )
+        if name not in targets.RENDERABLE:
+            raise targets.unknown(name, [*targets.RENDERABLE, "all"])
     return names
+
+
+def _platforms(names: list[str]) -> list[str]:
+    """The names `check` judges: platforms, not the extras around them (a CI workflow)."""
+    return [n for n in names if n not in targets.EXTRAS]
 
 
 def gate_on_check(loaded: loader.Loaded, names: list[str], force: bool, as_json: bool,
@@ -55,7 +57,7 @@ def gate_on_check(loaded: loader.Loaded, names: list[str], force: bool, as_json:
     from streamdeploy.capabilities import check
     from streamdeploy.commands.check import print_findings
 
-    findings = check(loaded, names)
+    findings = check(loaded, _platforms(names))
     blocked = sorted({f.target for f in findings if f.severity == "error"})
     everywhere = "any" in blocked
     shown = [f for f in findings if f.severity == "error" or (f.severity == "warning" and not every)]
@@ -91,7 +93,7 @@ def run(
     as_json: bool = False,
 ) -> int:
     loaded = loader.load(file)
-    names = resolve_targets(target)
+    names = resolve_targets(target, loaded.spec)
     if not check_only and not to_stdout:
         names = gate_on_check(loaded, names, force, as_json, every=target == "all")
         if not names:
@@ -147,7 +149,7 @@ def _not_skipped(loaded: loader.Loaded, names: list[str]) -> list[str]:
     """The targets `render --target all` renders: those `check` finds no error for."""
     from streamdeploy.capabilities import check
 
-    blocked = {f.target for f in check(loaded, names) if f.severity == "error"}
+    blocked = {f.target for f in check(loaded, _platforms(names)) if f.severity == "error"}
     return names if "any" in blocked else [n for n in names if n not in blocked]
 
 
