@@ -467,7 +467,7 @@ def test_the_hint_for_a_missing_verify_block_is_a_block_that_validates(tmp_path)
     from conftest import load_description
     from streamdeploy.verify import VERIFY_BLOCK
 
-    loaded = load_description(tmp_path, "version: 1\nname: demo\nservices:\n  api:\n    start: uvicorn app:app\n"
+    loaded = load_description(tmp_path, "version: 1\nname: demo\nservices:\n  api:\n    start: uvicorn app:app --host 0.0.0.0\n"
                                          f"    port: 8000\n    {VERIFY_BLOCK}\n")
     verify = loaded.spec.services["api"].verify
     assert verify.write.method == "POST" and "{marker}" in verify.read.path
