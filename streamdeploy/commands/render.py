@@ -54,7 +54,7 @@ def gate_on_check(loaded: loader.Loaded, names: list[str], force: bool, as_json:
     service cannot run on is skipped and named, so one incompatible platform does not block
     the configs for the others.
     """
-    from streamdeploy import capabilities
+    import streamdeploy.capabilities as capabilities  # no silent fallback when it cannot load
     from streamdeploy.commands.check import print_findings
 
     platforms = _platforms(names)
