@@ -93,7 +93,43 @@ def info(call: Call) -> int:
 def login(call: Call) -> int:
     if call.has("--password-stdin") and not (call.record["stdin"] or "").strip():
         raise Exit(1, "Error: Password Required")
+    server = registry_host((call.inv.positionals or ["docker.io"])[0] + "/x")
+    with call.state() as state:
+        _docker(state).setdefault("logins", {})[server] = {"username": call.flag("--username")}
     call.print("Login Succeeded")
+    return 0
+
+
+def registry_host(reference: str) -> str:
+    """The registry an image reference names (distribution/reference: a first part with
+    `.` or `:`, or `localhost`; else Docker Hub)."""
+    first, _, rest = reference.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
+
+
+def push(call: Call) -> int:
+    """`docker push REF`: the image must exist here and the registry must know us."""
+    reference = call.inv.positionals[0]
+    key = _image_key(reference)
+    host = registry_host(reference)
+    with call.state() as state:
+        docker = _docker(state)
+        image = docker["images"].get(key)
+        if image is None:
+            raise Exit(1, f"An image does not exist locally with the tag: {reference.rsplit(':', 1)[0]}")
+        if host not in docker.get("logins", {}):
+            call.print(f"The push refers to repository [{key.rsplit(':', 1)[0]}]")
+            raise Exit(1, "unauthorized: authentication required" if host != "docker.io" else
+                       "denied: requested access to the resource is denied")
+        registry = docker.setdefault("registry", {})
+        already = registry.get(key) == image["id"]
+        registry[key] = image["id"]
+        docker.setdefault("pushes", []).append(key)
+    call.print(f"The push refers to repository [{key.rsplit(':', 1)[0]}]")
+    call.print(f"5f70bf18a086: {'Layer already exists' if already else 'Pushed'}")
+    call.print(f"{key.rsplit(':', 1)[1]}: digest: sha256:{image['id'][7:71]} size: 1573")
     return 0
 
 
@@ -401,6 +437,7 @@ HANDLERS = {
     ("info",): info,
     ("login",): login,
     ("build",): build,
+    ("push",): push,
     ("network", "create"): network_create,
     ("network", "inspect"): network_inspect,
     ("volume", "create"): volume_create,
