@@ -439,3 +439,18 @@ def test_kubernetes_changing_a_claims_access_mode_is_refused_and_explained(fake_
     assert "spec is immutable after creation" in result.stderr and "volume_access" in result.stderr
     claim = fake_clis.state()["kubectl"]["objects"]["PersistentVolumeClaim/default/api-chroma-data"]
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]  # the claim, and its data, untouched
+
+
+def test_kubernetes_up_refuses_a_cluster_older_than_the_manifests_need(fake_clis, tmp_path):
+    """K3: preStop.sleep needs 1.30; `up` stops before step 1 (exit 3), `doctor` says the same."""
+    root = project_from("app", tmp_path)
+    cluster(fake_clis)
+    old = {"FAKE_KUBE_SERVER_VERSION": "1.29.6"}
+    result = ship(fake_clis, root, "kubernetes", env=old)
+    assert result.returncode == 3
+    assert "Kubernetes 1.29" in result.stderr and "1.30 or newer" in result.stderr
+    assert not [c for c in fake_clis.calls("docker") if c.command == ["build"]]
+    doctor = fake_clis.run("doctor", "--target", "kubernetes", cwd=root, env=old)
+    assert doctor.returncode == 3 and "1.30 or newer" in doctor.stdout + doctor.stderr
+    fine = fake_clis.run("doctor", "--target", "kubernetes", cwd=root)
+    assert "cluster 1.35" in fine.stdout
