@@ -253,20 +253,59 @@ def test_docker_up_builds_and_runs_with_secrets_by_name_and_replaces_the_contain
     assert_secrets_stayed_hidden(fake_clis, root, first, second)
 
 
-def test_compose_up_passes_secrets_by_name(fake_clis, tmp_path):
-    root = project_from("multi", tmp_path)  # a fresh project: up writes the Dockerfiles compose builds
+def test_compose_up_passes_secrets_by_name_and_rolls_new_code_keeping_the_volume(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)  # a fresh project: up writes the Dockerfiles compose builds
+    first = ship(fake_clis, root, "compose")
+    assert first.returncode == 0, first.stderr
+    assert_every_call_parsed(fake_clis)
+    [project] = fake_clis.state()["docker"]["projects"].values()
+    [container] = project["containers"].values()
+    assert container["EnvFromCaller"] == {"OPENAI_API_KEY": True, "API_KEY": True}
+    built = container["ImageId"]
+    second = ship(fake_clis, root, "compose")
+    assert second.returncode == 0
+    [project] = fake_clis.state()["docker"]["projects"].values()
+    assert project["containers"]["stream-gen-ui-api-1"]["ImageId"] == built and project["ups"] == 2
+    change_code(root)
+    third = ship(fake_clis, root, "compose")
+    assert third.returncode == 0, third.stderr
+    [project] = fake_clis.state()["docker"]["projects"].values()
+    assert project["containers"]["stream-gen-ui-api-1"]["ImageId"] != built  # the new code runs
+    assert project["volumes"] == ["stream-gen-ui_chroma_data"] and not project.get("volumes_deleted")
+    assert "stream-gen-ui_chroma_data" in fake_clis.state()["docker"]["volumes"]
+    assert_secrets_stayed_hidden(fake_clis, root, first, second, third)
+
+
+def test_compose_up_of_two_services_with_caddy_in_front(fake_clis, tmp_path):
+    root = project_from("multi", tmp_path)
+    text = (root / "streamdeploy.yaml").read_text()
+    (root / "streamdeploy.yaml").write_text(text.replace("targets:\n", "targets:\n  compose: {domain: app.example.com}\n"))
     first = ship(fake_clis, root, "compose")
     assert first.returncode == 0, first.stderr
     assert_every_call_parsed(fake_clis)
     [project] = fake_clis.state()["docker"]["projects"].values()
     callers = {c["service"]: c["EnvFromCaller"] for c in project["containers"].values()}
-    assert callers == {"api": {"OPENAI_API_KEY": True, "API_KEY": True}, "admin": {"ADMIN_PASSWORD": True}}
+    assert callers == {"api": {"OPENAI_API_KEY": True, "API_KEY": True}, "admin": {"ADMIN_PASSWORD": True},
+                       "caddy": {}}
+    assert (root / "Caddyfile").is_file()
+    assert plan_for(root, "compose").url == "https://app.example.com"
     second = ship(fake_clis, root, "compose")
     assert second.returncode == 0
     [project] = fake_clis.state()["docker"]["projects"].values()
-    assert len(project["containers"]) == 2 and project["ups"] == 2
+    assert len(project["containers"]) == 3 and project["ups"] == 2
+    assert {"stream-gen-ui_caddy_data", "stream-gen-ui_chroma_data"} <= set(project["volumes"])
     assert not project.get("volumes_deleted")
     assert_secrets_stayed_hidden(fake_clis, root, first, second)
+
+
+def test_a_plain_docker_compose_up_without_the_secrets_stops(fake_clis, tmp_path):
+    """C3: the file itself requires them, so `docker compose up` run by hand fails fast."""
+    root = project_from("app", tmp_path)
+    assert fake_clis.run("render", "--target", "compose", cwd=root).returncode == 0
+    bare = fake_clis.cli("docker", "compose", "-f", "compose.yaml", "up", "--detach", cwd=root,
+                         env={"API_KEY": SECRETS["API_KEY"]})
+    assert bare.returncode == 1 and "OPENAI_API_KEY" in bare.stderr
+    assert not fake_clis.state().get("docker", {}).get("projects")
 
 
 # --- kubernetes ------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ VERSION = "29.7.2"
 COMPOSE_VERSION = "5.5.0"
 DAEMON_DOWN = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
 CLIENT_ONLY = {(), ("compose", "version"), ("compose", "config")}
+# Official images on Docker Hub that a compose project pulls when it does not build them.
+PUBLIC_IMAGES = ("chromadb/chroma:", "caddy:", "debian:", "python:")
 
 
 def check_auth(call: Call) -> None:
@@ -337,6 +339,25 @@ def _compose_project(call: Call) -> tuple[str, dict, Path]:
     return project, model, directory
 
 
+def _caller_variable(key: str, value) -> str | None:
+    """The variable of the caller's environment an entry takes its value from, if any:
+    `NAME:` with no value (compose-spec 05-services.md), or exactly `${VAR}` / `${VAR:?msg}`."""
+    if value is None:
+        return key
+    match = re.fullmatch(r"\$\{(\w+)(?::?[?-][^}]*)?\}", value) if isinstance(value, str) else None
+    return match.group(1) if match else None
+
+
+def _tree_digest(directory: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    if directory.is_dir():
+        for path in sorted(p for p in directory.rglob("*") if p.is_file() and ".streamdeploy" not in p.parts):
+            digest.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def compose_config(call: Call) -> int:
     import yaml
 
@@ -369,16 +390,22 @@ def compose_up(call: Call) -> int:
                 if not (directory / context / dockerfile).is_file():
                     raise Exit(1, f"failed to solve: failed to read dockerfile: open {dockerfile}: no such file or "
                                   "directory")
-                docker["images"][_image_key(image)] = {"id": "sha256:" + ident("", image, length=64)}
+                # The id follows what was built: new code in the context is a new image.
+                docker["images"][_image_key(image)] = {"id": "sha256:" + ident("", image, _tree_digest(
+                    directory / context), length=64)}
                 lines.append(f" ✔ Service {name}  Built")
             elif _image_key(image) not in docker["images"]:
-                raise Exit(1, f"Error response from daemon: pull access denied for {image}")
+                if not image.startswith(PUBLIC_IMAGES):
+                    raise Exit(1, f"Error response from daemon: pull access denied for {image}")
+                docker["images"][_image_key(image)] = {"id": "sha256:" + ident("", "pulled", image, length=64)}
+                lines.append(f" ✔ {name} Pulled")
             environment = service.get("environment") or {}
-            from_caller = {k: bool(call.env.get(k)) for k, v in environment.items() if v is None} \
-                if isinstance(environment, dict) else {}
+            from_caller = {k: bool(call.env.get(_caller_variable(k, v))) for k, v in environment.items()
+                           if _caller_variable(k, v)} if isinstance(environment, dict) else {}
             container = f"{project}-{name}-1"
             state_word = "Recreated" if container in record["containers"] else "Started"
             record["containers"][container] = {"service": name, "image": _image_key(image),
+                                               "ImageId": docker["images"][_image_key(image)]["id"],
                                                "EnvFromCaller": from_caller, "running": True}
             lines.append(f" ✔ Container {container}  {'Healthy' if call.has('--wait') else state_word}")
     for line in lines:
