@@ -25,7 +25,8 @@ def content_tag(root: Path, context: str, dockerfile: str, rendered: dict[str, s
     """The tag for an image built from ``context`` with ``dockerfile`` (both relative to root).
 
     ``rendered``: generated files (path relative to root -> text) that win over the disk;
-    ``skip``: directories relative to root never hashed (output that lists this very tag).
+    ``skip``: files and directories relative to root never hashed (output that lists this
+    very tag, deploy settings).
     """
     digest = hashlib.sha256()
     for path, data in sorted(_files(root, context, dockerfile, rendered, skip).items()):
@@ -58,7 +59,7 @@ def _files(root: Path, context: str, dockerfile: str, rendered: dict[str, str],
             dirs[:] = kept_dirs
             for name in names:
                 inside = relative_dir + name
-                if rules.excluded(inside):
+                if rules.excluded(inside) or (prefix + inside) in skipped:
                     continue
                 entry = _entry(Path(directory) / name)
                 if entry is not None:

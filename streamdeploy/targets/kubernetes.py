@@ -83,9 +83,15 @@ def image_for(spec: Spec, service: str, ctx: Context) -> str:
 
 
 def content_tag(spec: Spec, service: str, ctx: Context) -> str:
+    """The hash of the service's build inputs. Files streamdeploy wrote for any platform
+    (fly.toml, compose.yaml, these manifests: the writer's record) are deploy settings, not
+    the image's code: left out, so rendering another target never changes the tag."""
+    from streamdeploy import writer
+
     rendered = {f.path: f.content for f in docker.image_files(spec, ctx).files}
+    generated = tuple(path for path in writer.read_record(ctx.root) if path not in rendered)
     return image_tag.content_tag(ctx.root, docker.build_context(spec, service), docker.dockerfile_path(spec, service),
-                                 rendered, skip=(DIR,))
+                                 rendered, skip=(DIR, *generated))
 
 
 def builds(spec: Spec) -> dict[tuple[str, str], list[str]]:
