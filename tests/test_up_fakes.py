@@ -408,14 +408,6 @@ def test_kubernetes_up_without_a_registry_builds_for_a_local_cluster_and_keeps_t
     assert_secrets_stayed_hidden(fake_clis, root, first, second, third)
 
 
-def test_kubernetes_up_on_a_remote_cluster_without_a_registry_fails_with_the_reason(fake_clis, tmp_path):
-    root = project_from("app", tmp_path)
-    cluster(fake_clis)
-    result = ship(fake_clis, root, "kubernetes", env={"FAKE_KUBE_REMOTE": "1"})
-    assert result.returncode == 1
-    assert "ImagePullBackOff" in result.stderr and "cannot pull the image" in result.stderr
-
-
 def test_kubernetes_push_without_a_registry_login_stops_before_the_cluster(fake_clis, tmp_path):
     root = project_from("scaled", tmp_path)
     cluster(fake_clis, gateway="infra/public", pull_secret="stream-gen-ui/ghcr-pull")  # no `docker login`
@@ -436,13 +428,16 @@ def test_kubernetes_up_stops_when_the_gateway_is_missing(fake_clis, tmp_path):
     assert no_api.returncode == 1 and "ingress_class" in no_api.stderr
 
 
-def test_kubernetes_up_says_what_to_do_without_a_default_storage_class(fake_clis, tmp_path):
-    """K5: a Pending claim stalls the rollout; the failure names the setting."""
+@pytest.mark.parametrize("cluster_env,words", [
+    ({"FAKE_KUBE_REMOTE": "1"}, ("ImagePullBackOff", "cannot pull the image")),  # K2: no registry, remote nodes
+    ({"FAKE_KUBE_NO_DEFAULT_STORAGECLASS": "1"}, ("targets.kubernetes.storage_class", "kubectl get storageclass")),  # K5
+])
+def test_kubernetes_a_stalled_rollout_says_why_and_what_to_set(fake_clis, tmp_path, cluster_env, words):
     root = project_from("app", tmp_path)
     cluster(fake_clis)
-    result = ship(fake_clis, root, "kubernetes", env={"FAKE_KUBE_NO_DEFAULT_STORAGECLASS": "1"})
+    result = ship(fake_clis, root, "kubernetes", env=cluster_env)
     assert result.returncode == 1
-    assert "targets.kubernetes.storage_class" in result.stderr and "kubectl get storageclass" in result.stderr
+    assert all(word in result.stderr for word in words)
 
 
 def test_kubernetes_up_does_not_fight_an_autoscaler(fake_clis, tmp_path):
