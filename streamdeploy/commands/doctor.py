@@ -91,7 +91,11 @@ TARGET_TOOLS: dict[str, tuple[str, ...]] = {
     "fly": ("fly",), "railway": ("railway",), "render": ("render", "git"), "docker": ("docker",),
     "compose": ("docker",), "kubernetes": ("kubectl",), "local": (),
 }
-COMPOSE_INSTALL = "https://docs.docker.com/compose/install/ (Docker Desktop includes it)"
+# Compose v2 (the `docker compose` plugin): Debian 12's docker.io has none, and its
+# docker-compose 1.29 rejects compose.yaml's top-level `name:` (research/fidelity-2026-12.md C1).
+COMPOSE_INSTALL = ("https://docs.docker.com/compose/install/ (Docker Desktop includes it; on Debian or Ubuntu, "
+                   "docker-compose-plugin from Docker's apt repository: the distribution's docker-compose 1.x "
+                   "cannot read compose.yaml)")
 _VERSION = re.compile(r"v?(\d+\.\d+(?:\.\d+)?(?:[-+.][0-9A-Za-z.]+)?)")
 
 

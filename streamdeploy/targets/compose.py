@@ -258,7 +258,8 @@ def _reach_notes(spec: Spec) -> list[Note]:
     exposed = kubernetes.exposed_service(spec)
     domain = spec.targets.compose.domain
     if exposed is None:
-        return []
+        return [Note("compose", f"no service has a port, so nothing serves {domain}", key="targets.compose.domain",
+                     fix="remove targets.compose.domain, or give the web service a port")] if domain else []
     if not domain:
         return [Note(
             "compose",

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import posixpath
 
 from streamdeploy.spec import Service, Spec, Store
 from streamdeploy.targets import docker, image_tag, volumes
