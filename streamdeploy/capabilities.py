@@ -715,7 +715,10 @@ def _stream_idle(ctx: _Context, name: str, p: Platform, base: tuple, heartbeat: 
 
 def _ingress_read_timeout(ctx: _Context) -> float | str | None:
     """What the kubernetes target's generated Ingress sets, since a fixed default would mislead."""
-    if ctx.spec.targets.kubernetes.ingress_class != "nginx":
+    ingress_class = ctx.spec.targets.kubernetes.ingress_class
+    if ingress_class is None:
+        return None  # an HTTPRoute: Gateway API has no idle timeout field; judge by the fact
+    if ingress_class != "nginx":
         return "not-nginx"
     try:
         from streamdeploy import targets
