@@ -16,6 +16,7 @@ from fakes.platforms import digest
 from fakes.platforms.fly import parse_secrets as fly_reads
 from test_up_fakes import (
     SECRETS,
+    cluster,
     assert_every_call_parsed,
     assert_plan_order,
     assert_secrets_stayed_hidden,
@@ -164,6 +165,7 @@ def test_render_validates_the_fromservice_wiring_and_deploys_the_api_first(fake_
 
 def test_kubernetes_rolls_out_the_api_before_the_dashboard_each_with_its_secret(fake_clis, tmp_path):
     root = project_from("multi", tmp_path)
+    cluster(fake_clis)  # with the Gateway the API's HTTPRoute joins
     first = ship(fake_clis, root, "kubernetes")
     assert first.returncode == 0, first.stderr
     assert_every_call_parsed(fake_clis)
@@ -176,7 +178,7 @@ def test_kubernetes_rolls_out_the_api_before_the_dashboard_each_with_its_secret(
     admin = yaml.safe_load_all((root / "k8s" / "admin.yaml").read_text())
     by_kind = {d["kind"]: d for d in admin}
     assert by_kind["ConfigMap"]["data"]["API_URL"] == "http://api:8000"
-    assert "Ingress" not in by_kind  # private: reached with kubectl port-forward
+    assert "Ingress" not in by_kind and "HTTPRoute" not in by_kind  # private: kubectl port-forward reaches it
     limits = by_kind["Deployment"]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
     assert limits == {"cpu": "500m", "memory": "512M"}
 
@@ -218,6 +220,8 @@ def test_a_bare_service_name_is_caught_before_anything_ships(fake_clis, tmp_path
     root = project_from("multi", tmp_path)
     path = root / "streamdeploy.yaml"
     path.write_text(path.read_text().replace("API_URL: {service: api}", "API_URL: http://api:8000"))
+    if target == "kubernetes":
+        cluster(fake_clis)
     result = fake_clis.run("up", "--target", target, "--no-verify", cwd=root, env=SECRETS)
     if target in ("kubernetes", "compose"):
         assert result.returncode == 0, result.stderr  # there the service name resolves
