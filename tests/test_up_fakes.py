@@ -188,21 +188,23 @@ def test_railway_toml_up_is_refused_after_the_cutoff(fake_clis, tmp_path):
 # --- render ----------------------------------------------------------------------------------
 
 
-def render_repository(fakes, root: Path) -> dict:
-    """A pushed git repository holding the rendered files, and the Blueprint's service."""
+def render_repository(fakes, root: Path, repo: Path | None = None, services: dict | None = None) -> dict:
+    """A pushed git repository (``repo``, default the project itself) holding the rendered files,
+    and the services the Blueprint made (id -> name)."""
     env = fakes.env()
+    repo = repo or root
     rendered = fakes.run("render", "--target", "render", cwd=root)
     assert rendered.returncode == 0, rendered.stderr
-    remote = root.parent / "remote.git"
-    git(root.parent, "init", "--bare", "-q", str(remote), env=env)
-    git(root, "init", "-q", "-b", "main", env=env)
-    git(root, "add", "-A", env=env)
-    git(root, "commit", "-q", "-m", "streamdeploy render", env=env)
-    git(root, "remote", "add", "origin", str(remote), env=env)
-    git(root, "push", "-q", "-u", "origin", "main", env=env)
+    remote = repo.parent / "remote.git"
+    git(repo.parent, "init", "--bare", "-q", str(remote), env=env)
+    git(repo, "init", "-q", "-b", "main", env=env)
+    git(repo, "add", "-A", env=env)
+    git(repo, "commit", "-q", "-m", "streamdeploy render", env=env)
+    git(repo, "remote", "add", "origin", str(remote), env=env)
+    git(repo, "push", "-q", "-u", "origin", "main", env=env)
     # What the one-time Dashboard step (New > Blueprint) creates.
-    fakes.seed("render", {"services": {"srv-d2abc3def4ghi5jkl6mn": {"name": "stream-gen-ui-api",
-                                                                      "type": "web_service"}}})
+    services = services or {"srv-d2abc3def4ghi5jkl6mn": "stream-gen-ui-api"}
+    fakes.seed("render", {"services": {sid: {"name": name, "type": "web_service"} for sid, name in services.items()}})
     return env
 
 

@@ -23,6 +23,7 @@ from test_up_fakes import (
     git,
     plan_for,
     project_from,
+    render_repository,
     ship,
 )
 
@@ -112,29 +113,11 @@ def test_railway_ships_both_and_the_reference_variable_resolves_to_the_api(fake_
     assert_secrets_stayed_hidden(fake_clis, root, first, second, third)
 
 
-def render_blueprint(fakes, root):
-    """The rendered files committed and pushed, and the two services the Blueprint made."""
-    env = fakes.env()
-    assert fakes.run("render", "--target", "render", cwd=root).returncode == 0
-    # Render builds from the repository: here it holds both directories (multi builds ../app)
-    repo = root.parent
-    remote = repo.parent / "remote.git"
-    git(repo.parent, "init", "--bare", "-q", str(remote), env=env)
-    git(repo, "init", "-q", "-b", "main", env=env)
-    git(repo, "add", "-A", env=env)
-    git(repo, "commit", "-q", "-m", "streamdeploy render", env=env)
-    git(repo, "remote", "add", "origin", str(remote), env=env)
-    git(repo, "push", "-q", "-u", "origin", "main", env=env)
-    fakes.seed("render", {"services": {
-        "srv-api0000000000000000": {"name": "stream-gen-ui-api", "type": "web_service"},
-        "srv-admin00000000000000": {"name": "stream-gen-ui-admin", "type": "web_service"},
-    }})
-    return env
-
-
 def test_render_validates_the_fromservice_wiring_and_deploys_the_api_first(fake_clis, tmp_path):
     root = project_from("multi", tmp_path)
-    env = render_blueprint(fake_clis, root)
+    # Render builds from the repository: here it holds both directories (multi builds ../app)
+    env = render_repository(fake_clis, root, repo=root.parent, services={
+        "srv-api0000000000000000": "stream-gen-ui-api", "srv-admin00000000000000": "stream-gen-ui-admin"})
     first = ship(fake_clis, root, "render")
     assert first.returncode == 0, first.stdout + first.stderr
     assert_every_call_parsed(fake_clis)
