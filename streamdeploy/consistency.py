@@ -29,6 +29,12 @@ def _all(spec: Spec) -> Iterator[Issue]:
             # Compose services and Kubernetes objects share one namespace of names.
             yield (("stores", name), f"`{name}` names both a service and a store",
                    f"rename the store, e.g. `{name}-db`, and `store: {name}-db` in services that use it")
+    for target in ("cloudrun", "digitalocean", "fargate"):
+        for store in getattr(spec.targets, target).store_urls:
+            if store not in spec.stores:
+                known = ", ".join(spec.stores) or "none defined"
+                yield (("targets", target, "store_urls", store), f"store `{store}` is not defined under `stores:`",
+                       f"name a store from `stores:` (defined: {known})")
     for name, service in spec.services.items():
         base = ("services", name)
         yield from service_problems(name, service)

@@ -48,7 +48,7 @@ def verdicts(loaded: loader.Loaded, *, today: date | None = None) -> list[Verdic
     today = today or clock.today()
     findings = capabilities.check(loaded, capabilities.names(), today=today)
     out = []
-    for p in capabilities.platforms().values():
+    for p in (capabilities.platform(name) for name in capabilities.names()):
         mine = [f for f in findings if f.target in (p.name, capabilities.ANY)]
         blocking = tuple(f for f in mine if f.severity == "error")
         warnings = tuple(f for f in mine if f.severity == "warning")

@@ -12,7 +12,7 @@ from importlib import import_module
 from streamdeploy.targets.base import Target
 
 # render/up targets in the order `--target all` renders them
-NAMES = ("docker", "fly", "railway", "render", "compose", "kubernetes")
+NAMES = ("docker", "fly", "railway", "render", "compose", "kubernetes", "cloudrun", "digitalocean", "fargate")
 DEPLOYABLE = NAMES + ("local",)
 
 

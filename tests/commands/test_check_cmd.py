@@ -65,7 +65,7 @@ def test_json_shape():
     assert result.returncode == 1
     data = json.loads(result.stdout)
     assert data["ok"] is False
-    assert data["targets"] == ["railway", "render", "fly", "digitalocean", "cloudrun", "apprunner",
+    assert data["targets"] == ["railway", "render", "fly", "digitalocean", "cloudrun", "apprunner", "fargate",
                                "kubernetes", "compose", "local"]
     assert data["counts"]["error"] == len([f for f in data["findings"] if f["severity"] == "error"]) > 0
     finding = next(f for f in data["findings"] if f["target"] == "digitalocean" and f["severity"] == "error")
