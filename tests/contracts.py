@@ -645,6 +645,9 @@ def _parse_goflag(tree: _Tree, args: list[str]) -> Invocation:
         word = args[i] if i < len(args) else ""
         raise UsageError(f"Terraform has no command named \"{word}\".", 1)
     flags = node.entry.get("flags", {})
+    for view in ("-no-color", "-compact-warnings"):  # accepted by every command, wherever written
+        if view in args[i:]:
+            out[view] = ["true"]
     rest = [a for a in args[i:] if a not in ("-no-color", "-compact-warnings")]
     positionals: list[str] = []
     j = 0

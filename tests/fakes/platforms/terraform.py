@@ -175,14 +175,25 @@ def _actions(kind: str, old: dict | None, new: dict | None) -> list[str]:
 
 def _changes(config: dict, state: dict) -> list[dict]:
     old = state["fake_resources"]
+    actions = {a: _actions(a.split(".", 1)[0], old.get(a), config["resource"].get(a))
+               for a in sorted(set(old) | set(config["resource"]))}
+    # A resource that reads an attribute of a replaced one (a new task definition's ARN) changes with it.
+    moved = True
+    while moved:
+        moved = False
+        replaced = {a for a, act in actions.items() if act == ["delete", "create"]}
+        for address, act in actions.items():
+            if act == ["no-op"] and any(f"{r}." in text for r in replaced
+                                        for text in _strings(config["resource"][address])):
+                actions[address] = ["update"]
+                moved = True
     out = []
-    for address in sorted(set(old) | set(config["resource"])):
+    for address, act in actions.items():
         kind = address.split(".", 1)[0]
         new = config["resource"].get(address)
-        actions = _actions(kind, old.get(address), new)
         out.append({"address": address, "type": kind, "name": address.split(".", 1)[1], "mode": "managed",
-                    "change": {"actions": actions}})
-        destroying = "delete" in actions
+                    "change": {"actions": act}})
+        destroying = "delete" in act
         if destroying and new is not None and (new.get("lifecycle") or {}).get("prevent_destroy"):
             raise _err("Instance cannot be destroyed",
                        f"Resource {address} has lifecycle.prevent_destroy set, but the plan calls for this resource "
