@@ -91,6 +91,7 @@ class Platform:
     target: str | None  # the render/up target for it, if streamdeploy has one
     facts: dict[str, Fact]
     pricing: dict[str, Any]  # raw pricing table; pricing.py reads it
+    ship_needs: tuple[str, ...] = ()  # targets.<target> settings `up` needs ("a|b": either)
 
     def fact(self, key: str) -> Fact:
         return self.facts.get(key, UNKNOWN)
@@ -135,6 +136,7 @@ def platforms() -> dict[str, Platform]:
             target=table.get("target"),
             facts={key: _fact(raw) for key, raw in table["facts"].items()},
             pricing=dict(table.get("pricing", {})),
+            ship_needs=tuple(table.get("ship_needs", ())),
         )
     return out
 
@@ -143,6 +145,32 @@ def names() -> list[str]:
     """What `check --target all` and `compare` cover: the platforms that can host a service.
     An edge layer (Cloudflare Workers) runs in front of one; `check --target cloudflare` asks about it."""
     return [name for name, p in platforms().items() if p.kind != "edge"]
+
+
+def shippable(name: str, spec: Any = None) -> bool:
+    """streamdeploy renders and ships to this platform (it has a target); the rest it advises on.
+
+    A target that cannot ship without settings the description does not give (``ship_needs``
+    in platforms.toml: Cloud Run's project, Fargate's image) is advice too until they are set."""
+    p = platform(name)
+    if p.target is None:
+        return False
+    if spec is None:
+        return True
+    config = getattr(spec.targets, p.target, None)
+    return all(any(getattr(config, key, None) for key in need.split("|")) for need in p.ship_needs)
+
+
+def blocked(findings: list["Finding"]) -> set[str]:
+    """The targets these findings say the service cannot run on (``ANY``: none at all)."""
+    return {f.target for f in findings if f.severity == "error"}
+
+
+def runnable(findings: list["Finding"], names: list[str]) -> list[str]:
+    """Of ``names``, the targets this service can run on as described: the one rule that
+    `check`'s exit code, `render --target all`'s skipping and `compare`'s verdicts share."""
+    stopped = blocked(findings)
+    return [] if ANY in stopped else [n for n in names if n not in stopped]
 
 
 def aliases() -> dict[str, str]:
@@ -751,7 +779,10 @@ def _stream_idle(ctx: _Context, name: str, p: Platform, base: tuple, heartbeat: 
 
 def _ingress_read_timeout(ctx: _Context) -> float | str | None:
     """What the kubernetes target's generated Ingress sets, since a fixed default would mislead."""
-    if ctx.spec.targets.kubernetes.ingress_class != "nginx":
+    ingress_class = ctx.spec.targets.kubernetes.ingress_class
+    if ingress_class is None:
+        return None  # an HTTPRoute: Gateway API has no idle timeout field; judge by the fact
+    if ingress_class != "nginx":
         return "not-nginx"
     try:
         from streamdeploy import targets

@@ -17,7 +17,9 @@ from streamdeploy.problems import ProblemsError
 
 # Examples a target cannot take: an embedded database on a volume, on a platform without disks.
 REFUSED = {("app", "cloudrun"), ("app", "digitalocean"), ("multi", "cloudrun"), ("multi", "digitalocean")}
-CASES = [(path, name) for path in example_files() for name in targets.NAMES if (path.parent.name, name) not in REFUSED]
+CASES = [(path, name) for path in example_files()
+         for name in (*targets.NAMES, *targets.described_extras(loader.load(path).spec))
+         if (path.parent.name, name) not in REFUSED]
 
 
 @pytest.mark.parametrize("example,target", sorted(REFUSED))

@@ -9,9 +9,10 @@ copy: parser facts only (flags, positionals, aliases, auth env vars, exit codes)
 
 ``contracts_extra.json`` adds what the research does not record but plans use:
 
-* docker commands (network create/inspect, container inspect, stop, rm), read from the
+* docker commands (network create/inspect, container inspect, stop, rm, push), read from the
   options tables of docker/cli ``docs/reference/commandline/*.md`` at the research's commit;
   ``--docker-cli CHECKOUT`` regenerates them;
+* kubectl's ``get``, read from kubernetes/kubectl ``pkg/cmd/get/get.go`` (kept as read);
 * gcloud (Cloud Run), doctl (App Platform) and terraform (Fargate): the flags below
   (``EXTRA_CLIS``), read from each CLI's own source at the commit named; ``--gcloud``,
   ``--doctl`` and ``--terraform`` with a checkout of each check that every flag and command
@@ -40,6 +41,7 @@ DOCKER_EXTRA = {
     "container inspect": ("container_inspect.md", [{"name": "CONTAINER", "required": True, "variadic": True}]),
     "stop": ("container_stop.md", [{"name": "CONTAINER", "required": True, "variadic": True}]),
     "rm": ("container_rm.md", [{"name": "CONTAINER", "required": True, "variadic": True}]),
+    "push": ("image_push.md", [{"name": "NAME[:TAG]", "required": True, "variadic": False}]),
 }
 
 GCLOUD = ("google-cloud-sdk-unofficial/google-cloud-sdk", "4643fc9cc204607d05324c032052b6a3d118711c", "578.0.0")
