@@ -184,10 +184,10 @@ def test_railway_toml_up_is_refused_after_the_cutoff(fake_clis, tmp_path):
 # --- render ----------------------------------------------------------------------------------
 
 
-def render_repository(fakes, root: Path) -> dict:
-    """A pushed git repository holding the rendered files, and the Blueprint's service."""
+def pushed_repository(fakes, root: Path, target: str) -> dict:
+    """A git repository holding the files rendered for `target`, pushed to a local remote."""
     env = fakes.env()
-    rendered = fakes.run("render", "--target", "render", cwd=root)
+    rendered = fakes.run("render", "--target", target, cwd=root)
     assert rendered.returncode == 0, rendered.stderr
     remote = root.parent / "remote.git"
     git(root.parent, "init", "--bare", "-q", str(remote), env=env)
@@ -196,6 +196,12 @@ def render_repository(fakes, root: Path) -> dict:
     git(root, "commit", "-q", "-m", "streamdeploy render", env=env)
     git(root, "remote", "add", "origin", str(remote), env=env)
     git(root, "push", "-q", "-u", "origin", "main", env=env)
+    return env
+
+
+def render_repository(fakes, root: Path) -> dict:
+    """A pushed git repository holding the rendered files, and the Blueprint's service."""
+    env = pushed_repository(fakes, root, "render")
     # What the one-time Dashboard step (New > Blueprint) creates.
     fakes.seed("render", {"services": {"srv-d2abc3def4ghi5jkl6mn": {"name": "stream-gen-ui-api",
                                                                       "type": "web_service"}}})
@@ -555,20 +561,6 @@ def test_cloudrun_up_refuses_the_embedded_example_before_any_call(fake_clis, tmp
 
 
 # --- digitalocean ------------------------------------------------------------------------------
-
-
-def pushed_repository(fakes, root: Path, target: str) -> dict:
-    env = fakes.env()
-    rendered = fakes.run("render", "--target", target, cwd=root)
-    assert rendered.returncode == 0, rendered.stderr
-    remote = root.parent / "remote.git"
-    git(root.parent, "init", "--bare", "-q", str(remote), env=env)
-    git(root, "init", "-q", "-b", "main", env=env)
-    git(root, "add", "-A", env=env)
-    git(root, "commit", "-q", "-m", "streamdeploy render", env=env)
-    git(root, "remote", "add", "origin", str(remote), env=env)
-    git(root, "push", "-q", "-u", "origin", "main", env=env)
-    return env
 
 
 def test_digitalocean_up_creates_then_updates_the_app_with_secrets_only_in_the_request(fake_clis, tmp_path):

@@ -346,6 +346,20 @@ def _log_config(spec: Spec, name: str) -> dict:
         "awslogs-region": "${var.region}", "awslogs-stream-prefix": name}}
 
 
+def _task(spec: Spec, name: str, resources) -> dict:
+    """A Fargate task definition's common part, sized to the smallest task that fits."""
+    cpu, memory = task_size(resources.cpu, resources.memory)
+    return {
+        "family": f"{spec.name}-{name}",
+        "requires_compatibilities": ["FARGATE"],
+        "network_mode": "awsvpc",
+        "cpu": str(cpu),
+        "memory": str(memory),
+        "execution_role_arn": _ref("aws_iam_role", "execution", "arn"),
+        "runtime_platform": {"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
+    }
+
+
 def _service_env(spec: Spec, name: str, notes: list[Note]) -> dict[str, str]:
     env, env_notes = docker.runtime_env(spec, name, NAME)
     notes.extend(env_notes)
@@ -381,16 +395,7 @@ def _service(spec: Spec, name: str, svc: Service, notes: list[Note]) -> dict:
         notes.append(Note(NAME, f"Fargate stops a task at most {MAX_STOP_TIMEOUT} s after SIGTERM; streams of `{name}` "
                           "open longer end at each deploy", key=f"services.{name}.streaming",
                           fix="have clients resume with Last-Event-ID (the SSE retry does it)", level="info"))
-    cpu, memory = task_size(svc.resources.cpu, svc.resources.memory)
-    task: dict = {
-        "family": f"{spec.name}-{name}",
-        "requires_compatibilities": ["FARGATE"],
-        "network_mode": "awsvpc",
-        "cpu": str(cpu),
-        "memory": str(memory),
-        "execution_role_arn": _ref("aws_iam_role", "execution", "arn"),
-        "runtime_platform": {"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
-    }
+    task = _task(spec, name, svc.resources)
     if volume is not None:
         key = _access_point(spec, module, f"{name}_{volume.name}", f"/{name}/{volume.name}", docker.APP_UID)
         task["volume"] = [_efs_volume(volume.name, key)]
@@ -443,15 +448,8 @@ def _store(spec: Spec, name: str, store: Store) -> dict:
         "logConfiguration": _log_config(spec, name),
         "stopTimeout": 30,
     }
-    cpu, memory = task_size(store.resources.cpu, store.resources.memory)
     module.resource("aws_ecs_task_definition", name, {
-        "family": f"{spec.name}-{name}",
-        "requires_compatibilities": ["FARGATE"],
-        "network_mode": "awsvpc",
-        "cpu": str(cpu),
-        "memory": str(memory),
-        "execution_role_arn": _ref("aws_iam_role", "execution", "arn"),
-        "runtime_platform": {"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
+        **_task(spec, name, store.resources),
         "volume": [_efs_volume("data", key)],
         "container_definitions": json.dumps([container], indent=2),
     })
