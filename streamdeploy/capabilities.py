@@ -670,7 +670,7 @@ def _stream_length(p: Platform, base: tuple, wanted: float) -> Iterator[_Raw]:
                    "stream-limit-unknown")
 
 
-def _stream_idle(ctx: _Context, name: str, p: Platform, base: tuple, heartbeat: float) -> Iterator[_Raw]:
+def _stream_idle(ctx: _Context, name: str, p: Platform, base: tuple, heartbeat: float | None) -> Iterator[_Raw]:
     cutoff = p.fact("idle_cutoff")
     limit, why, source, fix_key = cutoff.value, cutoff.why(), cutoff.source, "heartbeat"
     if p.name == "kubernetes" and isinstance(limit, (int, float)):
@@ -686,6 +686,13 @@ def _stream_idle(ctx: _Context, name: str, p: Platform, base: tuple, heartbeat: 
     if not isinstance(limit, (int, float)):
         return
     path = base + (fix_key,)
+    if heartbeat is None:
+        yield _Raw("warning", path, f"the app sends no heartbeat: {p.title} closes a stream after "
+                   f"{units.format_duration(limit)} without bytes, so a quiet stream (a slow model, a long tool "
+                   "call) ends there", why, source,
+                   "send a comment line (`: ping`) every 15 s while streaming (sse-starlette's EventSourceResponse "
+                   "does: ping=15), then set heartbeat: 15s", "heartbeat-none")
+        return
     if heartbeat >= limit:
         yield _Raw("error", path, f"a heartbeat every {units.format_duration(heartbeat)} is too slow: {p.title} closes "
                    f"a stream after {units.format_duration(limit)} without bytes", why, source,

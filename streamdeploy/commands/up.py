@@ -59,7 +59,7 @@ def run(
         if as_json:
             console.emit_json({"ok": False, "target": name, "stopped": "check found errors (`streamdeploy check`)"})
         return exitcodes.FAILED
-    if resolved.unset:
+    if resolved.not_ready:
         raise secret_values.unset_problem(resolved, name, env_file, declared=_declared(loaded))
     runner.preflight(plan, resolved.values)
     from streamdeploy.commands import doctor
@@ -192,7 +192,7 @@ def make_plan(loaded: loader.Loaded, name: str) -> Plan:
 def resolve_secrets(plan: Plan, env_file: Path | None) -> secret_values.Resolved:
     """Every secret the plan sends, resolved before step 1 (so nothing is looked up mid-run)."""
     return secret_values.resolve(secret_values.required_names(plan), env_file,
-                                 optional=secret_values.optional_names(plan))
+                                 optional=secret_values.optional_names(plan), groups=plan.secret_groups)
 
 
 def _say_left_out(loaded: loader.Loaded, name: str, resolved: secret_values.Resolved,
@@ -203,10 +203,25 @@ def _say_left_out(loaded: loader.Loaded, name: str, resolved: secret_values.Reso
         console.warning(f"the value of {secret} is shorter than {secret_values.MIN_MASKED} characters: too short "
                         "to hide in output, so it is not masked", where=name,
                         fix=f"use a real value for {secret} (a placeholder is visible wherever it appears)")
+    groups = [g for s in loaded.spec.services.values() for g in s.secret_groups]
+    said: set[str] = set()
+    for group in groups:  # alternatives: one value is enough; none is worth one warning
+        if any(n in resolved.values for n in group):
+            said.update(group)
+        elif not said.intersection(group):
+            said.update(group)
+            key = declared.get(group[0], {}).get("key")
+            console.warning(f"none of {', '.join(group)} is set: the service starts without them, and it "
+                            "needs one of them for what uses it", where=name + (f" ({key})" if key else ""),
+                            fix=f"export one of them, or put it in {where} (or pass --env-file FILE)")
+    optional = {n for s in loaded.spec.services.values() for n in s.optional_secrets}
     for secret in resolved.left_out:
+        if secret in said:
+            continue
         key = declared.get(secret, {}).get("key")
-        console.warning(f"{secret} is not set: the service starts without it (it is optional for "
-                        f"`up --target {name}`)", where=name + (f" ({key})" if key else ""),
+        why = "it is optional" if secret in optional else f"it is optional for `up --target {name}`"
+        console.warning(f"{secret} is not set: the service starts without it ({why})",
+                        where=name + (f" ({key})" if key else ""),
                         fix=f"export {secret}=..., or put {secret}=... in {where} (or pass --env-file FILE)")
 
 
@@ -214,11 +229,13 @@ def _declared(loaded: loader.Loaded) -> dict[str, dict]:
     """Where each secret is listed in the description, so a missing one points there."""
     found: dict[str, dict] = {}
     for service_name, service in loaded.spec.services.items():
-        for index, secret in enumerate(service.secrets):
+        for index, entry in enumerate(service.secret_entries):
             path = ("services", service_name, "secrets", index)
             position = loaded.positions.of(path)
-            found.setdefault(secret, {"file": str(loaded.path), "key": f"services.{service_name}.secrets",
-                                      "line": position[0] if position else None})
+            names = getattr(entry, "any_of", None) or [getattr(entry, "name", entry)]
+            for secret in names:
+                found.setdefault(secret, {"file": str(loaded.path), "key": f"services.{service_name}.secrets",
+                                          "line": position[0] if position else None})
     return found
 
 

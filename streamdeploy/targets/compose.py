@@ -17,7 +17,7 @@ import posixpath
 from streamdeploy import units
 from streamdeploy.spec import Resources, Service, Spec, Store
 from streamdeploy.targets import docker, kubernetes
-from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, Step
+from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, SecretNeeds, Step
 
 FILE = "compose.yaml"
 CHROMA_DATA = docker.CHROMA_DATA
@@ -90,9 +90,7 @@ class ComposeTarget:
         return Rendering(files=(*images.files, RenderedFile(FILE, content)), notes=tuple(notes))
 
     def plan(self, spec: Spec, ctx: Context) -> Plan:
-        secrets: list[str] = []
-        for service in spec.services.values():
-            secrets.extend(s for s in service.secrets if s not in secrets)
+        needs = SecretNeeds.of(*spec.services.values())
         compose = ("docker", "compose", "-f", FILE)
         logs = f"see why: `docker compose -f {FILE} ps` and `docker compose -f {FILE} logs --no-color --tail 200`"
         steps = (
@@ -108,7 +106,8 @@ class ComposeTarget:
                 argv=(*compose, "up", "--detach", "--build", "--wait", "--wait-timeout", str(WAIT_TIMEOUT),
                       "--remove-orphans"),
                 description=f"Building and starting {', '.join([*spec.stores, *spec.services])}",
-                pass_secrets=tuple(secrets),
+                pass_secrets=needs.required,
+                pass_if_set=needs.optional,
                 cwd=".",
                 timeout=BUILD_TIMEOUT + WAIT_TIMEOUT,
                 hint=logs,
@@ -116,7 +115,8 @@ class ComposeTarget:
         )
         web = kubernetes.web_services(spec)
         url = f"http://127.0.0.1:{spec.services[web[0]].port}" if web else None
-        return Plan(target=self.name, steps=steps, url=url, secrets=tuple(secrets), tools=("docker",))
+        return Plan(target=self.name, steps=steps, url=url, secrets=needs.required, tools=("docker",),
+                    secret_groups=needs.groups)
 
 
 def _store_service(store: Store, volume: str) -> dict:

@@ -17,7 +17,7 @@ from streamdeploy import units
 from streamdeploy.problems import fail
 from streamdeploy.spec import Service, Spec
 from streamdeploy.targets import docker, volumes
-from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, Step, Stdin
+from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, SecretNeeds, Step, Stdin
 
 NAME = "fly"
 TITLE = "Fly.io"
@@ -229,6 +229,7 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
                   hint="set FLY_API_TOKEN (`fly tokens create deploy`), or run `fly auth login`")]
     notes: list[Note] = []
     secrets: list[str] = []
+    groups: list[tuple[str, ...]] = []
     web_url = None
     for name, svc in spec.services.items():
         app = app_name(spec, name)
@@ -251,12 +252,14 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
                 skip_if=Probe(("fly", "volumes", "list", "--app", app, "--json"), "contains", f'"{volume.name}"'),
             ))
         if svc.secrets:
+            needs = SecretNeeds.of(svc)
             steps.append(Step(
                 ("fly", "secrets", "import", "--app", app, "--stage"),
                 f"Staging secrets of {app}: {', '.join(svc.secrets)}", env=FLY_ENV,
-                stdin=Stdin(tuple(svc.secrets), "dotenv"),
+                stdin=Stdin(needs.required, "dotenv", optional=needs.optional),
             ))
-            secrets.extend(s for s in svc.secrets if s not in secrets)
+            secrets.extend(s for s in needs.required if s not in secrets)
+            groups.extend(g for g in needs.groups if g not in groups)
         context = docker.build_context(spec, name)
         config = config_path(spec, name) if context == "." else posixpath.relpath(config_path(spec, name), context)
         wait = _wait_timeout(svc)
@@ -275,7 +278,8 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
         ))
         if svc.is_web and web_url is None:
             web_url = url(spec, name)
-    return Plan(NAME, tuple(steps), tuple(notes), url=web_url, secrets=tuple(secrets), tools=("fly",))
+    return Plan(NAME, tuple(steps), tuple(notes), url=web_url, secrets=tuple(secrets), tools=("fly",),
+                secret_groups=tuple(groups))
 
 
 def _wait_timeout(svc: Service) -> int:

@@ -17,7 +17,7 @@ import math
 
 from streamdeploy.spec import Service, Spec, Store
 from streamdeploy.targets import docker, volumes
-from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, Step
+from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, SecretNeeds, Step
 
 DIR = "k8s"
 NAMESPACE_FILE = f"{DIR}/00-namespace.yaml"
@@ -128,11 +128,15 @@ class KubernetesTarget:
                 continue
             # The env file lists names only: kubectl reads each value from its own environment
             # (kubectl pkg/cmd/util/env_file.go), so values travel neither on argv nor on disk.
+            # An optional name with no value is skipped by kubectl (env_file.go), and its
+            # secretKeyRef is optional: the pod starts without it.
+            needs = SecretNeeds.of(service)
             steps.append(Step(
                 argv=("kubectl", "create", "secret", "generic", secret_name(name),
                       f"--from-env-file={secret_names_file(name)}", "--dry-run=client", "-o", "yaml", *ns),
                 pipe_to=(*apply, "-f", "-", *ns),
-                pass_secrets=tuple(service.secrets),
+                pass_secrets=needs.required,
+                pass_if_set=needs.optional,
                 description=f"Storing {', '.join(service.secrets)} in Secret {secret_name(name)}{where}",
                 cwd=".",
                 timeout=120,
@@ -152,11 +156,9 @@ class KubernetesTarget:
             grace = service.health.grace if service.health else 0
             timeout = max(ROLLOUT_TIMEOUT, int(math.ceil(replicas * (grace + termination_grace(service) + 30))))
             steps.append(_rollout("deployment", name, timeout, ns))
-        secrets: list[str] = []
-        for service in spec.services.values():
-            secrets.extend(s for s in service.secrets if s not in secrets)
+        needs = SecretNeeds.of(*spec.services.values())
         notes = []
-        if secrets:
+        if needs.names:
             notes.append(Note(
                 self.name,
                 "a changed secret value reaches running pods when they restart: "
@@ -169,7 +171,8 @@ class KubernetesTarget:
             steps=tuple(steps),
             notes=tuple(notes),
             url=url,
-            secrets=tuple(secrets),
+            secrets=needs.required,
+            secret_groups=needs.groups,
             tools=("kubectl",),
         )
 
@@ -295,8 +298,10 @@ def _deployment(spec: Spec, name: str, service: Service, env: dict[str, str], no
         container["ports"] = [{"name": "http", "containerPort": service.port, "protocol": "TCP"}]
     container["envFrom"] = [{"configMapRef": {"name": config_map_name(name)}}]
     if service.secrets:
+        optional = set(service.optional_secrets)
         container["env"] = [
-            {"name": secret, "valueFrom": {"secretKeyRef": {"name": secret_name(name), "key": secret}}}
+            {"name": secret, "valueFrom": {"secretKeyRef": {"name": secret_name(name), "key": secret,
+                                                            **({"optional": True} if secret in optional else {})}}}
             for secret in service.secrets
         ]
     container["resources"] = _resources(service.resources)
