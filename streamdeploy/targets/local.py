@@ -2,9 +2,11 @@
 
 The plan, all real commands the runner executes (and `plan` shows):
 
-1. a virtualenv per dependency file at ``.streamdeploy/venv`` (``uv`` when on PATH, else
-   ``python -m venv`` + pip), the requirements installed into it, then ``build.commands``;
-   a stamp with the hash of the requirements and build commands skips all of that next
+1. a virtualenv per dependency file at ``.streamdeploy/venv``, with the Python the description
+   names (``local_python``: found on this machine, or `up` stops and says how to get it),
+   built with ``uv`` when installed (else ``python -m venv`` + pip), the dependencies
+   installed as their lock file pins them (``uv.lock``, ``poetry.lock``, a requirements
+   file), then ``build.commands``; a stamp with the hash of all of that skips it next
    time, until one of them changes;
 2. each volume a directory ``.streamdeploy/volumes/<name>``, the env var that names the
    volume pointed at it (the data survives ``down`` and the next ``up``);
@@ -25,7 +27,6 @@ Render writes no files: nothing needs configuring to run here.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shlex
 import shutil
@@ -36,6 +37,7 @@ from pathlib import Path
 
 from streamdeploy.problems import fail
 from streamdeploy.spec import Service, Spec
+from streamdeploy.targets import local_python
 from streamdeploy.targets.base import Context, Note, Plan, Probe, Rendering, Step
 
 NAME = "local"
@@ -121,7 +123,7 @@ def _rel(path: Path) -> str:
 
 
 def _uv() -> str | None:
-    return shutil.which("uv")
+    return local_python.uv_binary()
 
 
 def _given_python(ctx: Context) -> Path | None:
@@ -182,43 +184,24 @@ def _environment_steps(spec: Spec, environment: Environment, root: Path, notes: 
     commands = first.build.commands
     steps: list[Step] = []
     fresh: Probe | None = None
+    digest = None
     if environment.venv is not None:
-        venv, python = environment.venv, environment.python
-        digest = build_digest(install_path, commands)
-        stamp = venv / STAMP
-        fresh = Probe(argv=("grep", "-qxF", digest, str(stamp)), skip_when="exit0", reason="up to date")
+        # Which Python and how to install: local_python decides (lock files, uv or pip).
+        want = spec.targets.local.python or first.build.python
+        python_key = "targets.local.python" if spec.targets.local.python else f"{key}.python"
+        interpreter = local_python.choose(want, python_key)
         uv = _uv()
-        if uv:
-            create = (uv, "venv", "--python", sys.executable, "--clear", str(venv))
-        else:
-            create = (sys.executable, "-m", "venv", "--clear", str(venv))
-        steps.append(Step(
-            argv=create,
-            description=f"Creating virtualenv {environment.label} (Python {_version()}, {'uv' if uv else 'venv'})",
-            skip_if=Probe(argv=(str(python), "-c", "import sys"), skip_when="exit0"),
-            timeout=300.0,
-        ))
-        if environment.install.endswith(".toml"):
-            target = ("-e", str(environment.context))
-        else:
-            target = ("-r", str(install_path))
-        if uv:
-            install = (uv, "pip", "install", "--python", str(python), *target)
-        else:
-            install = (str(python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off",
-                       *target)
-        steps.append(Step(
-            argv=install,
-            description=f"Installing {environment.install} into {environment.label} ({'uv' if uv else 'pip'})",
-            skip_if=fresh,
-            cwd=_cwd(environment.context, root),
-            timeout=1800.0,
-            hint="check the requirements file; pip's output above names the package that failed",
-        ))
-        want = _spec_python(spec, environment)
-        if want and want != _version():
-            notes.append(Note(NAME, f"runs Python {_version()} (this interpreter); the images use {want}",
-                              key=f"{key}.python", level="info"))
+        digest = local_python.digest(environment.context, environment.install, commands, interpreter, uv)
+        fresh = Probe(argv=("grep", "-qxF", digest, str(environment.venv / STAMP)), skip_when="exit0",
+                      reason="up to date")
+        built = local_python.venv_steps(environment.venv, interpreter, environment.context,
+                                        _cwd(environment.context, root), environment.install, uv,
+                                        f"{key}.install", fresh, environment.label)
+        steps.extend(built.steps)
+        notes.extend(built.notes)
+        if interpreter.source != "this interpreter":
+            notes.append(Note(NAME, f"runs Python {interpreter.version} ({interpreter.path}, from "
+                                    f"{interpreter.source}), as {python_key} says", key=python_key, level="info"))
     else:
         notes.append(Note(NAME, f"{PYTHON_ENV} is set: using {environment.python} as it is; "
                                 f"{environment.install} is not installed", level="info"))
@@ -234,7 +217,7 @@ def _environment_steps(spec: Spec, environment: Environment, root: Path, notes: 
         ))
     if environment.venv is not None:
         steps.append(Step(
-            argv=(*_HELPER, "stamp", str(environment.venv / STAMP), build_digest(install_path, commands)),
+            argv=(*_HELPER, "stamp", str(environment.venv / STAMP), digest),
             description=f"Recording what {environment.label} was built from",
             skip_if=fresh,
             timeout=30.0,
@@ -322,23 +305,6 @@ def _cwd(context: Path, root: Path) -> str:
         return str(context.relative_to(root)) or "."
     except ValueError:
         return str(context)
-
-
-def build_digest(install_path: Path, commands: list[str]) -> str:
-    """What a virtualenv was built from: the dependency file, the build commands, the Python."""
-    h = hashlib.sha256()
-    h.update(install_path.read_bytes())
-    h.update(b"\0".join(c.encode("utf-8") for c in commands))
-    h.update(_version().encode())
-    return h.hexdigest()
-
-
-def _version() -> str:
-    return f"{sys.version_info.major}.{sys.version_info.minor}"
-
-
-def _spec_python(spec: Spec, environment: Environment) -> str:
-    return spec.services[environment.services[0]].build.python
 
 
 # --- ports ----------------------------------------------------------------------------

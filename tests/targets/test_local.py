@@ -14,7 +14,7 @@ from conftest import EXAMPLES
 from streamdeploy import loader
 from streamdeploy.problems import ProblemsError
 from streamdeploy.targets import get
-from streamdeploy.targets import local
+from streamdeploy.targets import local, local_python
 from streamdeploy.targets.base import Context
 
 APP = """\
@@ -39,11 +39,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+THIS = local_python.Interpreter(Path(sys.executable), local_python.current_version(), "this interpreter")
+
+
 @pytest.fixture(autouse=True)
 def no_given_python(monkeypatch):
     monkeypatch.delenv(local.PYTHON_ENV, raising=False)
     monkeypatch.delenv("API_KEY", raising=False)
     monkeypatch.setattr(local, "_uv", lambda: None)
+    # every version the description names is "installed" as this interpreter, unless a test says
+    monkeypatch.setattr(local_python, "find_python", lambda version: THIS)
 
 
 def make(tmp_path: Path, text: str, requirements: str = "fastapi\n") -> loader.Loaded:
@@ -75,10 +80,10 @@ def test_example_plan_builds_a_venv_then_starts_the_service(tmp_path):
     assert kinds == ["Creating", "Installing", "Build", "Recording", "Volume", "Starting"]
     create, install, build, stamp, volume, start = plan.steps
     assert create.argv == (sys.executable, "-m", "venv", "--clear", str(venv))
-    assert create.skip_if.argv == (str(venv / "bin" / "python"), "-c", "import sys")
+    assert create.skip_if.argv == (str(venv / "bin" / "python"), *THIS.matches())
     assert install.argv[:3] == (str(venv / "bin" / "python"), "-m", "pip")
     assert install.argv[-2:] == ("-r", str(tmp_path / "requirements.txt"))
-    digest = local.build_digest(tmp_path / "requirements.txt", ["python -m app.warmup"])
+    digest = local_python.digest(tmp_path, "requirements.txt", ["python -m app.warmup"], THIS, None)
     fresh = ("grep", "-qxF", digest, str(venv / local.STAMP))
     assert install.skip_if.argv == build.skip_if.argv == stamp.skip_if.argv == fresh
     assert install.skip_if.reason == build.skip_if.reason == "up to date"  # not "already exists"
