@@ -238,7 +238,7 @@ def test_a_prefix_we_cannot_read_is_marked(tmp_path):
 
 
 def test_a_router_that_is_never_included_keeps_its_own_prefix(tmp_path):
-    tree(tmp_path, {"main.py": MINIMAL, "extra.py": """\
+    tree(tmp_path, {"main.py": "import extra\n" + MINIMAL, "extra.py": """\
         from fastapi import APIRouter
         router = APIRouter(prefix="/extra")
 
@@ -247,6 +247,17 @@ def test_a_router_that_is_never_included_keeps_its_own_prefix(tmp_path):
         """})
     (route,) = scan_app(tmp_path).routes
     assert (route.path, route.resolved) == ("/extra/x", False)
+
+
+def test_routes_of_modules_the_app_never_imports_are_not_the_service(tmp_path):
+    tree(tmp_path, {"main.py": MINIMAL, "tools/debug_server.py": """\
+        from fastapi import APIRouter
+        router = APIRouter()
+
+        @router.get("/debug")
+        def x(): ...
+        """})
+    assert scan_app(tmp_path).routes == []
 
 
 @pytest.mark.parametrize("paths,expected", [
