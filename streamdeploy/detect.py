@@ -117,6 +117,7 @@ class EnvRead:
     has_default: bool = False
     how: How = "detected"  # guessed: read through a helper we recognise only by its shape
     anchored: bool = False  # the default is a path built from __file__: relative to the scanned root
+    required: bool = False  # the app fails without it: os.environ["X"], a setting with no default
 
     @property
     def where(self) -> str:
@@ -1453,7 +1454,8 @@ class _Walker(ast.NodeVisitor):
             if default is None and default_node is not None:  # Path("data") / "chroma", BASE_DIR / "db"
                 traced = self.p.trace_path(default_node, self.m, None, node)
                 default, anchored = (traced.path, traced.anchored) if traced.path is not None else (None, False)
-            read = EnvRead(env, self.m.rel, stmt.lineno, _text(default), has_default, "detected", anchored)
+            read = EnvRead(env, self.m.rel, stmt.lineno, _text(default), has_default, "detected", anchored,
+                           required=not has_default)
             self.p.env_reads.append(read)
             self.p.attr_env.setdefault(field_name, read)
 
@@ -1622,7 +1624,7 @@ def _env_call(node: ast.AST, module: _Module, project: _Project, scope, cls) -> 
         if _qualname(node.value, module) == "os.environ":
             key = node.slice
             if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                return EnvRead(key.value, module.rel, node.lineno, None, False, "detected")
+                return EnvRead(key.value, module.rel, node.lineno, None, False, "detected", required=True)
         return None
     if not isinstance(node, ast.Call) or not node.args:
         return None
@@ -1653,8 +1655,9 @@ def _env_call(node: ast.AST, module: _Module, project: _Project, scope, cls) -> 
         or (isinstance(node.func, ast.Name) and node.func.id in ("config", "env", "getenv"))
         or (method == "get" and ("env" in receiver or "config" in receiver))
     )
-    if helper:
-        return EnvRead(name, module.rel, node.lineno, _text(default), default_node is not None, "guessed")
+    if helper:  # decouple's config("X") and environs' env.str("X") raise without a default
+        return EnvRead(name, module.rel, node.lineno, _text(default), default_node is not None, "guessed",
+                       required=default_node is None and method not in ("get", "optional"))
     return None
 
 

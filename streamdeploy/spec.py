@@ -345,3 +345,12 @@ class Spec(Model):
 
 
 SERVICE_NAME_RE = re.compile(DNS_LABEL)
+
+# The env var a volume's mount path goes in when the app has none yet: what `init` suggests
+# and what `up --target local` asks for are this one name.
+_SUGGESTED_ENV = {"chroma_data": "CHROMA_DB_PATH", "sqlite_data": "DB_DIR", "uploads": "UPLOAD_DIR"}
+
+
+def suggested_env(volume: str) -> str:
+    """``CHROMA_DB_PATH`` for chroma_data, ``UPLOAD_DIR`` for uploads, ``<NAME>_DIR`` otherwise."""
+    return _SUGGESTED_ENV.get(volume) or f"{volume.upper()}_DIR"

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamdeploy.problems import fail
-from streamdeploy.spec import Service, Spec
+from streamdeploy.spec import Service, Spec, suggested_env
 from streamdeploy.targets import local_python
 from streamdeploy.targets.base import Context, Note, Plan, Probe, Rendering, Step
 
@@ -232,6 +232,10 @@ def _start_step(spec: Spec, name: str, service: Service, environment: Environmen
     for volume in service.volumes:
         if volume.env:
             env[volume.env] = str(volumes_dir / volume.name)
+        # a value that names a file on the volume (DATABASE_URL=sqlite:////data/sqlite/app.db) names it here
+        for key, value in service.env.items():
+            if key != volume.env and _under(value, volume.mount):
+                env[key] = _moved(env[key], volume.mount, str(volumes_dir / volume.name))
     if service.store is not None and service.store in spec.stores:
         host_var, port_var = spec.stores[service.store].env_names
         env[host_var] = HOST
@@ -253,6 +257,20 @@ def _start_step(spec: Spec, name: str, service: Service, environment: Environmen
         background=True,
         hint=f"the service's output is in {STATE_DIR}/logs/; try its start command by hand in {environment.context}",
     )
+
+
+def _under(value: str, mount: str) -> bool:
+    """Does an env value name ``mount`` or a path below it (a path, or a URL ending in one)?"""
+    at = value.find(mount)
+    if at < 0:
+        return False
+    end = at + len(mount)
+    return (end == len(value) or value[end] == "/") and (at == 0 or value[at - 1] in "/:=")
+
+
+def _moved(value: str, mount: str, local: str) -> str:
+    at = value.find(mount)
+    return value[:at] + local + value[at + len(mount):]
 
 
 def exec_form(command: str) -> str:
@@ -389,11 +407,12 @@ def _static_notes(spec: Spec) -> list[Note]:
                               key=f"{base}.build.dockerfile", level="info"))
         notes.append(Note(NAME, "cpu and memory limits are not enforced", key=f"{base}.resources", level="info"))
         for i, volume in enumerate(service.volumes):
-            if not volume.env:
+            if not volume.env and not any(_under(value, volume.mount) for value in service.env.values()):
                 notes.append(Note(
                     NAME, f"volume {volume.name} has no `env`, so the app cannot learn its local directory "
                           f"({STATE_DIR}/volumes/{volume.name}) and would write to {volume.mount} instead",
-                    key=f"{base}.volumes[{i}].env", fix=f"add `env: {volume.name.upper()}_PATH` and read it in the app"))
+                    key=f"{base}.volumes[{i}].env",
+                    fix=f"add `env: {suggested_env(volume.name)}` and read it in the app"))
         if "0.0.0.0" in service.start and "${HOST" not in service.start:
             notes.append(Note(NAME, f"{name} binds 0.0.0.0, so other machines on your network can reach it "
                                     "while it runs here", key=f"{base}.start",
