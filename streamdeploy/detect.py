@@ -100,6 +100,7 @@ class Route:
     status: int | None = None  # the decorator's status_code=
     body: Any = None  # a sample JSON body, from the pydantic model the handler takes
     auth: tuple[str, str] | None = None  # (header, value template), e.g. ("Authorization", "Bearer ${API_KEY}")
+    query: dict[str, str] = field(default_factory=dict)  # required query parameters, with sample values
 
     @property
     def where(self) -> str:
@@ -679,6 +680,9 @@ class _Project:
             if not known:
                 setting = self.setting_default(inc.prefix_node, module)
                 shown = ast.unparse(inc.prefix_node) if inc.prefix_node is not None else "?"
+                read = _env_call(inc.prefix_node, module, self, None, None) if inc.prefix_node is not None else None
+                if setting is None and read is not None and read.has_default and read.default is not None:
+                    setting = (read.default, read.name)
                 if setting is not None and isinstance(setting[0], str):
                     prefix, known = setting[0], True
                     self.notes.append(f"{module.rel}:{inc.line}: the prefix {shown} is a setting; its default "
@@ -718,9 +722,10 @@ class _Project:
             beats = not sse or rd.sse_hint or key in self.sse_pinging or module.name in self.comment_lines or \
                 _returns_sse_annotation(rd.function, module)
             body = self.body_sample(rd.function, module) if any(m in ("POST", "PUT", "PATCH") for m in rd.methods) else None
+            query = self.query_sample(rd.function, module, rd.path)
             for method in rd.methods:
                 out.append(Route(method, _join(prefix, rd.path), module.rel, rd.line, sse, rd.name, resolved,
-                                 beats, rd.status, body, self.auth_of(rd.function, module)))
+                                 beats, rd.status, body, self.auth_of(rd.function, module), query))
 
     # -- what a request to a route carries: its JSON body and its credentials
 
@@ -738,6 +743,21 @@ class _Project:
         if found and (found[0].name, found[1]) in self.models:
             return found[0], self.models[(found[0].name, found[1])]
         return None
+
+    def query_sample(self, func: ast.AST | None, module: _Module, path: str) -> dict[str, str]:
+        """Query parameters the handler requires (``q: str`` with no default), with sample values."""
+        args = getattr(func, "args", None)
+        if args is None:
+            return {}
+        plain = args.args[len(args.args) - len(args.defaults):] if args.defaults else []
+        out: dict[str, str] = {}
+        for arg in args.args:
+            if arg in plain or arg.arg in ("self", "request") or "{" + arg.arg in path:
+                continue
+            text = ast.unparse(arg.annotation) if arg.annotation is not None else "str"
+            if text in ("str", "int", "float", "bool") and self._model(arg.annotation, module) is None:
+                out[arg.arg] = {"int": "1", "float": "1", "bool": "false"}.get(text, "streamdeploy")
+        return out
 
     def body_sample(self, func: ast.AST | None, module: _Module) -> Any:
         """A JSON body the handler accepts, built from the pydantic model it takes."""
@@ -1637,7 +1657,7 @@ def _env_call(node: ast.AST, module: _Module, project: _Project, scope, cls) -> 
     default = project.resolve_const(default_node, module, scope, cls) if default_node is not None else None
     anchored = False
     if default is None and default_node is not None and func in _GETENV:
-        traced = project.trace_path(default_node, module, scope, cls, 4)  # os.getenv("X", str(BASE / "db"))
+        traced = project.trace_path(default_node, module, scope, cls, 1)  # os.getenv("X", str(BASE / "db"))
         default, anchored = (traced.path, traced.anchored) if traced.path is not None else (None, False)
     if func in _GETENV:
         return EnvRead(name, module.rel, node.lineno, _text(default), default_node is not None, "detected", anchored)

@@ -259,9 +259,12 @@ def stream_route(facts: AppFacts) -> Route | None:
 
 def stream_check(route: Route | None) -> dict | None:
     """verify.stream when verify's default (GET of the first streaming path) would not do."""
-    if route is None or (route.method == "GET" and route.auth is None):
+    if route is None or (route.method == "GET" and route.auth is None and not route.query):
         return None
-    check: dict[str, Any] = {"method": route.method, "path": route.path}
+    from urllib.parse import urlencode
+
+    path = route.path + ("?" + urlencode(route.query) if route.query else "")
+    check: dict[str, Any] = {"method": route.method, "path": path}
     if route.auth:
         check["headers"] = {route.auth[0]: route.auth[1]}
     if route.method != "GET":
@@ -294,6 +297,8 @@ def write_read(facts: AppFacts) -> tuple[dict, dict] | None:
     """A POST that stores a document under an id the client picks, and the GET that reads it back."""
     posts = [r for r in facts.routes if r.method in ("POST", "PUT") and not r.sse and r.body is not None
              and _carries_marker(r.body) and _no_params(r.path)]
+    # the current API before one kept for old clients
+    posts.sort(key=lambda r: any(w in r.path for w in ("legacy", "deprecated", "/old")))
     for post in posts:
         base = post.path.rstrip("/")
         for get in facts.routes:

@@ -29,6 +29,7 @@ from pathlib import Path
 from streamdeploy import console, exitcodes, loader, runner, targets
 from streamdeploy import secrets as secret_values
 from streamdeploy.problems import ProblemsError, fail
+from streamdeploy.targets import local as local_target
 from streamdeploy.targets.base import Note, Plan
 
 LOCAL = "local"
@@ -80,8 +81,11 @@ def run(
     with runner.interrupts():
         try:
             started = time.monotonic()
+            # what the source tree holds before the app runs: data that lands there instead of
+            # on a volume is a failed verify (local runs only; platforms have no source tree)
+            before = local_target.snapshot(loaded.spec, loaded.root) if name == LOCAL else None
             work.run(plan, result=result)
-            return _after_run(loaded, plan, result, resolved, written, started, detach, verify, as_json)
+            return _after_run(loaded, plan, result, resolved, written, started, detach, verify, as_json, before)
         except (KeyboardInterrupt, runner.Interrupted) as signal:
             return _interrupted(loaded, name, result, signal, as_json)
         except BaseException:
@@ -90,7 +94,7 @@ def run(
 
 
 def _after_run(loaded, plan: Plan, result: runner.RunResult, resolved, written: list[str], started: float,
-               detach: bool, verify: bool, as_json: bool) -> int:
+               detach: bool, verify: bool, as_json: bool, before: dict | None = None) -> int:
     """Verify, then serve in the foreground, leave running (--detach) or stop what the run started."""
     name = plan.target
     outcome = {"ok": result.ok, "target": name, "written": written, "run": result.as_dict(), "url": plan.url,
@@ -104,7 +108,7 @@ def _after_run(loaded, plan: Plan, result: runner.RunResult, resolved, written: 
         console.success(f"{name}: {_summary(result)} in {runner.seconds_text(time.monotonic() - started)}")
     code = exitcodes.OK
     if verify and plan.url:
-        report = _verify(loaded, plan, resolved, result, as_json)
+        report = _verify(loaded, plan, resolved, result, as_json, before)
         code = exitcodes.FAILED if report is None else report.exit_code
         outcome["verify"] = report.as_dict() if report is not None else None
         outcome["ok"] = code == exitcodes.OK
@@ -327,7 +331,7 @@ def _say_stopped(result: runner.RunResult, name: str, as_json: bool) -> None:
 # --- verifying and serving ---------------------------------------------------------------
 
 
-def _verify(loaded, plan: Plan, resolved, result: runner.RunResult, as_json: bool):
+def _verify(loaded, plan: Plan, resolved, result: runner.RunResult, as_json: bool, before: dict | None = None):
     """Run `verify` against the plan's URL, while making sure local processes stay alive.
 
     Returns the report, or None when a local process died first (then it is stopped). Ctrl-C
@@ -360,6 +364,8 @@ def _verify(loaded, plan: Plan, resolved, result: runner.RunResult, as_json: boo
     if "error" in box:
         raise box["error"]
     report = box["report"]
+    if before is not None and report.ok:
+        report.checks.extend(local_target.volume_checks(loaded.spec, loaded.root, before))
     if not as_json:
         print_report(report)
     if not report.ok and result.background:

@@ -420,6 +420,70 @@ def _static_notes(spec: Spec) -> list[Note]:
     return notes
 
 
+# --- did the data land on the volumes? -------------------------------------------------
+
+_SNAPSHOT_SKIP = {STATE_DIR, ".git", ".venv", "venv", "node_modules", "__pycache__", ".pytest_cache", ".mypy_cache",
+                  ".ruff_cache"}
+_SNAPSHOT_LIMIT = 20_000  # files per context: a bigger tree is not looked at
+
+
+def _files(directory: Path) -> dict[str, float] | None:
+    """Each file (relative) and when it last changed; None for a tree too big to watch."""
+    found: dict[str, float] = {}
+    for current, dirs, names in os.walk(directory):
+        dirs[:] = [d for d in dirs if d not in _SNAPSHOT_SKIP and not d.endswith(".egg-info")]
+        for name in names:
+            if not name.endswith((".pyc", ".log")):
+                path = os.path.join(current, name)
+                try:
+                    found[os.path.relpath(path, directory)] = os.stat(path).st_mtime_ns
+                except OSError:
+                    continue
+        if len(found) > _SNAPSHOT_LIMIT:
+            return None
+    return found
+
+
+def snapshot(spec: Spec, root: Path) -> dict[str, dict[str, float] | None]:
+    """The files of each build context that keeps a volume, before the service starts."""
+    root = root.resolve()
+    return {str((root / s.build.context).resolve()): _files((root / s.build.context).resolve())
+            for s in spec.services.values() if s.volumes}
+
+
+def volume_checks(spec: Spec, root: Path, before: dict[str, dict[str, float] | None]) -> list:
+    """A failed check per volume that stayed empty while the app wrote files in its source tree
+    instead: the app does not keep its data where the volume is, so a platform would lose it."""
+    from streamdeploy.verify import Check
+
+    root = root.resolve()
+    checks = []
+    for name, service in spec.services.items():
+        context = (root / service.build.context).resolve()
+        earlier = before.get(str(context))
+        if not service.volumes or earlier is None:
+            continue
+        now = _files(context) or {}
+        new = sorted(p for p, changed in now.items() if earlier.get(p) != changed)  # written since the start
+        for volume in service.volumes:
+            local = root / STATE_DIR / "volumes" / volume.name
+            if any(p.is_file() for p in local.rglob("*")) if local.is_dir() else False:
+                checks.append(Check("volumes", "ok", f"volume {volume.name}: the app wrote its data there "
+                                                     f"({_rel(local)})", facts={"volume": volume.name}))
+                continue
+            if not new:
+                continue  # nothing written anywhere yet: nothing to say
+            how = (f"the app does not read {volume.env}" if volume.env else
+                   f"the volume has no `env`, so the app cannot learn where it is (add `env: "
+                   f"{suggested_env(volume.name)}` and read it)")
+            checks.append(Check(
+                "volumes", "failed",
+                f"volume {volume.name} stayed empty while {name} wrote {', '.join(new[:3])}"
+                f"{' and more' if len(new) > 3 else ''} in {_rel(context)}: {how}, so on a platform this data "
+                f"would be lost at the next deploy", facts={"volume": volume.name, "written": new[:20]}))
+    return checks
+
+
 # --- tiny helpers the plan runs as steps ------------------------------------------------
 
 
