@@ -823,6 +823,10 @@ class _Project:
         header = None
         for dep in deps:
             source = ast.unparse(dep)
+            for name in (n.id for n in ast.walk(dep) if isinstance(n, ast.Name)):  # bearer = HTTPBearer()
+                const = self.consts.get(module.name, {}).get(name)
+                if isinstance(const, ast.Call):
+                    source += "\n" + ast.unparse(const)
             bearer_words = ("HTTPBearer", "HTTPAuthorizationCredentials", "OAuth2PasswordBearer", "Bearer ")
             if any(w in source for w in bearer_words):
                 header = ("Authorization", "Bearer ")

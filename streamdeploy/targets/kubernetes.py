@@ -128,8 +128,9 @@ class KubernetesTarget:
                 continue
             # The env file lists names only: kubectl reads each value from its own environment
             # (kubectl pkg/cmd/util/env_file.go), so values travel neither on argv nor on disk.
-            # An optional name with no value is skipped by kubectl (env_file.go), and its
-            # secretKeyRef is optional: the pod starts without it.
+            # An optional name with no value here is stored empty (kubectl env_file.go reads it
+            # from its environment); its secretKeyRef is optional, so a Secret made by hand
+            # without that key still lets the pod start.
             needs = SecretNeeds.of(service)
             steps.append(Step(
                 argv=("kubectl", "create", "secret", "generic", secret_name(name),
