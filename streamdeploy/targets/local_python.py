@@ -123,8 +123,13 @@ def choose(version: str, key: str) -> Interpreter:
     )
 
 
+INSTALLER_ENV = "STREAMDEPLOY_INSTALLER"  # "pip" installs with pip even where uv is installed
+
+
 def uv_binary() -> str | None:
     """uv on PATH, or beside this interpreter (the `uv` wheel installed with streamdeploy)."""
+    if os.environ.get(INSTALLER_ENV, "").strip().lower() == "pip":
+        return None
     found = shutil.which("uv")
     if found:
         return found

@@ -277,3 +277,32 @@ def test_wait_http_gives_up_on_a_closed_port():
 ])
 def test_a_simple_start_command_replaces_the_shell(command, expected):
     assert local.exec_form(command) == expected
+
+
+def test_the_env_var_a_volume_needs_is_the_one_init_suggests(tmp_path):
+    from streamdeploy.commands import init_state
+    from streamdeploy.detect import scan_app
+
+    text = APP.replace("{name: chroma_data, mount: /data/chroma, env: CHROMA_DB_PATH}",
+                       "{name: chroma_data, mount: /data/chroma}")
+    plan = plan_of(make(tmp_path, text % {"port": free_port()}))
+    (note,) = [n for n in plan.notes if n.key == "services.api.volumes[0].env"]
+    assert note.fix == "add `env: CHROMA_DB_PATH` and read it in the app"
+    (tmp_path / "main.py").write_text("import chromadb\nfrom fastapi import FastAPI\napp = FastAPI()\n"
+                                      "c = chromadb.PersistentClient(path='./db')\n")
+    (volume,), _ = init_state.volumes(scan_app(tmp_path))
+    assert "os.environ.get('CHROMA_DB_PATH', './db')" in volume.warning
+
+
+def test_a_value_that_names_a_file_on_a_volume_names_it_in_the_local_directory(tmp_path):
+    text = APP.replace("env: {ENVIRONMENT: production, QUOTED: \"it's $HOME\"}",
+                       "env: {DATABASE_URL: 'sqlite:////data/sqlite/app.db', DB_FILE: /data/sqlite/x.db, "
+                       "OTHER: /data/sqlitex}")
+    text = text.replace("      - {name: chroma_data, mount: /data/chroma, env: CHROMA_DB_PATH}",
+                        "      - {name: sqlite_data, mount: /data/sqlite}")
+    plan = plan_of(make(tmp_path, text % {"port": free_port()}))
+    env = dict(plan.steps[-1].env)
+    local_dir = tmp_path / ".streamdeploy" / "volumes" / "sqlite_data"
+    assert env["DATABASE_URL"] == f"sqlite:///{local_dir}/app.db" and env["DB_FILE"] == f"{local_dir}/x.db"
+    assert env["OTHER"] == "/data/sqlitex"  # not below the mount: left alone
+    assert not [n for n in plan.notes if "has no `env`" in n.message]  # the app learns it through DATABASE_URL
