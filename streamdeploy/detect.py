@@ -1,10 +1,17 @@
 """What an app is, learned by reading its source with ``ast``: never by importing or running it.
 
 ``scan_app(root)`` finds the FastAPI ``app`` object (``module:variable``, in packages, ``src/``
-layouts and app factories), the dependency file and Python version, the routes (with
-``APIRouter`` prefixes and ``include_router(prefix=...)`` where they can be worked out), a
-``/health``-like route, Server-Sent-Event routes, Chroma's ``PersistentClient`` and where it
-stores data, the environment variables the app reads, and Streamlit dashboards.
+layouts, app factories and monorepos, whose own dependency file makes the build context), the
+dependency file and Python version, the routes (with ``APIRouter`` prefixes and
+``include_router(prefix=...)``, through re-exports and settings defaults, where they can be
+worked out), a ``/health``-like route, Server-Sent-Event routes (and whether they ping), what
+their requests carry (a JSON body, a bearer token), Chroma however it is opened (embedded,
+LangChain, LlamaIndex, a server) and where it stores data, SQLite files and upload folders,
+servers and hub models the app needs, workers that open the same data, the environment
+variables the app reads, and Streamlit dashboards.
+
+Only what the app object's module imports (transitively) is the service: helper scripts,
+migrations and tests beside it say nothing about its env, routes or data.
 
 Every fact says whether it was *detected* (read from the code or a file), *guessed* (an
 inference a person should check) or a *default*, and where it came from (``file:line``).

@@ -96,7 +96,7 @@ class LocalTarget:
         url = f"http://{HOST}:{ports[('service', web[0])]}" if web else None
         tools = {"sh", "mkdir"}
         if any(e.venv for e in environments):
-            tools |= {"grep"} | ({"uv"} if _uv() else set())
+            tools |= {"grep"}  # uv runs by the absolute path it was found at: nothing to look up
         return Plan(target=NAME, steps=tuple(steps), notes=tuple(notes), url=url, secrets=(), tools=tuple(sorted(tools)))
 
 

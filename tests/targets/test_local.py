@@ -139,7 +139,7 @@ def test_uv_is_used_when_on_path(tmp_path, monkeypatch):
     venv = tmp_path / ".streamdeploy" / "venv"
     assert plan.steps[0].argv == ("/opt/bin/uv", "venv", "--python", sys.executable, "--clear", str(venv))
     assert plan.steps[1].argv[:5] == ("/opt/bin/uv", "pip", "install", "--python", str(venv / "bin" / "python"))
-    assert "uv" in plan.tools
+    assert "uv" not in plan.tools  # run by its absolute path, found beside streamdeploy's python or on PATH
 
 
 def test_given_python_skips_the_venv(tmp_path, monkeypatch):
