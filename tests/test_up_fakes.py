@@ -508,6 +508,8 @@ def with_alternatives(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("target", ["fly", "railway", "kubernetes", "docker", "compose"])
 def test_up_needs_one_of_the_alternatives_and_none_of_the_optional_secrets(fake_clis, tmp_path, target):
     root = with_alternatives(tmp_path)
+    if target == "kubernetes":
+        cluster(fake_clis)
     # SECRETS has OPENAI_API_KEY and API_KEY: no ANTHROPIC_API_KEY, no SENTRY_DSN, and that is fine
     done = ship(fake_clis, root, target)
     assert done.returncode == 0, done.stderr
