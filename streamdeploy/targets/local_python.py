@@ -113,11 +113,11 @@ def choose(version: str, key: str) -> Interpreter:
     if found is not None:
         return found
     have = installed_versions()
-    uv = " `uv python install " + version + "`," if uv_binary() else ""
+    uv = f"`uv python install {version}`, " if uv_binary() else ""
     raise fail(
         f"Python {version} ({key}) is not installed on this machine (found: {', '.join(have)})",
         key=key,
-        fix=f"install it ({uv} `pyenv install {version}`, or your OS's python{version} package), or run "
+        fix=f"install it ({uv}`pyenv install {version}`, or your OS's python{version} package), or run "
             f"locally with one you have: `targets: {{local: {{python: \"{have[-1]}\"}}}}`",
         exit_code=exitcodes.NOT_READY,
     )
