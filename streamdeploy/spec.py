@@ -207,6 +207,11 @@ class RailwayTarget(Model):
     environment: str = "production"
     format: Literal["iac", "toml"] = Field("iac", description="iac: .railway/railway.ts; toml: legacy railway.toml.")
     region: str | None = None
+    workspace: str | None = Field(None, description="Workspace (id or name) `railway init` creates the project in; "
+                                  "needed when your account has several.")
+    backups: list[Literal["daily", "weekly", "monthly"]] = Field(
+        default_factory=list, description="Railway's scheduled backups of every volume (and store volume), "
+        "e.g. [daily].")
 
 
 class RenderTarget(Model):

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, assert_no_traceback
-from fakes import fake_clis  # noqa: F401  (fixture)
+from conftest import EXAMPLES, REPO, assert_no_traceback
+from fakes import fake_clis, store  # noqa: F401  (fixture)
 from fakes.platforms import digest
 from fakes.platforms.fly import parse_secrets as fly_reads
 from streamdeploy import loader
@@ -142,6 +142,154 @@ def test_railway_iac_up_applies_the_config_sets_secrets_on_stdin_and_waits(fake_
     assert set(services) == {"api", "admin"} and len(services["api"]["volumes"]) == 1
     assert sum(1 for c in fake_clis.calls("railway") if c.command == ["init"]) == 1
     assert_secrets_stayed_hidden(fake_clis, root, first, second)
+
+
+def railway_service(fakes, name: str) -> dict:
+    [project] = fakes.state()["railway"]["projects"].values()
+    return next(s for s in project["services"].values() if s["name"] == name)
+
+
+def change_railway(fakes, name: str, change) -> None:
+    """Change what Railway holds, as a person in the dashboard would."""
+    with store.state(fakes.home) as state:
+        [project] = state["railway"]["projects"].values()
+        change(next(s for s in project["services"].values() if s["name"] == name))
+
+
+def test_railway_up_typed_in_a_shell_gets_through_the_sdk_version_check(fake_clis, tmp_path):
+    """R1: bash and zsh export `_` as the command typed, here streamdeploy; the IaC SDK runs
+    `$_ --version` when the CLI evaluates railway.ts (npm railway@3.11.0 dist/iac/index.js)."""
+    root = project_from("app", tmp_path)
+    typed = {"_": str(REPO / ".venv" / "bin" / "streamdeploy")}
+    result = ship(fake_clis, root, "railway", env=typed)
+    assert result.returncode == 0, result.stderr
+    versions = [c for c in fake_clis.calls("railway") if c.argv == ["--version"]]
+    assert versions, "the SDK's guard ran the railway CLI (found through `_`)"
+    assert "requires Railway CLI 5.42.1" not in result.stderr
+    # The fake is what it models: with `_` left as streamdeploy, the evaluation fails.
+    direct = fake_clis.cli("railway", "config", "apply", "--file", ".railway/railway.ts", "--yes", cwd=root,
+                           env=typed)
+    assert direct.returncode == 1 and "requires Railway CLI 5.42.1 or newer" in direct.stderr
+
+
+def test_railway_up_stops_before_step_1_when_node_is_too_old(fake_clis, tmp_path):
+    """R2: `railway config` runs node --experimental-strip-types, new in Node 22.6 (Debian 12 has 18)."""
+    root = project_from("app", tmp_path)
+    assert ship(fake_clis, root, "railway").returncode == 0
+    fake_clis.seed("node", {"version": "v18.20.4"})
+    fake_clis.clear_calls()
+    result = ship(fake_clis, root, "railway")
+    assert result.returncode == 3, result.stderr
+    assert "Node.js 18.20.4" in result.stderr and "older than 22.6" in result.stderr
+    assert "nvm install 22" in result.stderr
+    assert not [c for c in fake_clis.calls("railway") if c.command in (["init"], ["config", "apply"])]
+    doctor = fake_clis.run("doctor", "--target", "railway", cwd=root)
+    assert doctor.returncode == 3 and "older than 22.6" in doctor.stdout + doctor.stderr
+    # and the fake node is as strict as the real one
+    assert "bad option: --experimental-strip-types" in fake_clis.cli(
+        "railway", "config", "plan", "--file", ".railway/railway.ts", cwd=root).stderr
+
+
+def test_railway_second_up_keeps_what_railway_holds(fake_clis, tmp_path):
+    """R3, R8: Railway placed the volume in a region, it was grown in the dashboard, and a variable
+    was added there. Re-running `up` must not move, shrink or delete any of it (each would be a
+    destructive change that `config apply --yes` refuses)."""
+    root = project_from("app", tmp_path)
+    first = ship(fake_clis, root, "railway")
+    assert first.returncode == 0, first.stderr
+    [volume] = railway_service(fake_clis, "api")["volumes"]
+    assert volume["region"] == "us-west2"  # Railway's placement: the file named none
+
+    def in_the_dashboard(service):
+        service["volumes"][0]["sizeMB"] = 5000
+        service["variables"]["SENTRY_DSN"] = "https://key@sentry.example/1"
+
+    change_railway(fake_clis, "api", in_the_dashboard)
+    fake_clis.clear_calls()
+    second = ship(fake_clis, root, "railway")
+    assert second.returncode == 0, second.stderr
+    assert "Destructive" not in second.stderr
+    api = railway_service(fake_clis, "api")
+    assert api["volumes"] == [{**volume, "sizeMB": 5000}]
+    assert api["variables"]["SENTRY_DSN"] == "https://key@sentry.example/1"
+    assert api["redeploys"] == 0  # nothing changed in the config: only `railway up` deployed
+    text = (root / ".railway" / "railway.ts").read_text()
+    assert 'sizeMB: 5000,\n    region: "us-west2",' in text and "SENTRY_DSN: preserve()," in text
+    assert "keeps 1 variable set outside the description (SENTRY_DSN)" in second.stderr
+    assert "changes nothing and deploys nothing" in second.stderr
+    reads = [c for c in fake_clis.calls("railway") if c.command == ["config", "plan"]]
+    assert reads[0].argv[3].endswith("railway_held.mjs")  # read before rendering, with no SDK
+    assert_every_call_parsed(fake_clis)
+
+
+def test_railway_up_says_which_changes_redeploy(fake_clis, tmp_path):
+    """R7: a variable or deploy change makes `config apply` redeploy, and `railway up` deploys again."""
+    root = project_from("app", tmp_path)
+    assert ship(fake_clis, root, "railway").returncode == 0
+    description = root / "streamdeploy.yaml"
+    description.write_text(description.read_text().replace("ENVIRONMENT: production", "ENVIRONMENT: staging"))
+    second = ship(fake_clis, root, "railway")
+    assert second.returncode == 0, second.stderr
+    assert "Update variable api.ENVIRONMENT  (redeploys)" in second.stderr
+    assert "`railway up` deploys it again" in second.stderr
+    api = railway_service(fake_clis, "api")
+    assert api["variables"]["ENVIRONMENT"] == "staging" and api["redeploys"] == 1
+
+
+def test_railway_up_never_deletes_a_service_left_out_of_the_description(fake_clis, tmp_path):
+    root = project_from("multi", tmp_path)
+    assert ship(fake_clis, root, "railway").returncode == 0
+    description = root / "streamdeploy.yaml"
+    text = description.read_text()
+    description.write_text(text[:text.index("  admin:")] + text[text.index("stores:"):] if "stores:" in text
+                           else text[:text.index("  admin:")])
+    result = ship(fake_clis, root, "railway")
+    assert result.returncode == 1
+    assert "destructive: Delete service admin" in result.stderr
+    assert "never applies a change that deletes" in result.stderr
+    assert railway_service(fake_clis, "admin")  # still there
+    assert not [c for c in fake_clis.calls("railway") if c.command == ["config", "apply"] and c.exit == 0][1:]
+
+
+def test_the_fake_railway_refuses_a_destructive_apply_like_the_real_one(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)
+    assert ship(fake_clis, root, "railway").returncode == 0
+    iac = root / ".railway" / "railway.ts"
+    iac.write_text(iac.read_text().replace("sizeMB: 1000,", "sizeMB: 500,"))
+    refused = fake_clis.cli("railway", "config", "apply", "--file", ".railway/railway.ts", "--yes", cwd=root)
+    assert refused.returncode == 1
+    assert "Destructive Railway configuration changes require explicit confirmation" in refused.stderr
+    assert railway_service(fake_clis, "api")["volumes"][0]["sizeMB"] == 1000
+    forced = fake_clis.cli("railway", "config", "apply", "--file", ".railway/railway.ts", "--yes",
+                           "--confirm-destructive", cwd=root)
+    assert forced.returncode == 0 and railway_service(fake_clis, "api")["volumes"][0]["sizeMB"] == 500
+
+
+def test_railway_up_names_the_workspace_when_there_are_several(fake_clis, tmp_path):
+    """R4: `railway init` needs --workspace when not interactive and the account has several."""
+    root = project_from("app", tmp_path)
+    fake_clis.seed("railway", {"workspaces": [{"id": "ws-me", "name": "Me"}, {"id": "ws-team", "name": "Acme"}]})
+    stuck = ship(fake_clis, root, "railway")
+    assert stuck.returncode == 1
+    assert "--workspace required in non-interactive mode" in stuck.stderr
+    assert "targets.railway.workspace" in stuck.stderr
+    description = root / "streamdeploy.yaml"
+    description.write_text(description.read_text().replace("format: iac}", "format: iac, workspace: Acme}"))
+    shipped = ship(fake_clis, root, "railway")
+    assert shipped.returncode == 0, shipped.stderr
+    [project] = fake_clis.state()["railway"]["projects"].values()
+    assert project["workspace"] == "ws-team"
+
+
+def test_railway_up_schedules_daily_backups_of_the_volume(fake_clis, tmp_path):
+    """R10"""
+    root = project_from("app", tmp_path)
+    description = root / "streamdeploy.yaml"
+    description.write_text(description.read_text().replace("format: iac}", "format: iac, backups: [daily]}"))
+    assert ship(fake_clis, root, "railway").returncode == 0
+    assert railway_service(fake_clis, "api")["volumes"][0]["backupSchedules"] == ["DAILY"]
+    again = ship(fake_clis, root, "railway")
+    assert again.returncode == 0 and "changes nothing" in again.stderr
 
 
 # Railway read railway.toml until 2026-12-01; the legacy path is judged on a day before that.
