@@ -739,30 +739,33 @@ def _ingress_read_timeout(ctx: _Context) -> float | str | None:
 
 
 def _plan(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw]:
-    """The instance the target config pins (Render's `plan`) against what the description asks."""
+    """The instance the target config pins (Render's `plan`, one for all or one per service or
+    store) against what the description asks; a workload with no plan set gets one that fits."""
     from streamdeploy import pricing
 
     key = p.pricing.get("plan_key")
     target_config = getattr(ctx.spec.targets, p.target or "", None) if p.target else None
     if not key or target_config is None:
         return
-    chosen = getattr(target_config, key, None)
-    size = pricing.size_named(p, chosen) if chosen else None
-    if size is None:
-        return
-    path = ("targets", p.target, key)
+    setting = getattr(target_config, key, None)
     sizes = p.price("instances")
     disk_plans = p.fact("disk_plans")
-    if size.disk is False and _disks(ctx):
-        yield _Raw("error", path, f"the {p.title} `{chosen}` plan has no persistent disks",
-                   disk_plans.why(), disk_plans.source, f"{key}: starter (or larger)", "plan-no-disk")
     scale = p.fact("scale_to_zero")
-    if size.disk is False and any(s.streaming for s in ctx.spec.services.values()):
-        yield _Raw("warning", path, f"the {p.title} `{chosen}` plan spins down when idle, ending streams",
-                   scale.why(), scale.source, f"{key}: starter (or larger) keeps it running", "plan-spins-down")
     workloads = [(("services", n, "resources"), s.resources, n, s) for n, s in ctx.spec.services.items()]
     workloads += [(("stores", n, "resources"), st.resources, n, None) for n, st in ctx.spec.stores.items()]
     for res_path, res, workload, service in workloads:
+        chosen = setting.get(workload) if isinstance(setting, dict) else setting
+        size = pricing.size_named(p, chosen) if isinstance(chosen, str) else None
+        if size is None:
+            continue
+        path = ("targets", p.target, key) + ((workload,) if isinstance(setting, dict) else ())
+        has_disk = service is None or bool(service.volumes)
+        if size.disk is False and has_disk:
+            yield _Raw("error", path, f"the {p.title} `{chosen}` plan has no persistent disks ({workload} has one)",
+                       disk_plans.why(), disk_plans.source, f"{key}: starter (or larger)", "plan-no-disk")
+        if size.disk is False and service is not None and service.streaming:
+            yield _Raw("warning", path, f"the {p.title} `{chosen}` plan spins down when idle, ending streams",
+                       scale.why(), scale.source, f"{key}: starter (or larger) keeps it running", "plan-spins-down")
         if res.memory > size.memory:
             need = _stack_need(ctx, service) if service is not None else None
             below_start = need is not None and size.memory < need[0]

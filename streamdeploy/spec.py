@@ -214,8 +214,13 @@ class RailwayTarget(Model):
         "e.g. [daily].")
 
 
+RenderPlan = Literal["free", "starter", "standard", "pro", "pro plus", "pro max", "pro ultra"]
+
+
 class RenderTarget(Model):
-    plan: Literal["free", "starter", "standard", "pro", "pro plus", "pro max", "pro ultra"] = "starter"
+    plan: RenderPlan | dict[Annotated[str, Field(pattern=DNS_LABEL)], RenderPlan] | None = Field(
+        None, description="Instance type: one for every service and store, or one per name ({api: standard}); "
+        "left out (or a name left out), the smallest that fits the resources.")
     region: Literal["oregon", "ohio", "virginia", "frankfurt", "singapore"] = "oregon"
     branch: str | None = None
     repo: str | None = None

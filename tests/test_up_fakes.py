@@ -19,6 +19,7 @@ from conftest import EXAMPLES, REPO, assert_no_traceback
 from fakes import fake_clis, store  # noqa: F401  (fixture)
 from fakes.platforms import digest
 from fakes.platforms.fly import parse_secrets as fly_reads
+from fakes.render_api import RenderAPI
 from streamdeploy import loader
 from streamdeploy.commands.up import make_plan
 
@@ -332,52 +333,121 @@ def test_railway_toml_up_is_refused_after_the_cutoff(fake_clis, tmp_path):
 # --- render ----------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def render_api(fake_clis):
+    """Render's REST API on loopback, serving the fake render CLI's state."""
+    server = RenderAPI(fake_clis.home)
+    yield server
+    server.close()
+
+
 def render_repository(fakes, root: Path) -> dict:
     """A pushed git repository holding the rendered files, and the Blueprint's service."""
     env = fakes.env()
     rendered = fakes.run("render", "--target", "render", cwd=root)
     assert rendered.returncode == 0, rendered.stderr
     remote = root.parent / "remote.git"
-    git(root.parent, "init", "--bare", "-q", str(remote), env=env)
+    git(root.parent, "init", "--bare", "-q", "-b", "main", str(remote), env=env)
     git(root, "init", "-q", "-b", "main", env=env)
     git(root, "add", "-A", env=env)
     git(root, "commit", "-q", "-m", "streamdeploy render", env=env)
     git(root, "remote", "add", "origin", str(remote), env=env)
     git(root, "push", "-q", "-u", "origin", "main", env=env)
-    # What the one-time Dashboard step (New > Blueprint) creates.
-    fakes.seed("render", {"services": {"srv-d2abc3def4ghi5jkl6mn": {"name": "stream-gen-ui-api",
-                                                                      "type": "web_service"}}})
+    git(root, "remote", "set-head", "origin", "--auto", env=env)  # what a clone records
+    # What the one-time Dashboard step (New > Blueprint) creates, with the secrets it asked for.
+    fakes.seed("render", {"services": {"srv-d2abc3def4ghi5jkl6mn": {
+        "name": "stream-gen-ui-api", "type": "web_service", "repo": str(remote), "branch": "main",
+        "env_vars": {"OPENAI_API_KEY": digest(SECRETS["OPENAI_API_KEY"])}}}})
     return env
 
 
-def test_render_up_validates_checks_git_and_deploys_the_blueprint_service(fake_clis, tmp_path):
+def ship_render(fakes, root: Path, api, env: dict | None = None):
+    return ship(fakes, root, "render", env={"RENDER_HOST": api.url, **(env or {})})
+
+
+def render_service(fakes) -> dict:
+    return fakes.state()["render"]["services"]["srv-d2abc3def4ghi5jkl6mn"]
+
+
+def test_render_up_validates_checks_git_and_deploys_the_blueprint_service(fake_clis, render_api, tmp_path):
     root = project_from("app", tmp_path)
-    render_repository(fake_clis, root)
-    first = ship(fake_clis, root, "render")
+    env = render_repository(fake_clis, root)
+    head = git(root, "rev-parse", "HEAD", env=env).strip()
+    first = ship_render(fake_clis, root, render_api)
     assert first.returncode == 0, first.stderr
     assert_every_call_parsed(fake_clis)
     calls = [" ".join(c.command) for c in fake_clis.calls("render")]
     assert calls.index("blueprints validate") < calls.index("deploys create")
     [deploy] = [c for c in fake_clis.calls("render") if c.command == ["deploys", "create"]]
-    assert deploy.argv[:3] == ["deploys", "create", "srv-d2abc3def4ghi5jkl6mn"]
+    assert deploy.argv[:5] == ["deploys", "create", "srv-d2abc3def4ghi5jkl6mn", "--commit", head]  # D2
     assert "--confirm" in deploy.argv and "--wait" in deploy.argv
 
-    second = ship(fake_clis, root, "render")
+    second = ship_render(fake_clis, root, render_api)
     assert second.returncode == 0, second.stderr
-    deploys = fake_clis.state()["render"]["services"]["srv-d2abc3def4ghi5jkl6mn"]["deploys"]
-    assert [d["status"] for d in deploys] == ["live", "live"]
+    deploys = render_service(fake_clis)["deploys"]
+    assert [(d["status"], d["commit"]) for d in deploys] == [("live", head), ("live", head)]
     assert_secrets_stayed_hidden(fake_clis, root, first, second)
 
 
-def test_render_up_stops_when_the_work_is_not_pushed(fake_clis, tmp_path):
+def test_render_up_sets_secrets_added_after_the_blueprint_through_the_api(fake_clis, render_api, tmp_path):
+    """D1: `sync: false` asks only when the Blueprint is created; API_KEY came later and was never
+    set. `up` sets what it is given, by name, the value in the request body, before the deploy."""
+    root = project_from("app", tmp_path)
+    render_repository(fake_clis, root)
+    first = ship_render(fake_clis, root, render_api)
+    assert first.returncode == 0, first.stderr
+    service = render_service(fake_clis)
+    assert service["env_vars"] == {k: digest(SECRETS[k]) for k in ("OPENAI_API_KEY", "API_KEY")}
+    assert service["deploys"][-1]["env_vars"] == ["API_KEY", "OPENAI_API_KEY"]  # set before it deployed
+    puts = [r for r in render_api.requests if r["method"] == "PUT"]
+    assert [r["path"] for r in puts] == ["/v1/services/srv-d2abc3def4ghi5jkl6mn/env-vars/OPENAI_API_KEY",
+                                         "/v1/services/srv-d2abc3def4ghi5jkl6mn/env-vars/API_KEY"]
+    assert all(r["body_keys"] == ["value"] for r in puts)
+    assert_secrets_stayed_hidden(fake_clis, root, first)
+
+    kept = ship_render(fake_clis, root, render_api, env={"API_KEY": ""})  # not given: Render has it
+    assert kept.returncode == 0, kept.stderr
+    assert "API_KEY: not given here; kept as it is on Render" in kept.stderr
+
+
+def test_render_up_names_a_secret_that_is_set_nowhere(fake_clis, render_api, tmp_path):
+    root = project_from("app", tmp_path)
+    render_repository(fake_clis, root)
+    result = ship_render(fake_clis, root, render_api, env={"API_KEY": ""})
+    assert result.returncode == 1
+    assert "not set on Render and not given here: API_KEY" in result.stderr
+    assert not [c for c in fake_clis.calls("render") if c.command == ["deploys", "create"]]
+
+
+def test_render_up_refuses_a_commit_that_is_not_on_the_blueprints_branch(fake_clis, render_api, tmp_path):
+    """D2: on a pushed feature branch the old check (HEAD is in @{u}) passed, and Render deployed
+    main's head while `up` said it shipped this commit."""
+    root = project_from("app", tmp_path)
+    env = render_repository(fake_clis, root)
+    git(root, "switch", "-q", "-c", "feature", env=env)
+    (root / "NOTES.md").write_text("a change on a branch\n")
+    git(root, "add", "NOTES.md", env=env)
+    git(root, "commit", "-q", "-m", "feature work", env=env)
+    git(root, "push", "-q", "-u", "origin", "feature", env=env)
+    result = ship_render(fake_clis, root, render_api)
+    assert result.returncode == 1
+    assert "the branch the Blueprint deploys" in result.stderr and "targets.render.branch" in result.stderr
+    assert not [c for c in fake_clis.calls("render") if c.command == ["deploys", "create"]]
+    # Without --commit the fake builds the branch head, as Render does: not this commit.
+    plain = fake_clis.cli("render", "deploys", "create", "srv-d2abc3def4ghi5jkl6mn", "--wait", "--confirm")
+    assert plain.returncode == 0
+    assert render_service(fake_clis)["deploys"][-1]["commit"] == git(root, "rev-parse", "main", env=env).strip()
+
+
+def test_render_up_stops_when_the_work_is_not_pushed(fake_clis, render_api, tmp_path):
     root = project_from("app", tmp_path)
     env = render_repository(fake_clis, root)
     (root / "README.md").write_text("a change\n")
     git(root, "add", "README.md", env=env)
     git(root, "commit", "-q", "-m", "not pushed", env=env)
-    result = ship(fake_clis, root, "render")
+    result = ship_render(fake_clis, root, render_api)
     assert result.returncode == 1
-    assert "pushed" in result.stderr
+    assert "push" in result.stderr
     assert not [c for c in fake_clis.calls("render") if c.command == ["deploys", "create"]]
 
 

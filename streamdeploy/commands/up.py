@@ -233,8 +233,9 @@ def _say_left_out(loaded: loader.Loaded, name: str, resolved: secret_values.Reso
                         fix=f"use a real value for {secret} (a placeholder is visible wherever it appears)")
     for secret in resolved.left_out:
         key = declared.get(secret, {}).get("key")
-        console.warning(f"{secret} is not set: the service starts without it (it is optional for "
-                        f"`up --target {name}`)", where=name + (f" ({key})" if key else ""),
+        what = (f"the service starts without it (it is optional for `up --target {name}`)" if name == LOCAL else
+                f"`up --target {name}` keeps the value the platform holds, and stops if it holds none")
+        console.warning(f"{secret} is not set: {what}", where=name + (f" ({key})" if key else ""),
                         fix=f"export {secret}=..., or put {secret}=... in {where} (or pass --env-file FILE)")
 
 

@@ -19,7 +19,7 @@ import shlex
 import sys
 
 from streamdeploy import units
-from streamdeploy.spec import Service, Spec, Store
+from streamdeploy.spec import Resources, Service, Spec, Store
 from streamdeploy.targets import docker, volumes
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, Step
 
@@ -45,11 +45,46 @@ def _repo_path(path: str) -> str:
     return "." if path == "." else f"./{path}"
 
 
-def _free_plan_note(spec: Spec, key: str, what: str) -> list[Note]:
-    if spec.targets.render.plan != "free":
+def _plan_key(spec: Spec, name: str) -> str:
+    return f"targets.render.plan.{name}" if isinstance(spec.targets.render.plan, dict) else "targets.render.plan"
+
+
+def instance_plan(spec: Spec, name: str, resources: Resources, disk: bool, notes: list[Note]) -> str:
+    """The Render instance type of one service or store: the one set for it, else the smallest that
+    has its cpu and memory (and disks, when it has one). A set plan smaller than the resources
+    ask for is said: Render gives what the plan has, whatever `resources` says."""
+    from streamdeploy import capabilities, pricing
+
+    platform = capabilities.platform(NAME)
+    chosen = spec.targets.render.plan
+    chosen = chosen.get(name) if isinstance(chosen, dict) else chosen
+    if chosen is None:
+        fitted = pricing.fit(platform, resources.cpu, resources.memory, disk=disk)
+        return fitted.label if fitted else "pro ultra"  # `check` reports that no size fits
+    size = pricing.size_named(platform, chosen)
+    if size is not None and (size.cpu < resources.cpu or size.memory < resources.memory):
+        notes.append(Note(
+            NAME, f"the `{chosen}` plan gives `{name}` {size.cpu:g} CPU and {units.format_size(size.memory)}; its "
+            f"resources ({resources.cpu:g} CPU, {units.format_size(resources.memory)}) are not what it gets",
+            key=_plan_key(spec, name), fix=f"leave `{name}` out of targets.render.plan to get the smallest plan that "
+            "fits, or lower its resources", level="warning" if size.memory < resources.memory else "info"))
+    return chosen
+
+
+def _unknown_plan_names(spec: Spec) -> list[Note]:
+    chosen = spec.targets.render.plan
+    if not isinstance(chosen, dict):
+        return []
+    known = set(spec.services) | set(spec.stores)
+    return [Note(NAME, f"targets.render.plan names `{name}`, which is no service or store", key=f"targets.render.plan.{name}",
+                 fix=f"use one of: {', '.join(sorted(known))}") for name in chosen if name not in known]
+
+
+def _free_plan_note(plan: str, key: str, what: str) -> list[Note]:
+    if plan != "free":
         return []
     return [Note(NAME, f"Render's free instance type is for web services only; {what} needs a paid one",
-                 key=key, fix="targets.render.plan: starter (or larger)")]
+                 key=key, fix=f"{key}: starter (or larger)")]
 
 
 def _service_entry(spec: Spec, name: str, svc: Service, notes: list[Note]) -> dict:
@@ -64,7 +99,7 @@ def _service_entry(spec: Spec, name: str, svc: Service, notes: list[Note]) -> di
         entry["repo"] = target.repo
     if target.branch:
         entry["branch"] = target.branch
-    entry["plan"] = target.plan
+    entry["plan"] = instance_plan(spec, name, svc.resources, bool(svc.volumes), notes)
     entry["region"] = target.region
     entry["dockerfilePath"] = _repo_path(docker.dockerfile_path(spec, name))
     entry["dockerContext"] = _repo_path(docker.build_context(spec, name))
@@ -110,7 +145,7 @@ def _service_entry(spec: Spec, name: str, svc: Service, notes: list[Note]) -> di
                 "user may not be able to write there", key=f"{base}.build.dockerfile",
                 fix="start as root and hand the mount to the app user in the entrypoint", level="info"))
     if not svc.is_web:
-        notes += _free_plan_note(spec, "targets.render.plan", f"the background worker `{name}`")
+        notes += _free_plan_note(entry["plan"], _plan_key(spec, name), f"the background worker `{name}`")
     return entry
 
 
@@ -121,7 +156,7 @@ def _store_entry(spec: Spec, name: str, store: Store, notes: list[Note]) -> dict
         "name": service_name(spec, name),
         "runtime": "image",
         "image": {"url": f"docker.io/{docker.CHROMA_IMAGE.format(version=store.version)}"},
-        "plan": target.plan,
+        "plan": instance_plan(spec, name, store.resources, True, notes),
         "region": target.region,
         "numInstances": 1,
     }
@@ -131,17 +166,31 @@ def _store_entry(spec: Spec, name: str, store: Store, notes: list[Note]) -> dict
     notes.append(Note(
         NAME, f"the `{name}` store runs {docker.CHROMA_IMAGE.format(version=store.version)} as a private service "
         "with a disk; its services find it through fromService host and port", key=f"stores.{name}", level="info"))
-    notes += _free_plan_note(spec, "targets.render.plan", f"the `{name}` store (a private service with a disk)")
+    notes += _free_plan_note(entry["plan"], _plan_key(spec, name), f"the `{name}` store (a private service with a disk)")
     return entry
 
 
 def blueprint(spec: Spec) -> tuple[dict, list[Note]]:
     """The Blueprint as data, with what it could not say."""
-    notes: list[Note] = []
+    notes: list[Note] = _unknown_plan_names(spec)
     services = [_store_entry(spec, name, spec.stores[name], notes)
                 for name in dict.fromkeys(s.store for s in spec.services.values() if s.store in spec.stores)]
     services += [_service_entry(spec, name, svc, notes) for name, svc in spec.services.items()]
+    notes.append(_plans_note(services))
     return {"services": services}, notes
+
+
+def _plans_note(services: list[dict]) -> Note:
+    from streamdeploy import capabilities, pricing
+
+    platform = capabilities.platform(NAME)
+    shown = []
+    for entry in services:
+        size = pricing.size_named(platform, entry["plan"])
+        what = f" ({size.cpu:g} CPU, {units.format_size(size.memory)})" if size else ""
+        shown.append(f"{entry['name']}: {entry['plan']}{what}")
+    return Note(NAME, "Render sizes each service by its instance type, not by `resources`: " + "; ".join(shown),
+                key="targets.render.plan", level="info")
 
 
 def dump_yaml(data: dict) -> str:
@@ -186,7 +235,10 @@ class RenderTarget:
     def plan(self, spec: Spec, ctx: Context) -> Plan:
         files = [f.path for f in self.render(spec, ctx).files]
         target = spec.targets.render
-        upstream = f"origin/{target.branch}" if target.branch else "@{u}"
+        # No `branch` in the Blueprint means the repository's default branch (render.yaml schema
+        # serverService.branch): origin/HEAD, which a clone records.
+        branch = target.branch or "the default branch"
+        followed = f"origin/{target.branch}" if target.branch else "origin/HEAD"
         glue = (sys.executable, "-m", "streamdeploy.targets.render")
         steps = [
             Step(("render", "blueprints", "validate", FILE, "-o", "json"),
@@ -195,30 +247,52 @@ class RenderTarget:
             Step(("git", "ls-files", "--error-unmatch", "--", *files),
                  "Checking the generated files are committed",
                  hint=f"Render builds from git: `git add {' '.join(files)}` and commit"),
-            Step(("git", "diff", "--quiet", "HEAD", "--"),
-                 "Checking there are no uncommitted changes",
-                 hint="Render builds what is pushed, not this directory: commit your changes"),
-            Step(("git", "merge-base", "--is-ancestor", "HEAD", upstream),
-                 f"Checking this commit is pushed ({upstream})",
-                 hint="push it: `git push`" if not target.branch else f"push it to {target.branch}"),
+            Step(("git", "diff", "--quiet", "HEAD", "--", *shipped(spec)),
+                 "Checking what the deploy ships has no uncommitted changes",
+                 hint="Render builds what is pushed, not this directory: commit your changes to "
+                 + ", ".join(shipped(spec))),
+            Step(("git", "merge-base", "--is-ancestor", "HEAD", followed),
+                 f"Checking this commit is pushed to {branch} ({followed}), the branch the Blueprint deploys",
+                 hint=(f"push it to {target.branch} (`git push origin HEAD:{target.branch}`)" if target.branch else
+                       "Render deploys the default branch: merge this commit into it and push, or set "
+                       "targets.render.branch to the branch you push (if origin/HEAD is unknown here: "
+                       "`git remote set-head origin --auto`)")),
         ]
-        for name in spec.services:
+        for name, svc in spec.services.items():
             render_name = service_name(spec, name)
+            if svc.secrets:
+                steps.append(Step(
+                    glue + ("secrets", render_name, *svc.secrets),
+                    f"Setting the secrets of {render_name} on Render ({', '.join(svc.secrets)})",
+                    pass_if_set=tuple(svc.secrets),
+                    hint=f"give each secret a value (export it, or --env-file), or set it in the Render Dashboard: "
+                    f"{render_name} > Environment"))
             steps.append(Step(
                 ("render", "services", "-o", "json"),
-                f"Deploying {render_name} on Render (waits until it is live)",
+                f"Deploying {render_name} on Render at this commit (waits until it is live)",
                 pipe_to=glue + ("deploy", render_name), timeout=DEPLOY_TIMEOUT,
                 hint="read its logs: `render logs -r <service id> --limit 200` (the id is in `render services`)"))
         names = ", ".join(service_name(spec, n) for n in spec.services)
         secrets = list(dict.fromkeys(s for svc in spec.services.values() for s in svc.secrets))
         asks = f", and enter the secrets it asks for ({', '.join(secrets)})" if secrets else ""
-        notes = (Note(
+        notes = [Note(
             NAME, "Render applies render.yaml from your git repository, never from this directory, and no CLI "
             f"or API can create a Blueprint: the first time, push, then in the Render Dashboard choose New > "
             f"Blueprint and pick this repository{asks}. After that `up` checks your work is pushed and deploys "
-            f"{names}", key="targets.render",
-            fix="once: git push, then Render Dashboard > New > Blueprint > this repository"),)
-        return Plan(NAME, tuple(steps), notes, url=None, secrets=(), tools=("render", "git"))
+            f"{names} at this commit", key="targets.render",
+            fix="once: git push, then Render Dashboard > New > Blueprint > this repository")]
+        notes.append(Note(
+            NAME, "a push that changes render.yaml makes Render sync the Blueprint and redeploy the services it "
+            "touches, even with autoDeployTrigger off; `up` then deploys once more (with a disk, two short "
+            "outages). The Blueprint's first sync deploys at once too", key="targets.render",
+            fix="turn off the Blueprint's auto sync in the Dashboard (Blueprint > Settings) to let only `up` deploy",
+            level="info"))
+        if secrets:
+            notes.append(Note(
+                NAME, f"`up` sets each secret you give it ({', '.join(secrets)}) on its service through Render's API "
+                "(RENDER_API_KEY; the value in the request body), and stops when one is neither given nor set on "
+                "Render: a secret added to the Blueprint later is never asked for", level="info"))
+        return Plan(NAME, tuple(steps), tuple(notes), url=None, secrets=(), tools=("render", "git"))
 
 
 TARGET = RenderTarget()
@@ -268,9 +342,44 @@ def find_service_id(text: str, name: str) -> str:
     return ids[0]
 
 
-def deploy_argv(service_id: str) -> tuple[str, ...]:
-    # --confirm: without it the CLI asks y/n on stdin; --wait: exit 1 unless the deploy goes live.
-    return ("render", "deploys", "create", service_id, "--wait", "--confirm", "-o", "json")
+def shipped(spec: Spec) -> list[str]:
+    """What a Render deploy builds from: render.yaml, each service's build context and Dockerfile.
+    An uncommitted change elsewhere does not reach Render, so it does not stop `up`."""
+    paths = [FILE]
+    for name in spec.services:
+        paths += [docker.build_context(spec, name), docker.dockerfile_path(spec, name)]
+    paths = list(dict.fromkeys(posixpath.normpath(p) for p in paths))
+    # A path inside another one (a Dockerfile in its context) adds nothing.
+    return [p for p in paths if not any(o != p and (o == "." or p.startswith(o + "/")) for o in paths)]
+
+
+def deploy_argv(service_id: str, commit: str) -> tuple[str, ...]:
+    # --commit: without it Render deploys the head of the Blueprint's branch, which may not be the
+    # commit `up` checked (render-oss/cli cmd/deploycreate.go). --confirm: without it the CLI asks
+    # y/n on stdin; --wait: exit 1 unless the deploy goes live.
+    return ("render", "deploys", "create", service_id, "--commit", commit, "--wait", "--confirm", "-o", "json")
+
+
+def set_secrets(render_name: str, names: list[str], env=None) -> tuple[list[str], list[str]]:
+    """Set each named secret that has a value here on the service, by the API; (lines to show,
+    names neither given nor set on Render)."""
+    from streamdeploy.targets.render_api import RenderAPI
+
+    env = os.environ if env is None else env
+    api = RenderAPI.from_env(env)
+    service_id = api.service_id(render_name)
+    lines, missing, present = [], [], None
+    for name in names:
+        if env.get(name):
+            api.set_env(service_id, name, env[name])
+            lines.append(f"{name}: set on {render_name}")
+            continue
+        present = api.env_keys(service_id) if present is None else present
+        if name in present:
+            lines.append(f"{name}: not given here; kept as it is on Render")
+        else:
+            missing.append(name)
+    return lines, missing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -288,10 +397,33 @@ def main(argv: list[str] | None = None) -> int:
         except LookupError as err:
             print(err, file=sys.stderr)
             return 1
-        command = deploy_argv(service_id)
-        print(f"deploying {args[1]} ({service_id})", flush=True)
+        import subprocess
+
+        head = subprocess.run(["git", "rev-parse", "--verify", "HEAD"], capture_output=True, text=True)
+        if head.returncode != 0:
+            print(f"cannot name the commit to deploy: {head.stderr.strip()}", file=sys.stderr)
+            return 1
+        command = deploy_argv(service_id, head.stdout.strip())
+        print(f"deploying {args[1]} ({service_id}) at {head.stdout.strip()[:12]}", flush=True)
         os.execvp(command[0], command)  # the deploy's own exit code is the step's
-    print("usage: python -m streamdeploy.targets.render validated FILE | deploy NAME", file=sys.stderr)
+    if len(args) >= 3 and args[0] == "secrets":
+        from streamdeploy.targets.render_api import APIError
+
+        try:
+            lines, missing = set_secrets(args[1], args[2:])
+        except APIError as err:
+            print(err, file=sys.stderr)
+            return 1
+        for line in lines:
+            print(line)
+        if missing:
+            print(f"not set on Render and not given here: {', '.join(missing)}. The service would run without "
+                  f"{'them' if len(missing) > 1 else 'it'} (a secret added to the Blueprint after it was created is "
+                  "never asked for): export each, or pass --env-file, and run `up` again", file=sys.stderr)
+            return 1
+        return 0
+    print("usage: python -m streamdeploy.targets.render validated FILE | deploy NAME | secrets NAME SECRET...",
+          file=sys.stderr)
     return 2
 
 
