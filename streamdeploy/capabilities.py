@@ -629,6 +629,24 @@ def _deploys_with_volume(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw
                        zero_downtime.source, "expect a short outage per deploy; clients reconnect with "
                        "Last-Event-ID, or move the data to a store server to deploy without downtime",
                        "deploy-downtime")
+    replication = p.fact("volume_replication")
+    if replication.value is False:
+        snapshots = p.fact("volume_snapshots")
+        scale = p.fact("scale_with_volume")
+        kept = getattr(getattr(ctx.spec.targets, p.target or "", None), "snapshot_retention", None) or 5
+        for service_name, service in volume_services:
+            yield _Raw("warning", ("services", service_name, "volumes"),
+                       f"one {p.title} Machine with one volume has no replica: if its host fails, what was written "
+                       f"since the last snapshot is lost (snapshots: {snapshots.value or 'unknown'}, kept {kept} days)",
+                       replication.why(),
+                       replication.source, f"targets.{p.target}.snapshot_retention: up to 60 days, and copy backups "
+                       "off the volume; two Machines would mean two separate databases, not a replica",
+                       "volume-not-replicated")
+            if scale.known:
+                yield _Raw("info", ("services", service_name, "replicas"),
+                           f"never `fly scale count` `{service_name}`: every Machine it adds gets a new, empty volume, "
+                           "so the app becomes several databases behind one address (`up` stops when it finds more "
+                           "than one Machine)", scale.why(), scale.source, None, "scale-count-splits-data")
     pinned = p.fact("region_pinned")
     if pinned.value is True:
         yield _Raw("info", ("services", volume_services[0][0], "volumes"),

@@ -200,6 +200,8 @@ class FlyTarget(Model):
     region: str = Field("iad", pattern=r"^[a-z]{3}$")
     org: str | None = None
     vm_size: str | None = Field(None, description="Fly VM preset, e.g. shared-cpu-1x; default: from resources.")
+    snapshot_retention: int | None = Field(
+        None, ge=1, le=60, description="Days Fly keeps each volume's daily snapshots (Fly's default: 5).")
 
 
 class RailwayTarget(Model):

@@ -103,7 +103,9 @@ def test_fly_up_creates_the_app_and_volume_imports_secrets_on_stdin_and_deploys(
     assert app["deployed"] and [v["name"] for v in app["volumes"]] == ["chroma_data"]
     assert {k: v["digest"] for k, v in app["secrets"].items()} == {
         "OPENAI_API_KEY": digest(SECRETS["OPENAI_API_KEY"]), "API_KEY": digest(SECRETS["API_KEY"])}
-    assert "[3/5] Creating volume chroma_data (1 GB, iad)" in first.stderr
+    assert "[3/6] Creating volume chroma_data (1 GB, iad, for a shared-cpu-1x Machine)" in first.stderr
+    # F6: sized for the Machine, as flyctl's first deploy would have done it
+    assert app["volumes"][0]["compute"] == {"size": "shared-cpu-1x", "memory": "512"}
 
     fake_clis.clear_calls()
     second = ship(fake_clis, root, "fly")
@@ -114,6 +116,38 @@ def test_fly_up_creates_the_app_and_volume_imports_secrets_on_stdin_and_deploys(
     app = fake_clis.state()["fly"]["apps"]["stream-gen-ui"]
     assert len(app["volumes"]) == 1 and app["releases"] == 2
     assert_secrets_stayed_hidden(fake_clis, root, first, second)
+
+
+def test_fly_up_refuses_to_deploy_an_app_split_into_several_databases(fake_clis, tmp_path):
+    """F3: `fly scale count 2` adds a Machine with a new, empty volume (flyctl
+    internal/command/scale/count_machines.go): two Chroma databases behind one address."""
+    root = project_from("app", tmp_path)
+    assert ship(fake_clis, root, "fly").returncode == 0
+    with store.state(fake_clis.home) as state:  # what `fly scale count 2` leaves
+        app = state["fly"]["apps"]["stream-gen-ui"]
+        app["machines"].append({"id": "e2865f0c9d4e18", "state": "started", "region": "iad",
+                                "config": {"metadata": {"fly_process_group": "app"}}})
+        app["volumes"].append({**app["volumes"][0], "id": "vol_second000000", "attached_machine_id": "e2865f0c9d4e18"})
+    releases = fake_clis.state()["fly"]["apps"]["stream-gen-ui"]["releases"]
+    result = ship(fake_clis, root, "fly")
+    assert result.returncode == 1
+    assert "runs 2 Machines" in result.stderr and "2 separate databases" in result.stderr
+    assert "fly machines destroy" in result.stderr
+    assert fake_clis.state()["fly"]["apps"]["stream-gen-ui"]["releases"] == releases  # nothing deployed
+
+
+def test_fly_up_with_several_orgs_needs_the_org(fake_clis, tmp_path):
+    """F10"""
+    root = project_from("app", tmp_path)
+    fake_clis.seed("fly", {"orgs": [{"slug": "personal", "type": "PERSONAL"}, {"slug": "acme", "type": "SHARED"}]})
+    stuck = ship(fake_clis, root, "fly")
+    assert stuck.returncode == 1 and "org slug must be specified" in stuck.stderr
+    assert "targets.fly.org" in stuck.stderr
+    description = root / "streamdeploy.yaml"
+    description.write_text(description.read_text().replace("region: iad}", "region: iad, org: acme}"))
+    shipped = ship(fake_clis, root, "fly")
+    assert shipped.returncode == 0, shipped.stderr
+    assert fake_clis.state()["fly"]["apps"]["stream-gen-ui"]["org"] == "acme"
 
 
 # --- railway ---------------------------------------------------------------------------------
