@@ -275,6 +275,16 @@ class Reader:
         self.at += 1
         return got
 
+    def items(self, close: str, read) -> list:
+        """Comma-separated items up to `close` (a trailing comma allowed), which it takes."""
+        out = []
+        while self.peek()[1] != close:
+            out.append(read())
+            if self.peek()[1] == ",":
+                self.take(",")
+        self.take(close)
+        return out
+
     def module(self) -> dict:
         scope: dict = {}
         exports: dict = {}
@@ -282,12 +292,7 @@ class Reader:
             if self.peek()[1] == "import":
                 self.take("import")
                 self.take("{")
-                names = []
-                while self.peek()[1] != "}":
-                    names.append(self.take(kind="name"))
-                    if self.peek()[1] == ",":
-                        self.take(",")
-                self.take("}")
+                names = self.items("}", lambda: self.take(kind="name"))
                 self.take("from")
                 source = json.loads(self.take(kind="string"))
                 self.take(";")
@@ -369,12 +374,7 @@ class Reader:
         while self.peek()[1] in (".", "[", "("):
             if self.peek()[1] == "(":
                 self.take("(")
-                args = []
-                while self.peek()[1] != ")":
-                    args.append(self.expression(scope))
-                    if self.peek()[1] == ",":
-                        self.take(",")
-                self.take(")")
+                args = self.items(")", lambda: self.expression(scope))
                 if not callable(value):
                     raise EvalError("TypeError: not a function")
                 value = value(*args)
@@ -394,13 +394,7 @@ class Reader:
             return self.object(scope)
         if word == "[":
             self.take("[")
-            items = []
-            while self.peek()[1] != "]":
-                items.append(self.expression(scope))
-                if self.peek()[1] == ",":
-                    self.take(",")
-            self.take("]")
-            return items
+            return self.items("]", lambda: self.expression(scope))
         if word == "(":
             return self.arrow(scope)
         if kind == "name":
@@ -429,12 +423,7 @@ class Reader:
 
     def arrow(self, scope: dict):
         self.take("(")
-        params = []
-        while self.peek()[1] != ")":
-            params.append(self.take(kind="name"))
-            if self.peek()[1] == ",":
-                self.take(",")
-        self.take(")")
+        params = self.items(")", lambda: self.take(kind="name"))
         self.take("=>")
         self.take("{")
         start = self.at
