@@ -9,7 +9,6 @@ secrets never go in fly.toml, they are imported on stdin.
 
 from __future__ import annotations
 
-import json
 import math
 import posixpath
 import re
@@ -242,7 +241,7 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
             NAME, "without targets.fly.org, `fly apps create` can pick your organization only when you have exactly "
             "one personal one; otherwise it stops when not interactive", key="targets.fly.org",
             fix="targets.fly.org: <slug> (`fly orgs list`)", level="info"))
-    glue = (sys.executable, "-m", "streamdeploy.targets.fly")
+    glue = (sys.executable, "-m", "streamdeploy.glue")
     secrets: list[str] = []
     web_url = None
     for name, svc in spec.services.items():
@@ -288,7 +287,7 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
             # internal/command/scale/count_machines.go): N databases behind one address.
             steps.append(Step(
                 ("fly", "status", "--app", app, "--json"), f"Checking {app} runs one Machine with its volume",
-                env=FLY_ENV, pipe_to=glue + ("machines", app),
+                env=FLY_ENV, pipe_to=glue + ("fly-machines", app),
                 hint=f"`fly machines list --app {app}` and `fly volumes list --app {app}` show which Machine holds "
                 "your data; keep that one and destroy the others (`fly machines destroy ID`), then run `up` again"))
         if svc.volumes or svc.replicas == 1:
@@ -326,41 +325,3 @@ class FlyTarget:
 
 
 TARGET = FlyTarget()
-
-
-# --- glue for the plan's pipe ------------------------------------------------------------------
-
-
-def extra_machines(text: str) -> list[str]:
-    """The Machines of `fly status --json` beyond the one a volume allows (raises ValueError on
-    output that is not the status)."""
-    data = json.loads(text)
-    machines = data.get("Machines") if isinstance(data, dict) else None
-    if not isinstance(machines, list):
-        raise ValueError("no Machines in `fly status --json`")
-    ids = [str(m.get("id")) for m in machines if isinstance(m, dict)]
-    return ids[1:]
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) == 2 and args[0] == "machines":
-        try:
-            extra = extra_machines(sys.stdin.read())
-        except ValueError as error:
-            print(f"could not read `fly status --json`: {error}", file=sys.stderr)
-            return 1
-        if extra:
-            print(f"{args[1]} runs {len(extra) + 1} Machines, and each Fly Machine has its own volume: that is "
-                  f"{len(extra) + 1} separate databases behind one address (`fly scale count` makes a new, empty "
-                  "volume for every Machine it adds). The description says one; `up` deploys nothing until one is "
-                  "left", file=sys.stderr)
-            return 1
-        print(f"{args[1]}: one Machine (or none yet) for its volume")
-        return 0
-    print("usage: python -m streamdeploy.targets.fly machines APP", file=sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -15,9 +15,8 @@ import os
 import posixpath
 import re
 import shlex
-from dataclasses import dataclass, field
-
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from streamdeploy import units
@@ -42,6 +41,7 @@ SDK_RANGE = "^3.11.0"  # npm `railway`, whose `railway/iac` export the CLI impor
 CAC_CUTOFF = "2026-12-01"
 RESTART_RETRIES = 10  # the most Railway allows on Free/Trial plans
 UP_TIMEOUT = 1800.0  # `railway up --ci` waits for build and deploy
+HEALTH_WINDOW = 300  # Railway's default healthcheckTimeout
 ENV = (("CI", "true"),)  # makes the CLI fail fast instead of prompting or opening a browser
 NODE_MINIMUM = "22.6"  # `railway config` runs node --experimental-strip-types (src/iac/eval.rs)
 # What `up` reads before rendering: `railway config plan --json` of a file that declares nothing
@@ -133,11 +133,14 @@ def _health_timeout(svc: Service) -> int | None:
     """Seconds Railway waits for the first healthy answer of a deploy.
 
     A prober would give the service its grace period plus three failed intervals before
-    calling it unhealthy; Railway checks only at deploy time, so it gets that whole window.
+    calling it unhealthy; Railway checks only at deploy time, so it gets that whole window, and
+    never less than Railway's own 300 s: a first boot that fixes a large volume's ownership or
+    loads its data must not turn into a failed deploy (deployments/healthchecks.md; with a
+    volume the old deployment is already stopped, so the longer wait costs nothing).
     """
     if svc.health is None or svc.port is None:
         return None
-    return math.ceil(svc.health.grace + 3 * svc.health.interval)
+    return max(HEALTH_WINDOW, math.ceil(svc.health.grace + 3 * svc.health.interval))
 
 
 def _start(svc: Service) -> str | None:
@@ -602,7 +605,7 @@ class RailwayTarget:
             Step(
                 ("railway", "config", "plan", "--file", IAC_FILE, "--json"),
                 "Checking what applying .railway/railway.ts changes, and which changes redeploy", env=ENV,
-                pipe_to=(sys.executable, "-m", "streamdeploy.targets.railway", "changes", IAC_FILE),
+                pipe_to=(sys.executable, "-m", "streamdeploy.glue", "railway-changes", IAC_FILE),
                 hint="`railway config plan --file .railway/railway.ts` shows the same changes"),
             Step(
                 ("railway", "config", "apply", "--file", IAC_FILE, "--yes"),
@@ -665,65 +668,3 @@ def _project_token_only() -> bool:
 
 
 TARGET = RailwayTarget()
-
-
-# --- glue for the plan's pipe ------------------------------------------------------------------
-
-
-def _redeploys(change: dict) -> bool:
-    """change_set.rs deployEffect, from what `config plan --json` keeps of a change (kind, summary,
-    details): creating or deleting a service and any variable change redeploy; an update does
-    unless it is of `config` (a volume's size or region) or `groupId`."""
-    kind, summary = change.get("kind") or "", change.get("summary") or ""
-    if kind in ("resource.create", "resource.delete"):
-        return summary.split(" ")[1:2] in (["service"], ["database"])
-    if kind.startswith("variable."):
-        return True
-    details = change.get("details") or []
-    field_path = details[0].split(" (")[0] if details else summary.rsplit(" ", 1)[-1]
-    return not summary.startswith("Resize volume") and field_path.split(".")[0] not in ("config", "groupId")
-
-
-def describe_changes(text: str, file: str) -> tuple[list[str], list[str]]:
-    """(lines to show, destructive changes) of `railway config plan --json`."""
-    try:
-        data = json.loads(text)
-        changes = (data.get("changeSet") or {}).get("changes") or []
-    except (ValueError, AttributeError):
-        return [], [f"`railway config plan` did not answer with JSON: {text.strip()[:500]}"]
-    problems = [f"{d.get('path')}: {d.get('message')}" for d in data.get("diagnostics") or []
-                if isinstance(d, dict) and d.get("severity") == "error"]
-    if not changes:
-        return [f"Railway already matches {file}: the apply changes nothing and deploys nothing"], problems
-    lines = [f"applying {file} changes {len(changes)} thing{'s' if len(changes) != 1 else ''} on Railway:"]
-    destructive = []
-    for change in changes:
-        summary = change.get("summary") or change.get("kind") or "a change"
-        if change.get("severity") == "destructive":
-            destructive.append(summary)
-        lines.append(f"  {summary}" + ("  (redeploys)" if _redeploys(change) else ""))
-    if any(_redeploys(c) for c in changes):
-        lines.append("a change marked (redeploys) deploys the service once now; `railway up` deploys it again")
-    return lines, problems + [f"destructive: {d}" for d in destructive]
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) == 2 and args[0] == "changes":
-        lines, problems = describe_changes(sys.stdin.read(), args[1])
-        for line in lines:
-            print(line)
-        if problems:
-            for problem in problems:
-                print(problem, file=sys.stderr)
-            print("streamdeploy never applies a change that deletes, shrinks or moves what Railway holds: change "
-                  "the description (sizes, region, env, secrets) to match, or run `railway config apply "
-                  "--confirm-destructive` yourself if the loss is intended", file=sys.stderr)
-            return 1
-        return 0
-    print("usage: python -m streamdeploy.targets.railway changes FILE", file=sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

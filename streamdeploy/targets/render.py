@@ -6,14 +6,12 @@ Dashboard. So `up` validates, checks that the work is committed and pushed, then
 service and waits for it to go live. Sources: shared/research/platform-formats.md §5,
 cli-contracts.md §3 (render-oss/cli 2.24.0).
 
-Run as `python -m streamdeploy.targets.render validated FILE | deploy NAME`, it is the small glue
-two plan steps pipe the CLI's JSON into (the runner passes no output from one step to the next).
+Steps pipe the CLI's JSON into ``streamdeploy.glue`` (render-validated, render-deploy) and set
+secrets through Render's API with it (render-secrets, ``streamdeploy.render_api``).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import posixpath
 import shlex
 import sys
@@ -239,10 +237,10 @@ class RenderTarget:
         # serverService.branch): origin/HEAD, which a clone records.
         branch = target.branch or "the default branch"
         followed = f"origin/{target.branch}" if target.branch else "origin/HEAD"
-        glue = (sys.executable, "-m", "streamdeploy.targets.render")
+        glue = (sys.executable, "-m", "streamdeploy.glue")
         steps = [
             Step(("render", "blueprints", "validate", FILE, "-o", "json"),
-                 "Validating render.yaml with Render", pipe_to=glue + ("validated", FILE),
+                 "Validating render.yaml with Render", pipe_to=glue + ("render-validated", FILE),
                  hint="Render needs a workspace: set RENDER_WORKSPACE or run `render workspace set`"),
             Step(("git", "ls-files", "--error-unmatch", "--", *files),
                  "Checking the generated files are committed",
@@ -262,7 +260,7 @@ class RenderTarget:
             render_name = service_name(spec, name)
             if svc.secrets:
                 steps.append(Step(
-                    glue + ("secrets", render_name, *svc.secrets),
+                    glue + ("render-secrets", render_name, *svc.secrets),
                     f"Setting the secrets of {render_name} on Render ({', '.join(svc.secrets)})",
                     pass_if_set=tuple(svc.secrets),
                     hint=f"give each secret a value (export it, or --env-file), or set it in the Render Dashboard: "
@@ -270,7 +268,7 @@ class RenderTarget:
             steps.append(Step(
                 ("render", "services", "-o", "json"),
                 f"Deploying {render_name} on Render at this commit (waits until it is live)",
-                pipe_to=glue + ("deploy", render_name), timeout=DEPLOY_TIMEOUT,
+                pipe_to=glue + ("render-deploy", render_name), timeout=DEPLOY_TIMEOUT,
                 hint="read its logs: `render logs -r <service id> --limit 200` (the id is in `render services`)"))
         names = ", ".join(service_name(spec, n) for n in spec.services)
         secrets = list(dict.fromkeys(s for svc in spec.services.values() for s in svc.secrets))
@@ -297,51 +295,6 @@ class RenderTarget:
 
 TARGET = RenderTarget()
 
-
-# --- glue for the plan's pipes ---------------------------------------------------------------
-
-
-def validation_errors(text: str, file: str) -> list[str]:
-    """`render blueprints validate -o json` exits 0 even when invalid: read its `valid`."""
-    try:
-        result = json.loads(text)
-    except ValueError:
-        return [f"{file}: Render's validator did not answer with JSON: {text.strip()[:500]}"]
-    if not isinstance(result, dict):
-        return [f"{file}: unexpected answer from Render's validator: {text.strip()[:500]}"]
-    if result.get("valid") is True:
-        return []
-    errors = []
-    for error in result.get("errors") or []:
-        if not isinstance(error, dict):
-            continue
-        where = ":".join(str(p) for p in (file, error.get("line"), error.get("column")) if p)
-        path = f" ({error['path']})" if error.get("path") else ""
-        errors.append(f"{where}: {error.get('error', 'invalid')}{path}")
-    return errors or [f"{file}: Render says the Blueprint is not valid"]
-
-
-def find_service_id(text: str, name: str) -> str:
-    """The id of the one service called `name` in `render services -o json`."""
-    try:
-        listed = json.loads(text)
-    except ValueError as err:
-        raise LookupError(f"`render services -o json` did not print JSON: {text.strip()[:500]}") from err
-    ids = []
-    for item in listed if isinstance(listed, list) else []:
-        service = item.get("service", item) if isinstance(item, dict) else {}
-        if isinstance(service, dict) and service.get("name") == name and service.get("id"):
-            ids.append(str(service["id"]))
-    if not ids:
-        raise LookupError(
-            f"no Render service is named {name}: create the Blueprint once in the Render Dashboard "
-            "(New > Blueprint, pick this repository), then run `streamdeploy up` again")
-    if len(ids) > 1:
-        raise LookupError(f"{len(ids)} Render services are named {name} ({', '.join(ids)}): rename or delete "
-                          "the extra ones, so the deploy goes to the right one")
-    return ids[0]
-
-
 def shipped(spec: Spec) -> list[str]:
     """What a Render deploy builds from: render.yaml, each service's build context and Dockerfile.
     An uncommitted change elsewhere does not reach Render, so it does not stop `up`."""
@@ -351,81 +304,3 @@ def shipped(spec: Spec) -> list[str]:
     paths = list(dict.fromkeys(posixpath.normpath(p) for p in paths))
     # A path inside another one (a Dockerfile in its context) adds nothing.
     return [p for p in paths if not any(o != p and (o == "." or p.startswith(o + "/")) for o in paths)]
-
-
-def deploy_argv(service_id: str, commit: str) -> tuple[str, ...]:
-    # --commit: without it Render deploys the head of the Blueprint's branch, which may not be the
-    # commit `up` checked (render-oss/cli cmd/deploycreate.go). --confirm: without it the CLI asks
-    # y/n on stdin; --wait: exit 1 unless the deploy goes live.
-    return ("render", "deploys", "create", service_id, "--commit", commit, "--wait", "--confirm", "-o", "json")
-
-
-def set_secrets(render_name: str, names: list[str], env=None) -> tuple[list[str], list[str]]:
-    """Set each named secret that has a value here on the service, by the API; (lines to show,
-    names neither given nor set on Render)."""
-    from streamdeploy.targets.render_api import RenderAPI
-
-    env = os.environ if env is None else env
-    api = RenderAPI.from_env(env)
-    service_id = api.service_id(render_name)
-    lines, missing, present = [], [], None
-    for name in names:
-        if env.get(name):
-            api.set_env(service_id, name, env[name])
-            lines.append(f"{name}: set on {render_name}")
-            continue
-        present = api.env_keys(service_id) if present is None else present
-        if name in present:
-            lines.append(f"{name}: not given here; kept as it is on Render")
-        else:
-            missing.append(name)
-    return lines, missing
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) == 2 and args[0] == "validated":
-        errors = validation_errors(sys.stdin.read(), args[1])
-        for line in errors:
-            print(line, file=sys.stderr)
-        if not errors:
-            print(f"{args[1]} is a valid Blueprint")
-        return 1 if errors else 0
-    if len(args) == 2 and args[0] == "deploy":
-        try:
-            service_id = find_service_id(sys.stdin.read(), args[1])
-        except LookupError as err:
-            print(err, file=sys.stderr)
-            return 1
-        import subprocess
-
-        head = subprocess.run(["git", "rev-parse", "--verify", "HEAD"], capture_output=True, text=True)
-        if head.returncode != 0:
-            print(f"cannot name the commit to deploy: {head.stderr.strip()}", file=sys.stderr)
-            return 1
-        command = deploy_argv(service_id, head.stdout.strip())
-        print(f"deploying {args[1]} ({service_id}) at {head.stdout.strip()[:12]}", flush=True)
-        os.execvp(command[0], command)  # the deploy's own exit code is the step's
-    if len(args) >= 3 and args[0] == "secrets":
-        from streamdeploy.targets.render_api import APIError
-
-        try:
-            lines, missing = set_secrets(args[1], args[2:])
-        except APIError as err:
-            print(err, file=sys.stderr)
-            return 1
-        for line in lines:
-            print(line)
-        if missing:
-            print(f"not set on Render and not given here: {', '.join(missing)}. The service would run without "
-                  f"{'them' if len(missing) > 1 else 'it'} (a secret added to the Blueprint after it was created is "
-                  "never asked for): export each, or pass --env-file, and run `up` again", file=sys.stderr)
-            return 1
-        return 0
-    print("usage: python -m streamdeploy.targets.render validated FILE | deploy NAME | secrets NAME SECRET...",
-          file=sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -11,7 +11,7 @@ import pytest
 
 import contracts
 from conftest import REPO, assert_no_traceback, example_files, platform_schema, run_cli
-from streamdeploy import loader
+from streamdeploy import glue, loader
 from streamdeploy.problems import ProblemsError
 from streamdeploy.targets import fly
 from streamdeploy.targets.base import Context
@@ -207,7 +207,7 @@ def test_app_plan_argv(tmp_path):
          "--yes", "--ha=false"),
     ]
     create, volume, secrets, machines = plan.steps[1], plan.steps[2], plan.steps[3], plan.steps[4]
-    assert machines.pipe_to[1:] == ("-m", "streamdeploy.targets.fly", "machines", "stream-gen-ui")
+    assert machines.pipe_to[1:] == ("-m", "streamdeploy.glue", "fly-machines", "stream-gen-ui")
     assert "fly tokens create org" in plan.steps[0].hint  # F1: a deploy token cannot create the app
     assert create.skip_if.argv == ("fly", "status", "--app", "stream-gen-ui", "--json")
     assert create.skip_if.skip_when == "exit0"
@@ -290,12 +290,12 @@ def test_snapshot_retention_reaches_the_mount_and_the_volume(tmp_path):
 def test_the_machines_glue_stops_at_more_than_one_machine():
     """F3: `fly scale count N` gives every added Machine a new, empty volume."""
     one = json.dumps({"Name": "a", "Machines": [{"id": "m1", "config": {"metadata": {"fly_process_group": "app"}}}]})
-    assert fly.extra_machines(one) == []
-    assert fly.extra_machines(json.dumps({"Machines": []})) == []
+    assert glue.extra_machines(one) == []
+    assert glue.extra_machines(json.dumps({"Machines": []})) == []
     two = json.dumps({"Machines": [{"id": "m1"}, {"id": "m2"}, {"id": "m3"}]})
-    assert fly.extra_machines(two) == ["m2", "m3"]
+    assert glue.extra_machines(two) == ["m2", "m3"]
     with pytest.raises(ValueError):
-        fly.extra_machines(json.dumps({"Name": "a"}))
+        glue.extra_machines(json.dumps({"Name": "a"}))
 
 
 def test_render_through_the_cli(tmp_path):

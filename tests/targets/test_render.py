@@ -13,7 +13,7 @@ import yaml
 
 import contracts
 from conftest import load_description as write, load_example as example, REPO
-from streamdeploy import loader, writer
+from streamdeploy import glue, loader, writer
 from streamdeploy.targets import get, render
 from streamdeploy.targets.base import Context
 
@@ -239,17 +239,17 @@ def test_own_dockerfile_and_context(tmp_path):
 
 def test_plan_validates_checks_git_then_deploys_each_service():
     p = plan(example("multi"))
-    glue = (sys.executable, "-m", "streamdeploy.targets.render")
+    glue = (sys.executable, "-m", "streamdeploy.glue")
     assert [(s.argv, s.pipe_to) for s in p.steps] == [
-        (("render", "blueprints", "validate", "render.yaml", "-o", "json"), glue + ("validated", "render.yaml")),
+        (("render", "blueprints", "validate", "render.yaml", "-o", "json"), glue + ("render-validated", "render.yaml")),
         (("git", "ls-files", "--error-unmatch", "--", "Dockerfile", "Dockerfile.admin", ".dockerignore",
           "docker-entrypoint.sh", "render.yaml"), None),
         (("git", "diff", "--quiet", "HEAD", "--", "."), None),
         (("git", "merge-base", "--is-ancestor", "HEAD", "origin/HEAD"), None),
-        (glue + ("secrets", "stream-gen-ui-api", "OPENAI_API_KEY", "API_KEY"), None),
-        (("render", "services", "-o", "json"), glue + ("deploy", "stream-gen-ui-api")),
-        (glue + ("secrets", "stream-gen-ui-admin", "ADMIN_PASSWORD"), None),
-        (("render", "services", "-o", "json"), glue + ("deploy", "stream-gen-ui-admin")),
+        (glue + ("render-secrets", "stream-gen-ui-api", "OPENAI_API_KEY", "API_KEY"), None),
+        (("render", "services", "-o", "json"), glue + ("render-deploy", "stream-gen-ui-api")),
+        (glue + ("render-secrets", "stream-gen-ui-admin", "ADMIN_PASSWORD"), None),
+        (("render", "services", "-o", "json"), glue + ("render-deploy", "stream-gen-ui-admin")),
     ]
     assert p.tools == ("render", "git") and p.secrets == () and p.url is None
     secrets = p.steps[4]
@@ -301,7 +301,7 @@ def test_plans_come_from_resources_unless_set(tmp_path):
 @pytest.mark.parametrize("name", ["app", "multi", "scaled"])
 def test_every_command_line_is_one_the_render_cli_accepts(name):
     p = plan(example(name))
-    lines = [s.argv for s in p.steps] + [render.deploy_argv("srv-d1234567890abcdefghi", "0" * 40)]
+    lines = [s.argv for s in p.steps] + [glue.deploy_argv("srv-d1234567890abcdefghi", "0" * 40)]
     checked = [argv for argv in lines if argv[0] == "render"]
     assert len(checked) >= 3
     for argv in checked:
@@ -345,14 +345,14 @@ def test_git_checks_really_gate_on_the_repository(tmp_path):
 
 
 def test_validation_result_is_read_not_the_exit_code():
-    assert render.validation_errors(json.dumps({"valid": True, "errors": [], "plan": {}}), "render.yaml") == []
+    assert glue.validation_errors(json.dumps({"valid": True, "errors": [], "plan": {}}), "render.yaml") == []
     invalid = {"valid": False,
                "errors": [{"error": "unknown plan", "path": "services[0].plan", "line": 7, "column": 9}]}
-    assert render.validation_errors(json.dumps(invalid), "render.yaml") == [
+    assert glue.validation_errors(json.dumps(invalid), "render.yaml") == [
         "render.yaml:7:9: unknown plan (services[0].plan)"]
-    assert render.validation_errors(json.dumps({"valid": False}), "render.yaml") == [
+    assert glue.validation_errors(json.dumps({"valid": False}), "render.yaml") == [
         "render.yaml: Render says the Blueprint is not valid"]
-    assert "did not answer with JSON" in render.validation_errors("Error: unauthorized\n", "render.yaml")[0]
+    assert "did not answer with JSON" in glue.validation_errors("Error: unauthorized\n", "render.yaml")[0]
 
 
 def test_service_id_by_exact_name():
@@ -361,28 +361,28 @@ def test_service_id_by_exact_name():
         {"service": {"id": "srv-b", "name": "demo-api-staging"}},
         {"service": {"id": "srv-c", "name": "demo-admin"}},
     ])
-    assert render.find_service_id(listed, "demo-api") == "srv-a"
+    assert glue.find_service_id(listed, "demo-api") == "srv-a"
     with pytest.raises(LookupError, match="New > Blueprint"):
-        render.find_service_id(listed, "demo-worker")
+        glue.find_service_id(listed, "demo-worker")
     twice = json.dumps([{"service": {"id": "srv-a", "name": "x"}}, {"service": {"id": "srv-z", "name": "x"}}])
     with pytest.raises(LookupError, match="2 Render services are named x"):
-        render.find_service_id(twice, "x")
+        glue.find_service_id(twice, "x")
     with pytest.raises(LookupError, match="did not print JSON"):
-        render.find_service_id("Error: no workspace set", "x")
+        glue.find_service_id("Error: no workspace set", "x")
 
 
 def run_glue(args: list[str], stdin: str, path: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     if path is not None:
         env["PATH"] = path
-    return subprocess.run([sys.executable, "-m", "streamdeploy.targets.render", *args], input=stdin,
+    return subprocess.run([sys.executable, "-m", "streamdeploy.glue", *args], input=stdin,
                           capture_output=True, text=True, env=env, timeout=60)
 
 
 def test_glue_validated_exits_by_validity():
-    ok = run_glue(["validated", "render.yaml"], json.dumps({"valid": True, "errors": []}))
+    ok = run_glue(["render-validated", "render.yaml"], json.dumps({"valid": True, "errors": []}))
     assert ok.returncode == 0 and "valid Blueprint" in ok.stdout
-    bad = run_glue(["validated", "render.yaml"], json.dumps(
+    bad = run_glue(["render-validated", "render.yaml"], json.dumps(
         {"valid": False, "errors": [{"error": "bad region", "path": "services[0].region", "line": 3}]}))
     assert bad.returncode == 1 and "render.yaml:3: bad region (services[0].region)" in bad.stderr
     assert run_glue(["nonsense"], "").returncode == 2
@@ -398,12 +398,12 @@ def test_glue_deploy_hands_over_to_render_deploys_create(tmp_path):
     fake.chmod(0o755)
     listed = json.dumps([{"service": {"id": "srv-123", "name": "demo-api"}}])
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    result = run_glue(["deploy", "demo-api"], listed, path=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    result = run_glue(["render-deploy", "demo-api"], listed, path=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     assert result.returncode == 7  # the deploy's own verdict is the step's
     # D2: the commit `up` checked, not the branch head Render would pick without --commit
     assert json.loads(record.read_text()) == ["deploys", "create", "srv-123", "--commit", head, "--wait", "--confirm",
                                               "-o", "json"]
-    missing = run_glue(["deploy", "demo-admin"], listed, path=str(bin_dir))
+    missing = run_glue(["render-deploy", "demo-admin"], listed, path=str(bin_dir))
     assert missing.returncode == 1 and "no Render service is named demo-admin" in missing.stderr
 
 
@@ -432,7 +432,7 @@ def api_server(tmp_path):
 
 
 def test_the_api_client_pages_through_env_vars_and_sets_by_name(api_server):
-    from streamdeploy.targets.render_api import RenderAPI
+    from streamdeploy.render_api import RenderAPI
 
     api = RenderAPI.from_env({"RENDER_API_KEY": "rnd_test", "RENDER_HOST": api_server.url.rstrip("/"),
                               "RENDER_WORKSPACE": "tea-fake"})
@@ -446,7 +446,7 @@ def test_the_api_client_pages_through_env_vars_and_sets_by_name(api_server):
 
 
 def test_the_api_client_says_what_went_wrong_without_values(api_server):
-    from streamdeploy.targets.render_api import APIError, RenderAPI
+    from streamdeploy.render_api import APIError, RenderAPI
 
     with pytest.raises(APIError, match="RENDER_API_KEY is not set"):
         RenderAPI.from_env({})

@@ -17,7 +17,7 @@ export default defineRailway(() => {
       dockerfilePath: "Dockerfile",
     },
     healthcheck: "/health",
-    healthcheckTimeout: 65,
+    healthcheckTimeout: 300,
     replicas: 1,
     deploy: {
       restartPolicyType: "ON_FAILURE",

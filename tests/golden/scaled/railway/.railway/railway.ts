@@ -36,7 +36,7 @@ export default defineRailway(() => {
       dockerfilePath: "Dockerfile",
     },
     healthcheck: "/health",
-    healthcheckTimeout: 60,
+    healthcheckTimeout: 300,
     replicas: 3,
     deploy: {
       restartPolicyType: "ON_FAILURE",
