@@ -12,7 +12,7 @@ import re
 import shlex
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, WithJsonSchema
 
 from streamdeploy import units
 
@@ -60,6 +60,36 @@ EnvValue = Annotated[
     WithJsonSchema({"type": ["string", "number", "boolean"], "description": "Numbers and booleans become text."}),
 ]
 EnvName = Annotated[str, Field(pattern=ENV_NAME)]
+
+
+class ServiceRef(BaseModel):
+    """Another service's address, written the way each platform expresses it.
+
+    `env: {API_URL: {service: api}}`: Railway gets a reference variable, Render a
+    `fromService`, Fly the app's private name, Kubernetes and Compose the service's DNS
+    name, a local run 127.0.0.1 and the port it gave the service.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    service: str = Field(pattern=DNS_LABEL, description="The service whose address this is.")
+    property: Literal["url", "hostport", "host", "port"] = Field(
+        "url", description="url: scheme://host:port; hostport: host:port; host; port.")
+    network: Literal["private", "public"] = Field(
+        "private", description="private: the address other services use inside the platform; public: the "
+        "address people use from the internet (https).")
+
+
+def _env_kind(value: object) -> str:
+    return "[reference]" if isinstance(value, (dict, ServiceRef)) else "[text]"
+
+
+# A mapping is a reference, anything else text: one branch's errors, not both. The tags are
+# bracketed so error locations drop them, as they drop pydantic's validator names.
+EnvEntry = Annotated[
+    Annotated[ServiceRef, Tag("[reference]")] | Annotated[EnvValue, Tag("[text]")],
+    Discriminator(_env_kind),
+]
 
 
 class Model(BaseModel):
@@ -143,12 +173,27 @@ class Service(Model):
     health: Health | None = None
     streaming: Streaming | None = None
     volumes: list[Volume] = Field(default_factory=list)
-    env: dict[EnvName, EnvValue] = Field(default_factory=dict, json_schema_extra={"additionalProperties": False})
+    env: dict[EnvName, EnvEntry] = Field(
+        default_factory=dict, json_schema_extra={"additionalProperties": False},
+        description="Plain values, or {service: NAME} for another service's address on each platform.")
     secrets: list[EnvName] = Field(default_factory=list, description="Names only; values never go in this file.")
     resources: Resources = Field(default_factory=Resources)
     replicas: int = Field(1, ge=1, le=100)
     store: str | None = Field(None, description="Name of a server-mode store under `stores:` this service uses.")
+    public: bool = Field(True, description="false: kept off the internet, reached by other services and through "
+                         "the platform's tunnel (fly proxy, kubectl port-forward).")
+    scale_to_zero: bool = Field(False, description="Stop when idle; the next request starts it again (a cold "
+                                "start), where the platform can.")
     verify: Verify | None = None
+
+    @property
+    def plain_env(self) -> dict[str, str]:
+        """The env values written in the description, without references to other services."""
+        return {k: v for k, v in self.env.items() if isinstance(v, str)}
+
+    @property
+    def env_refs(self) -> dict[str, ServiceRef]:
+        return {k: v for k, v in self.env.items() if isinstance(v, ServiceRef)}
 
     @property
     def is_web(self) -> bool:
@@ -278,6 +323,57 @@ class KubernetesTarget(Model):
     autoscale: Autoscale | None = None
 
 
+# Where a platform that cannot run a store finds it: `chroma: https://chroma.example.com`.
+# The URL's host and port become CHROMA_HOST / CHROMA_PORT (CHROMA_SSL for https).
+STORE_URL = r"^(http|https)://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?/?$"
+StoreUrls = Annotated[
+    dict[Annotated[str, Field(pattern=DNS_LABEL)], Annotated[str, Field(pattern=STORE_URL)]],
+    Field(default_factory=dict, description="Store name -> the URL where it already runs (http(s)://host[:port]); "
+          "the platform then runs no copy of it.", json_schema_extra={"additionalProperties": False}),
+]
+
+
+class CloudRunTarget(Model):
+    project: str | None = Field(None, pattern=r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$",
+                                description="Google Cloud project ID (required to render: the image lives there).")
+    region: str = Field("us-central1", pattern=r"^[a-z]+-[a-z]+[0-9]+$")
+    repository: str = Field("streamdeploy", pattern=r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$",
+                            description="Artifact Registry Docker repository the image is pushed to (created by `up`).")
+    min_instances: int | None = Field(None, ge=0, le=1000, description="Default: replicas (at least 1 with streams).")
+    max_instances: int | None = Field(None, ge=1, le=1000)
+    concurrency: int | None = Field(None, ge=1, le=1000,
+                                    description="Requests (open streams) per instance; default 1000 with streams, else 80.")
+    service_account: str | None = Field(None, description="Email of the service account the service runs as.")
+    public: bool = Field(True, description="Let anyone call the service (allUsers may invoke); its own auth still "
+                         "applies.")
+    store_urls: StoreUrls
+
+
+class DigitalOceanTarget(Model):
+    region: Literal["atl", "nyc", "sfo", "tor", "ams", "fra", "lon", "blr", "sgp", "syd"] = "nyc"
+    repo: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+                             description="GitHub owner/name App Platform builds from (or set `image`).")
+    branch: str = "main"
+    image: str | None = Field(None, description="A pushed image to run instead of building from `repo` "
+                              "(registry.digitalocean.com/..., ghcr.io/..., or Docker Hub); `{service}` expands.")
+    instance_size: str | None = Field(None, description="App Platform instance size slug; default: the smallest that "
+                                      "fits resources.")
+    domain: str | None = Field(None, pattern=INGRESS_HOST, description="Custom domain; with one, the CDN cache is "
+                               "disabled so SSE is not buffered.")
+    store_urls: StoreUrls
+
+
+class FargateTarget(Model):
+    region: str = Field("us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+    image: str | None = Field(None, description="Image reference ECS pulls (ECR, GHCR, ...); `{service}` expands. "
+                              "Required for `up`.")
+    certificate_arn: str | None = Field(None, pattern=r"^arn:aws[-a-z]*:acm:",
+                                        description="ACM certificate for an HTTPS listener; default: HTTP on port 80.")
+    state_bucket: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+                                     description="S3 bucket for Terraform state; default: local state in terraform/.")
+    store_urls: StoreUrls
+
+
 class LocalTarget(Model):
     port: int | None = Field(None, ge=1, le=65535, description="Host port; default: the service's port.")
 
@@ -302,6 +398,9 @@ class Targets(Model):
     docker: DockerTarget = Field(default_factory=DockerTarget)
     compose: ComposeTarget = Field(default_factory=ComposeTarget)
     kubernetes: KubernetesTarget = Field(default_factory=KubernetesTarget)
+    cloudrun: CloudRunTarget = Field(default_factory=CloudRunTarget)
+    digitalocean: DigitalOceanTarget = Field(default_factory=DigitalOceanTarget)
+    fargate: FargateTarget = Field(default_factory=FargateTarget)
     local: LocalTarget = Field(default_factory=LocalTarget)
     github: GithubTarget = Field(default_factory=GithubTarget)
 
@@ -324,3 +423,9 @@ class Spec(Model):
 
 
 SERVICE_NAME_RE = re.compile(DNS_LABEL)
+
+
+def store_urls(spec: Spec, target: str) -> dict[str, str]:
+    """Stores that already run elsewhere for this target (`targets.<target>.store_urls`)."""
+    config = getattr(spec.targets, target, None)
+    return dict(getattr(config, "store_urls", None) or {})

@@ -13,9 +13,25 @@ import pytest
 from conftest import GOLDEN, example_files
 from streamdeploy import loader, targets, writer
 from streamdeploy.commands.render import collect
+from streamdeploy.problems import ProblemsError
 
+# Examples a target cannot take: an embedded database on a volume, on a platform without disks.
+REFUSED = {("app", "cloudrun"), ("app", "digitalocean"), ("multi", "cloudrun"), ("multi", "digitalocean")}
 CASES = [(path, name) for path in example_files()
-         for name in (*targets.NAMES, *targets.described_extras(loader.load(path).spec))]
+         for name in (*targets.NAMES, *targets.described_extras(loader.load(path).spec))
+         if (path.parent.name, name) not in REFUSED]
+
+
+@pytest.mark.parametrize("example,target", sorted(REFUSED))
+def test_an_example_a_target_cannot_take_is_refused_with_the_store_mode_as_fix(example, target):
+    from conftest import load_example
+
+    with pytest.raises(ProblemsError) as refused:
+        collect(load_example(example), [target])
+    problem = refused.value.problems[0]
+    assert "volume" in problem.message and problem.key == "services.api.volumes"
+    assert "store mode" in problem.fix and f"targets.{target}.store_urls" in problem.fix
+    assert not (GOLDEN / example / target).exists()
 
 
 @pytest.mark.parametrize("description,target", CASES, ids=[f"{p.parent.name}-{t}" for p, t in CASES])
@@ -24,6 +40,11 @@ def test_rendering_matches_golden(description, target, update_golden):
     files, _ = collect(loaded, [target])
     golden_dir = GOLDEN / description.parent.name / target
     rendered = {f.path: writer.with_header(f, description.name) for f in files}
+    # A file outside the example's directory (examples/multi builds the API from ../app) belongs
+    # to the example that lives there: it must be that example's own docker golden, byte for byte.
+    for path in [p for p in rendered if p.startswith("../")]:
+        owner, rest = path.split("/", 2)[1:]
+        assert rendered.pop(path) == (GOLDEN / owner / "docker" / rest).read_text(encoding="utf-8"), path
     if target != "docker":
         # Targets that build an image include the docker target's files; those are the docker
         # golden's business, so here they must only be identical to it.

@@ -22,7 +22,7 @@ export default defineRailway(() => {
     deploy: {
       restartPolicyType: "ON_FAILURE",
       restartPolicyMaxRetries: 10,
-      drainingSeconds: 300,
+      drainingSeconds: 15,
       requiredMountPath: "/data/chroma",
       limitOverride: {
         containers: {
@@ -36,6 +36,8 @@ export default defineRailway(() => {
     },
     env: {
       ENVIRONMENT: "production",
+      SSE_HEARTBEAT: "15",
+      HOST: "::",
       GREETING: "it's \"quoted\" # not a comment $HOME \\ back",
       PORT: "8000",
       CHROMA_DB_PATH: "/data/chroma",
@@ -46,7 +48,7 @@ export default defineRailway(() => {
   const admin = service("admin", {
     build: {
       builder: "DOCKERFILE",
-      dockerfilePath: "Dockerfile.admin",
+      dockerfilePath: "Dockerfile",
     },
     healthcheck: "/_stcore/health",
     healthcheckTimeout: 300,
@@ -55,6 +57,7 @@ export default defineRailway(() => {
       restartPolicyType: "ON_FAILURE",
       restartPolicyMaxRetries: 10,
       drainingSeconds: 30,
+      sleepApplication: true,
       limitOverride: {
         containers: {
           cpu: 0.5,
@@ -63,12 +66,13 @@ export default defineRailway(() => {
       },
     },
     env: {
-      API_URL: "http://api:8000",
+      API_URL: "http://${{api.RAILWAY_PRIVATE_DOMAIN}}:${{api.PORT}}",
       MULTILINE: "line one\nline two",
       UNICODE: "naïve ☃",
       LEADING: "  two spaces",
       PORT: "8501",
       ADMIN_PASSWORD: preserve(),
+      API_KEY: preserve(),
     },
   });
 
