@@ -479,7 +479,7 @@ def test_render_up_refuses_a_commit_that_is_not_on_the_blueprints_branch(fake_cl
     git(root, "push", "-q", "-u", "origin", "feature", env=env)
     result = ship_render(fake_clis, root, render_api)
     assert result.returncode == 1
-    assert "the branch the Blueprint deploys" in result.stderr and "targets.render.branch" in result.stderr
+    assert "the branch Render deploys" in result.stderr and "targets.render.branch" in result.stderr
     assert not [c for c in fake_clis.calls("render") if c.command == ["deploys", "create"]]
     # Without --commit the fake builds the branch head, as Render does: not this commit.
     plain = fake_clis.cli("render", "deploys", "create", "srv-d2abc3def4ghi5jkl6mn", "--wait", "--confirm")

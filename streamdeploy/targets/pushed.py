@@ -11,7 +11,7 @@ from streamdeploy.targets.base import Step
 
 
 def git_steps(files: list[str], branch: str | None, platform: str, *, shipped: list[str] | None = None,
-              default_branch: bool = False) -> list[Step]:
+              default_branch: bool = False, branch_key: str = "the target's `branch`") -> list[Step]:
     """``shipped``: the paths the build reads (an uncommitted change elsewhere never reaches the
     platform, so it does not stop `up`); None checks the whole tree. ``default_branch``: with no
     branch set the platform builds the repository's default branch (origin/HEAD, which a clone
@@ -21,9 +21,8 @@ def git_steps(files: list[str], branch: str | None, platform: str, *, shipped: l
         hint = f"push it to {branch} (`git push origin HEAD:{branch}`)"
     elif default_branch:
         upstream, where = "origin/HEAD", f"the default branch (origin/HEAD), the branch {platform} deploys"
-        hint = (f"{platform} deploys the default branch: merge this commit into it and push, or set the target's "
-                "`branch` to the branch you push (if origin/HEAD is unknown here: `git remote set-head origin "
-                "--auto`)")
+        hint = (f"{platform} deploys the default branch: merge this commit into it and push, or set {branch_key} "
+                "to the branch you push (if origin/HEAD is unknown here: `git remote set-head origin --auto`)")
     else:
         upstream, where, hint = "@{u}", "(@{u})", "push it: `git push`"
     paths = list(shipped) if shipped is not None else []

@@ -274,7 +274,8 @@ class RenderTarget:
             Step(("render", "blueprints", "validate", FILE, "-o", "json"),
                  "Validating render.yaml with Render", pipe_to=glue + ("render-validated", FILE),
                  hint="Render needs a workspace: set RENDER_WORKSPACE or run `render workspace set`"),
-            *pushed.git_steps(files, target.branch, "Render", shipped=shipped(spec), default_branch=True),
+            *pushed.git_steps(files, target.branch, "Render", shipped=shipped(spec), default_branch=True,
+                              branch_key="targets.render.branch"),
         ]
         for name in peers.deploy_order(spec):
             render_name, svc = service_name(spec, name), spec.services[name]

@@ -258,7 +258,7 @@ def test_plan_validates_checks_git_then_deploys_each_service():
         (("git", "merge-base", "--is-ancestor", "HEAD", "origin/HEAD"), None),
         (glue + ("render-secrets", "stream-gen-ui-api", "OPENAI_API_KEY", "API_KEY"), None),
         (("render", "services", "-o", "json"), glue + ("render-deploy", "stream-gen-ui-api")),
-        (glue + ("render-secrets", "stream-gen-ui-admin", "ADMIN_PASSWORD"), None),
+        (glue + ("render-secrets", "stream-gen-ui-admin", "ADMIN_PASSWORD", "API_KEY"), None),
         (("render", "services", "-o", "json"), glue + ("render-deploy", "stream-gen-ui-admin")),
     ]
     assert p.tools == ("render", "git") and p.secrets == () and p.url is None

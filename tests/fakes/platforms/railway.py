@@ -4,6 +4,7 @@ per railwayapp/cli @ df3838bf (5.43.1)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -357,11 +358,22 @@ def _current_graph(project: dict, reveal: bool) -> dict:
     return {"project": {"name": project["name"]}, "resources": resources}
 
 
+def _held_value(value: dict) -> str | None:
+    """What the environment config keeps of a variable: a literal's text, a reference as
+    `${{service.OUTPUT}}` (change_set.rs normalize_variable_for_diff, compiler.rs)."""
+    if value.get("type") == "literal":
+        return value["value"]
+    if value.get("type") == "reference":
+        return "${{" + value["resource"].split(".", 1)[-1] + "." + value["output"] + "}}"
+    return None
+
+
 def _same_variable(current: str | None, wanted: dict) -> bool:
     """Backboard's preview compares against decrypted values and drops no-op sets."""
-    if wanted.get("type") != "literal" or current is None:
+    text = _held_value(wanted)
+    if text is None or current is None:
         return False
-    return current in (wanted["value"], f"sha256:{digest(wanted['value'])}")
+    return current in (text, f"sha256:{digest(text)}")
 
 
 def _normalize(field_name: str, value):
@@ -493,8 +505,8 @@ def _apply(project: dict, desired: dict, changes: list[dict]) -> None:
                     service[key] = resource[key]
             service["deploy"] = _held_deploy(None, resource.get("deploy"), region)
             for key, value in (resource.get("variables") or {}).items():
-                if value.get("type") == "literal":
-                    service["variables"][key] = value["value"]
+                if _held_value(value) is not None:
+                    service["variables"][key] = _held_value(value)
     owners = {a["volume"]: (r["name"], path, a) for r in desired["resources"]
               for path, a in (r.get("volumeAttachments") or {}).items()}
     for change in changes:
@@ -516,7 +528,7 @@ def _apply(project: dict, desired: dict, changes: list[dict]) -> None:
             continue
         service = services.get(resource.get("name")) if resource.get("type") == "service" else None
         if kind == "variable.set":
-            service["variables"][change["variable"]] = change["after"].get("value", "")
+            service["variables"][change["variable"]] = _held_value(change["after"]) or ""
         elif kind == "variable.delete":
             service["variables"].pop(change["variable"], None)
         elif kind == "resource.update" and change["field"] in ("source", "build"):
