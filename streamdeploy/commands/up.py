@@ -6,7 +6,9 @@
 2. `check` for this target (errors stop us unless --force);
 3. every secret the plan needs has a value (environment, then --env-file): exit 3 if not;
 4. every CLI the plan runs is installed and can act (logged in, daemon up): exit 3 if not;
-5. write the target's files through the one writer, so what ships is what is on disk;
+5. read back what the platform already holds, where the target asks (``Target.reads``: a
+   Railway volume's region and size, variables set in its dashboard), and plan again with it;
+   then write the target's files through the one writer, so what ships is what is on disk;
 6. run the steps (``runner``), then verify the service at the plan's URL;
 7. for a plan that leaves processes running (local): unless --detach, show their log
    until Ctrl-C or SIGTERM, then stop them (every process of their groups) and exit 130.
@@ -68,7 +70,10 @@ def run(
     problems = doctor.readiness_problems(plan.tools, target=name)
     if problems:
         raise ProblemsError(problems, exitcodes.NOT_READY)
-    written = _write_files(loaded, name, force, as_json, plan.notes)
+    held = read_held(loaded, name, as_json)
+    if held:
+        plan = make_plan(loaded, name, held)
+    written = _write_files(loaded, name, force, as_json, plan.notes, held)
     if written is None:
         return exitcodes.FAILED
     if not as_json:
@@ -183,17 +188,40 @@ def resolve_target(target: str) -> str:
     return target
 
 
-def make_plan(loaded: loader.Loaded, name: str) -> Plan:
+def make_plan(loaded: loader.Loaded, name: str, held: tuple[tuple[str, str], ...] = ()) -> Plan:
     from streamdeploy.commands.render import context_for
 
     target = targets.get(name)
     try:
-        return target.plan(loaded.spec, context_for(loaded))
+        return target.plan(loaded.spec, context_for(loaded, held))
     except ProblemsError as error:  # a target's own rule (targets.fly.vm_size): say where it is
         raise loader.placed(error, loaded) from None
     except NotImplementedError:
         raise fail(f"`up --target {name}` is not available yet", fix="render the files with "
                    f"`streamdeploy render --target {name}` and ship them with the platform's CLI") from None
+
+
+def read_held(loaded: loader.Loaded, name: str, as_json: bool = False) -> tuple[tuple[str, str], ...]:
+    """Run the target's reads (read-only commands, through the runner's `capture`); a keyless
+    read that fails (not linked yet: a first deploy) ends them with nothing held."""
+    from streamdeploy.commands.render import context_for
+
+    reads = getattr(targets.get(name), "reads", None)
+    if reads is None:
+        return ()
+    held = []
+    for read in reads(loaded.spec, context_for(loaded)):
+        if not as_json:
+            console.info(f"{name}: reading what it holds: `{runner.show(read.argv)}`")
+        answer = runner.capture(read.argv, timeout=read.timeout, env={**os.environ, **dict(read.env)},
+                                cwd=loaded.root)
+        if read.key is None and not answer.ok:
+            if not as_json:
+                console.info(f"{name}: nothing to read back yet (a first deploy)")
+            return ()
+        if read.key is not None:
+            held.append((read.key, answer.stdout))
+    return tuple(held)
 
 
 def resolve_secrets(plan: Plan, env_file: Path | None) -> secret_values.Resolved:
@@ -226,9 +254,13 @@ def _say_left_out(loaded: loader.Loaded, name: str, resolved: secret_values.Reso
         if secret in said:
             continue
         key = declared.get(secret, {}).get("key")
-        why = "it is optional" if secret in optional else f"it is optional for `up --target {name}`"
-        console.warning(f"{secret} is not set: the service starts without it ({why})",
-                        where=name + (f" ({key})" if key else ""),
+        if secret in optional:
+            what = "the service starts without it (it is optional)"
+        elif name == LOCAL:
+            what = f"the service starts without it (it is optional for `up --target {name}`)"
+        else:  # Render: a secret set on the platform before is kept
+            what = f"`up --target {name}` keeps the value the platform holds, and stops if it holds none"
+        console.warning(f"{secret} is not set: {what}", where=name + (f" ({key})" if key else ""),
                         fix=f"export {secret}=..., or put {secret}=... in {where} (or pass --env-file FILE)")
 
 
@@ -263,11 +295,11 @@ def _gate(loaded: loader.Loaded, name: str, force: bool, as_json: bool) -> bool:
 
 
 def _write_files(loaded: loader.Loaded, name: str, force: bool, as_json: bool,
-                 plan_notes=()) -> list[str] | None:
+                 plan_notes=(), held: tuple[tuple[str, str], ...] = ()) -> list[str] | None:
     from streamdeploy import writer
     from streamdeploy.commands.render import context_for
 
-    rendering = targets.get(name).render(loaded.spec, context_for(loaded))
+    rendering = targets.get(name).render(loaded.spec, context_for(loaded, held))
     outcome = writer.write_all(list(rendering.files), loaded.root, loaded.path.name, force=force)
     if outcome.conflicts:
         for path, diff in outcome.conflicts:
