@@ -137,6 +137,9 @@ class SecretNeeds:
         if loose:
             parts.append(f"optional: {', '.join(loose)}")
         return "; ".join(parts)
+
+
+@dataclass(frozen=True)
 class Read:
     """A read-only command `up` runs before it renders, so that a target can keep what the
     platform already holds (a volume's region and size, variables set in its dashboard).
