@@ -90,6 +90,8 @@ class Streaming(Model):
     paths: list[Annotated[str, Field(pattern=r"^/")]] = Field(description="Paths that answer with SSE.")
     max_duration: Duration = Field(600.0, description="Longest a client stays connected to one stream.")
     heartbeat: Duration = Field(15.0, description="Interval of the keep-alive comment the app sends.")
+    env: EnvName | None = Field(
+        None, description="Env var that receives the heartbeat in seconds, so the app sends what this file says.")
 
 
 class Volume(Model):
@@ -149,6 +151,12 @@ class Service(Model):
     @property
     def is_web(self) -> bool:
         return self.port is not None
+
+    def described_env(self) -> dict[str, str]:
+        """Variables whose values this file sets for the app; every target passes them."""
+        if self.streaming is not None and self.streaming.env:
+            return {self.streaming.env: f"{self.streaming.heartbeat:g}"}
+        return {}
 
     @property
     def workers(self) -> int:
@@ -216,12 +224,22 @@ class RenderTarget(Model):
     repo: str | None = None
 
 
+class Proxy(Model):
+    """The reverse proxy in front of the service on this host (TLS, a public name), if any."""
+
+    server: Literal["nginx", "haproxy", "caddy", "traefik", "other"] = "other"
+    idle_timeout: Duration | None = Field(
+        None, description="How long it keeps a response open without bytes (nginx proxy_read_timeout, HAProxy "
+                          "timeout server); default: the server's own (nginx: 60s).")
+
+
 class DockerTarget(Model):
     image: str | None = Field(None, description="Image name; default: <name>-<service>.")
+    proxy: Proxy | None = None
 
 
 class ComposeTarget(Model):
-    pass
+    proxy: Proxy | None = None
 
 
 class KubernetesTarget(Model):

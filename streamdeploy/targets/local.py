@@ -245,6 +245,7 @@ def _environment_steps(spec: Spec, environment: Environment, root: Path, notes: 
 def _start_step(spec: Spec, name: str, service: Service, environment: Environment, root: Path,
                 ports: dict[tuple[str, str], int]) -> Step:
     env = _build_env(spec, environment, service)
+    env.update(service.described_env())
     volumes_dir = root / STATE_DIR / "volumes"
     for volume in service.volumes:
         if volume.env:

@@ -53,6 +53,7 @@ def test_docker_target_is_checked_as_a_single_host():
 
 def test_a_fine_description_exits_0_everywhere(tmp_path):
     (tmp_path / "streamdeploy.yaml").write_text(FINE, encoding="utf-8")
+    (tmp_path / "requirements.txt").write_text("fastapi\n", encoding="utf-8")
     result = run_cli("check", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stdout
     data = json.loads(result.stdout)

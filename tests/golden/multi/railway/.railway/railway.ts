@@ -37,6 +37,7 @@ export default defineRailway(() => {
       GREETING: "it's \"quoted\" # not a comment $HOME \\ back",
       PORT: "8000",
       CHROMA_DB_PATH: "/data/chroma",
+      SSE_HEARTBEAT: "15",
       OPENAI_API_KEY: preserve(),
       API_KEY: preserve(),
     },
