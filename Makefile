@@ -29,12 +29,16 @@ demo: setup
 	$(BIN)/streamdeploy up --target local -f examples/app/streamdeploy.yaml
 
 # Debian packages the tests drive for real; without root or apt they skip, saying why.
-TEST_DEBIAN_PACKAGES = chromium nginx
+# docker.io, containerd, runc and debootstrap: the engine of tests/engines (tests/setup/engine.sh).
+TEST_DEBIAN_PACKAGES = chromium nginx docker.io containerd runc debootstrap
 test-tools:
 	@tests/setup/debian-packages.sh $(TEST_DEBIAN_PACKAGES)
 
+# The engine is started (when this machine can) before pytest and stopped after it, if this
+# run started it, whatever pytest's result; its images stay cached for the next run.
 test: setup test-tools
-	$(BIN)/python -m pytest
+	@trap 'tests/setup/engine.sh down' INT TERM; tests/setup/engine.sh up $(BIN)/python; \
+	  $(BIN)/python -m pytest; status=$$?; tests/setup/engine.sh down; exit $$status
 
 render: setup
 	$(BIN)/streamdeploy render --target all -f examples/app/streamdeploy.yaml
