@@ -29,8 +29,8 @@ demo: setup
 	$(BIN)/streamdeploy up --target local -f examples/app/streamdeploy.yaml
 
 # Debian packages the tests drive for real; without root or apt they skip, saying why.
-# docker.io, containerd, runc and debootstrap: the engine of tests/engines (tests/setup/engine.sh).
-TEST_DEBIAN_PACKAGES = chromium nginx docker.io containerd runc debootstrap
+# haproxy: a proxy test; docker.io, containerd, runc, debootstrap: the engine of tests/setup/engine.sh.
+TEST_DEBIAN_PACKAGES = chromium nginx haproxy docker.io containerd runc debootstrap
 test-tools:
 	@tests/setup/debian-packages.sh $(TEST_DEBIAN_PACKAGES)
 

@@ -85,14 +85,14 @@ def test_up_build_wait_twice_keeps_data_and_adopts_the_docker_targets_volume(eng
     try:
         first = sh(*plan_argv(root, "up", override), cwd=root, timeout=1800)
         assert "already exists but was not created" not in first.stderr, first.stderr
-        assert "Recreate" not in first.stderr, first.stderr
+        assert "data will be lost" not in first.stderr, first.stderr
         api = container(root, override, "api")
         assert inspect(api)["State"]["Health"]["Status"] == "healthy"  # --wait waited for it
         assert "verified" in verify(api, root)
         # The second deploy, after a source change: rebuilt, data kept, nothing asked.
         (root / "app" / "__init__.py").write_text((root / "app" / "__init__.py").read_text() + "\n# changed\n")
         second = sh(*plan_argv(root, "up", override), cwd=root, timeout=1800)
-        assert "Recreate" not in second.stderr
+        assert "data will be lost" not in second.stderr  # no volume recreated
         api = container(root, override, "api")
         wait_healthy(api)
         assert "still there" in verify(api, root, 8000, "--expect-marker", "last")

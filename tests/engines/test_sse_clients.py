@@ -231,14 +231,14 @@ def _arrivals(url: str, wanted: set[str], out: dict, ready: threading.Event):
                         return
 
 
-def test_nginx_with_default_settings_adds_no_delay_to_events(app, nginx, tmp_path):
-    server = app()
-    proxy = nginx(server.server.port)  # `proxy_pass` alone: nginx's default buffering, HTTP/1.0 upstream
-    wanted = {f"lat-{i}" for i in range(15)}
+def latency_ratio(server: App, proxy_url: str, events: int = 15) -> float:
+    """Median latency of the same `added` events through the proxy over directly (both streams
+    open at once, so the app's own work is in both)."""
+    wanted = {f"lat-{i}" for i in range(events)}
     direct, proxied = {}, {}
     ready = [threading.Event(), threading.Event()]
     readers = [threading.Thread(target=_arrivals, args=(server.server.url, wanted, direct, ready[0]), daemon=True),
-               threading.Thread(target=_arrivals, args=(proxy.url, wanted, proxied, ready[1]), daemon=True)]
+               threading.Thread(target=_arrivals, args=(proxy_url, wanted, proxied, ready[1]), daemon=True)]
     for reader in readers:
         reader.start()
     assert all(r.wait(20) for r in ready)
@@ -249,11 +249,60 @@ def test_nginx_with_default_settings_adds_no_delay_to_events(app, nginx, tmp_pat
         time.sleep(0.1)
     for reader in readers:
         reader.join(30)
-    assert set(direct) == set(proxied) == wanted, "the app sends X-Accel-Buffering: no, so nginx does not buffer"
-    # The same event on both streams, so the app's own work is in both latencies.
-    ratio = statistics.median(proxied[d] - sent[d] for d in wanted) / statistics.median(
-        direct[d] - sent[d] for d in wanted)
+    assert set(direct) == set(proxied) == wanted, "every event passed (the app sends X-Accel-Buffering: no)"
+    through, straight = (statistics.median(got[d] - sent[d] for d in wanted) for got in (proxied, direct))
+    print(f"median latency: direct {straight * 1000:.1f} ms, through {proxy_url} {through * 1000:.1f} ms")
+    return through / straight
+
+
+def test_nginx_with_default_settings_adds_no_delay_to_events(app, nginx, tmp_path):
+    server = app()
+    proxy = nginx(server.server.port)  # `proxy_pass` alone: nginx's default buffering, HTTP/1.0 upstream
+    ratio = latency_ratio(server, proxy.url)
     assert ratio <= 1.1, f"through nginx {ratio:.3f}x the direct latency"
+
+
+HAPROXY = """global
+  pidfile {dir}/haproxy.pid
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend web
+  bind 127.0.0.1:{port}
+  default_backend app
+backend app
+  {option}
+  server app 127.0.0.1:{upstream}
+"""
+
+
+@pytest.mark.parametrize("option", ["", "option http-no-delay"])
+def test_haproxy_holds_events_back_unless_http_no_delay(app, tmp_path, option):
+    """What `check` says for `proxy: {server: haproxy}` (rule haproxy-no-delay), measured."""
+    if shutil.which("haproxy") is None:
+        pytest.skip("Debian's haproxy is not installed (make test installs it when run as root)")
+    server = app()
+    port = _testkit().free_port()
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(HAPROXY.format(dir=tmp_path, port=port, upstream=server.server.port, option=option))
+    proc = subprocess.Popen(["haproxy", "-db", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        ratio = latency_ratio(server, f"http://127.0.0.1:{port}")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    if option:
+        assert ratio <= 1.1, f"with {option}: {ratio:.3f}x"
+    else:
+        assert ratio > 1.5, f"without http-no-delay HAProxy delays each event ({ratio:.3f}x the direct latency)"
 
 
 def _heartbeats_until_end(url: str, seconds: float) -> tuple[int, bool]:
@@ -290,3 +339,21 @@ def test_a_heartbeat_under_half_the_proxy_timeout_keeps_the_stream_and_check_is_
     proxy = nginx(server.server.port, "proxy_read_timeout 3s;")
     beats, ended = _heartbeats_until_end(proxy.url, 7)
     assert not ended and beats >= 5, (beats, ended)
+
+
+# ----------------------------------------------------------------------------- Python clients
+
+
+def test_httpx_sse_hands_each_heartbeat_to_the_caller_as_an_empty_message(app, tmp_path):
+    """What the README's client section warns about: skip events with no data."""
+    httpx_sse = pytest.importorskip("httpx_sse")
+    server = app(description(tmp_path, "1s"))
+    with httpx.Client(timeout=10) as client, httpx_sse.connect_sse(client, "GET", server.server.url + "/events") as es:
+        events = []
+        for event in es.iter_sse():
+            events.append(event)
+            if len(events) == 3:
+                break
+    ready, *beats = events
+    assert ready.event == "ready"
+    assert [(b.event, b.data, b.id) for b in beats] == [("message", "", ready.id)] * 2
