@@ -144,6 +144,23 @@ def names() -> list[str]:
     return list(platforms())
 
 
+def shippable(name: str) -> bool:
+    """streamdeploy renders and ships to this platform (it has a target); the rest it advises on."""
+    return platform(name).target is not None
+
+
+def blocked(findings: list["Finding"]) -> set[str]:
+    """The targets these findings say the service cannot run on (``ANY``: none at all)."""
+    return {f.target for f in findings if f.severity == "error"}
+
+
+def runnable(findings: list["Finding"], names: list[str]) -> list[str]:
+    """Of ``names``, the targets this service can run on as described: the one rule that
+    `check`'s exit code, `render --target all`'s skipping and `compare`'s verdicts share."""
+    stopped = blocked(findings)
+    return [] if ANY in stopped else [n for n in names if n not in stopped]
+
+
 def aliases() -> dict[str, str]:
     """Target names that run on the same kind of host as a platform (docker -> compose)."""
     return dict(_data().get("aliases", {}))
@@ -752,7 +769,10 @@ def _stream_idle(ctx: _Context, name: str, p: Platform, base: tuple, heartbeat: 
 
 def _ingress_read_timeout(ctx: _Context) -> float | str | None:
     """What the kubernetes target's generated Ingress sets, since a fixed default would mislead."""
-    if ctx.spec.targets.kubernetes.ingress_class != "nginx":
+    ingress_class = ctx.spec.targets.kubernetes.ingress_class
+    if ingress_class is None:
+        return None  # an HTTPRoute: Gateway API has no idle timeout field; judge by the fact
+    if ingress_class != "nginx":
         return "not-nginx"
     try:
         from streamdeploy import targets

@@ -29,6 +29,10 @@ def _all(spec: Spec) -> Iterator[Issue]:
             # Compose services and Kubernetes objects share one namespace of names.
             yield (("stores", name), f"`{name}` names both a service and a store",
                    f"rename the store, e.g. `{name}-db`, and `store: {name}-db` in services that use it")
+    k8s = spec.targets.kubernetes
+    if k8s.registry and k8s.image:
+        yield (("targets", "kubernetes", "image"), "`image` and `registry` both say which image the cluster runs",
+               "keep `registry` to let `up` build and push each image, or `image` for one you build yourself")
     for name, service in spec.services.items():
         base = ("services", name)
         yield from service_problems(name, service)

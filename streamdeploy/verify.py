@@ -457,8 +457,8 @@ def run_checks(
         verify = svc.verify if svc is not None else None
         if verify is None or (verify.write is None and verify.read is None):
             if svc is not None:
-                detail = (f"service `{name}` has no verify.write/verify.read requests; add them to prove data "
-                          "survives a redeploy (see the example's streamdeploy.yaml)")
+                detail = (f"service `{name}` has no verify.write/verify.read requests; to prove data survives "
+                          f"a redeploy, add under services.{name} (your own write and read routes): {VERIFY_BLOCK}")
                 report.checks.append(Check("persistence", "skipped", detail))
             if expected:
                 report.checks.append(Check("persisted", "failed",
@@ -556,6 +556,11 @@ def _stream_check(base: str, name: str | None, svc: Any, progress: Progress | No
         return check
     return Check("stream", "skipped", f"no streaming path opens with a bare GET ({'; '.join(refused)}): "
                  "set verify.stream.path to one that does (a query may be part of it)")
+
+
+# What to add to a description so `verify` can write a marker and read it back.
+VERIFY_BLOCK = ('verify: {write: {method: POST, path: /items, json: {id: "{marker}"}, expect_status: 201}, '
+                'read: {path: "/items/{marker}", expect_text: "{marker}"}}')
 
 
 def _persisted_check(client: Any, base: str, verify: Any, expected: str, env: Mapping[str, str],

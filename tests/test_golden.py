@@ -14,7 +14,8 @@ from conftest import GOLDEN, example_files
 from streamdeploy import loader, targets, writer
 from streamdeploy.commands.render import collect
 
-CASES = [(path, name) for path in example_files() for name in targets.NAMES]
+CASES = [(path, name) for path in example_files()
+         for name in (*targets.NAMES, *targets.described_extras(loader.load(path).spec))]
 
 
 @pytest.mark.parametrize("description,target", CASES, ids=[f"{p.parent.name}-{t}" for p, t in CASES])

@@ -483,3 +483,14 @@ def test_a_guessed_stream_path_the_app_does_not_serve_still_fails(server, descri
     result = verify_cli(srv.url, description(text=PLAIN + "    streaming: {paths: [/nowhere], heartbeat: 1s}\n"), "--json")
     assert result.returncode == 1
     assert "404" in by_name(as_report(result))["stream"]["detail"]
+
+
+def test_the_hint_for_a_missing_verify_block_is_a_block_that_validates(tmp_path):
+    """A user installed from pipx has no example to look at: the hint is the block itself."""
+    from conftest import load_description
+    from streamdeploy.verify import VERIFY_BLOCK
+
+    loaded = load_description(tmp_path, "version: 1\nname: demo\nservices:\n  api:\n    start: uvicorn app:app --host 0.0.0.0\n"
+                                         f"    port: 8000\n    {VERIFY_BLOCK}\n")
+    verify = loaded.spec.services["api"].verify
+    assert verify.write.method == "POST" and "{marker}" in verify.read.path

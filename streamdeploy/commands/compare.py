@@ -48,11 +48,13 @@ def verdicts(loaded: loader.Loaded, *, today: date | None = None) -> list[Verdic
     today = today or clock.today()
     findings = capabilities.check(loaded, capabilities.names(), today=today)
     out = []
+    runnable = set(capabilities.runnable(findings, capabilities.names()))
     for p in capabilities.platforms().values():
         mine = [f for f in findings if f.target in (p.name, capabilities.ANY)]
         blocking = tuple(f for f in mine if f.severity == "error")
         warnings = tuple(f for f in mine if f.severity == "warning")
-        out.append(Verdict(p, not blocking, blocking, warnings, pricing.estimate(loaded.spec, p), _notes(p, today)))
+        out.append(Verdict(p, p.name in runnable, blocking, warnings, pricing.estimate(loaded.spec, p),
+                           _notes(p, today)))
     position = {name: i for i, name in enumerate(capabilities.names())}
 
     def rank(v: Verdict) -> tuple:
@@ -118,14 +120,7 @@ def _sized(estimate: Any) -> str:
 
 
 def _print(results: list[Verdict]) -> None:
-    from rich.table import Table
-
-    table = Table(title="Where this description can run", show_lines=True, title_justify="left")
-    table.add_column("Platform", style="bold", no_wrap=True)
-    table.add_column("Runs it?")
-    table.add_column("Per month", justify="right", no_wrap=True)
-    table.add_column("Sized as")
-    table.add_column("Notes")
+    rows = []
     for v in results:
         if v.feasible:
             verdict = "[green]yes[/green]"
@@ -133,10 +128,13 @@ def _print(results: list[Verdict]) -> None:
                 verdict += f" ({len(v.warnings)} warning{'s' if len(v.warnings) != 1 else ''})"
         else:
             verdict = f"[red]no[/red] ({len(v.blocking)} error{'s' if len(v.blocking) != 1 else ''})"
-        table.add_row(console.escape(v.platform.title), verdict, console.escape(_money(v.estimate)),
-                      console.escape(_sized(v.estimate)), console.escape("\n".join(v.notes)))
+        rows.append([console.escape(v.platform.title), verdict, console.escape(_money(v.estimate)),
+                     console.escape(_sized(v.estimate)), console.escape("\n".join(v.notes))])
+    console.table("Where this description can run", [
+        ("Platform", {"style": "bold", "no_wrap": True}), ("Runs it?", {}),
+        ("Per month", {"justify": "right", "no_wrap": True}), ("Sized as", {}), ("Notes", {}),
+    ], rows, lines=True)
     out = console.out()
-    out.print(table)
     blocked = [v for v in results if not v.feasible]
     if blocked:
         out.print("\n[bold]Why not[/bold]")

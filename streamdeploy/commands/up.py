@@ -171,8 +171,11 @@ def down(file: Path | None) -> int:
 def resolve_target(target: str) -> str:
     if target == "all":
         raise fail("`up` ships one target at a time", fix=f"pass --target with one of: {', '.join(targets.DEPLOYABLE)}")
+    if target in targets.EXTRAS:
+        raise fail(f"`{target}` is not a place to ship to: `render --target {target}` writes its files",
+                   fix=f"pass --target with one of: {', '.join(targets.DEPLOYABLE)}")
     if target not in targets.DEPLOYABLE:
-        raise fail(f"unknown target `{target}`", fix=f"use one of: {', '.join(targets.DEPLOYABLE)}")
+        raise targets.unknown(target, targets.DEPLOYABLE)
     return target
 
 
