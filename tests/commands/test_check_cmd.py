@@ -49,6 +49,7 @@ def test_named_on_purpose_an_advisory_platform_decides_the_exit_code():
 def test_errors_on_a_platform_it_ships_to_exit_1_and_say_where(tmp_path):
     text = (EXAMPLES / "app" / "streamdeploy.yaml").read_text().replace("max_duration: 10m", "max_duration: 30m")
     (tmp_path / "streamdeploy.yaml").write_text(text)
+    (tmp_path / "requirements.txt").write_text((EXAMPLES / "app" / "requirements.txt").read_text())
     result = run_cli("check", cwd=tmp_path)
     assert_no_traceback(result)
     assert result.returncode == 1
