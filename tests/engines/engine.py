@@ -24,8 +24,10 @@ STATE = Path(os.environ.get("STREAMDEPLOY_ENGINE_STATE", "/var/cache/streamdeplo
 BASE = "python:3.12-slim-bookworm"
 STREAMDEPLOY = str(Path(sys.executable).with_name("streamdeploy"))
 API_KEY = "engine-test-key"  # the services' write key in these tests; never a real secret
-ENV = {**os.environ, "API_KEY": API_KEY, "NO_COLOR": "1", "COLUMNS": "200"}
-ENV.pop("OPENAI_API_KEY", None)
+# compose.yaml requires every secret (${NAME:?}); verify never asks for an answer, so this
+# key is never sent anywhere.
+ENV = {**os.environ, "API_KEY": API_KEY, "OPENAI_API_KEY": "sk-engine-test-never-used", "NO_COLOR": "1",
+       "COLUMNS": "200"}
 
 
 def sh(*argv: str, check: bool = True, timeout: float = 600, cwd: Path | None = None,

@@ -42,7 +42,7 @@ start_dockerd() {
   command -v dockerd > /dev/null || unavailable "dockerd is not installed (Debian package docker.io)"
   say "starting dockerd (no bridge, no iptables; log in $STATE/dockerd.log)"
   setsid dockerd --iptables=false --ip6tables=false --bridge=none --ip-forward=false --ip-masq=false \
-    -H unix:///var/run/docker.sock > "$STATE/dockerd.log" 2>&1 < /dev/null &
+    -H unix:///var/run/docker.sock > "$STATE/dockerd.log" 2>&1 < /dev/null 9>&- &   # not our lock: fd 9
   echo $! > "$STATE/dockerd.pid"
   for _ in $(seq 60); do engine_answers && return 0; sleep 1; done
   unavailable "dockerd did not answer within 60 s: $(tail -3 "$STATE/dockerd.log" | tr '\n' ' ')"
