@@ -48,7 +48,7 @@ test-tools:
 # The engine is started (when this machine can) before pytest and stopped after it, if this
 # run started it, whatever pytest's result; its images stay cached for the next run.
 test: setup test-tools
-	@trap 'tests/setup/engine.sh down' INT TERM; tests/setup/engine.sh up $(BIN)/python; \
+	@trap 'tests/setup/engine.sh down; exit 130' INT TERM; tests/setup/engine.sh up $(BIN)/python; \
 	  $(BIN)/python -m pytest; status=$$?; tests/setup/engine.sh down; exit $$status
 
 render: setup
