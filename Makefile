@@ -42,12 +42,16 @@ demo: setup
 	@$(BIN)/python tools/foreground.py $(BIN)/streamdeploy up --target local -f examples/app/streamdeploy.yaml
 
 # Debian packages the tests drive for real; without root or apt they skip, saying why.
-TEST_DEBIAN_PACKAGES = chromium nginx
+# haproxy: a proxy test; docker.io, containerd, runc, debootstrap: the engine of tests/setup/engine.sh.
+TEST_DEBIAN_PACKAGES = chromium nginx haproxy docker.io containerd runc debootstrap
 test-tools:
 	@tests/setup/debian-packages.sh $(TEST_DEBIAN_PACKAGES)
 
+# The engine is started (when this machine can) before pytest and stopped after it, if this
+# run started it, whatever pytest's result; its images stay cached for the next run.
 test: setup test-tools
-	$(BIN)/python -m pytest
+	@trap 'tests/setup/engine.sh down; exit 130' INT TERM; tests/setup/engine.sh up $(BIN)/python; \
+	  $(BIN)/python -m pytest; status=$$?; tests/setup/engine.sh down; exit $$status
 
 render: setup
 	$(BIN)/streamdeploy render --target all -f examples/app/streamdeploy.yaml

@@ -402,6 +402,7 @@ def _chroma_fix(service_name: str) -> str:
 
 def _general(ctx: _Context) -> Iterator[_Raw]:
     for name, service in ctx.spec.services.items():
+        yield from _build_files(ctx, name, service)
         yield from _workers_with_embedded(ctx, name, service)
         yield from _memory_for_stack(ctx, name, service)
         yield from _routes_served(ctx, name, service)
@@ -409,6 +410,27 @@ def _general(ctx: _Context) -> Iterator[_Raw]:
     yield from _shared_volumes(ctx)
     for name, store in ctx.spec.stores.items():
         yield from _store_memory(name, store)
+
+
+def _build_files(ctx: _Context, name: str, service: Any) -> Iterator[_Raw]:
+    """What every build reads is there: the context, and the dependency file or your Dockerfile."""
+    build, base = service.build, ("services", name, "build")
+    here = f"next to {ctx.loaded.path.name}"
+    fix = f"put {ctx.loaded.path.name} next to the app's code, or point build.context and build.install at it"
+    context = ctx.app_dir(service)
+    if not context.is_dir():
+        yield _Raw("error", base + ("context",), f"build context `{build.context}` is not a folder {here}",
+                   "every image build and `up --target local` start there", None, fix, "build-context-missing")
+    elif build.dockerfile != "auto":
+        if not (ctx.root / build.dockerfile).is_file():
+            yield _Raw("error", base + ("dockerfile",), f"`{build.dockerfile}` does not exist {here}",
+                       "the image is built from it", None, "fix build.dockerfile, or use `auto`",
+                       "build-dockerfile-missing")
+    elif not (context / build.install).is_file():
+        where = "" if build.context in (".", "./") else f" in `{build.context}`"
+        yield _Raw("error", base + ("install",), f"`{build.install}` does not exist{where} {here}",
+                   "the generated Dockerfile copies it to install the dependencies, so every build stops "
+                   "there, as does `up --target local`", None, fix, "build-install-missing")
 
 
 def _workers_with_embedded(ctx: _Context, name: str, service: Any) -> Iterator[_Raw]:
@@ -830,9 +852,38 @@ def _stream_length(p: Platform, base: tuple, wanted: float) -> Iterator[_Raw]:
                    "stream-limit-unknown")
 
 
+# The reverse proxies people put in front of Docker and Compose, and what ends an idle stream.
+_PROXY_IDLE = {  # server: (setting, default seconds or None, source)
+    "nginx": ("proxy_read_timeout", 60.0, "https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_read_timeout"),
+    "haproxy": ("timeout server", None, "https://docs.haproxy.org/2.8/configuration.html#4.2-timeout%20server"),
+}
+_HAPROXY_NO_DELAY = "https://docs.haproxy.org/2.8/configuration.html#4.2-option%20http-no-delay"
+
+
+def _proxy(ctx: _Context, name: str) -> Any:
+    """targets.docker.proxy / targets.compose.proxy: the same host, so either one counts for both."""
+    if platform(name).name != "compose":
+        return None
+    own, other = ("docker", "compose") if name == "docker" else ("compose", "docker")
+    return getattr(ctx.spec.targets, own).proxy or getattr(ctx.spec.targets, other).proxy
+
+
 def _stream_idle(ctx: _Context, name: str, p: Platform, base: tuple, heartbeat: float | None) -> Iterator[_Raw]:
     cutoff = p.fact("idle_cutoff")
     limit, why, source, fix_key = cutoff.value, cutoff.why(), cutoff.source, "heartbeat"
+    who, setting = p.title, ""
+    proxy = _proxy(ctx, name)
+    if proxy is not None:
+        setting, default, source = _PROXY_IDLE.get(proxy.server, ("its idle timeout", None, None))
+        limit = proxy.idle_timeout if proxy.idle_timeout is not None else default
+        who = f"the {proxy.server} proxy in front" if proxy.server != "other" else "the proxy in front"
+        why = (f"targets.{name}.proxy: {who} ends a response after {setting} without a byte"
+               + (f" ({setting} {default:g}s by default)" if default is not None else ""))
+        if proxy.server == "haproxy":
+            yield _Raw("warning", base, "HAProxy holds back each event for about 200 ms unless told not to",
+                       "without `option http-no-delay` HAProxy waits to merge small writes (measured here: ~205 ms "
+                       "added per event)", _HAPROXY_NO_DELAY, "add `option http-no-delay` to the backend",
+                       "haproxy-no-delay")
     if p.name == "kubernetes" and isinstance(limit, (int, float)):
         generated = _ingress_read_timeout(ctx)
         if generated == "not-nginx":
@@ -846,21 +897,23 @@ def _stream_idle(ctx: _Context, name: str, p: Platform, base: tuple, heartbeat: 
     if not isinstance(limit, (int, float)):
         return
     path = base + (fix_key,)
+    shown = units.format_duration(limit)
     if heartbeat is None:
-        yield _Raw("warning", path, f"the app sends no heartbeat: {p.title} closes a stream after "
-                   f"{units.format_duration(limit)} without bytes, so a quiet stream (a slow model, a long tool "
-                   "call) ends there", why, source,
+        yield _Raw("warning", path, f"the app sends no heartbeat: {who} closes a stream after {shown} without "
+                   "bytes, so a quiet stream (a slow model, a long tool call) ends there", why, source,
                    "send a comment line (`: ping`) every 15 s while streaming (sse-starlette's EventSourceResponse "
                    "does: ping=15), then set heartbeat: 15s", "heartbeat-none")
         return
+    suggest = units.format_duration(15 if limit > 45 else max(1, int(limit // 3)))
+    raise_it = f", or raise {setting} on the proxy above {units.format_duration(heartbeat * 2)}" if proxy else ""
     if heartbeat >= limit:
-        yield _Raw("error", path, f"a heartbeat every {units.format_duration(heartbeat)} is too slow: {p.title} closes "
-                   f"a stream after {units.format_duration(limit)} without bytes", why, source,
-                   f"heartbeat: 15s (well under {units.format_duration(limit)})", "heartbeat-too-slow")
+        yield _Raw("error", path, f"a heartbeat every {units.format_duration(heartbeat)} is too slow: {who} closes "
+                   f"a stream after {shown} without bytes", why, source,
+                   f"heartbeat: {suggest} (well under {shown}){raise_it}", "heartbeat-too-slow")
     elif heartbeat > limit / 2:
-        yield _Raw("warning", path, f"a heartbeat every {units.format_duration(heartbeat)} is close to {p.title}'s "
-                   f"{units.format_duration(limit)} idle cutoff: one late beat ends the stream", why, source,
-                   "heartbeat: 15s", "heartbeat-close")
+        yield _Raw("warning", path, f"a heartbeat every {units.format_duration(heartbeat)} is close to the {shown} "
+                   f"idle cutoff of {who}: one late beat ends the stream", why, source,
+                   f"heartbeat: {suggest}{raise_it}", "heartbeat-close")
 
 
 def _ingress_read_timeout(ctx: _Context) -> float | str | None:

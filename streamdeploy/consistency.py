@@ -284,3 +284,6 @@ def _streaming(service: Service, base: tuple) -> Iterator[Issue]:
     elif streaming.heartbeat >= streaming.max_duration:
         yield (base + ("streaming", "heartbeat"), "the heartbeat must be shorter than max_duration",
                "e.g. heartbeat: 15s")
+    if streaming.env and streaming.env in service.env and service.env[streaming.env] != f"{streaming.heartbeat:g}":
+        yield (base + ("streaming", "env"), f"`{streaming.env}` is also set in env, to another value than the heartbeat",
+               f"remove {streaming.env} from env: streaming.env passes the heartbeat to the app")

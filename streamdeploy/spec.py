@@ -131,6 +131,8 @@ class Streaming(Model):
     heartbeat: Duration | None = Field(
         15.0, description="Interval of the keep-alive comment the app sends; null when it sends none "
                           "(a plain StreamingResponse): then idle cutoffs can end a quiet stream.")
+    env: EnvName | None = Field(
+        None, description="Env var that receives the heartbeat in seconds, so the app sends what this file says.")
 
 
 class Volume(Model):
@@ -277,6 +279,12 @@ class Service(Model):
     def is_web(self) -> bool:
         return self.port is not None
 
+    def described_env(self) -> dict[str, str]:
+        """Variables whose values this file sets for the app; every target passes them."""
+        if self.streaming is not None and self.streaming.env and self.streaming.heartbeat is not None:
+            return {self.streaming.env: f"{self.streaming.heartbeat:g}"}
+        return {}
+
     @property
     def workers(self) -> int:
         """Worker processes the start command asks for (uvicorn/gunicorn flags)."""
@@ -355,11 +363,22 @@ class RenderTarget(Model):
     repo: str | None = None
 
 
+class Proxy(Model):
+    """The reverse proxy in front of the service on this host (TLS, a public name), if any."""
+
+    server: Literal["nginx", "haproxy", "caddy", "traefik", "other"] = "other"
+    idle_timeout: Duration | None = Field(
+        None, description="How long it keeps a response open without bytes (nginx proxy_read_timeout, HAProxy "
+                          "timeout server); default: the server's own (nginx: 60s).")
+
+
 class DockerTarget(Model):
     image: str | None = Field(None, description="Image name; default: <name>-<service>.")
+    proxy: Proxy | None = None
 
 
 class ComposeTarget(Model):
+    proxy: Proxy | None = Field(None, description="A proxy of your own in front (without `domain`).")
     domain: str | None = Field(None, pattern=K8S_NAME, max_length=253,
                                description="Public host name for one VPS: adds a Caddy service that serves it on "
                                            "ports 80/443 with automatic HTTPS (DNS must point at the host).")

@@ -41,6 +41,9 @@ AUTO = "auto"  # what `up` passes: the stored marker when there is one, else no 
 _SECRET_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _MARKER = re.compile(r"^[A-Za-z0-9._~-]{1,100}$")
 _DEFAULT_HEARTBEAT = 15.0
+# What a guessed stream path answers when it needs more than a bare GET (a 404 still fails:
+# the description names a path the app does not serve).
+_NEEDS_MORE_THAN_GET = {400, 401, 403, 405, 422}
 _BODY_SHOWN = 200  # characters of a response body quoted in a failure
 
 Status = Literal["ok", "failed", "skipped"]
@@ -338,6 +341,7 @@ async def _hold_stream(url: str, path: str, heartbeat: float | None, hold: float
                 facts["headers_s"] = round(headers_at, 4)
                 content_type = r.headers.get("content-type", "")
                 facts["content_type"] = content_type
+                facts["status"] = r.status_code
                 if r.status_code != 200:
                     text = (await r.aread()).decode("utf-8", "replace")
                     hint = ""
@@ -588,10 +592,21 @@ def _stream_check(base: str, name: str | None, svc: Any, progress: Progress | No
     if streaming is None:
         why = "no streamdeploy.yaml" if svc is None else f"service `{name}` declares no streaming paths"
         return Check("stream", "skipped", why)
-    check = check_stream(base, streaming.paths[0], heartbeat, None, progress)
-    if len(streaming.paths) > 1:
-        check.detail += " (first of streaming.paths; set verify.stream.path to choose)"
-    return check
+    # No verify.stream: a guess. A path with {placeholders}, or one that refuses a bare GET
+    # (a required ?q=, a token, POST only), says nothing about the deploy: try the next one.
+    refused = [f"{path} has placeholders" for path in streaming.paths if "{" in path]
+    for path in (p for p in streaming.paths if "{" not in p):
+        check = check_stream(base, path, heartbeat, None, progress)
+        if check.status == "failed" and check.facts.get("status") in _NEEDS_MORE_THAN_GET:
+            refused.append(f"GET {path} → {check.facts['status']}")
+            continue
+        if refused:
+            check.detail += f" (not {', '.join(refused)}; set verify.stream.path to choose)"
+        elif len(streaming.paths) > 1:
+            check.detail += " (first of streaming.paths; set verify.stream.path to choose)"
+        return check
+    return Check("stream", "skipped", f"no streaming path opens with a bare GET ({'; '.join(refused)}): "
+                 "set verify.stream.path to one that does (a query may be part of it)")
 
 
 # What to add to a description so `verify` can write a marker and read it back.

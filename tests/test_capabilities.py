@@ -519,3 +519,42 @@ def test_fly_says_one_machine_and_one_volume_has_no_replica(tmp_path):
     assert "no replica" in finding.message and "kept 30 days" in finding.message
     assert "snapshot_retention" in finding.fix and "fly.io/docs/volumes" in finding.source
     assert not found(capabilities.check(loaded, ["railway", "render"], today=TODAY), "railway", "volume-not-replicated")
+# ----------------------------------------------------------------------------- build files, proxies
+
+
+def test_a_missing_dependency_file_stops_every_build(tmp_path):
+    loaded = describe(tmp_path)
+    assert not found(capabilities.check(loaded, [], today=TODAY), "any", "build-install-missing")
+    (tmp_path / "requirements.txt").unlink()
+    [finding] = found(capabilities.check(loaded, [], today=TODAY), "any", "build-install-missing", "error")
+    assert finding.key == "services.api.build.install" and "requirements.txt" in finding.message
+    assert "build.context" in finding.fix
+
+
+def test_a_missing_context_or_own_dockerfile_is_an_error(tmp_path):
+    assert found(capabilities.check(describe(tmp_path, build={"context": "backend"}), [], today=TODAY),
+                 "any", "build-context-missing", "error")
+    assert found(capabilities.check(describe(tmp_path, build={"dockerfile": "Dockerfile.mine"}), [], today=TODAY),
+                 "any", "build-dockerfile-missing", "error")
+
+
+@pytest.mark.parametrize("target", ["compose", "docker"])
+def test_a_proxy_idle_timeout_under_the_heartbeat_is_an_error_on_this_host(tmp_path, target):
+    loaded = describe(tmp_path, {"targets": {target: {"proxy": {"server": "nginx", "idle_timeout": "10s"}}}})
+    [finding] = found(capabilities.check(loaded, [target], today=TODAY), target, "heartbeat-too-slow", "error")
+    assert "nginx" in finding.message and "proxy_read_timeout" in finding.fix and "nginx.org" in finding.source
+
+
+def test_nginx_without_a_timeout_is_judged_by_its_60s_default(tmp_path):
+    streaming = {"paths": ["/stream"], "max_duration": "10m", "heartbeat": "40s"}
+    loaded = describe(tmp_path, {"targets": {"compose": {"proxy": {"server": "nginx"}}}}, streaming=streaming)
+    [finding] = found(capabilities.check(loaded, ["compose"], today=TODAY), "compose", "heartbeat-close", "warning")
+    assert "60s" in finding.why
+    assert not found(capabilities.check(describe(tmp_path, streaming=streaming), ["compose"], today=TODAY),
+                     "compose", "heartbeat-close")  # no proxy declared: nothing in front to judge
+
+
+def test_haproxy_in_front_gets_the_no_delay_note(tmp_path):
+    loaded = describe(tmp_path, {"targets": {"docker": {"proxy": {"server": "haproxy", "idle_timeout": "1m"}}}})
+    [finding] = found(capabilities.check(loaded, ["compose"], today=TODAY), "compose", "haproxy-no-delay")
+    assert "option http-no-delay" in finding.fix

@@ -155,6 +155,16 @@ def test_heartbeat_must_be_positive_and_below_max_duration():
         "services.api.streaming.heartbeat"]
 
 
+def test_streaming_env_hands_the_heartbeat_to_the_app_and_must_not_disagree_with_env():
+    streaming = {"paths": ["/s"], "heartbeat": "5s", "env": "SSE_HEARTBEAT"}
+    assert keys(streaming=streaming) == []
+    assert keys(streaming=streaming, env={"SSE_HEARTBEAT": "5"}) == []
+    assert keys(streaming=streaming, env={"SSE_HEARTBEAT": "15"}) == ["services.api.streaming.env"]
+    s = Spec.model_validate({"version": 1, "name": "demo", "services": {
+        "api": {"start": START, "port": 8000, "streaming": {**streaming, "heartbeat": "2.5s"}}}})
+    assert s.services["api"].described_env() == {"SSE_HEARTBEAT": "2.5"}
+
+
 def test_an_undefined_store_and_its_env_names():
     s = Spec.model_validate({"version": 1, "name": "demo", "services": {
         "api": {"start": START, "port": 8000, "store": "chroma", "env": {"CHROMA_HOST": "x"}}},

@@ -68,7 +68,8 @@ def project(tmp_path):
     shutil.copytree(EXAMPLES / "app", root, ignore=shutil.ignore_patterns(
         ".streamdeploy", "__pycache__", "tests", ".models", "chroma_data", ".env"))
     text = (root / "streamdeploy.yaml").read_text()
-    text = text.replace('SSE_HEARTBEAT: "15"', 'SSE_HEARTBEAT: "1"').replace("heartbeat: 15s", "heartbeat: 1s")
+    # streaming.env hands the description's heartbeat to the app: changing it here is enough.
+    text = text.replace("heartbeat: 15s", "heartbeat: 1s")
     port = free_port()
     text += f"  local: {{port: {port}}}\n"
     (root / "streamdeploy.yaml").write_text(text)

@@ -38,6 +38,13 @@ def project_from(example: str, tmp_path: Path) -> Path:
     shutil.copytree(EXAMPLES / example, root, ignore=ignore)
     if example == "multi":
         shutil.copytree(EXAMPLES / "app", tmp_path / "app", ignore=ignore)
+    # examples/scaled describes the app of examples/app: `check` wants the files builds read.
+    for service in loader.load(root / "streamdeploy.yaml").spec.services.values():
+        install = root / service.build.context / service.build.install
+        if not install.exists():
+            source = EXAMPLES / "app" / service.build.install
+            install.parent.mkdir(parents=True, exist_ok=True)
+            install.write_text(source.read_text() if source.is_file() else "# the dependencies\n")
     return root
 
 

@@ -462,6 +462,29 @@ def test_last_health_try_lands_on_the_deadline(description):
     assert time.monotonic() - started < 15
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("paths,status,detail", [
+    ("[/ask, /events]", "ok", "not GET /ask → 422"),  # the next guess that opens
+    ("[/ask, \"/runs/{id}/events\"]", "skipped", "set verify.stream.path"),  # nothing opens with a bare GET
+])
+def test_a_guessed_stream_path_that_needs_parameters_never_fails_a_healthy_deploy(server, description, paths,
+                                                                                   status, detail):
+    srv = server(VA_HEARTBEAT="0.5").start()
+    text = PLAIN + f"    streaming: {{paths: {paths}, heartbeat: 1s}}\n"
+    result = verify_cli(srv.url, description(text=text), "--json")
+    assert result.returncode == 0, result.stdout
+    stream = by_name(as_report(result))["stream"]
+    assert stream["status"] == status and detail in stream["detail"], stream
+
+
+@pytest.mark.slow
+def test_a_guessed_stream_path_the_app_does_not_serve_still_fails(server, description):
+    srv = server(VA_HEARTBEAT="0.5").start()
+    result = verify_cli(srv.url, description(text=PLAIN + "    streaming: {paths: [/nowhere], heartbeat: 1s}\n"), "--json")
+    assert result.returncode == 1
+    assert "404" in by_name(as_report(result))["stream"]["detail"]
+
+
 def test_the_hint_for_a_missing_verify_block_is_a_block_that_validates(tmp_path):
     """A user installed from pipx has no example to look at: the hint is the block itself."""
     from conftest import load_description

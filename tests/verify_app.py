@@ -73,6 +73,13 @@ async def events(request: Request):
     return StreamingResponse(body(), media_type=CONTENT_TYPE)
 
 
+async def question(request: Request):
+    """A stream that needs a query, like the example's /stream?q=: 422 without it."""
+    if not request.query_params.get("q"):
+        return JSONResponse({"detail": [{"loc": ["query", "q"], "msg": "Field required"}]}, status_code=422)
+    return await events(request)
+
+
 async def add(request: Request):
     _log(request)
     if API_KEY and request.headers.get("authorization") != f"Bearer {API_KEY}":
@@ -97,6 +104,7 @@ async def get(request: Request):
 app = Starlette(routes=[
     Route("/health", health),
     Route("/events", events),
+    Route("/ask", question),
     Route("/documents", add, methods=["POST"]),
     Route("/documents/{doc_id}", get),
 ])

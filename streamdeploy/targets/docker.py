@@ -95,6 +95,8 @@ def runtime_env(spec: Spec, service: str, target: str) -> tuple[dict[str, str], 
     for volume in svc.volumes:
         if volume.env:
             derived[volume.env] = (volume.mount, f"services.{service}.volumes")
+    for name, value in svc.described_env().items():
+        derived[name] = (value, f"services.{service}.streaming.heartbeat")
     notes = []
     for name, (value, key) in derived.items():
         if name in env and env[name] != value:
@@ -217,8 +219,10 @@ def _dockerfile(svc: Service, name: str) -> tuple[str, list[Note]]:
         "mounts": mounts,
         "owned_dirs": [shlex.quote(d) for d in ["/app", *mounts]],
         "entrypoint": bool(mounts),
-        "entrypoint_copy": _copy([ENTRYPOINT_FILE], ENTRYPOINT_IN_IMAGE, chmod="0755"),
-        "entrypoint_argv": _json([ENTRYPOINT_IN_IMAGE, *mounts, "--"]),
+        "entrypoint_copy": _copy([ENTRYPOINT_FILE], ENTRYPOINT_IN_IMAGE),
+        # Run through sh: no file mode to keep (a checkout can lose the x bit, and the legacy
+        # builder has no COPY --chmod), and the script execs the server, which becomes PID 1.
+        "entrypoint_argv": _json(["/bin/sh", ENTRYPOINT_IN_IMAGE, *mounts, "--"]),
         "deps": deps,
         "build_steps": steps,
         "port": svc.port,
@@ -242,12 +246,12 @@ def _deps(install: str, python: str) -> dict:
             "copy_line": _copy(sources, (directory + "/") if directory else "./")}
 
 
-def _copy(sources: list[str], dest: str, chmod: str | None = None) -> str:
-    flag = f"--chmod={chmod} " if chmod else ""
+def _copy(sources: list[str], dest: str) -> str:
+    # Only what the legacy builder understands too: a Docker CLI without buildx uses it.
     words = [*sources, dest]
     if all(re.fullmatch(r"[A-Za-z0-9_./*@+:-]+", w) for w in words):
-        return f"COPY {flag}{' '.join(words)}"
-    return f"COPY {flag}{_json(words)}"
+        return f"COPY {' '.join(words)}"
+    return f"COPY {_json(words)}"
 
 
 def _run(command: str) -> str:
@@ -432,12 +436,10 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
     ))
     for name, svc in spec.services.items():
         for volume in svc.volumes:
-            vol = volume_name(spec, volume.name)
-            steps.append(Step(("docker", "volume", "create", vol), f"Creating volume {vol} (kept across deploys)"))
+            steps.append(_volume_step(spec, volume.name, "(kept across deploys)"))
     used_stores = [s for s in dict.fromkeys(svc.store for svc in spec.services.values()) if s in spec.stores]
     for store in used_stores:
-        vol = volume_name(spec, store)
-        steps.append(Step(("docker", "volume", "create", vol), f"Creating volume {vol} for the {store} store"))
+        steps.append(_volume_step(spec, store, f"for the {store} store"))
 
     builds: dict[tuple[str, str], list[str]] = {}  # (Dockerfile, context) -> services
     for name in spec.services:
@@ -516,6 +518,14 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
     groups = SecretNeeds.of(*spec.services.values()).groups
     return Plan(NAME, tuple(steps), tuple(notes), url=peers.main_url(spec, urls), urls=tuple(urls),
                 secrets=tuple(secrets), tools=("docker",), secret_groups=groups)
+
+
+def _volume_step(spec: Spec, volume: str, why: str) -> Step:
+    """`docker volume create`, labelled as Compose labels its own: `--target compose` then takes
+    this volume (and its data) as the project's, without warning that someone else made it."""
+    vol = volume_name(spec, volume)
+    return Step(("docker", "volume", "create", "--label", f"com.docker.compose.project={spec.name}",
+                 "--label", f"com.docker.compose.volume={volume}", vol), f"Creating volume {vol} {why}")
 
 
 def _replace(container: str, drain: int) -> list[Step]:

@@ -254,6 +254,7 @@ def _environment_steps(spec: Spec, environment: Environment, root: Path, notes: 
 def _start_step(spec: Spec, name: str, service: Service, environment: Environment, root: Path,
                 ports: dict[tuple[str, str], int]) -> Step:
     env = _build_env(spec, environment, service)
+    env.update(service.described_env())
     for key, ref in service.env_refs.items():
         env[key] = peer_value(spec, name, ref, ports)
     volumes_dir = root / STATE_DIR / "volumes"

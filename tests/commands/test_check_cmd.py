@@ -49,6 +49,7 @@ def test_named_on_purpose_an_advisory_platform_decides_the_exit_code():
 def test_errors_on_a_platform_it_ships_to_exit_1_and_say_where(tmp_path):
     text = (EXAMPLES / "app" / "streamdeploy.yaml").read_text().replace("max_duration: 10m", "max_duration: 30m")
     (tmp_path / "streamdeploy.yaml").write_text(text)
+    (tmp_path / "requirements.txt").write_text((EXAMPLES / "app" / "requirements.txt").read_text())
     result = run_cli("check", cwd=tmp_path)
     assert_no_traceback(result)
     assert result.returncode == 1
@@ -81,6 +82,7 @@ def test_docker_target_is_checked_as_a_single_host():
 
 def test_a_fine_description_exits_0_everywhere(tmp_path):
     (tmp_path / "streamdeploy.yaml").write_text(FINE, encoding="utf-8")
+    (tmp_path / "requirements.txt").write_text("fastapi\n", encoding="utf-8")
     result = run_cli("check", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stdout
     data = json.loads(result.stdout)

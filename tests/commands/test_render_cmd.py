@@ -12,8 +12,9 @@ from conftest import EXAMPLES, assert_no_traceback, run_cli
 
 @pytest.fixture
 def project(tmp_path):
-    """A copy of the example's description in a scratch directory."""
+    """A copy of the example's description, with the dependency file every build needs."""
     shutil.copy(EXAMPLES / "app" / "streamdeploy.yaml", tmp_path / "streamdeploy.yaml")
+    shutil.copy(EXAMPLES / "app" / "requirements.txt", tmp_path / "requirements.txt")
     return tmp_path
 
 
@@ -117,6 +118,7 @@ def test_named_target_with_check_errors_stops_until_force(project):
 
 def test_all_skips_platforms_that_cannot_run_the_service(tmp_path):
     shutil.copy(EXAMPLES / "scaled" / "streamdeploy.yaml", tmp_path / "streamdeploy.yaml")
+    shutil.copy(EXAMPLES / "app" / "requirements.txt", tmp_path / "requirements.txt")
     result = run_cli("render", cwd=tmp_path)  # --target all is the default
     assert_no_traceback(result)
     assert result.returncode == 0, result.stderr
@@ -188,6 +190,7 @@ def test_a_targets_own_rule_points_at_the_line_of_its_key(project):
 def test_check_after_render_all_agrees_about_skipped_platforms(tmp_path):
     # examples/scaled cannot run on Railway: `render --target all` skips it, so --check must too.
     shutil.copy(EXAMPLES / "scaled" / "streamdeploy.yaml", tmp_path / "streamdeploy.yaml")
+    shutil.copy(EXAMPLES / "app" / "requirements.txt", tmp_path / "requirements.txt")
     rendered = run_cli("render", cwd=tmp_path)
     assert rendered.returncode == 0 and "skipped railway" in rendered.stderr, rendered.stderr
     checked = run_cli("render", "--check", cwd=tmp_path)

@@ -134,11 +134,15 @@ def test_variants_pass_hadolint(variant, tmp_path):
 def test_app_dockerfile_layers_in_cache_friendly_order(tmp_path):
     text = files_of(loader.load(REPO / "examples/app/streamdeploy.yaml").spec)["Dockerfile"]
     lines = text.splitlines()
-    assert lines[0] == "# syntax=docker/dockerfile:1"
+    # No `# syntax=` line: that frontend is an image pulled from Docker Hub on every fresh
+    # builder, and nothing in the file needs more than the builder's own (legacy included).
+    assert not any(line.startswith("# syntax=") for line in lines)
+    assert not any("--chmod" in line for line in lines), "the legacy builder has no COPY --chmod"
     assert "FROM python:3.12-slim-bookworm" in lines
     order = [lines.index(line) for line in (
         "COPY requirements.txt ./",
         "RUN pip install --no-cache-dir -r requirements.txt",
+        "COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh",
         "COPY --chown=10001:10001 . .",
         "RUN python -m app.warmup",
     )]
@@ -216,10 +220,10 @@ def test_volume_service_starts_as_root_only_for_the_entrypoint(tmp_path):
     files = files_of(app_spec(tmp_path, commands='["python -m app.warmup"]'))
     text = files["Dockerfile"]
     assert "install -d -o app -g app /app /data/chroma" in text
-    assert instruction(text, "ENTRYPOINT") == ["/usr/local/bin/docker-entrypoint.sh", "/data/chroma", "--"]
+    assert instruction(text, "ENTRYPOINT") == ["/bin/sh", "/usr/local/bin/docker-entrypoint.sh", "/data/chroma", "--"]
     users = [line for line in text.splitlines() if line.startswith("USER ")]
     assert users == ["USER 10001:10001", "USER 0:0"], "build steps as the app user, then root for the entrypoint"
-    assert "COPY --chmod=0755 docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh" in text
+    assert "COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh" in text
     assert "docker-entrypoint.sh" in files
 
 
@@ -383,15 +387,16 @@ def test_app_plan_argv(tmp_path):
     argvs = [step.argv for step in plan.steps]
     assert argvs == [
         ("docker", "network", "create", "stream-gen-ui"),
-        ("docker", "volume", "create", "stream-gen-ui_chroma_data"),
+        ("docker", "volume", "create", "--label", "com.docker.compose.project=stream-gen-ui",
+         "--label", "com.docker.compose.volume=chroma_data", "stream-gen-ui_chroma_data"),
         ("docker", "build", "--tag", "stream-gen-ui-api", "--file", "Dockerfile", "."),
         ("docker", "stop", "--timeout", "15", "stream-gen-ui-api"),
         ("docker", "rm", "stream-gen-ui-api"),
         ("docker", "run", "--detach", "--name", "stream-gen-ui-api", "--restart", "unless-stopped",
          "--network", "stream-gen-ui", "--network-alias", "api", "--stop-timeout", "15",
          "--publish", "127.0.0.1:8000:8000", "--volume", "stream-gen-ui_chroma_data:/data/chroma",
-         "--env", "ENVIRONMENT=production", "--env", "SSE_HEARTBEAT=15", "--env", "PORT=8000",
-         "--env", "CHROMA_DB_PATH=/data/chroma", "--env", "OPENAI_API_KEY", "--env", "API_KEY",
+         "--env", "ENVIRONMENT=production", "--env", "PORT=8000", "--env", "CHROMA_DB_PATH=/data/chroma",
+         "--env", "SSE_HEARTBEAT=15", "--env", "OPENAI_API_KEY", "--env", "API_KEY",
          "--cpus", "0.5", "--memory", "512000000", "stream-gen-ui-api"),
     ]
     run = plan.steps[-1]
@@ -430,7 +435,8 @@ def test_store_runs_beside_the_service_on_the_project_network(tmp_path):
     spec = loader.load(REPO / "examples/scaled/streamdeploy.yaml").spec
     plan = docker.TARGET.plan(spec, Context(tmp_path))
     argvs = [s.argv for s in plan.steps]
-    assert ("docker", "volume", "create", "stream-gen-ui_chroma") in argvs
+    assert ("docker", "volume", "create", "--label", "com.docker.compose.project=stream-gen-ui",
+            "--label", "com.docker.compose.volume=chroma", "stream-gen-ui_chroma") in argvs
     store = next(a for a in argvs if a[:2] == ("docker", "run") and "chromadb/chroma:1.5.9" in a)
     assert "--network-alias" in store and store[store.index("--network-alias") + 1] == "chroma"
     assert "stream-gen-ui_chroma:/data" in store

@@ -103,9 +103,9 @@ def test_blueprint_for_the_example_service():
         "autoDeployTrigger": "off",
         "envVars": [
             {"key": "ENVIRONMENT", "value": "production"},
-            {"key": "SSE_HEARTBEAT", "value": "15"},
             {"key": "PORT", "value": "8000"},
             {"key": "CHROMA_DB_PATH", "value": "/data/chroma"},
+            {"key": "SSE_HEARTBEAT", "value": "15"},  # streaming.heartbeat, through streaming.env
             {"key": "OPENAI_API_KEY", "sync": False},
             {"key": "API_KEY", "sync": False},
         ],

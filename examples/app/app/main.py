@@ -265,7 +265,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         q: Query_q,
         k: Annotated[int, Query(ge=1, le=min(20, settings.max_k))] = 4,
         last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+        last_event_id_query: Annotated[str | None, Query(alias="last_event_id", max_length=200)] = None,
     ):
+        last_event_id = last_event_id or last_event_id_query
         question = clean_query(q)
         key = (question, k)
         resume = parse_run_id(last_event_id)
@@ -288,7 +290,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return sse_response(follow_run(run, 0, settings, service.shutdown, prelude), settings, service.shutdown)
 
     @app.get("/events")
-    async def events(last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None):
+    async def events(
+        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+        last_event_id_query: Annotated[str | None, Query(alias="last_event_id", max_length=200)] = None,
+    ):
+        # ?last_event_id= is for a client that had to make a new EventSource (a proxy answered 502
+        # while this server was down, and browsers give up then): it cannot set the header.
+        last_event_id = last_event_id or last_event_id_query
         return sse_response(follow_changes(service.broker, last_event_id, settings, service.shutdown), settings, service.shutdown)
 
     return app

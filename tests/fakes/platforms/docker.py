@@ -194,7 +194,8 @@ def network_inspect(call: Call) -> int:
 def volume_create(call: Call) -> int:
     name = (call.inv.positionals or [None])[0] or ident("", call.record["id"], length=64)
     with call.state() as state:
-        _docker(state)["volumes"].setdefault(name, {"Name": name, "Driver": "local"})  # idempotent
+        labels = dict(label.partition("=")[::2] for label in call.inv.values("--label"))
+        _docker(state)["volumes"].setdefault(name, {"Name": name, "Driver": "local", "Labels": labels})  # idempotent
     call.print(name)
     return 0
 

@@ -3,7 +3,7 @@
 # `streamdeploy render`; a hand-edited copy is kept unless you pass --force.
 # Starts the service as uid 10001, whoever the platform starts the container as.
 #
-#   docker-entrypoint.sh MOUNT... -- COMMAND...
+#   sh docker-entrypoint.sh MOUNT... -- COMMAND...
 #
 # Railway, Fly and Render disks mount a volume owned by root, so a non-root server could
 # not write to it. Started as root, this gives each MOUNT to the app user (only when it
@@ -15,15 +15,37 @@ set -eu
 app_uid=10001
 app_gid=10001
 
+# Root without CHOWN, SETUID or SETGID (cap_drop: [ALL]) can neither hand over a mount nor
+# drop to the app user. Say so once and wait, rather than exit into a restart loop that
+# repeats the same failure; the health check reports the container unhealthy meanwhile.
+cannot() {
+    cat >&2 <<EOF
+error: started as root without the capability to $1, so the server cannot run as uid $app_uid.
+  Cause: the container drops capabilities (cap_drop: [ALL], --cap-drop ALL) but starts as root.
+  Fix one of:
+    - start it as the app user: docker run --user $app_uid:$app_gid, Compose user: "$app_uid:$app_gid",
+      Kubernetes securityContext.runAsUser: $app_uid (a fresh Docker volume is already theirs);
+    - or keep what this step needs: cap_add: [CHOWN, SETUID, SETGID] (--cap-add for docker run).
+  Waiting instead of exiting, so a restart policy does not repeat this; stop the container to fix it.
+EOF
+    trap 'exit 78' TERM INT
+    while :; do
+        sleep 3600 &
+        wait $! || true
+    done
+}
+
 if [ "$(id -u)" = "0" ]; then
     while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do
         mkdir -p "$1"
         if [ "$(stat -c %u "$1")" != "$app_uid" ]; then
-            chown -R "$app_uid:$app_gid" "$1"
+            chown -R "$app_uid:$app_gid" "$1" 2>/dev/null || cannot "give $1 to uid $app_uid (CHOWN)"
         fi
         shift
     done
     [ "$#" -gt 0 ] && shift
+    setpriv --reuid="$app_uid" --regid="$app_gid" --clear-groups -- true 2>/dev/null \
+        || cannot "switch to uid $app_uid (SETUID, SETGID)"
     exec setpriv --reuid="$app_uid" --regid="$app_gid" --clear-groups -- "$@"
 fi
 

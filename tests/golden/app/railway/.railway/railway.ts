@@ -36,9 +36,9 @@ export default defineRailway(() => {
     },
     env: {
       ENVIRONMENT: "production",
-      SSE_HEARTBEAT: "15",
       PORT: "8000",
       CHROMA_DB_PATH: "/data/chroma",
+      SSE_HEARTBEAT: "15",
       OPENAI_API_KEY: preserve(),
       API_KEY: preserve(),
     },

@@ -36,11 +36,11 @@ export default defineRailway(() => {
     },
     env: {
       ENVIRONMENT: "production",
-      SSE_HEARTBEAT: "15",
       HOST: "::",
       GREETING: "it's \"quoted\" # not a comment $HOME \\ back",
       PORT: "8000",
       CHROMA_DB_PATH: "/data/chroma",
+      SSE_HEARTBEAT: "15",
       OPENAI_API_KEY: preserve(),
       API_KEY: preserve(),
     },

@@ -52,6 +52,7 @@ export default defineRailway(() => {
     env: {
       ENVIRONMENT: "production",
       PORT: "8000",
+      SSE_HEARTBEAT: "15",
       CHROMA_HOST: chroma.env.RAILWAY_PRIVATE_DOMAIN,
       CHROMA_PORT: "8000",
       OPENAI_API_KEY: preserve(),
