@@ -129,6 +129,7 @@ def test_all_skips_platforms_that_cannot_run_the_service(tmp_path):
 
 def test_all_renders_the_new_targets_where_they_can_run(tmp_path):
     shutil.copy(EXAMPLES / "scaled" / "streamdeploy.yaml", tmp_path / "streamdeploy.yaml")
+    shutil.copy(EXAMPLES / "app" / "requirements.txt", tmp_path / "requirements.txt")
     result = run_cli("render", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     for path in ("cloudrun/api.yaml", ".do/app.yaml", "terraform/main.tf.json", "terraform/chroma.tf.json"):
