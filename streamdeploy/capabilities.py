@@ -407,6 +407,7 @@ def _general(ctx: _Context) -> Iterator[_Raw]:
         yield from _memory_for_stack(ctx, name, service)
         yield from _routes_served(ctx, name, service)
         yield from _app_needs(ctx, name, service)
+        yield from _ipv6_only(name, service)
     yield from _shared_volumes(ctx)
     for name, store in ctx.spec.stores.items():
         yield from _store_memory(name, store)
@@ -431,6 +432,29 @@ def _build_files(ctx: _Context, name: str, service: Any) -> Iterator[_Raw]:
         yield _Raw("error", base + ("install",), f"`{build.install}` does not exist{where} {here}",
                    "the generated Dockerfile copies it to install the dependencies, so every build stops "
                    "there, as does `up --target local`", None, fix, "build-install-missing")
+
+
+# Servers whose `::` listener takes IPv6 only: asyncio's create_server sets IPV6_V6ONLY (uvicorn),
+# and so does tornado's bind_sockets (streamlit). Measured here: uvicorn --host :: refuses 127.0.0.1.
+_V6ONLY_ON_WILDCARD = {"uvicorn", "streamlit run"}
+
+
+def _ipv6_only(name: str, service: Any) -> Iterator[_Raw]:
+    from streamdeploy import consistency
+
+    try:
+        listened = consistency._listen(service)
+    except ValueError:
+        return
+    if (listened and listened[0] in _V6ONLY_ON_WILDCARD and service.is_web
+            and consistency.listen_host(service) == "::"):
+        yield _Raw("warning", ("services", name, "start"),
+                   f"`{name}` listens on `::`, which {listened[0].split()[0]} takes as IPv6 only: IPv4 clients are "
+                   "refused, so the image's HEALTHCHECK (127.0.0.1), Kubernetes probes on an IPv4 pod address and "
+                   "proxies that connect over IPv4 never reach it",
+                   "Python's asyncio (uvicorn) and tornado (streamlit) set IPV6_V6ONLY on a `::` socket", None,
+                   "bind 0.0.0.0 (`--host ${HOST:-0.0.0.0}` with no HOST in env); on Fly, reach a private "
+                   "service through Flycast (`public: false`)", "ipv6-only-listener")
 
 
 def _workers_with_embedded(ctx: _Context, name: str, service: Any) -> Iterator[_Raw]:

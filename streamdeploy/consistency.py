@@ -209,7 +209,8 @@ def listen_host(service: Service) -> str | None:
 
 
 def listens_on_ipv6(service: Service) -> bool:
-    """Whether the server accepts IPv6 connections (`::` also takes IPv4 on Linux)."""
+    """Whether the server accepts IPv6 connections. Note uvicorn on `::` takes IPv6 only (asyncio
+    sets IPV6_V6ONLY): IPv4 clients, a container's HEALTHCHECK on 127.0.0.1 among them, are refused."""
     return listen_host(service) in ("::", "fly-local-6pn")
 
 

@@ -558,3 +558,12 @@ def test_haproxy_in_front_gets_the_no_delay_note(tmp_path):
     loaded = describe(tmp_path, {"targets": {"docker": {"proxy": {"server": "haproxy", "idle_timeout": "1m"}}}})
     [finding] = found(capabilities.check(loaded, ["compose"], today=TODAY), "compose", "haproxy-no-delay")
     assert "option http-no-delay" in finding.fix
+
+
+def test_uvicorn_on_the_ipv6_wildcard_is_warned_about(tmp_path):
+    """uvicorn --host :: listens IPv6 only (asyncio sets IPV6_V6ONLY): the real engine's HEALTHCHECK
+    on 127.0.0.1 never reached it."""
+    loaded = describe(tmp_path, start="uvicorn app.main:app --host :: --port 8000")
+    [finding] = found(capabilities.check(loaded, [], today=TODAY), "any", "ipv6-only-listener", "warning")
+    assert "IPv6 only" in finding.message and "0.0.0.0" in finding.fix
+    assert not found(capabilities.check(describe(tmp_path), [], today=TODAY), "any", "ipv6-only-listener")

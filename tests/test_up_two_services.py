@@ -42,7 +42,7 @@ def change_the_dashboard(root) -> None:
     path.write_text(text)
 
 
-def test_fly_ships_the_api_then_the_private_dashboard_wired_by_its_private_name(fake_clis, tmp_path):
+def test_fly_ships_the_api_then_the_private_dashboard_wired_to_it(fake_clis, tmp_path):
     root = project_from("multi", tmp_path)
     first = ship(fake_clis, root, "fly")
     assert first.returncode == 0, first.stderr
@@ -57,8 +57,8 @@ def test_fly_ships_the_api_then_the_private_dashboard_wired_by_its_private_name(
     assert imports["stream-gen-ui-admin"] == {k: SECRETS[k] for k in ADMIN_SECRETS}
     assert api["vm"] == [{"size": "shared-cpu-1x", "memory": "1024mb"}]
     assert admin["vm"] == [{"size": "shared-cpu-1x", "memory": "512mb"}]
-    # the API listens on `::`, so the dashboard reaches it on the private network; the fake checks it answers
-    assert admin["env"]["API_URL"] == "http://stream-gen-ui.internal:8000" and admin["unreachable"] == []
+    # the API listens on IPv4 and is public: the dashboard reaches it at its public URL; the fake checks it answers
+    assert admin["env"]["API_URL"] == "https://stream-gen-ui.fly.dev" and admin["unreachable"] == []
     assert [ip["type"] for ip in admin["ips"]] == ["private_v6"]  # private: Flycast only, no public IP
     assert {ip["type"] for ip in api["ips"]} == {"v6", "shared_v4"}
 

@@ -65,6 +65,15 @@ def private(spec: Spec, service: str) -> bool:
     return svc.is_web and not svc.public
 
 
+def on_private_network(svc: Service) -> bool:
+    """The server accepts connections on Fly's IPv6 private network (.internal): it listens on `::`
+    or fly-local-6pn. (uvicorn on `::` then takes IPv6 only, so Fly's proxy, which wants 0.0.0.0,
+    cannot reach it: a public service on 0.0.0.0 is reached at its public URL instead.)"""
+    from streamdeploy.consistency import listens_on_ipv6
+
+    return listens_on_ipv6(svc)
+
+
 def peer_value(spec: Spec, user: str, ref: ServiceRef) -> str:
     """Where `user` reaches `ref.service` on Fly.
 
@@ -73,29 +82,25 @@ def peer_value(spec: Spec, user: str, ref: ServiceRef) -> str:
     reaches a 0.0.0.0 listener too) and is what a private app gets; otherwise the
     service's public https URL is the one that always works.
     """
-    from streamdeploy.consistency import listens_on_ipv6
-
     other = spec.services[ref.service]
     app = app_name(spec, ref.service)
-    if ref.network == "public" or (other.public and not listens_on_ipv6(other)):
+    if ref.network == "public" or (other.public and not on_private_network(other)):
         return peers.literal(ref, peers.Address(f"{app}.fly.dev", None, "https"))
-    if listens_on_ipv6(other):
+    if on_private_network(other):
         return peers.literal(ref, peers.Address(f"{app}.internal", other.port))
     return peers.literal(ref, peers.Address(f"{app}.flycast", None))  # port 80 of its http_service
 
 
 def _peer_notes(spec: Spec, name: str) -> list[Note]:
-    from streamdeploy.consistency import listens_on_ipv6
-
     notes = []
     for key, ref in spec.services[name].env_refs.items():
         other = spec.services[ref.service]
-        if ref.network == "private" and other.public and not listens_on_ipv6(other):
+        if ref.network == "private" and other.public and not on_private_network(other):
             notes.append(Note(
                 NAME, f"{key} of `{name}` is {url(spec, ref.service)}, the public URL: Fly's private network is "
                 f"IPv6 and `{ref.service}` listens on IPv4 only", key=f"services.{ref.service}.start",
-                fix=f"have `{ref.service}` listen on `::` (IPv4 and IPv6) to keep this traffic on the private "
-                f"network at {app_name(spec, ref.service)}.internal", level="info"))
+                fix=f"make `{ref.service}` private (`public: false`) to keep this traffic on the private network, "
+                f"at {app_name(spec, ref.service)}.flycast", level="info"))
     return notes
 
 

@@ -26,8 +26,8 @@ STREAMDEPLOY = str(Path(sys.executable).with_name("streamdeploy"))
 API_KEY = "engine-test-key"  # the services' write key in these tests; never a real secret
 # compose.yaml requires every secret (${NAME:?}); verify never asks for an answer, so this
 # key is never sent anywhere.
-ENV = {**os.environ, "API_KEY": API_KEY, "OPENAI_API_KEY": "sk-engine-test-never-used", "NO_COLOR": "1",
-       "COLUMNS": "200"}
+ENV = {**os.environ, "API_KEY": API_KEY, "OPENAI_API_KEY": "sk-engine-test-never-used",
+       "ADMIN_PASSWORD": "engine-test-admin", "NO_COLOR": "1", "COLUMNS": "200"}
 
 
 def sh(*argv: str, check: bool = True, timeout: float = 600, cwd: Path | None = None,
@@ -69,10 +69,13 @@ def project(example: str, root: Path) -> Path:
     when that is not what the service is (a dashboard that is not written yet)."""
     from streamdeploy import loader
 
-    shutil.copytree(EXAMPLES / example, root, ignore=shutil.ignore_patterns(
-        ".streamdeploy", "__pycache__", "tests", ".models", "chroma_data", ".env", ".venv"))
+    ignore = shutil.ignore_patterns(".streamdeploy", "__pycache__", "tests", ".models", "chroma_data", ".env", ".venv")
+    shutil.copytree(EXAMPLES / example, root, ignore=ignore)
     for name, service in loader.load(root / "streamdeploy.yaml").spec.services.items():
         context = root / service.build.context
+        sibling = (EXAMPLES / example / service.build.context).resolve()
+        if service.build.context.startswith("..") and sibling.is_dir() and not context.exists():
+            shutil.copytree(sibling, context, ignore=ignore)  # multi builds its API from ../app
         if (context / service.build.install).is_file():
             continue
         if service.build.install != "requirements.txt":

@@ -101,8 +101,8 @@ def test_multi_service_one_app_each_and_env_round_trips(tmp_path):
     api, admin = found["fly.toml"], found["fly.admin.toml"]
     assert (api["app"], admin["app"]) == ("stream-gen-ui", "stream-gen-ui-admin")
     assert admin["build"] == {"dockerfile": "dashboard/Dockerfile"}
-    # the API binds `::`, so the dashboard reaches it on Fly's private IPv6 network
-    assert admin["env"] == {**spec.services["admin"].plain_env, "API_URL": "http://stream-gen-ui.internal:8000",
+    # the API listens on IPv4 (uvicorn on `::` would refuse it) and is public: its public URL works
+    assert admin["env"] == {**spec.services["admin"].plain_env, "API_URL": "https://stream-gen-ui.fly.dev",
                             "PORT": "8501"}
     assert api["env"]["GREETING"] == spec.services["api"].env["GREETING"]
     assert "mounts" not in admin
@@ -179,7 +179,7 @@ def test_a_reference_is_written_the_way_fly_reaches_that_app(tmp_path):
     assert env("0.0.0.0", "true")["A"] == "https://demo.fly.dev"
     spec = spec_of(tmp_path, base.replace("HOSTNAME", "0.0.0.0").replace("PUBLIC", "true"))
     note = next(n for n in fly.TARGET.render(spec, Context(tmp_path)).notes if n.key == "services.api.start")
-    assert "demo.internal" in note.fix and "`::`" in note.fix
+    assert "demo.flycast" in note.fix and "public: false" in note.fix
     # IPv4 only and private: through Fly's proxy at its Flycast address
     assert env("0.0.0.0", "false")["H"] == "demo.flycast:80"
 

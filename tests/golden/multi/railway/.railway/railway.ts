@@ -36,7 +36,6 @@ export default defineRailway(() => {
     },
     env: {
       ENVIRONMENT: "production",
-      HOST: "::",
       GREETING: "it's \"quoted\" # not a comment $HOME \\ back",
       PORT: "8000",
       CHROMA_DB_PATH: "/data/chroma",
