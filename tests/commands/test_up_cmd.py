@@ -192,6 +192,78 @@ def test_ctrl_c_stops_the_running_cli_names_the_step_and_exits_130(fake_clis, pr
     assert "Traceback" not in err and no_secret_values(out, err)
 
 
+def start_deploy(fakes, project: Path) -> tuple[subprocess.Popen, "object"]:
+    """`up --target fly` until its `fly deploy` (made slow) is running; returns up and that call."""
+    fakes.slow("fly deploy", 60)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamdeploy", "up", "--target", "fly", "--no-verify"], cwd=project,
+        env={**fakes.env(), **SECRETS}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not [c for c in fakes.calls("fly") if c.command == ["deploy"]]:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(0.3)
+    [deploy] = [c for c in fakes.calls("fly") if c.command == ["deploy"]]
+    return process, deploy
+
+
+def gone(pid: int, within: float = 15.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_closed_terminal_sighup_stops_the_running_cli_like_sigterm(fake_clis, project):
+    process, deploy = start_deploy(fake_clis, project)
+    process.send_signal(signal.SIGHUP)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == exitcodes.INTERRUPTED, err
+    assert "interrupted during step 5" in err and "Traceback" not in err
+    [deploy] = [c for c in fake_clis.calls("fly") if c.command == ["deploy"]]
+    assert deploy.signal == "SIGINT" and gone(deploy.pid)
+
+
+def test_sigkill_to_up_never_leaves_the_platform_cli_running(fake_clis, project):
+    process, deploy = start_deploy(fake_clis, project)
+    process.kill()  # no handler runs: the supervisor between up and the CLI must stop it
+    process.communicate(timeout=30)
+    assert gone(deploy.pid), "fly deploy outlived the `up` that started it"
+    [deploy] = [c for c in fake_clis.calls("fly") if c.command == ["deploy"]]
+    assert deploy.signal == "SIGTERM"
+    # and the next `up` starts clean: nothing of the killed run is left to name
+    fake_clis.clear_calls()
+    again = up(fake_clis, project)
+    assert again.returncode == 0, again.stderr
+    assert "still running" not in again.stderr
+
+
+def test_down_never_signals_a_process_that_took_over_a_recorded_pid(fake_clis, project):
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        record = {"pid": stranger.pid, "kind": "background", "description": "Starting api",
+                  "command": "sh -c 'exec uvicorn app.main:app'", "start": 1, "boot": None}
+        (project / ".streamdeploy").mkdir()
+        (project / ".streamdeploy" / "local.pid").write_text(json.dumps(record) + "\n")
+        result = fake_clis.run("down", cwd=project)
+        assert_no_traceback(result)
+        assert result.returncode == 0
+        assert f"pid {stranger.pid} is now `" in result.stderr and "time.sleep(60)" in result.stderr
+        assert "left it alone" in result.stderr and "nothing is running" in result.stderr
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
 # --- files and output --------------------------------------------------------------------------
 
 
