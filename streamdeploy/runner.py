@@ -1,19 +1,24 @@
 """The one place that starts platform processes: runs a Plan's Steps, one after another.
 
 For each step: its probe decides whether it is needed; the process starts in its own
-process group with secrets on stdin (or in its environment, by name); its output is
-shown as it comes with every secret value masked; it must finish within its timeout;
-Ctrl-C (or SIGTERM) stops it — SIGINT, then SIGTERM, then SIGKILL, a grace apart — and
-says which step stopped. A skipped step says why (its probe's reason: "already exists",
-"up to date"). A failed step shows the end of the CLI's output and the step's
-hint, and the run stops there.
+process group, under ``streamdeploy.supervisor`` (which stops the group should we die:
+SIGKILL, a crash, a closed terminal), with secrets on stdin (or in its environment, by
+name); its output is shown as it comes through the one masker (every secret the
+description names, in every encoding a CLI echoes, wrapped across lines too); it must
+finish within its timeout; Ctrl-C, SIGTERM or SIGHUP stops it — SIGINT, then SIGTERM,
+then SIGKILL, a grace apart — and says which step stopped. A skipped step says why (its
+probe's reason: "already exists", "up to date"). A failed step shows the end of the
+CLI's output and the step's hint, and the run stops there.
 
-Background steps (a local server) start with stdin closed and stdout/stderr appended to
-``.streamdeploy/logs/<target>.log``; their pids go to ``.streamdeploy/<target>.pid`` so
-that `up` can follow and stop them and `streamdeploy down` can stop them later. Each leads
-its own process group, and stopping one waits until the whole group is gone: a server
-started by a compound command (``migrate && serve``) must not outlive its shell, or an
-old and a new instance would share one embedded-Chroma volume.
+Background steps (a local server) start with stdin closed; the supervisor appends their
+output, masked, to ``.streamdeploy/logs/<target>.log``. ``.streamdeploy/<target>.pid``
+records each one (and each foreground step while it runs) with its start time and boot
+id, so that `up` can follow and stop them, `streamdeploy down` can stop them later, a step
+left by a killed `up` is found, and a pid that now belongs to someone else is never
+signalled. Each leads its own process group, and stopping one waits until the whole group
+is gone: a server started by a compound command (``migrate && serve``) must not outlive
+its shell, or an old and a new instance would share one embedded-Chroma volume. The run
+it replaces is stopped only once the new background steps can start.
 
 Display: on a terminal a step's last lines roll under a spinner and fold into one line
 when it succeeds; elsewhere (CI logs) every line is printed; with ``--json`` nothing is

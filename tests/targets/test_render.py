@@ -362,3 +362,14 @@ def test_glue_deploy_hands_over_to_render_deploys_create(tmp_path):
 def test_the_registry_finds_it():
     assert get("render") is render.TARGET
     assert render.TARGET.name == "render" and render.TARGET.title == "Render"
+
+
+def test_the_deploy_helper_quotes_whole_lines_so_a_secret_is_never_cut_in_half():
+    from streamdeploy.targets.render import find_service_id
+
+    secret = "sk-live-" + "Q" * 40
+    answer = "x" * 480 + "\n" + f"token {secret}\n" + "not json\n"
+    with pytest.raises(LookupError) as caught:
+        find_service_id(answer, "api")
+    message = str(caught.value)
+    assert secret in message or "sk-live" not in message  # whole, for the masker, or not at all
