@@ -62,6 +62,10 @@ def run(
     if resolved.unset:
         raise secret_values.unset_problem(resolved, name, env_file, declared=_declared(loaded))
     runner.preflight(plan, resolved.values)
+    if verify and plan.url:
+        from streamdeploy import verify as verifier
+
+        verifier.read_state(loaded.root)  # corrupt: bad input now, not after the deploy
     from streamdeploy.commands import doctor
 
     problems = doctor.readiness_problems(plan.tools, target=name)

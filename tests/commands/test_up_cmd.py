@@ -232,6 +232,47 @@ def test_a_closed_terminal_sighup_stops_the_running_cli_like_sigterm(fake_clis, 
     assert deploy.signal == "SIGINT" and gone(deploy.pid)
 
 
+def test_closing_the_terminal_up_runs_in_stops_the_cli_cleanly(fake_clis, project):
+    # A real hangup: `up` on a pseudo-terminal it controls, whose other end is closed. After
+    # that every write to the terminal fails, and stopping the CLI must not trip over it.
+    import os
+    import pty
+
+    fake_clis.slow("fly deploy", 60)
+    env = {**fake_clis.env(), **SECRETS}
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: a session leader with the pty as its controlling terminal
+        os.chdir(project)
+        os.execve(sys.executable, [sys.executable, "-m", "streamdeploy", "up", "--target", "fly", "--no-verify"], env)
+    try:
+        deadline = time.monotonic() + 60
+        while not [c for c in fake_clis.calls("fly") if c.command == ["deploy"]]:
+            assert time.monotonic() < deadline
+            try:
+                os.read(terminal, 65536)  # keep the terminal drained, as a terminal would
+            except OSError:
+                pass
+            time.sleep(0.1)
+        time.sleep(0.3)
+        os.close(terminal)  # the window closes: the kernel sends SIGHUP
+        terminal = None
+        deadline = time.monotonic() + 60
+        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+            assert time.monotonic() < deadline, "up did not end after its terminal closed"
+            time.sleep(0.1)
+        assert os.waitstatus_to_exitcode(done[1]) == exitcodes.INTERRUPTED
+    finally:
+        if terminal is not None:
+            os.close(terminal)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    [deploy] = [c for c in fake_clis.calls("fly") if c.command == ["deploy"]]
+    assert deploy.signal == "SIGINT" and gone(deploy.pid)
+
+
 def test_sigkill_to_up_never_leaves_the_platform_cli_running(fake_clis, project):
     process, deploy = start_deploy(fake_clis, project)
     process.kill()  # no handler runs: the supervisor between up and the CLI must stop it
@@ -327,3 +368,13 @@ def test_a_targets_problem_with_a_key_says_file_and_line(fake_clis, project):
     assert result.returncode == 2, result.stderr
     assert "streamdeploy.yaml:" in result.stderr and "services.api.build.install" in result.stderr
     assert "<input>" not in result.stderr
+
+
+def test_a_corrupt_verify_state_file_stops_up_before_anything_ships(fake_clis, project):
+    (project / ".streamdeploy").mkdir()
+    (project / ".streamdeploy" / "verify.json").write_text("[1, 2]")
+    result = fake_clis.run("up", "--target", "fly", cwd=project, env=SECRETS)
+    assert_no_traceback(result)
+    assert result.returncode == exitcodes.BAD_INPUT
+    assert "is not a verify state file" in result.stderr and "delete" in result.stderr
+    assert not [c for c in fake_clis.calls("fly") if c.command == ["deploy"]]
