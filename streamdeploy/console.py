@@ -89,3 +89,39 @@ def warning(message: str, where: str | None = None, fix: str | None = None) -> N
     err().print(f"{prefix}[yellow]warning[/yellow]: {escape(message)}")
     if fix:
         err().print(f"  [dim]fix:[/dim] {escape(fix)}")
+
+
+def table(title: str, columns: list[tuple[str, dict]], rows: list[list[str]], *, lines: bool = False) -> None:
+    """Rows for people: a table when it fits the terminal (or 80 columns, piped), else one
+    record per row — the first cell as its heading, then `label  value` lines — so no cell
+    is squeezed to a word or two. Cells are rich markup; ``columns`` are (header, Table
+    column options)."""
+    from rich.table import Table
+
+    console = out()
+    grid = Table(title=title, title_justify="left", show_lines=lines)
+    for header, options in columns:
+        grid.add_column(header, **options)
+    for row in rows:
+        grid.add_row(*row)
+    natural = console.measure(grid, options=console.options.update(max_width=10_000)).maximum
+    if natural <= console.width:
+        console.print(grid)
+        return
+    labels = [header for header, _ in columns[1:]]
+    width = max((len(label) for label in labels), default=0)
+    with console.capture() as captured:
+        if title:
+            console.print(f"[bold]{title}[/bold]")
+        for row in rows:
+            record = Table.grid(padding=(0, 2))
+            record.add_column(no_wrap=True, style="dim", min_width=width)
+            record.add_column(overflow="fold")
+            for label, cell in zip(labels, row[1:]):
+                if cell:
+                    record.add_row(label, cell)
+            console.print(f"\n[bold]{row[0]}[/bold]")
+            console.print(record)
+    # A grid pads every line to its width; piped output has no use for trailing blanks.
+    console.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+    console.file.flush()

@@ -12,7 +12,7 @@ import re
 import shlex
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, WithJsonSchema
 
 from streamdeploy import units
 
@@ -22,6 +22,10 @@ VOLUME_NAME = r"^[a-z][a-z0-9_]{0,29}$"
 # A DNS-1123 subdomain, as Kubernetes checks host and class names (an Ingress host may be `*.`).
 K8S_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 INGRESS_HOST = r"^(\*\.)?" + K8S_NAME[1:]
+GATEWAY_REF = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?" + K8S_NAME[1:]  # [namespace/]name
+# An image repository prefix: host[:port][/path], as the distribution spec names them.
+REGISTRY = (r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]+)?"
+            r"(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*$")
 
 Size = Annotated[
     int,
@@ -56,6 +60,36 @@ EnvValue = Annotated[
     WithJsonSchema({"type": ["string", "number", "boolean"], "description": "Numbers and booleans become text."}),
 ]
 EnvName = Annotated[str, Field(pattern=ENV_NAME)]
+
+
+class ServiceRef(BaseModel):
+    """Another service's address, written the way each platform expresses it.
+
+    `env: {API_URL: {service: api}}`: Railway gets a reference variable, Render a
+    `fromService`, Fly the app's private name, Kubernetes and Compose the service's DNS
+    name, a local run 127.0.0.1 and the port it gave the service.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    service: str = Field(pattern=DNS_LABEL, description="The service whose address this is.")
+    property: Literal["url", "hostport", "host", "port"] = Field(
+        "url", description="url: scheme://host:port; hostport: host:port; host; port.")
+    network: Literal["private", "public"] = Field(
+        "private", description="private: the address other services use inside the platform; public: the "
+        "address people use from the internet (https).")
+
+
+def _env_kind(value: object) -> str:
+    return "[reference]" if isinstance(value, (dict, ServiceRef)) else "[text]"
+
+
+# A mapping is a reference, anything else text: one branch's errors, not both. The tags are
+# bracketed so error locations drop them, as they drop pydantic's validator names.
+EnvEntry = Annotated[
+    Annotated[ServiceRef, Tag("[reference]")] | Annotated[EnvValue, Tag("[text]")],
+    Discriminator(_env_kind),
+]
 
 
 class Model(BaseModel):
@@ -139,12 +173,27 @@ class Service(Model):
     health: Health | None = None
     streaming: Streaming | None = None
     volumes: list[Volume] = Field(default_factory=list)
-    env: dict[EnvName, EnvValue] = Field(default_factory=dict, json_schema_extra={"additionalProperties": False})
+    env: dict[EnvName, EnvEntry] = Field(
+        default_factory=dict, json_schema_extra={"additionalProperties": False},
+        description="Plain values, or {service: NAME} for another service's address on each platform.")
     secrets: list[EnvName] = Field(default_factory=list, description="Names only; values never go in this file.")
     resources: Resources = Field(default_factory=Resources)
     replicas: int = Field(1, ge=1, le=100)
     store: str | None = Field(None, description="Name of a server-mode store under `stores:` this service uses.")
+    public: bool = Field(True, description="false: kept off the internet, reached by other services and through "
+                         "the platform's tunnel (fly proxy, kubectl port-forward).")
+    scale_to_zero: bool = Field(False, description="Stop when idle; the next request starts it again (a cold "
+                                "start), where the platform can.")
     verify: Verify | None = None
+
+    @property
+    def plain_env(self) -> dict[str, str]:
+        """The env values written in the description, without references to other services."""
+        return {k: v for k, v in self.env.items() if isinstance(v, str)}
+
+    @property
+    def env_refs(self) -> dict[str, ServiceRef]:
+        return {k: v for k, v in self.env.items() if isinstance(v, ServiceRef)}
 
     @property
     def is_web(self) -> bool:
@@ -221,20 +270,62 @@ class DockerTarget(Model):
 
 
 class ComposeTarget(Model):
-    pass
+    domain: str | None = Field(None, pattern=K8S_NAME, max_length=253,
+                               description="Public host name for one VPS: adds a Caddy service that serves it on "
+                                           "ports 80/443 with automatic HTTPS (DNS must point at the host).")
+    email: str | None = Field(None, pattern=r"^[^@\s{}]+@[^@\s{}]+$",
+                              description="Contact address for the ACME account Caddy opens (optional).")
+
+
+class Autoscale(Model):
+    """A HorizontalPodAutoscaler per service that can have replicas; `replicas` is its minimum."""
+
+    max: int = Field(ge=2, le=1000, description="Most replicas the autoscaler may run.")
+    cpu: int = Field(70, ge=1, le=100, description="Target average CPU use, percent of the request.")
 
 
 class KubernetesTarget(Model):
     namespace: str | None = Field(None, pattern=DNS_LABEL)
-    host: str | None = Field(None, pattern=INGRESS_HOST, max_length=253, description="Ingress host name.")
-    ingress_class: str = Field("nginx", pattern=K8S_NAME, max_length=253)
+    host: str | None = Field(None, pattern=INGRESS_HOST, max_length=253,
+                             description="Host name the HTTPRoute (or Ingress) answers for.")
+    gateway: str | None = Field(None, pattern=GATEWAY_REF, max_length=317,
+                                description="The Gateway the HTTPRoute attaches to: `name` or `namespace/name` "
+                                            "(default: `gateway` in the service's namespace).")
+    ingress_class: str | None = Field(None, pattern=K8S_NAME, max_length=253,
+                                      description="Expose through an Ingress of this class instead of an "
+                                                  "HTTPRoute (nginx, traefik, gce, ...).")
     storage_class: str | None = Field(None, pattern=K8S_NAME, max_length=253)
-    image: str | None = Field(None, description="Image reference the cluster pulls (registry/name:tag); "
-                                 "`{service}` in it is replaced by each service's name.")
+    volume_access: Literal["ReadWriteOncePod", "ReadWriteOnce"] = Field(
+        "ReadWriteOncePod", description="Access mode of single-writer claims; ReadWriteOnce for a provisioner "
+                                        "without CSI (it then allows two pods on one node).")
+    registry: str | None = Field(None, pattern=REGISTRY, max_length=255,
+                                 description="Where `up` pushes the images it builds, e.g. ghcr.io/you; each is "
+                                             "tagged with a hash of what it is built from.")
+    image: str | None = Field(None, description="An image you build yourself (registry/name:tag), used as is; "
+                                                "`{service}` in it is replaced by each service's name.")
+    image_pull_secret: str | None = Field(None, pattern=K8S_NAME, max_length=253,
+                                          description="Secret (type kubernetes.io/dockerconfigjson) the pods pull "
+                                                      "a private image with.")
+    read_only_root: bool = Field(True, description="Run the app with a read-only root filesystem (writable: its "
+                                                   "volumes and an empty /tmp).")
+    autoscale: Autoscale | None = None
 
 
 class LocalTarget(Model):
     port: int | None = Field(None, ge=1, le=65535, description="Host port; default: the service's port.")
+
+
+class GithubTarget(Model):
+    """A GitHub Actions workflow that ships on every push (`render --target github`)."""
+
+    deploy: list[Literal["fly", "railway", "render", "kubernetes"]] = Field(
+        default_factory=list, description="Targets `streamdeploy up` ships to on every push, in this order.")
+    branch: str = Field("main", pattern=r"^[A-Za-z0-9._/-]+$", description="The branch whose pushes deploy.")
+    test: str | None = Field(
+        "auto", description="Test command run before deploying; `auto`: pytest when the build context has "
+        "tests, null: none.")
+    environment: str | None = Field(
+        "production", description="GitHub environment of the deploy jobs (its protection rules and secrets).")
 
 
 class Targets(Model):
@@ -245,6 +336,7 @@ class Targets(Model):
     compose: ComposeTarget = Field(default_factory=ComposeTarget)
     kubernetes: KubernetesTarget = Field(default_factory=KubernetesTarget)
     local: LocalTarget = Field(default_factory=LocalTarget)
+    github: GithubTarget = Field(default_factory=GithubTarget)
 
 
 class Spec(Model):

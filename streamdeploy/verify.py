@@ -782,8 +782,8 @@ def _checks(url: str, loaded: Any, service: str | None, timeout: float, expect_m
         verify = svc.verify if svc is not None else None
         if verify is None or (verify.write is None and verify.read is None):
             if svc is not None:
-                detail = (f"service `{name}` has no verify.write/verify.read requests; add them to prove data "
-                          "survives a redeploy (see the example's streamdeploy.yaml)")
+                detail = (f"service `{name}` has no verify.write/verify.read requests; to prove data survives "
+                          f"a redeploy, add under services.{name} (your own write and read routes): {VERIFY_BLOCK}")
                 report.checks.append(Check("persistence", "skipped", detail))
             if expected:
                 report.checks.append(Check("persisted", "failed",
@@ -878,6 +878,11 @@ def _stream_check(base: str, name: str | None, svc: Any, progress: Progress | No
     if len(streaming.paths) > 1:
         check.detail += " (first of streaming.paths; set verify.stream.path to choose)"
     return check
+
+
+# What to add to a description so `verify` can write a marker and read it back.
+VERIFY_BLOCK = ('verify: {write: {method: POST, path: /items, json: {id: "{marker}"}, expect_status: 201}, '
+                'read: {path: "/items/{marker}", expect_text: "{marker}"}}')
 
 
 def _persisted_check(client: Any, base: str, verify: Any, expected: str, env: Mapping[str, str],

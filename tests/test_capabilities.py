@@ -361,12 +361,21 @@ def _with_kubernetes(monkeypatch, fake):
 def test_kubernetes_idle_cutoff_comes_from_the_generated_ingress(tmp_path, monkeypatch, generated, heartbeat,
                                                                   expected):
     _with_kubernetes(monkeypatch, generated)
-    loaded = describe(tmp_path, streaming={"paths": ["/stream"], "max_duration": "10m", "heartbeat": heartbeat})
+    loaded = describe(tmp_path, {"targets": {"kubernetes": {"ingress_class": "nginx"}}},
+                      streaming={"paths": ["/stream"], "max_duration": "10m", "heartbeat": heartbeat})
     findings = capabilities.check(loaded, ["kubernetes"], today=TODAY)
     rules = {f.rule for f in findings if f.rule.startswith("heartbeat")}
     assert rules == ({expected} if expected else set())
     if generated is not None and generated.read_timeout and expected:
         assert "generated Ingress" in found(findings, "kubernetes", expected)[0].why
+
+
+@pytest.mark.parametrize("heartbeat,expected", [("15s", None), ("45s", "heartbeat-close"), ("90s", "heartbeat-too-slow")])
+def test_kubernetes_through_a_gateway_is_judged_by_the_common_60s_idle_cutoff(tmp_path, heartbeat, expected):
+    """The default HTTPRoute: Gateway API has no idle-timeout field, so the fact's 60 s applies."""
+    loaded = describe(tmp_path, streaming={"paths": ["/stream"], "max_duration": "10m", "heartbeat": heartbeat})
+    findings = capabilities.check(loaded, ["kubernetes"], today=TODAY)
+    assert {f.rule for f in findings if f.rule.startswith("heartbeat")} == ({expected} if expected else set())
 
 
 def test_kubernetes_with_another_ingress_class_is_not_judged_by_nginx(tmp_path, monkeypatch):

@@ -115,7 +115,8 @@ def rendered_app_env(chroma_port: int) -> dict[str, str]:
     k8s_env, _ = kubernetes.plain_env(spec, "api")
     files = {f.path: f.content for f in compose.TARGET.render(spec, Context(root=loaded.root)).files}
     compose_file = yaml.safe_load(files[compose.FILE])
-    assert {k: v for k, v in compose_file["services"]["api"]["environment"].items() if v is not None} == k8s_env
+    secrets = spec.services["api"].secrets  # required from the caller's environment: ${NAME:?...}
+    assert {k: v for k, v in compose_file["services"]["api"]["environment"].items() if k not in secrets} == k8s_env
     assert (k8s_env["CHROMA_HOST"], k8s_env["CHROMA_PORT"]) == ("chroma", str(spec.stores["chroma"].port))
     return {**k8s_env, "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(chroma_port)}
 

@@ -30,9 +30,13 @@ SECRETS = {
 
 
 def project_from(example: str, tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(EXAMPLES / example, root, ignore=shutil.ignore_patterns("tests", ".streamdeploy", "__pycache__",
-                                                                           ".venv"))
+    """A copy of examples/<example>; the two-service example with examples/app beside it (it builds
+    the API from ../app)."""
+    ignore = shutil.ignore_patterns("tests", ".streamdeploy", "__pycache__", ".venv")
+    root = tmp_path / ("multi" if example == "multi" else "project")
+    shutil.copytree(EXAMPLES / example, root, ignore=ignore)
+    if example == "multi":
+        shutil.copytree(EXAMPLES / "app", tmp_path / "app", ignore=ignore)
     return root
 
 
@@ -184,21 +188,23 @@ def test_railway_toml_up_is_refused_after_the_cutoff(fake_clis, tmp_path):
 # --- render ----------------------------------------------------------------------------------
 
 
-def render_repository(fakes, root: Path) -> dict:
-    """A pushed git repository holding the rendered files, and the Blueprint's service."""
+def render_repository(fakes, root: Path, repo: Path | None = None, services: dict | None = None) -> dict:
+    """A pushed git repository (``repo``, default the project itself) holding the rendered files,
+    and the services the Blueprint made (id -> name)."""
     env = fakes.env()
+    repo = repo or root
     rendered = fakes.run("render", "--target", "render", cwd=root)
     assert rendered.returncode == 0, rendered.stderr
-    remote = root.parent / "remote.git"
-    git(root.parent, "init", "--bare", "-q", str(remote), env=env)
-    git(root, "init", "-q", "-b", "main", env=env)
-    git(root, "add", "-A", env=env)
-    git(root, "commit", "-q", "-m", "streamdeploy render", env=env)
-    git(root, "remote", "add", "origin", str(remote), env=env)
-    git(root, "push", "-q", "-u", "origin", "main", env=env)
+    remote = repo.parent / "remote.git"
+    git(repo.parent, "init", "--bare", "-q", str(remote), env=env)
+    git(repo, "init", "-q", "-b", "main", env=env)
+    git(repo, "add", "-A", env=env)
+    git(repo, "commit", "-q", "-m", "streamdeploy render", env=env)
+    git(repo, "remote", "add", "origin", str(remote), env=env)
+    git(repo, "push", "-q", "-u", "origin", "main", env=env)
     # What the one-time Dashboard step (New > Blueprint) creates.
-    fakes.seed("render", {"services": {"srv-d2abc3def4ghi5jkl6mn": {"name": "stream-gen-ui-api",
-                                                                      "type": "web_service"}}})
+    services = services or {"srv-d2abc3def4ghi5jkl6mn": "stream-gen-ui-api"}
+    fakes.seed("render", {"services": {sid: {"name": name, "type": "web_service"} for sid, name in services.items()}})
     return env
 
 
@@ -253,41 +259,238 @@ def test_docker_up_builds_and_runs_with_secrets_by_name_and_replaces_the_contain
     assert_secrets_stayed_hidden(fake_clis, root, first, second)
 
 
-def test_compose_up_passes_secrets_by_name(fake_clis, tmp_path):
-    root = project_from("multi", tmp_path)  # a fresh project: up writes the Dockerfiles compose builds
+def test_compose_up_passes_secrets_by_name_and_rolls_new_code_keeping_the_volume(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)  # a fresh project: up writes the Dockerfiles compose builds
+    first = ship(fake_clis, root, "compose")
+    assert first.returncode == 0, first.stderr
+    assert_every_call_parsed(fake_clis)
+    [project] = fake_clis.state()["docker"]["projects"].values()
+    [container] = project["containers"].values()
+    assert container["EnvFromCaller"] == {"OPENAI_API_KEY": True, "API_KEY": True}
+    built = container["ImageId"]
+    second = ship(fake_clis, root, "compose")
+    assert second.returncode == 0
+    [project] = fake_clis.state()["docker"]["projects"].values()
+    assert project["containers"]["stream-gen-ui-api-1"]["ImageId"] == built and project["ups"] == 2
+    change_code(root)
+    third = ship(fake_clis, root, "compose")
+    assert third.returncode == 0, third.stderr
+    [project] = fake_clis.state()["docker"]["projects"].values()
+    assert project["containers"]["stream-gen-ui-api-1"]["ImageId"] != built  # the new code runs
+    assert project["volumes"] == ["stream-gen-ui_chroma_data"] and not project.get("volumes_deleted")
+    assert "stream-gen-ui_chroma_data" in fake_clis.state()["docker"]["volumes"]
+    assert_secrets_stayed_hidden(fake_clis, root, first, second, third)
+
+
+def test_compose_up_of_two_services_with_caddy_in_front(fake_clis, tmp_path):
+    root = project_from("multi", tmp_path)
+    text = (root / "streamdeploy.yaml").read_text()
+    (root / "streamdeploy.yaml").write_text(text.replace("targets:\n", "targets:\n  compose: {domain: app.example.com}\n"))
     first = ship(fake_clis, root, "compose")
     assert first.returncode == 0, first.stderr
     assert_every_call_parsed(fake_clis)
     [project] = fake_clis.state()["docker"]["projects"].values()
     callers = {c["service"]: c["EnvFromCaller"] for c in project["containers"].values()}
-    assert callers == {"api": {"OPENAI_API_KEY": True, "API_KEY": True}, "admin": {"ADMIN_PASSWORD": True}}
+    assert callers == {"api": {"OPENAI_API_KEY": True, "API_KEY": True},
+                       "admin": {"ADMIN_PASSWORD": True, "API_KEY": True}, "caddy": {}}
+    assert (root / "Caddyfile").is_file()
+    assert plan_for(root, "compose").url == "https://app.example.com"
     second = ship(fake_clis, root, "compose")
     assert second.returncode == 0
     [project] = fake_clis.state()["docker"]["projects"].values()
-    assert len(project["containers"]) == 2 and project["ups"] == 2
+    assert len(project["containers"]) == 3 and project["ups"] == 2
+    assert {"stream-gen-ui_caddy_data", "stream-gen-ui_chroma_data"} <= set(project["volumes"])
     assert not project.get("volumes_deleted")
     assert_secrets_stayed_hidden(fake_clis, root, first, second)
+
+
+def test_a_plain_docker_compose_up_without_the_secrets_stops(fake_clis, tmp_path):
+    """C3: the file itself requires them, so `docker compose up` run by hand fails fast."""
+    root = project_from("app", tmp_path)
+    assert fake_clis.run("render", "--target", "compose", cwd=root).returncode == 0
+    bare = fake_clis.cli("docker", "compose", "-f", "compose.yaml", "up", "--detach", cwd=root,
+                         env={"API_KEY": SECRETS["API_KEY"]})
+    assert bare.returncode == 1 and "OPENAI_API_KEY" in bare.stderr
+    assert not fake_clis.state().get("docker", {}).get("projects")
 
 
 # --- kubernetes ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("example", ["app", "scaled"])
-def test_kubernetes_up_stores_secrets_from_the_environment_and_rolls_out(fake_clis, tmp_path, example):
-    root = project_from(example, tmp_path)
+def cluster(fakes, *, gateway: str = "default/gateway", pull_secret: str | None = None,
+            registry: str | None = None) -> None:
+    """A cluster with a Gateway (what the platform team runs), and a registry login here."""
+    namespace, name = gateway.split("/")
+    objects = {f"Gateway/{namespace}/{name}": {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                                               "metadata": {"name": name, "namespace": namespace}}}
+    if pull_secret:
+        ns, secret = pull_secret.split("/")
+        objects[f"Secret/{ns}/{secret}"] = {"apiVersion": "v1", "kind": "Secret",
+                                            "metadata": {"name": secret, "namespace": ns}}
+    fakes.seed("kubectl", {"objects": objects, "namespaces": ["default", "kube-system", "kube-public", namespace]})
+    if registry:
+        fakes.seed("docker", {"logins": {registry: {"username": "ci"}}})
+
+
+def deployment(fakes, namespace: str, name: str = "api") -> dict:
+    return fakes.state()["kubectl"]["objects"][f"Deployment/{namespace}/{name}"]
+
+
+def rollout(fakes, namespace: str, kind: str = "Deployment", name: str = "api") -> dict:
+    return fakes.state()["kubectl"]["rollouts"][f"{kind}/{namespace}/{name}"]
+
+
+def image_of(obj: dict) -> str:
+    return obj["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+def change_code(root: Path) -> None:
+    app = root / "app" / "main.py"
+    app.parent.mkdir(exist_ok=True)
+    app.write_text((app.read_text() if app.exists() else "") + "\n# a code change\n")
+
+
+def assert_nothing_deleted(fakes) -> None:
+    assert not [c.line for c in fakes.calls("kubectl") if c.command and c.command[0] == "delete"]
+
+
+def test_kubernetes_up_builds_pushes_and_rolls_out_new_code_only(fake_clis, tmp_path):
+    """K2, K14: registry + content tag; the second up rolls nothing, a code change rolls a new image."""
+    root = project_from("scaled", tmp_path)
+    cluster(fake_clis, gateway="infra/public", pull_secret="stream-gen-ui/ghcr-pull", registry="ghcr.io")
     first = ship(fake_clis, root, "kubernetes")
     assert first.returncode == 0, first.stderr
     assert_every_call_parsed(fake_clis)
+    assert_plan_order(fake_clis, plan_for(root, "kubernetes"))
+    ns = "stream-gen-ui"
     objects = fake_clis.state()["kubectl"]["objects"]
-    namespace = "stream-gen-ui" if example == "scaled" else "default"
-    secret = objects[f"Secret/{namespace}/api-secrets"]
-    assert secret["dataDigests"] == {"API_KEY": digest(SECRETS["API_KEY"]),
-                                     "OPENAI_API_KEY": digest(SECRETS["OPENAI_API_KEY"])}
-    assert f"Deployment/{namespace}/api" in objects
-    creates = [c for c in fake_clis.calls("kubectl") if c.command == ["create", "secret", "generic"]]
-    assert all(c.env.get("KUBECONFIG") for c in fake_clis.calls("kubectl"))
-    assert creates and all("--dry-run=client" in c.argv for c in creates)
+    assert objects[f"Secret/{ns}/api-secrets"]["dataDigests"] == {
+        "API_KEY": digest(SECRETS["API_KEY"]), "OPENAI_API_KEY": digest(SECRETS["OPENAI_API_KEY"])}
+    live = image_of(deployment(fake_clis, ns))
+    assert live.startswith("ghcr.io/example/stream-gen-ui-api:")
+    assert fake_clis.state()["docker"]["registry"].keys() == {live}  # what runs is what was pushed
+    assert rollout(fake_clis, ns)["images"] == [[live]]
+    claim_template = objects[f"StatefulSet/{ns}/chroma"]["spec"]["volumeClaimTemplates"]
+
     second = ship(fake_clis, root, "kubernetes")
     assert second.returncode == 0, second.stderr
-    assert fake_clis.state()["kubectl"]["objects"].keys() == objects.keys()
-    assert_secrets_stayed_hidden(fake_clis, root, first, second)
+    assert image_of(deployment(fake_clis, ns)) == live
+    assert rollout(fake_clis, ns)["revision"] == 1 and rollout(fake_clis, ns)["images"] == [[live]]  # nothing rolled
+
+    change_code(root)
+    third = ship(fake_clis, root, "kubernetes")
+    assert third.returncode == 0, third.stderr
+    new = image_of(deployment(fake_clis, ns))
+    assert new != live and new in fake_clis.state()["docker"]["registry"]
+    assert rollout(fake_clis, ns)["revision"] == 2 and rollout(fake_clis, ns)["images"][-1] == [new]
+    objects = fake_clis.state()["kubectl"]["objects"]
+    assert objects[f"StatefulSet/{ns}/chroma"]["spec"]["volumeClaimTemplates"] == claim_template  # data kept
+    assert rollout(fake_clis, ns, "StatefulSet", "chroma")["revision"] == 1  # the store was not restarted
+    assert_nothing_deleted(fake_clis)
+    assert_secrets_stayed_hidden(fake_clis, root, first, second, third)
+
+
+def test_kubernetes_up_without_a_registry_builds_for_a_local_cluster_and_keeps_the_claim(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)
+    cluster(fake_clis)
+    first = ship(fake_clis, root, "kubernetes")
+    assert first.returncode == 0, first.stderr
+    assert_every_call_parsed(fake_clis)
+    assert not [c for c in fake_clis.calls("docker") if c.command == ["push"]]
+    live = image_of(deployment(fake_clis, "default"))
+    assert live.startswith("stream-gen-ui-api:") and not live.endswith(":latest")
+    claim = fake_clis.state()["kubectl"]["objects"]["PersistentVolumeClaim/default/api-chroma-data"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOncePod"]
+    second = ship(fake_clis, root, "kubernetes")
+    assert second.returncode == 0, second.stderr
+    assert rollout(fake_clis, "default")["revision"] == 1
+    (root / "app" / "main.py").write_text((root / "app" / "main.py").read_text() + "\n# new code\n")
+    third = ship(fake_clis, root, "kubernetes")
+    assert third.returncode == 0, third.stderr
+    assert image_of(deployment(fake_clis, "default")) != live
+    assert rollout(fake_clis, "default")["revision"] == 2
+    assert fake_clis.state()["kubectl"]["objects"]["PersistentVolumeClaim/default/api-chroma-data"] == claim
+    assert_nothing_deleted(fake_clis)
+    assert_secrets_stayed_hidden(fake_clis, root, first, second, third)
+
+
+def test_kubernetes_push_without_a_registry_login_stops_before_the_cluster(fake_clis, tmp_path):
+    root = project_from("scaled", tmp_path)
+    cluster(fake_clis, gateway="infra/public", pull_secret="stream-gen-ui/ghcr-pull")  # no `docker login`
+    result = ship(fake_clis, root, "kubernetes")
+    assert result.returncode == 1
+    assert "docker login ghcr.io" in result.stderr
+    assert not [c for c in fake_clis.calls("kubectl") if c.command == ["apply"]]
+
+
+def test_kubernetes_up_stops_when_the_gateway_is_missing(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)
+    cluster(fake_clis, gateway="default/other")
+    result = ship(fake_clis, root, "kubernetes")
+    assert result.returncode == 1
+    assert "targets.kubernetes.gateway" in result.stderr and "kubectl get gateways -A" in result.stderr
+    assert not [c for c in fake_clis.calls("kubectl") if c.command == ["apply"] and "-k" in c.argv]
+    no_api = ship(fake_clis, root, "kubernetes", env={"FAKE_KUBE_NO_GATEWAY_API": "1"})
+    assert no_api.returncode == 1 and "ingress_class" in no_api.stderr
+
+
+@pytest.mark.parametrize("cluster_env,words", [
+    ({"FAKE_KUBE_REMOTE": "1"}, ("ImagePullBackOff", "cannot pull the image")),  # K2: no registry, remote nodes
+    ({"FAKE_KUBE_NO_DEFAULT_STORAGECLASS": "1"}, ("targets.kubernetes.storage_class", "kubectl get storageclass")),  # K5
+])
+def test_kubernetes_a_stalled_rollout_says_why_and_what_to_set(fake_clis, tmp_path, cluster_env, words):
+    root = project_from("app", tmp_path)
+    cluster(fake_clis)
+    result = ship(fake_clis, root, "kubernetes", env=cluster_env)
+    assert result.returncode == 1
+    assert all(word in result.stderr for word in words)
+
+
+def test_kubernetes_up_does_not_fight_an_autoscaler(fake_clis, tmp_path):
+    """K8: replicas an HPA owns are never taken back silently; with `autoscale` they are left to it."""
+    root = project_from("scaled", tmp_path)
+    cluster(fake_clis, gateway="infra/public", pull_secret="stream-gen-ui/ghcr-pull", registry="ghcr.io")
+    assert ship(fake_clis, root, "kubernetes").returncode == 0
+    hpa = {".spec.replicas": {"value": 7, "manager": "kube-controller-manager"}}
+    fake_clis.seed("kubectl", {"objects": {"Deployment/stream-gen-ui/api": {"_overrides": hpa}}})
+    fought = ship(fake_clis, root, "kubernetes")
+    assert fought.returncode == 1
+    assert 'conflict with "kube-controller-manager"' in fought.stderr and ".spec.replicas" in fought.stderr
+    assert "targets.kubernetes.autoscale" in fought.stderr
+    text = (root / "streamdeploy.yaml").read_text()
+    (root / "streamdeploy.yaml").write_text(text.replace("image_pull_secret: ghcr-pull}",
+                                                         "image_pull_secret: ghcr-pull, autoscale: {max: 10}}"))
+    settled = ship(fake_clis, root, "kubernetes")
+    assert settled.returncode == 0, settled.stderr
+    live = deployment(fake_clis, "stream-gen-ui")
+    assert "replicas" not in live["spec"] and live["_overrides"] == hpa  # the HPA keeps its 7
+    assert "HorizontalPodAutoscaler/stream-gen-ui/api" in fake_clis.state()["kubectl"]["objects"]
+
+
+def test_kubernetes_changing_a_claims_access_mode_is_refused_and_explained(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)
+    text = (root / "streamdeploy.yaml").read_text()
+    (root / "streamdeploy.yaml").write_text(text + "  kubernetes: {volume_access: ReadWriteOnce}\n")
+    cluster(fake_clis)
+    assert ship(fake_clis, root, "kubernetes").returncode == 0
+    (root / "streamdeploy.yaml").write_text(text)  # back to the default ReadWriteOncePod
+    result = ship(fake_clis, root, "kubernetes")
+    assert result.returncode == 1
+    assert "spec is immutable after creation" in result.stderr and "volume_access" in result.stderr
+    claim = fake_clis.state()["kubectl"]["objects"]["PersistentVolumeClaim/default/api-chroma-data"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]  # the claim, and its data, untouched
+
+
+def test_kubernetes_up_refuses_a_cluster_older_than_the_manifests_need(fake_clis, tmp_path):
+    """K3: preStop.sleep needs 1.30; `up` stops before step 1 (exit 3), `doctor` says the same."""
+    root = project_from("app", tmp_path)
+    cluster(fake_clis)
+    old = {"FAKE_KUBE_SERVER_VERSION": "1.29.6"}
+    result = ship(fake_clis, root, "kubernetes", env=old)
+    assert result.returncode == 3
+    assert "Kubernetes 1.29" in result.stderr and "1.30 or newer" in result.stderr
+    assert not [c for c in fake_clis.calls("docker") if c.command == ["build"]]
+    doctor = fake_clis.run("doctor", "--target", "kubernetes", cwd=root, env=old)
+    assert doctor.returncode == 3 and "1.30 or newer" in doctor.stdout + doctor.stderr
+    fine = fake_clis.run("doctor", "--target", "kubernetes", cwd=root)
+    assert "cluster 1.35" in fine.stdout

@@ -460,3 +460,14 @@ def test_last_health_try_lands_on_the_deadline(description):
     health = by_name(as_report(result))["health"]
     assert health["facts"]["attempts"] == 4 and 1.2 <= health["seconds"] < 2.5
     assert time.monotonic() - started < 15
+
+
+def test_the_hint_for_a_missing_verify_block_is_a_block_that_validates(tmp_path):
+    """A user installed from pipx has no example to look at: the hint is the block itself."""
+    from conftest import load_description
+    from streamdeploy.verify import VERIFY_BLOCK
+
+    loaded = load_description(tmp_path, "version: 1\nname: demo\nservices:\n  api:\n    start: uvicorn app:app --host 0.0.0.0\n"
+                                         f"    port: 8000\n    {VERIFY_BLOCK}\n")
+    verify = loaded.spec.services["api"].verify
+    assert verify.write.method == "POST" and "{marker}" in verify.read.path

@@ -18,9 +18,18 @@ def resolve(target: str) -> list[str]:
     if target == "all":
         return capabilities.names()
     if not capabilities.known(target):
-        choices = [*capabilities.names(), *capabilities.aliases()]
-        raise fail(f"unknown target `{target}`", fix=f"use one of: {', '.join(choices)}, all")
+        from streamdeploy import targets
+
+        raise targets.unknown(target, [*capabilities.names(), *capabilities.aliases(), "all"])
     return [target]
+
+
+def judged(names: list[str], target: str) -> list[str]:
+    """The targets whose errors decide the exit code: a platform named on purpose always;
+    with `all`, the ones streamdeploy ships to (the rest are advice)."""
+    from streamdeploy import capabilities
+
+    return names if target != "all" else [n for n in names if capabilities.shippable(n)]
 
 
 def run(file: Path | None, target: str = "all", as_json: bool = False) -> int:
@@ -29,20 +38,23 @@ def run(file: Path | None, target: str = "all", as_json: bool = False) -> int:
     loaded = loader.load(file)
     names = resolve(target)
     findings = capabilities.check(loaded, names)
-    errors = sum(f.severity == "error" for f in findings)
+    decisive = judged(names, target)
+    failed = set(decisive) - set(capabilities.runnable(findings, decisive))
     if as_json:
         console.emit_json({
-            "ok": errors == 0,
+            "ok": not failed,
             "file": str(loaded.path),
             "targets": names,
+            "judged": decisive,
+            "runnable": capabilities.runnable(findings, names),
             "facts_checked": capabilities.checked_on(),
             "counts": {s: sum(f.severity == s for f in findings) for s in capabilities.SEVERITIES},
             "findings": [f.as_dict() for f in findings],
         })
     else:
         print_findings(findings)
-        _summary(findings, names)
-    return exitcodes.FAILED if errors else exitcodes.OK
+        _summary(findings, names, decisive)
+    return exitcodes.FAILED if failed else exitcodes.OK
 
 
 def print_findings(findings: list, compact: bool = False) -> None:
@@ -85,16 +97,28 @@ def _group_order(findings: list):
     return lambda f: (order[f.target], capabilities.SEVERITIES.index(f.severity), f.line or 0)
 
 
-def _summary(findings: list, names: list[str]) -> None:
-    counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
-    parts = [f"{counts['error']} error{'s' if counts['error'] != 1 else ''}",
-             f"{counts['warning']} warning{'s' if counts['warning'] != 1 else ''}",
-             f"{counts['info']} note{'s' if counts['info'] != 1 else ''}"]
+def _summary(findings: list, names: list[str], decisive: list[str]) -> None:
+    from streamdeploy import capabilities
+
+    def count(n: int, word: str) -> str:
+        return f"{n} {word}{'s' if n != 1 else ''}"
+
+    stopped = capabilities.blocked(findings)
+    advice = sorted(t for t in stopped if t != capabilities.ANY and t not in decisive)
+    advice_errors = sum(f.severity == "error" and f.target in advice for f in findings)
+    errors = sum(f.severity == "error" for f in findings) - advice_errors
+    parts = [count(errors, "error"), count(sum(f.severity == "warning" for f in findings), "warning"),
+             count(sum(f.severity == "info" for f in findings), "note")]
     scope = names[0] if len(names) == 1 else f"{len(names)} platforms"
-    if counts["error"]:
-        blocked = sorted({"every platform" if f.target == "any" else f.target
-                          for f in findings if f.severity == "error"})
+    tail = (f"; {', '.join(advice)} cannot run it ({count(advice_errors, 'error')}; streamdeploy only advises "
+            "on them)" if advice else "")
+    deciding = sorted("every platform" if t == capabilities.ANY else t for t in stopped
+                      if t == capabilities.ANY or t in decisive)
+    if deciding:
         console.out().print(f"\n[bold red]✗[/bold red] {', '.join(parts)} for {console.escape(scope)}; "
-                            f"errors on: {console.escape(', '.join(blocked))}")
-    else:
-        console.out().print(f"\n[green]✓[/green] {', '.join(parts)} for {console.escape(scope)}")
+                            f"errors on: {console.escape(', '.join(deciding) + tail)}")
+        return
+    runs = capabilities.runnable(findings, decisive)
+    ready = f"; runs on: {', '.join(runs)}" if len(names) > 1 and runs else ""
+    console.out().print(f"\n[green]✓[/green] {', '.join(parts)} for {console.escape(scope)}"
+                        f"{console.escape(ready + tail)}")

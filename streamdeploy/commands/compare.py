@@ -16,6 +16,7 @@ from streamdeploy import console, exitcodes, loader
 ASSUMPTIONS = (
     "running all month at the described cpu and memory, times replicas; per-second and per-hour prices x 730 h",
     "Railway bills actual use per minute, so its figure is a ceiling",
+    "a service with scale_to_zero is priced awake all month; `idle` is its cost asleep, where the platform stops it",
     "excludes egress, build minutes, free tiers and workspace seats; includes plan minimums",
 )
 
@@ -48,11 +49,13 @@ def verdicts(loaded: loader.Loaded, *, today: date | None = None) -> list[Verdic
     today = today or clock.today()
     findings = capabilities.check(loaded, capabilities.names(), today=today)
     out = []
+    runnable = set(capabilities.runnable(findings, capabilities.names()))
     for p in capabilities.platforms().values():
         mine = [f for f in findings if f.target in (p.name, capabilities.ANY)]
         blocking = tuple(f for f in mine if f.severity == "error")
         warnings = tuple(f for f in mine if f.severity == "warning")
-        out.append(Verdict(p, not blocking, blocking, warnings, pricing.estimate(loaded.spec, p), _notes(p, today)))
+        out.append(Verdict(p, p.name in runnable, blocking, warnings, pricing.estimate(loaded.spec, p),
+                           _notes(p, today)))
     position = {name: i for i, name in enumerate(capabilities.names())}
 
     def rank(v: Verdict) -> tuple:
@@ -100,7 +103,9 @@ def _money(estimate: Any) -> str:
     if estimate.monthly is None:
         return "unknown"
     text = f"${estimate.monthly:,.2f}"
-    return text if estimate.complete else text + " + ?"
+    text = text if estimate.complete else text + " + ?"
+    saved = sum(i.monthly - i.idle_monthly for i in estimate.items if i.idle is not None and i.monthly is not None)
+    return f"{text}\n${estimate.monthly - saved:,.2f} idle" if saved else text
 
 
 def _sized(estimate: Any) -> str:
@@ -109,23 +114,19 @@ def _sized(estimate: Any) -> str:
         name = item.what.split(".", 2)
         if item.what == "plan minimum":
             parts.append(f"plan minimum ${item.monthly:,.2f}")
-        elif len(name) == 2:  # services.api / stores.chroma
+        elif len(name) == 2:  # services.api / stores.chroma: each priced on its own
             count = f" x{item.count}" if item.count > 1 else ""
-            parts.append(f"{name[1]}{count}: {item.detail}")
+            price = "" if item.monthly is None else f" ${item.monthly:,.2f}"
+            parts.append(f"{name[1]}{count}: {item.detail}{price}")
+            if item.idle is not None:
+                parts.append(f"  idle: ${item.idle_monthly:,.2f} ({item.idle.split(',')[0]})")
         else:  # a volume or a store's data
             parts.append(f"  + disk {item.detail}")
     return "\n".join(parts)
 
 
 def _print(results: list[Verdict]) -> None:
-    from rich.table import Table
-
-    table = Table(title="Where this description can run", show_lines=True, title_justify="left")
-    table.add_column("Platform", style="bold", no_wrap=True)
-    table.add_column("Runs it?")
-    table.add_column("Per month", justify="right", no_wrap=True)
-    table.add_column("Sized as")
-    table.add_column("Notes")
+    rows = []
     for v in results:
         if v.feasible:
             verdict = "[green]yes[/green]"
@@ -133,10 +134,13 @@ def _print(results: list[Verdict]) -> None:
                 verdict += f" ({len(v.warnings)} warning{'s' if len(v.warnings) != 1 else ''})"
         else:
             verdict = f"[red]no[/red] ({len(v.blocking)} error{'s' if len(v.blocking) != 1 else ''})"
-        table.add_row(console.escape(v.platform.title), verdict, console.escape(_money(v.estimate)),
-                      console.escape(_sized(v.estimate)), console.escape("\n".join(v.notes)))
+        rows.append([console.escape(v.platform.title), verdict, console.escape(_money(v.estimate)),
+                     console.escape(_sized(v.estimate)), console.escape("\n".join(v.notes))])
+    console.table("Where this description can run", [
+        ("Platform", {"style": "bold", "no_wrap": True}), ("Runs it?", {}),
+        ("Per month", {"justify": "right", "no_wrap": True}), ("Sized as", {}), ("Notes", {}),
+    ], rows, lines=True)
     out = console.out()
-    out.print(table)
     blocked = [v for v in results if not v.feasible]
     if blocked:
         out.print("\n[bold]Why not[/bold]")

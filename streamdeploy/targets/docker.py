@@ -19,7 +19,7 @@ import shlex
 from dataclasses import dataclass
 from functools import lru_cache
 
-from streamdeploy.spec import Service, Spec
+from streamdeploy.spec import Service, ServiceRef, Spec
 from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, Step
 
 NAME = "docker"
@@ -85,9 +85,10 @@ def runtime_env(spec: Spec, service: str, target: str) -> tuple[dict[str, str], 
 
     Values streamdeploy derives win over the description's (the port and mounts must
     agree with the platform config); a conflicting value is reported, not dropped silently.
+    References to other services are not here: ``peers.env`` adds them per platform.
     """
     svc = spec.services[service]
-    env = dict(svc.env)
+    env = dict(svc.plain_env)
     derived: dict[str, tuple[str, str]] = {}  # name -> (value, key in the description)
     if svc.port is not None:
         derived["PORT"] = (str(svc.port), f"services.{service}.port")
@@ -102,6 +103,15 @@ def runtime_env(spec: Spec, service: str, target: str) -> tuple[dict[str, str], 
                               fix=f"remove {name} from env"))
         env[name] = value
     return env, notes
+
+
+def peer_value(spec: Spec, user: str, ref: ServiceRef) -> str:
+    """Containers reach each other by service name on the project's network (`--network-alias`);
+    people reach a service at the port it publishes on this machine."""
+    from streamdeploy.targets import peers
+
+    host = "127.0.0.1" if ref.network == "public" else ref.service
+    return peers.literal(ref, peers.Address(host, spec.services[ref.service].port))
 
 
 def go_duration(seconds: float) -> str:
@@ -451,12 +461,15 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
             hint=f"`docker logs {container}` shows why it stopped",
         ))
 
+    from streamdeploy.targets import peers
+
     published: dict[int, str] = {}
-    url = None
+    urls: list[tuple[str, str]] = []
     secrets: list[str] = []
-    for name, svc in spec.services.items():
+    for name in peers.deploy_order(spec):
+        svc = spec.services[name]
         base = f"services.{name}"
-        env, env_notes = runtime_env(spec, name, NAME)
+        env, env_notes = peers.env(spec, name, NAME, lambda ref, user=name: peer_value(spec, user, ref))
         notes.extend(env_notes)
         if svc.store in spec.stores:
             host_var, port_var = spec.stores[svc.store].env_names
@@ -478,7 +491,7 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
             # Loopback only: Docker's published ports bypass host firewalls, and the server
             # trusts forwarded headers; put a reverse proxy in front to serve other machines.
             argv += ["--publish", f"127.0.0.1:{svc.port}:{svc.port}"]
-            url = url or f"http://127.0.0.1:{svc.port}"
+            urls.append((name, f"http://127.0.0.1:{svc.port}"))
         for volume in svc.volumes:
             argv += ["--volume", f"{volume_name(spec, volume.name)}:{volume.mount}"]
         for key, value in env.items():
@@ -494,7 +507,8 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
             hint=f"`docker logs {container}` shows why it stopped",
         ))
         secrets.extend(s for s in svc.secrets if s not in secrets)
-    return Plan(NAME, tuple(steps), tuple(notes), url=url, secrets=tuple(secrets), tools=("docker",))
+    return Plan(NAME, tuple(steps), tuple(notes), url=peers.main_url(spec, urls), urls=tuple(urls),
+                secrets=tuple(secrets), tools=("docker",))
 
 
 def _replace(container: str, drain: int) -> list[Step]:

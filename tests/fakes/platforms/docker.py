@@ -18,6 +18,8 @@ VERSION = "29.7.2"
 COMPOSE_VERSION = "5.5.0"
 DAEMON_DOWN = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
 CLIENT_ONLY = {(), ("compose", "version"), ("compose", "config")}
+# Official images on Docker Hub that a compose project pulls when it does not build them.
+PUBLIC_IMAGES = ("chromadb/chroma:", "caddy:", "debian:", "python:")
 
 
 def check_auth(call: Call) -> None:
@@ -93,7 +95,43 @@ def info(call: Call) -> int:
 def login(call: Call) -> int:
     if call.has("--password-stdin") and not (call.record["stdin"] or "").strip():
         raise Exit(1, "Error: Password Required")
+    server = registry_host((call.inv.positionals or ["docker.io"])[0] + "/x")
+    with call.state() as state:
+        _docker(state).setdefault("logins", {})[server] = {"username": call.flag("--username")}
     call.print("Login Succeeded")
+    return 0
+
+
+def registry_host(reference: str) -> str:
+    """The registry an image reference names (distribution/reference: a first part with
+    `.` or `:`, or `localhost`; else Docker Hub)."""
+    first, _, rest = reference.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
+
+
+def push(call: Call) -> int:
+    """`docker push REF`: the image must exist here and the registry must know us."""
+    reference = call.inv.positionals[0]
+    key = _image_key(reference)
+    host = registry_host(reference)
+    with call.state() as state:
+        docker = _docker(state)
+        image = docker["images"].get(key)
+        if image is None:
+            raise Exit(1, f"An image does not exist locally with the tag: {reference.rsplit(':', 1)[0]}")
+        if host not in docker.get("logins", {}):
+            call.print(f"The push refers to repository [{key.rsplit(':', 1)[0]}]")
+            raise Exit(1, "unauthorized: authentication required" if host != "docker.io" else
+                       "denied: requested access to the resource is denied")
+        registry = docker.setdefault("registry", {})
+        already = registry.get(key) == image["id"]
+        registry[key] = image["id"]
+        docker.setdefault("pushes", []).append(key)
+    call.print(f"The push refers to repository [{key.rsplit(':', 1)[0]}]")
+    call.print(f"5f70bf18a086: {'Layer already exists' if already else 'Pushed'}")
+    call.print(f"{key.rsplit(':', 1)[1]}: digest: sha256:{image['id'][7:71]} size: 1573")
     return 0
 
 
@@ -301,6 +339,25 @@ def _compose_project(call: Call) -> tuple[str, dict, Path]:
     return project, model, directory
 
 
+def _caller_variable(key: str, value) -> str | None:
+    """The variable of the caller's environment an entry takes its value from, if any:
+    `NAME:` with no value (compose-spec 05-services.md), or exactly `${VAR}` / `${VAR:?msg}`."""
+    if value is None:
+        return key
+    match = re.fullmatch(r"\$\{(\w+)(?::?[?-][^}]*)?\}", value) if isinstance(value, str) else None
+    return match.group(1) if match else None
+
+
+def _tree_digest(directory: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    if directory.is_dir():
+        for path in sorted(p for p in directory.rglob("*") if p.is_file() and ".streamdeploy" not in p.parts):
+            digest.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def compose_config(call: Call) -> int:
     import yaml
 
@@ -308,6 +365,27 @@ def compose_config(call: Call) -> int:
     if not call.has("--quiet"):
         call.print(yaml.safe_dump({**model, "name": project}, sort_keys=False))
     return 0
+
+
+def _start_order(services: dict) -> list[str]:
+    """Compose starts a service's `depends_on` first (compose-spec 05-services.md, depends_on)."""
+    order: list[str] = []
+
+    def visit(name: str, seen: tuple[str, ...] = ()) -> None:
+        if name in order:
+            return
+        if name in seen:
+            raise Exit(1, f"dependency cycle detected: {' -> '.join((*seen, name))}")
+        depends = services[name].get("depends_on") or {}
+        for other in (depends if isinstance(depends, (dict, list)) else []):
+            if other not in services:
+                raise Exit(1, f'service "{name}" depends on undefined service "{other}": invalid compose project')
+            visit(other, (*seen, name))
+        order.append(name)
+
+    for name in services:
+        visit(name)
+    return order
 
 
 def compose_up(call: Call) -> int:
@@ -324,7 +402,10 @@ def compose_up(call: Call) -> int:
                 lines.append(f' ✔ Volume "{full}"  Created')
             if full not in record["volumes"]:
                 record["volumes"].append(full)
-        for name, service in model["services"].items():
+        record["start_order"] = []
+        for name in _start_order(model["services"]):
+            service = model["services"][name]
+            record["start_order"].append(name)
             build = service.get("build")
             image = service.get("image") or f"{project}-{name}"
             if build is not None and (call.has("--build") or _image_key(image) not in docker["images"]):
@@ -333,17 +414,25 @@ def compose_up(call: Call) -> int:
                 if not (directory / context / dockerfile).is_file():
                     raise Exit(1, f"failed to solve: failed to read dockerfile: open {dockerfile}: no such file or "
                                   "directory")
-                docker["images"][_image_key(image)] = {"id": "sha256:" + ident("", image, length=64)}
+                # The id follows what was built: new code in the context is a new image.
+                docker["images"][_image_key(image)] = {"id": "sha256:" + ident("", image, _tree_digest(
+                    directory / context), length=64)}
                 lines.append(f" ✔ Service {name}  Built")
             elif _image_key(image) not in docker["images"]:
-                raise Exit(1, f"Error response from daemon: pull access denied for {image}")
+                if not image.startswith(PUBLIC_IMAGES):
+                    raise Exit(1, f"Error response from daemon: pull access denied for {image}")
+                docker["images"][_image_key(image)] = {"id": "sha256:" + ident("", "pulled", image, length=64)}
+                lines.append(f" ✔ {name} Pulled")
             environment = service.get("environment") or {}
-            from_caller = {k: bool(call.env.get(k)) for k, v in environment.items() if v is None} \
-                if isinstance(environment, dict) else {}
+            from_caller = {k: bool(call.env.get(_caller_variable(k, v))) for k, v in environment.items()
+                           if _caller_variable(k, v)} if isinstance(environment, dict) else {}
             container = f"{project}-{name}-1"
             state_word = "Recreated" if container in record["containers"] else "Started"
-            record["containers"][container] = {"service": name, "image": _image_key(image),
-                                               "EnvFromCaller": from_caller, "running": True}
+            record["containers"][container] = {
+                "service": name, "image": _image_key(image), "ImageId": docker["images"][_image_key(image)]["id"],
+                "EnvFromCaller": from_caller, "running": True,
+                "Env": {k: v for k, v in environment.items() if v is not None} if isinstance(environment, dict)
+                else {}, "Limits": ((service.get("deploy") or {}).get("resources") or {}).get("limits")}
             lines.append(f" ✔ Container {container}  {'Healthy' if call.has('--wait') else state_word}")
     for line in lines:
         call.err(line)  # compose writes progress to stderr
@@ -401,6 +490,7 @@ HANDLERS = {
     ("info",): info,
     ("login",): login,
     ("build",): build,
+    ("push",): push,
     ("network", "create"): network_create,
     ("network", "inspect"): network_inspect,
     ("volume", "create"): volume_create,

@@ -2,6 +2,24 @@
 
 Credentials come from KUBECONFIG or --kubeconfig (a file that exists); ``FAKE_KUBE_DENY=1``
 makes `auth can-i` answer no.
+
+What the real cluster does that a deploy tool gets wrong, modelled from the API server's
+rules (k8s.io/apiserver fieldmanager, apps and core validation):
+
+- server-side apply keeps a field another manager set (an HPA's ``spec.replicas``, a
+  ``kubectl scale``) when the applied object leaves it out, and refuses to change it
+  without ``--force-conflicts`` (the real conflict message); tests seed such a field in an
+  object's ``_overrides``;
+- a claim's spec, a StatefulSet's spec outside template/replicas/updateStrategy, and a
+  Deployment's selector cannot change after creation;
+- a Deployment or StatefulSet gets a new revision only when its pod template changes, and
+  `rollout status` then waits for the new pods; with no change it returns at once;
+- a pod starts only when the node can pull its image (pushed to the fake registry, public,
+  or, unless ``FAKE_KUBE_REMOTE=1``, in the local Docker's images as on Docker Desktop) and
+  its claims bind (a default StorageClass exists unless ``FAKE_KUBE_NO_DEFAULT_STORAGECLASS=1``);
+- Gateway API kinds exist unless ``FAKE_KUBE_NO_GATEWAY_API=1``; a Gateway is an object
+  tests seed (``Gateway/<namespace>/<name>``);
+- the server version is ``FAKE_KUBE_SERVER_VERSION`` (default 1.35).
 """
 
 from __future__ import annotations
@@ -17,6 +35,23 @@ REFUSED = "The connection to the server localhost:8080 was refused - did you spe
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass",
                   "IngressClass", "CustomResourceDefinition", "PriorityClass"}
 BUILTIN_NAMESPACES = {"default", "kube-system", "kube-public"}
+GATEWAY_KINDS = {"Gateway", "HTTPRoute", "GRPCRoute", "GatewayClass", "ReferenceGrant"}
+PUBLIC_IMAGES = ("chromadb/chroma:",)  # what any node can pull without credentials
+RESOURCE_KINDS = {"gateways.gateway.networking.k8s.io": "Gateway", "gateways": "Gateway", "gateway": "Gateway",
+                  "httproutes.gateway.networking.k8s.io": "HTTPRoute", "httproutes": "HTTPRoute",
+                  "secrets": "Secret", "secret": "Secret", "deployments": "Deployment", "deployment": "Deployment",
+                  "persistentvolumeclaims": "PersistentVolumeClaim", "pvc": "PersistentVolumeClaim",
+                  "statefulsets": "StatefulSet", "services": "Service", "configmaps": "ConfigMap"}
+CONFLICT_HELP = """Please review the fields above--they currently have other managers. Here
+are the ways you can resolve this warning:
+* If you intend to manage all of these fields, please re-run the apply
+  command with the `--force-conflicts` flag.
+* If you do not intend to manage all of the fields, please edit your
+  manifest to remove references to the fields that should keep their
+  current managers.
+* You may co-own fields by updating your manifest to match the existing
+  value; in this case, you'll become the manager if the other manager(s)
+  stop managing the field (remove it from their config)."""
 ROLLOUT_KINDS = {"deployment": "Deployment", "deploy": "Deployment", "statefulset": "StatefulSet",
                  "sts": "StatefulSet", "daemonset": "DaemonSet", "ds": "DaemonSet"}
 
@@ -131,11 +166,18 @@ def apply(call: Call) -> int:
         call.print(yaml.safe_dump_all(items, sort_keys=False) if call.flag("--output") == "yaml"
                    else json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=4))
         return 0
+    manager = call.flag("--field-manager") or ("kubectl" if call.has("--server-side") else
+                                               "kubectl-client-side-apply")
+    force = call.has("--force-conflicts")
     failed = False
     with call.state() as state:
         cluster = _cluster(state)
         for obj, source in objects:
             kind, meta = obj["kind"], obj.setdefault("metadata", {})
+            if kind in GATEWAY_KINDS and call.env.get("FAKE_KUBE_NO_GATEWAY_API"):
+                raise Exit(1, f'error: resource mapping not found for name: "{meta["name"]}" namespace: '
+                              f'"{meta.get("namespace", "")}" from "{source}": no matches for kind "{kind}" in version '
+                              f'"{obj["apiVersion"]}"\nensure CRDs are installed first')
             namespace = None if kind in CLUSTER_SCOPED else meta.get("namespace") or default_ns
             if namespace and call.flag("--namespace") and meta.get("namespace") and \
                     meta["namespace"] != call.flag("--namespace"):
@@ -150,15 +192,115 @@ def apply(call: Call) -> int:
             key = _key(kind, namespace, meta["name"])
             stored = _stored(obj)
             previous = cluster["objects"].get(key)
+            if previous is not None and call.has("--server-side"):
+                overrides = _resolve_conflicts(previous, stored, manager, force, obj["apiVersion"])
+                if overrides:
+                    stored["_overrides"] = overrides
+            if previous is not None:
+                _check_immutable(kind, meta["name"], _live(previous), _live(stored))
             if dry_run == "none":
                 cluster["objects"][key] = stored
                 if kind == "Namespace" and meta["name"] not in cluster["namespaces"]:
                     cluster["namespaces"].append(meta["name"])
+                if kind in ("Deployment", "StatefulSet"):
+                    _record_revision(cluster, key, previous, stored)
             word = "serverside-applied" if call.has("--server-side") else \
                 ("created" if previous is None else "unchanged" if previous == stored else "configured")
             suffix = f" ({dry_run} dry run)" if dry_run != "none" else ""
             call.print(f"{kind.lower()}/{meta['name']} {word}{suffix}")
     return 1 if failed else 0
+
+
+def _flatten(value, path: str = "") -> dict[str, object]:
+    """Leaf fields by their server-side-apply path; list items with a name are keyed by it."""
+    if isinstance(value, dict):
+        out: dict[str, object] = {}
+        for k, v in value.items():
+            if not str(k).startswith("_"):
+                out.update(_flatten(v, f"{path}.{k}"))
+        return out
+    if isinstance(value, list) and value and all(isinstance(i, dict) and "name" in i for i in value):
+        out = {}
+        for item in value:
+            out.update(_flatten(item, f'{path}[name="{item["name"]}"]'))
+        return out
+    return {path: value}
+
+
+def _resolve_conflicts(previous: dict, applied: dict, manager: str, force: bool, api_version: str) -> dict:
+    """Fields other managers own: kept when the applied object leaves them out, a conflict
+    when it sets another value (unless forced), shared when it sets the same one."""
+    flat = _flatten(applied)
+    kept = {}
+    conflicts = []
+    for path, owned in (previous.get("_overrides") or {}).items():
+        if owned["manager"] == manager or path not in flat:
+            if owned["manager"] != manager:
+                kept[path] = owned
+            continue
+        if flat[path] != owned["value"] and not force:
+            conflicts.append((path, owned["manager"]))
+    if conflicts:
+        lines = "\n".join(f'conflict with "{m}" using {api_version}: {p}' for p, m in conflicts)
+        many = f"{len(conflicts)} conflict{'s' if len(conflicts) > 1 else ''}"
+        raise Exit(1, f"error: Apply failed with {many}: {lines}\n{CONFLICT_HELP}")
+    return kept
+
+
+def _live(obj: dict) -> dict:
+    """The object as the cluster holds it: the applied fields, then other managers' values."""
+    import copy
+
+    live = copy.deepcopy({k: v for k, v in obj.items() if k != "_overrides"})
+    for path, owned in (obj.get("_overrides") or {}).items():
+        if path == ".spec.replicas":  # the field other managers take in practice (HPA, scale)
+            live.setdefault("spec", {})["replicas"] = owned["value"]
+    return live
+
+
+def _check_immutable(kind: str, name: str, before: dict, after: dict) -> None:
+    old, new = before.get("spec") or {}, after.get("spec") or {}
+    if kind == "PersistentVolumeClaim":
+        rest = lambda spec: {k: v for k, v in spec.items() if k not in ("resources", "volumeAttributesClassName")}
+        if rest(old) != rest(new):
+            raise Exit(1, f'The PersistentVolumeClaim "{name}" is invalid: spec: Forbidden: spec is immutable after '
+                          "creation except resources.requests and volumeAttributesClassName for bound claims")
+        was = _bytes((old.get("resources") or {}).get("requests", {}).get("storage"))
+        now = _bytes((new.get("resources") or {}).get("requests", {}).get("storage"))
+        if was is not None and now is not None and now < was:
+            raise Exit(1, f'The PersistentVolumeClaim "{name}" is invalid: spec.resources.requests.storage: '
+                          "Forbidden: field can not be less than previous value")
+    elif kind == "StatefulSet":
+        mutable = ("replicas", "ordinals", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy",
+                   "minReadySeconds")
+        if {k: v for k, v in old.items() if k not in mutable} != {k: v for k, v in new.items() if k not in mutable}:
+            raise Exit(1, f'The StatefulSet "{name}" is invalid: spec: Forbidden: updates to statefulset spec for '
+                          "fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', "
+                          "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden")
+    elif kind == "Deployment" and old.get("selector") != new.get("selector"):
+        raise Exit(1, f'The Deployment "{name}" is invalid: spec.selector: Invalid value: '
+                      f'{json.dumps(new.get("selector"))}: field is immutable')
+
+
+def _bytes(quantity) -> float | None:
+    if quantity is None:
+        return None
+    text = str(quantity)
+    for suffix, factor in (("Ki", 1024), ("Mi", 1024**2), ("Gi", 1024**3), ("Ti", 1024**4),
+                           ("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12)):
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * factor
+    return float(text)
+
+
+def _record_revision(cluster: dict, key: str, previous: dict | None, stored: dict) -> None:
+    """A new revision (and pods to roll) only when the pod template changed."""
+    status = cluster.setdefault("rollouts", {}).setdefault(key, {"revision": 0, "pending": False, "images": []})
+    before = ((previous or {}).get("spec") or {}).get("template")
+    after = (stored.get("spec") or {}).get("template")
+    if previous is None or before != after:
+        status["revision"] += 1
+        status["pending"] = True
 
 
 def _stored(obj: dict) -> dict:
@@ -238,32 +380,116 @@ def rollout_status(call: Call) -> int:
     if kind is None or not name:
         raise Exit(1, f'error: no kind "{kind_word}" is registered for rollout status')
     namespace = call.flag("--namespace") or "default"
+    key = _key(kind, namespace, name)
     with call.state() as state:
-        obj = _cluster(state)["objects"].get(_key(kind, namespace, name))
-    if obj is None:
-        plural = {"Deployment": "deployments.apps", "StatefulSet": "statefulsets.apps",
-                  "DaemonSet": "daemonsets.apps"}[kind]
-        raise Exit(1, f'Error from server (NotFound): {plural} "{name}" not found')
-    replicas = (obj.get("spec") or {}).get("replicas", 1)
+        cluster = _cluster(state)
+        stored = cluster["objects"].get(key)
+        if stored is None:
+            plural = {"Deployment": "deployments.apps", "StatefulSet": "statefulsets.apps",
+                      "DaemonSet": "daemonsets.apps"}[kind]
+            raise Exit(1, f'Error from server (NotFound): {plural} "{name}" not found')
+        obj = _live(stored)
+        replicas = (obj.get("spec") or {}).get("replicas", 1)
+        status = cluster.setdefault("rollouts", {}).setdefault(key, {"revision": 1, "pending": False, "images": []})
+        blocked = _why_pods_wait(call, state, namespace, obj) if status["pending"] else None
+        rolled_now = status["pending"] and blocked is None
+        if rolled_now:  # the new pods are up: what runs now is this template's image
+            status["pending"] = False
+            status["images"].append([c["image"] for c in obj["spec"]["template"]["spec"].get("containers", [])])
+    if blocked is not None:
+        if kind == "StatefulSet":
+            call.print(f"Waiting for 1 pods to be ready...\n{blocked}")
+        else:
+            call.print(f'Waiting for deployment "{name}" rollout to finish: 0 of {replicas} updated replicas are '
+                       f"available...\n{blocked}")
+        raise Exit(1, "error: timed out waiting for the condition")
     if kind == "StatefulSet":
         call.print(f"partitioned roll out complete: {replicas} new pods have been updated...")
-    else:
-        call.print(f'Waiting for deployment "{name}" rollout to finish: 0 of {replicas} updated replicas are '
-                   f'available...\ndeployment "{name}" successfully rolled out')
+        return 0
+    if rolled_now:
+        call.print(f'Waiting for deployment "{name}" rollout to finish: 1 old replicas are pending termination...')
+    call.print(f'deployment "{name}" successfully rolled out')
+    return 0
+
+
+def _why_pods_wait(call: Call, state: dict, namespace: str, obj: dict) -> str | None:
+    """Why a new pod cannot start (the event `kubectl describe pod` would show), or None."""
+    pod = obj["spec"]["template"]["spec"]
+    docker = state.get("docker") or {}
+    pushed = docker.get("registry") or {}
+    local = docker.get("images") or {}
+    for container in pod.get("containers", []):
+        image = container["image"]
+        if image in pushed or image.startswith(PUBLIC_IMAGES):
+            continue
+        if not call.env.get("FAKE_KUBE_REMOTE") and container.get("imagePullPolicy") in ("IfNotPresent", "Never") \
+                and _local_key(image) in local:
+            continue
+        return f'(pod event) Failed to pull image "{image}": not found; ImagePullBackOff'
+    objects = _cluster(state)["objects"]
+    claims = [v["persistentVolumeClaim"]["claimName"] for v in pod.get("volumes", []) if "persistentVolumeClaim" in v]
+    claims += [f"{t['metadata']['name']}-{obj['metadata']['name']}-0"
+               for t in (obj.get("spec") or {}).get("volumeClaimTemplates", [])]
+    for claim in claims:
+        found = objects.get(_key("PersistentVolumeClaim", namespace, claim))
+        storage_class = ((found or {}).get("spec") or {}).get("storageClassName")
+        if found is None and not (obj.get("spec") or {}).get("volumeClaimTemplates"):
+            return f'(pod event) persistentvolumeclaim "{claim}" not found'
+        template_class = next((t["spec"].get("storageClassName") for t in obj["spec"].get("volumeClaimTemplates", [])),
+                              None)
+        if not (storage_class or template_class) and call.env.get("FAKE_KUBE_NO_DEFAULT_STORAGECLASS"):
+            return (f'(pod event) 0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims; '
+                    f'claim "{claim}" Pending: no persistent volumes available for this claim and no storage class '
+                    "is set")
+    return None
+
+
+def _local_key(reference: str) -> str:
+    last = reference.rsplit("/", 1)[-1]
+    return reference if ":" in last or "@" in last else f"{reference}:latest"
+
+
+def get(call: Call) -> int:
+    """`kubectl get TYPE NAME... [-o name]`: what the plans ask before they apply."""
+    if not call.inv.positionals:
+        raise Exit(1, "You must specify the type of resource to get. Use \"kubectl api-resources\" for a complete "
+                      "list of supported resources.\n\nerror: Required resource not specified.")
+    resource, *names = call.inv.positionals
+    kind = RESOURCE_KINDS.get(resource.lower())
+    if kind is None or (kind in GATEWAY_KINDS and call.env.get("FAKE_KUBE_NO_GATEWAY_API")):
+        raise Exit(1, f'error: the server doesn\'t have a resource type "{resource.split(".")[0]}"')
+    namespace = call.flag("--namespace") or "default"
+    plural = resource if "." in resource else {"Gateway": "gateways.gateway.networking.k8s.io"}.get(kind, resource)
+    with call.state() as state:
+        objects = _cluster(state)["objects"]
+    missing = []
+    for name in names:
+        if _key(kind, namespace, name) not in objects:
+            missing.append(name)
+            continue
+        singular = "secret" if kind == "Secret" else plural.split(".", 1)[0].rstrip("s")
+        group = plural.split(".", 1)[1] if "." in plural else ""
+        call.print(f"{singular}.{group}/{name}" if group else f"{singular}/{name}")
+    if missing and not call.has("--ignore-not-found"):
+        plural_name = plural if "." in plural else resource
+        raise Exit(1, "\n".join(f'Error from server (NotFound): {plural_name} "{n}" not found' for n in missing))
     return 0
 
 
 def version(call: Call) -> int:
     client = {"major": "1", "minor": "35", "gitVersion": "v1.35.0", "platform": "linux/amd64"}
+    server_version = call.env.get("FAKE_KUBE_SERVER_VERSION", "1.35.0")
+    major, minor = server_version.split(".")[:2]
+    server = {"major": major, "minor": minor, "gitVersion": f"v{server_version}+fake", "platform": "linux/amd64"}
     if call.flag("--output") == "json":
         data = {"clientVersion": client, "kustomizeVersion": "v5.7.1"}
         if not call.has("--client"):
-            data["serverVersion"] = {**client, "gitVersion": "v1.35.0+fake"}
+            data["serverVersion"] = server
         call.json(data)
     else:
         call.print(f"Client Version: {client['gitVersion']}\nKustomize Version: v5.7.1")
         if not call.has("--client"):
-            call.print("Server Version: v1.35.0+fake")
+            call.print(f"Server Version: {server['gitVersion']}")
     return 0
 
 
@@ -300,6 +526,7 @@ HANDLERS = {
     ("create", "secret", "generic"): create_secret_generic,
     ("rollout", "status"): rollout_status,
     ("version",): version,
+    ("get",): get,
     ("auth", "can-i"): auth_can_i,
     ("auth", "whoami"): auth_whoami,
     ("wait",): wait,
