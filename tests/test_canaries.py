@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import socket
 import sys
@@ -69,8 +70,7 @@ def canary_project(tmp_path: Path, example: str = "app") -> Path:
     path = root / "streamdeploy.yaml"
     text = path.read_text(encoding="utf-8")
     names = ", ".join(CANARIES)
-    text = text.replace("secrets: [OPENAI_API_KEY, API_KEY]", f"secrets: [{names}]", 1)
-    text = text.replace("secrets: [ADMIN_PASSWORD]", "secrets: [CANARY_SHORT]")
+    text = re.sub(r"secrets: \[[^\]]*\]", f"secrets: [{names}]", text)  # every service: all six
     path.write_text(text, encoding="utf-8")
     return root
 

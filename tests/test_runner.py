@@ -321,7 +321,7 @@ def test_ctrl_c_stops_the_child_names_the_step_and_exits_130(tmp_path, sig):
     process = subprocess.Popen([PY, str(script), str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env={**os.environ, "NO_COLOR": "1"})
     deadline = time.monotonic() + 30
-    while not (tmp_path / "pid").exists():
+    while not (tmp_path / "pid").exists() or not (tmp_path / "pid").read_text():  # written, not just made
         assert time.monotonic() < deadline, process.communicate()
         time.sleep(0.05)
     child = int((tmp_path / "pid").read_text())
