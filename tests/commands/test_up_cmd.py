@@ -171,27 +171,6 @@ def test_a_step_over_the_timeout_is_stopped(fake_clis, project):
     assert deploy.signal == "SIGINT" and deploy.exit == 127  # flyctl's exit code when interrupted
 
 
-def test_ctrl_c_stops_the_running_cli_names_the_step_and_exits_130(fake_clis, project):
-    fake_clis.slow("fly deploy", 60)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamdeploy", "up", "--target", "fly", "--no-verify"], cwd=project,
-        env={**fake_clis.env(), **SECRETS}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not [c for c in fake_clis.calls("fly") if c.command == ["deploy"]]:
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    time.sleep(0.3)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
-    assert process.returncode == exitcodes.INTERRUPTED, err
-    assert "interrupted during step 5 (Deploying stream-gen-ui" in err
-    [deploy] = [c for c in fake_clis.calls("fly") if c.command == ["deploy"]]
-    assert deploy.signal == "SIGINT" and deploy.exit == 127
-    assert "Traceback" not in err and no_secret_values(out, err)
-
-
 def start_deploy(fakes, project: Path) -> tuple[subprocess.Popen, "object"]:
     """`up --target fly` until its `fly deploy` (made slow) is running; returns up and that call."""
     fakes.slow("fly deploy", 60)
@@ -207,6 +186,17 @@ def start_deploy(fakes, project: Path) -> tuple[subprocess.Popen, "object"]:
     time.sleep(0.3)
     [deploy] = [c for c in fakes.calls("fly") if c.command == ["deploy"]]
     return process, deploy
+
+
+def test_ctrl_c_stops_the_running_cli_names_the_step_and_exits_130(fake_clis, project):
+    process, _ = start_deploy(fake_clis, project)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == exitcodes.INTERRUPTED, err
+    assert "interrupted during step 5 (Deploying stream-gen-ui" in err
+    [deploy] = [c for c in fake_clis.calls("fly") if c.command == ["deploy"]]
+    assert deploy.signal == "SIGINT" and deploy.exit == 127
+    assert "Traceback" not in err and no_secret_values(out, err)
 
 
 def gone(pid: int, within: float = 15.0) -> bool:
