@@ -111,6 +111,11 @@ class Build(Model):
     system_packages: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9+.-]*$")]] = Field(
         default_factory=list, description="Debian packages the app needs at run time."
     )
+    exclude: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="Paths in the build context the image leaves out (data the app wrote locally, caches), "
+                    "in .dockerignore syntax; added to the generated .dockerignore.",
+    )
 
 
 class Health(Model):
@@ -123,7 +128,9 @@ class Health(Model):
 class Streaming(Model):
     paths: list[Annotated[str, Field(pattern=r"^/")]] = Field(description="Paths that answer with SSE.")
     max_duration: Duration = Field(600.0, description="Longest a client stays connected to one stream.")
-    heartbeat: Duration = Field(15.0, description="Interval of the keep-alive comment the app sends.")
+    heartbeat: Duration | None = Field(
+        15.0, description="Interval of the keep-alive comment the app sends; null when it sends none "
+                          "(a plain StreamingResponse): then idle cutoffs can end a quiet stream.")
 
 
 class Volume(Model):
@@ -154,8 +161,17 @@ class Request(Model):
 
 
 class StreamCheck(Model):
+    """The stream `verify` holds open: a GET, or a POST with a JSON body (a chat endpoint)."""
+
+    method: Literal["GET", "POST"] = "GET"
     path: str = Field(pattern=r"^/")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Values may name secrets as ${NAME}; they are read at run time."
+    )
+    json_body: Any = Field(None, alias="json", description="The request body (POST); `{marker}` is filled in.")
     hold: Duration | None = Field(None, description="How long to hold it open; default: one heartbeat and a bit.")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class Verify(Model):
@@ -164,6 +180,37 @@ class Verify(Model):
     write: Request | None = None
     read: Request | None = None
     stream: StreamCheck | None = None
+
+
+class OptionalSecret(Model):
+    """A secret named with options: ``{name: SENTRY_DSN, optional: true}``."""
+
+    name: EnvName
+    optional: bool = Field(False, description="true: the service starts without it; `up` sends it when set.")
+
+
+class AnyOfSecrets(Model):
+    """Alternatives: the service needs at least one of these (``{any_of: [OPENAI_API_KEY, ANTHROPIC_API_KEY]}``)."""
+
+    any_of: list[EnvName] = Field(min_length=2, description="`up` needs a value for one of them at least.")
+
+
+def _secret_kind(value: object) -> str | None:
+    if isinstance(value, str):
+        return "[name]"
+    if isinstance(value, (AnyOfSecrets, OptionalSecret)):
+        return "[any_of]" if isinstance(value, AnyOfSecrets) else "[ref]"
+    if isinstance(value, dict):
+        return "[any_of]" if "any_of" in value else "[ref]"
+    return None
+
+
+# The tags are in brackets so that error locations drop them, as they drop validator names.
+SecretEntry = Annotated[
+    Annotated[EnvName, Tag("[name]")] | Annotated[OptionalSecret, Tag("[ref]")] | Annotated[AnyOfSecrets, Tag("[any_of]")],
+    Discriminator(_secret_kind, custom_error_type="secret_entry",
+                  custom_error_message="a secret is a name, {name: NAME, optional: true} or {any_of: [A, B]}"),
+]
 
 
 class Service(Model):
@@ -176,7 +223,10 @@ class Service(Model):
     env: dict[EnvName, EnvEntry] = Field(
         default_factory=dict, json_schema_extra={"additionalProperties": False},
         description="Plain values, or {service: NAME} for another service's address on each platform.")
-    secrets: list[EnvName] = Field(default_factory=list, description="Names only; values never go in this file.")
+    secret_entries: list[SecretEntry] = Field(
+        default_factory=list, alias="secrets",
+        description="Names only; values never go in this file. A name is required; "
+                    "{name: NAME, optional: true} may be left unset; {any_of: [A, B]} needs one of them.")
     resources: Resources = Field(default_factory=Resources)
     replicas: int = Field(1, ge=1, le=100)
     store: str | None = Field(None, description="Name of a server-mode store under `stores:` this service uses.")
@@ -185,6 +235,34 @@ class Service(Model):
     scale_to_zero: bool = Field(False, description="Stop when idle; the next request starts it again (a cold "
                                 "start), where the platform can.")
     verify: Verify | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every secret name the service may receive, in the order written."""
+        names: list[str] = []
+        for entry in self.secret_entries:
+            names.extend(entry.any_of if isinstance(entry, AnyOfSecrets) else
+                         [entry.name if isinstance(entry, OptionalSecret) else entry])
+        return list(dict.fromkeys(names))
+
+    @property
+    def required_secrets(self) -> list[str]:
+        """Names that must have a value before a hosted `up`."""
+        return [e if isinstance(e, str) else e.name for e in self.secret_entries
+                if isinstance(e, str) or (isinstance(e, OptionalSecret) and not e.optional)]
+
+    @property
+    def optional_secrets(self) -> list[str]:
+        """Names sent when they have a value: optional ones and alternatives."""
+        required = set(self.required_secrets)
+        return [n for n in self.secrets if n not in required]
+
+    @property
+    def secret_groups(self) -> list[tuple[str, ...]]:
+        """Alternatives, each needing one value at least."""
+        return [tuple(e.any_of) for e in self.secret_entries if isinstance(e, AnyOfSecrets)]
 
     @property
     def plain_env(self) -> dict[str, str]:
@@ -311,8 +389,61 @@ class KubernetesTarget(Model):
     autoscale: Autoscale | None = None
 
 
+# Where a platform that cannot run a store finds it: `chroma: https://chroma.example.com`.
+# The URL's host and port become CHROMA_HOST / CHROMA_PORT (CHROMA_SSL for https).
+STORE_URL = r"^(http|https)://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?/?$"
+StoreUrls = Annotated[
+    dict[Annotated[str, Field(pattern=DNS_LABEL)], Annotated[str, Field(pattern=STORE_URL)]],
+    Field(default_factory=dict, description="Store name -> the URL where it already runs (http(s)://host[:port]); "
+          "the platform then runs no copy of it.", json_schema_extra={"additionalProperties": False}),
+]
+
+
+class CloudRunTarget(Model):
+    project: str | None = Field(None, pattern=r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$",
+                                description="Google Cloud project ID (required to render: the image lives there).")
+    region: str = Field("us-central1", pattern=r"^[a-z]+-[a-z]+[0-9]+$")
+    repository: str = Field("streamdeploy", pattern=r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$",
+                            description="Artifact Registry Docker repository the image is pushed to (created by `up`).")
+    min_instances: int | None = Field(None, ge=0, le=1000, description="Default: replicas (at least 1 with streams).")
+    max_instances: int | None = Field(None, ge=1, le=1000)
+    concurrency: int | None = Field(None, ge=1, le=1000,
+                                    description="Requests (open streams) per instance; default 1000 with streams, else 80.")
+    service_account: str | None = Field(None, description="Email of the service account the service runs as.")
+    public: bool = Field(True, description="Let anyone call the service (allUsers may invoke); its own auth still "
+                         "applies.")
+    store_urls: StoreUrls
+
+
+class DigitalOceanTarget(Model):
+    region: Literal["atl", "nyc", "sfo", "tor", "ams", "fra", "lon", "blr", "sgp", "syd"] = "nyc"
+    repo: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+                             description="GitHub owner/name App Platform builds from (or set `image`).")
+    branch: str = "main"
+    image: str | None = Field(None, description="A pushed image to run instead of building from `repo` "
+                              "(registry.digitalocean.com/..., ghcr.io/..., or Docker Hub); `{service}` expands.")
+    instance_size: str | None = Field(None, description="App Platform instance size slug; default: the smallest that "
+                                      "fits resources.")
+    domain: str | None = Field(None, pattern=INGRESS_HOST, description="Custom domain; with one, the CDN cache is "
+                               "disabled so SSE is not buffered.")
+    store_urls: StoreUrls
+
+
+class FargateTarget(Model):
+    region: str = Field("us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+    image: str | None = Field(None, description="Image reference ECS pulls (ECR, GHCR, ...); `{service}` expands. "
+                              "Required for `up`.")
+    certificate_arn: str | None = Field(None, pattern=r"^arn:aws[-a-z]*:acm:",
+                                        description="ACM certificate for an HTTPS listener; default: HTTP on port 80.")
+    state_bucket: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+                                     description="S3 bucket for Terraform state; default: local state in terraform/.")
+    store_urls: StoreUrls
+
+
 class LocalTarget(Model):
     port: int | None = Field(None, ge=1, le=65535, description="Host port; default: the service's port.")
+    python: str | None = Field(None, pattern=r"^3\.\d{1,2}$",
+                               description="Python version of the local virtualenv; default: build.python.")
 
 
 class GithubTarget(Model):
@@ -335,6 +466,9 @@ class Targets(Model):
     docker: DockerTarget = Field(default_factory=DockerTarget)
     compose: ComposeTarget = Field(default_factory=ComposeTarget)
     kubernetes: KubernetesTarget = Field(default_factory=KubernetesTarget)
+    cloudrun: CloudRunTarget = Field(default_factory=CloudRunTarget)
+    digitalocean: DigitalOceanTarget = Field(default_factory=DigitalOceanTarget)
+    fargate: FargateTarget = Field(default_factory=FargateTarget)
     local: LocalTarget = Field(default_factory=LocalTarget)
     github: GithubTarget = Field(default_factory=GithubTarget)
 
@@ -357,3 +491,19 @@ class Spec(Model):
 
 
 SERVICE_NAME_RE = re.compile(DNS_LABEL)
+
+
+def store_urls(spec: Spec, target: str) -> dict[str, str]:
+    """Stores that already run elsewhere for this target (`targets.<target>.store_urls`)."""
+    config = getattr(spec.targets, target, None)
+    return dict(getattr(config, "store_urls", None) or {})
+
+
+# The env var a volume's mount path goes in when the app has none yet: what `init` suggests
+# and what `up --target local` asks for are this one name.
+_SUGGESTED_ENV = {"chroma_data": "CHROMA_DB_PATH", "sqlite_data": "DB_DIR", "uploads": "UPLOAD_DIR"}
+
+
+def suggested_env(volume: str) -> str:
+    """``CHROMA_DB_PATH`` for chroma_data, ``UPLOAD_DIR`` for uploads, ``<NAME>_DIR`` otherwise."""
+    return _SUGGESTED_ENV.get(volume) or f"{volume.upper()}_DIR"

@@ -53,13 +53,13 @@ def found(findings, target: str, rule: str, severity: str | None = None) -> list
             and (severity is None or f.severity == severity)]
 
 
-REAL_SCAN = capabilities._scan_routes
+REAL_SCAN = capabilities._scan
 
 
 @pytest.fixture(autouse=True)
 def no_app_scanner(monkeypatch):
     """Route checks read the app's source; tests that want routes give them."""
-    monkeypatch.setattr(capabilities, "_scan_routes", lambda where: None)
+    monkeypatch.setattr(capabilities, "_scan", lambda where: None)
 
 
 # ----------------------------------------------------------------------------- the data
@@ -70,7 +70,7 @@ CORE_FACTS = ("volume", "replicas_with_volume", "max_request", "idle_cutoff", "h
 
 
 def test_the_model_covers_every_platform_the_brief_names():
-    assert capabilities.names() == ["railway", "render", "fly", "digitalocean", "cloudrun", "apprunner",
+    assert capabilities.names() == ["railway", "render", "fly", "digitalocean", "cloudrun", "apprunner", "fargate",
                                     "kubernetes", "compose", "local"]
     assert capabilities.platform("docker").name == "compose"
 
@@ -113,7 +113,9 @@ def test_a_fine_description_has_no_errors_anywhere(tmp_path):
     findings = capabilities.check(describe(tmp_path), capabilities.names(), today=TODAY)
     assert [f for f in findings if f.severity == "error"] == []
     # what remains is caveats that hold for any service there
-    assert {f.rule for f in findings if f.severity == "warning"} == {"closed-to-new-customers", "edge-cache"}
+    # (Cloud Run: below 1 vCPU one request at a time, so the service is given 1 vCPU)
+    assert {f.rule for f in findings if f.severity == "warning"} == {"closed-to-new-customers", "edge-cache",
+                                                                      "cpu-fractional"}
 
 
 def test_findings_point_at_file_and_line(tmp_path):
@@ -155,7 +157,18 @@ CASES = [
     ("cloudrun-60min", {"streaming": {"paths": ["/stream"], "max_duration": "2h"}}, {}, WEB_REQUIREMENTS,
      "cloudrun", "stream-too-long", "error"),
     ("cloudrun-default-5min", {"streaming": {"paths": ["/stream"], "max_duration": "10m"}}, {}, WEB_REQUIREMENTS,
-     "cloudrun", "stream-default-timeout", "warning"),
+     "cloudrun", "stream-default-timeout", "info"),  # the generated service.yaml sets timeoutSeconds
+    ("fargate-alb-4000s", {"streaming": {"paths": ["/stream"], "max_duration": "2h"}}, {}, WEB_REQUIREMENTS,
+     "fargate", "stream-too-long", "error"),
+    ("fargate-efs-embedded-replicas", {"volumes": [CHROMA_VOLUME], "replicas": 2}, {}, CHROMA_REQUIREMENTS,
+     "fargate", "replicas-volume", "error"),
+    ("cloudrun-worker", {"port": None, "health": None, "streaming": None}, {}, WEB_REQUIREMENTS, "cloudrun",
+     "worker-unsupported", "error"),
+    ("cloudrun-fractional-cpu", {"resources": {"cpu": 0.5}}, {}, WEB_REQUIREMENTS, "cloudrun", "cpu-fractional",
+     "warning"),
+    ("apprunner-successor", {}, {}, WEB_REQUIREMENTS, "apprunner", "closed-to-new-customers", "warning"),
+    ("cloudflare-no-service", {}, {}, WEB_REQUIREMENTS, "cloudflare", "edge-runs-no-service", "error"),
+    ("cloudflare-what-fits", {}, {}, WEB_REQUIREMENTS, "cloudflare", "edge-layer", "info"),
     ("render-cap-unknown", {"streaming": {"paths": ["/stream"], "max_duration": "10m"}}, {}, WEB_REQUIREMENTS,
      "render", "stream-limit-unknown", "info"),
     ("railway-idle-5min", {"streaming": {"paths": ["/stream"], "max_duration": "14m", "heartbeat": "6m"}}, {},
@@ -397,7 +410,10 @@ class _Route:
 
 
 def _with_routes(monkeypatch, routes):
-    monkeypatch.setattr(capabilities, "_scan_routes", lambda where: list(routes) or None)
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(capabilities, "_scan", lambda where: SimpleNamespace(routes=list(routes), app=None,
+                                                                            needs=[], root=where))
 
 
 def test_a_health_path_the_app_does_not_serve(tmp_path, monkeypatch):
@@ -468,7 +484,7 @@ def test_routes_under_an_unknown_prefix_only_earn_a_note(tmp_path, monkeypatch):
 
 
 def test_the_real_scanner_finds_the_example_app_routes(monkeypatch):
-    monkeypatch.setattr(capabilities, "_scan_routes", REAL_SCAN)
+    monkeypatch.setattr(capabilities, "_scan", REAL_SCAN)
     findings = capabilities.check(loader.load(EXAMPLES / "app" / "streamdeploy.yaml"), [], today=TODAY)
     assert not [f for f in findings if "path" in f.rule]
 

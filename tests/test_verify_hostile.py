@@ -457,3 +457,17 @@ def test_a_server_closing_mid_body_is_a_clear_failure(hostile, tmp_path):
     server = hostile(health=cut, events=events, documents=stored)
     health = by_name(check(tmp_path, server))["health"]
     assert health.status == "failed" and "the connection broke" in health.detail
+
+
+def test_a_stream_request_keeps_its_secret_headers_to_its_origin_too(hostile):
+    # a POST chat stream with a bearer token, redirected to another port
+    elsewhere = hostile(events=events)
+    server = hostile(events=redirect_to(elsewhere.url))
+    request = verify.Prepared(method="POST", path="/events", json_body={"q": "hi"},
+                              headers={"Authorization": f"Bearer {SECRET}"}, expect_status=200, expect_text=None,
+                              dropped=[], secret_values=[SECRET])
+    result = verify.check_stream(server.url, "/events", 1.0, None, request=request)
+    assert result.status == "ok", result.detail
+    assert "another origin: Authorization not sent there" in result.detail
+    [(method, _, headers)] = elsewhere.seen
+    assert method == "POST" and "authorization" not in headers

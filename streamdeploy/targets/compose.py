@@ -23,7 +23,7 @@ import posixpath
 from streamdeploy import units
 from streamdeploy.spec import Resources, Service, ServiceRef, Spec, Store
 from streamdeploy.targets import docker, kubernetes, peers
-from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, Step
+from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, SecretNeeds, Step
 
 FILE = "compose.yaml"
 CADDYFILE = "Caddyfile"
@@ -96,7 +96,7 @@ class ComposeTarget:
         notes.extend(_unsized_volumes(spec))
         notes.extend(_reach_notes(spec))
         notes.extend(_backup_notes(spec, volumes))
-        secrets = sorted({s for service in spec.services.values() for s in service.secrets})
+        secrets = sorted({s for service in spec.services.values() for s in service.required_secrets})
         if secrets:
             notes.append(Note(
                 "compose",
@@ -109,9 +109,7 @@ class ComposeTarget:
         return Rendering(files=(*images.files, RenderedFile(FILE, content), *extra_files), notes=tuple(notes))
 
     def plan(self, spec: Spec, ctx: Context) -> Plan:
-        secrets: list[str] = []
-        for service in spec.services.values():
-            secrets.extend(s for s in service.secrets if s not in secrets)
+        needs = SecretNeeds.of(*spec.services.values())
         compose = ("docker", "compose", "-f", FILE)
         logs = (f"see why: `docker compose -f {FILE} ps` and `docker compose -f {FILE} logs --no-color --tail 200` "
                 f"(with the secrets {FILE} requires exported), or `docker logs {spec.name}-<service>-1`")
@@ -128,7 +126,8 @@ class ComposeTarget:
                 argv=(*compose, "up", "--detach", "--build", "--wait", "--wait-timeout", str(WAIT_TIMEOUT),
                       "--remove-orphans"),
                 description=f"Building and starting {', '.join(_started(spec))}",
-                pass_secrets=tuple(secrets),
+                pass_secrets=needs.required,
+                pass_if_set=needs.optional,
                 cwd=".",
                 timeout=BUILD_TIMEOUT + WAIT_TIMEOUT,
                 hint=logs,
@@ -141,8 +140,8 @@ class ComposeTarget:
             url = f"https://{spec.targets.compose.domain}"
             exposed = kubernetes.exposed_service(spec)
             urls = [(name, url if name == exposed else u) for name, u in urls]
-        return Plan(target=self.name, steps=steps, url=url, urls=tuple(urls), secrets=tuple(secrets),
-                    tools=("docker",))
+        return Plan(target=self.name, steps=steps, url=url, urls=tuple(urls), secrets=needs.required,
+                    tools=("docker",), secret_groups=needs.groups)
 
 
 def _store_service(store: Store, volume: str) -> dict:
@@ -180,7 +179,10 @@ def _app_service(spec: Spec, name: str, service: Service, volumes: dict, notes: 
     notes.extend(env_notes)
     environment: dict[str, str | None] = {k: escape(v) for k, v in env.items()}
     # From the environment of `docker compose`; unset or empty, every command stops and says so.
-    environment.update({secret: required(secret, name) for secret in service.secrets})
+    # Optional ones and alternatives by name only: passed when set, left out when not.
+    required_names = set(service.required_secrets)
+    environment.update({secret: required(secret, name) if secret in required_names else None
+                        for secret in service.secrets})
     if environment:
         out["environment"] = environment
     if service.volumes:

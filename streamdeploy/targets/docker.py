@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from streamdeploy.spec import Service, ServiceRef, Spec
-from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, Step
+from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, SecretNeeds, Step
 
 NAME = "docker"
 TITLE = "Docker (this machine's engine)"
@@ -347,6 +347,11 @@ def _dockerignore(spec: Spec, context: str) -> str:
     if volume_dirs:
         lines.append("# and the folders apps write a volume's data to when run without one")
         lines.extend(f"/{d}" for d in volume_dirs)
+    excluded = list(dict.fromkeys(p for s in spec.services.values() if _norm(s.build.context) == context
+                                  for p in s.build.exclude))
+    if excluded:
+        lines.append("# and what the description says the app keeps locally (build.exclude)")
+        lines.extend(excluded)
     lines += [
         "",
         "# Editors and OS",
@@ -502,13 +507,15 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
         argv.append(image_name(spec, name))
         steps.extend(_replace(container, drain))
         where = f" on http://127.0.0.1:{svc.port}" if svc.port is not None else ""
+        needs = SecretNeeds.of(svc)  # `--env NAME` with NAME unset sets nothing in the container
         steps.append(Step(
-            tuple(argv), f"Starting {name}{where}", pass_secrets=tuple(svc.secrets),
+            tuple(argv), f"Starting {name}{where}", pass_secrets=needs.required, pass_if_set=needs.optional,
             hint=f"`docker logs {container}` shows why it stopped",
         ))
-        secrets.extend(s for s in svc.secrets if s not in secrets)
+        secrets.extend(s for s in needs.required if s not in secrets)
+    groups = SecretNeeds.of(*spec.services.values()).groups
     return Plan(NAME, tuple(steps), tuple(notes), url=peers.main_url(spec, urls), urls=tuple(urls),
-                secrets=tuple(secrets), tools=("docker",))
+                secrets=tuple(secrets), tools=("docker",), secret_groups=groups)
 
 
 def _replace(container: str, drain: int) -> list[Step]:
