@@ -21,14 +21,27 @@ import sys
 # --- render ----------------------------------------------------------------------------------
 
 
+
+def _excerpt(text: str, size: int = 500) -> str:
+    """The start of a CLI's answer, in whole lines: the runner masks what this prints, and a
+    secret cut in half would not be recognised."""
+    shown, total = [], 0
+    for line in text.strip().splitlines():
+        if shown and total + len(line) > size:
+            shown.append("…")
+            break
+        shown.append(line)
+        total += len(line)
+    return "\n".join(shown)
+
 def validation_errors(text: str, file: str) -> list[str]:
     """`render blueprints validate -o json` exits 0 even when invalid: read its `valid`."""
     try:
         result = json.loads(text)
     except ValueError:
-        return [f"{file}: Render's validator did not answer with JSON: {text.strip()[:500]}"]
+        return [f"{file}: Render's validator did not answer with JSON: {_excerpt(text)}"]
     if not isinstance(result, dict):
-        return [f"{file}: unexpected answer from Render's validator: {text.strip()[:500]}"]
+        return [f"{file}: unexpected answer from Render's validator: {_excerpt(text)}"]
     if result.get("valid") is True:
         return []
     errors = []
@@ -46,7 +59,7 @@ def find_service_id(text: str, name: str) -> str:
     try:
         listed = json.loads(text)
     except ValueError as err:
-        raise LookupError(f"`render services -o json` did not print JSON: {text.strip()[:500]}") from err
+        raise LookupError(f"`render services -o json` did not print JSON: {_excerpt(text)}") from err
     ids = []
     for item in listed if isinstance(listed, list) else []:
         service = item.get("service", item) if isinstance(item, dict) else {}
@@ -129,7 +142,7 @@ def describe_changes(text: str, file: str) -> tuple[list[str], list[str]]:
         data = json.loads(text)
         changes = (data.get("changeSet") or {}).get("changes") or []
     except (ValueError, AttributeError):
-        return [], [f"`railway config plan` did not answer with JSON: {text.strip()[:500]}"]
+        return [], [f"`railway config plan` did not answer with JSON: {_excerpt(text)}"]
     problems = [f"{d.get('path')}: {d.get('message')}" for d in data.get("diagnostics") or []
                 if isinstance(d, dict) and d.get("severity") == "error"]
     if not changes:

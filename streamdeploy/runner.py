@@ -1,19 +1,24 @@
 """The one place that starts platform processes: runs a Plan's Steps, one after another.
 
 For each step: its probe decides whether it is needed; the process starts in its own
-process group with secrets on stdin (or in its environment, by name); its output is
-shown as it comes with every secret value masked; it must finish within its timeout;
-Ctrl-C (or SIGTERM) stops it — SIGINT, then SIGTERM, then SIGKILL, a grace apart — and
-says which step stopped. A skipped step says why (its probe's reason: "already exists",
-"up to date"). A failed step shows the end of the CLI's output and the step's
-hint, and the run stops there.
+process group, under ``streamdeploy.supervisor`` (which stops the group should we die:
+SIGKILL, a crash, a closed terminal), with secrets on stdin (or in its environment, by
+name); its output is shown as it comes through the one masker (every secret the
+description names, in every encoding a CLI echoes, wrapped across lines too); it must
+finish within its timeout; Ctrl-C, SIGTERM or SIGHUP stops it — SIGINT, then SIGTERM,
+then SIGKILL, a grace apart — and says which step stopped. A skipped step says why (its
+probe's reason: "already exists", "up to date"). A failed step shows the end of the
+CLI's output and the step's hint, and the run stops there.
 
-Background steps (a local server) start with stdin closed and stdout/stderr appended to
-``.streamdeploy/logs/<target>.log``; their pids go to ``.streamdeploy/<target>.pid`` so
-that `up` can follow and stop them and `streamdeploy down` can stop them later. Each leads
-its own process group, and stopping one waits until the whole group is gone: a server
-started by a compound command (``migrate && serve``) must not outlive its shell, or an
-old and a new instance would share one embedded-Chroma volume.
+Background steps (a local server) start with stdin closed; the supervisor appends their
+output, masked, to ``.streamdeploy/logs/<target>.log``. ``.streamdeploy/<target>.pid``
+records each one (and each foreground step while it runs) with its start time and boot
+id, so that `up` can follow and stop them, `streamdeploy down` can stop them later, a step
+left by a killed `up` is found, and a pid that now belongs to someone else is never
+signalled. Each leads its own process group, and stopping one waits until the whole group
+is gone: a server started by a compound command (``migrate && serve``) must not outlive
+its shell, or an old and a new instance would share one embedded-Chroma volume. The run
+it replaces is stopped only once the new background steps can start.
 
 Display: on a terminal a step's last lines roll under a spinner and fold into one line
 when it succeeds; elsewhere (CI logs) every line is printed; with ``--json`` nothing is
@@ -22,11 +27,13 @@ streamed and each step's tail is kept for the JSON result.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -35,9 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Literal, Mapping
 
-from streamdeploy import clock, console, exitcodes
+from streamdeploy import clock, console, exitcodes, ports, supervisor
 from streamdeploy.problems import ProblemsError
-from streamdeploy.secrets import Masker, optional_names, platform_tokens, required_names, stdin_text
+from streamdeploy.secrets import LineMasker, Masker, optional_names, platform_tokens, required_names, stdin_text
 from streamdeploy.targets.base import Plan, Probe, Step
 
 STATE_DIR = ".streamdeploy"
@@ -72,6 +79,30 @@ class StepResult:
                 "message": self.message, "tail": self.tail}
 
 
+@dataclass(frozen=True)
+class Record:
+    """One line of a pid file: which process a run started, and how to know it again.
+
+    A pid alone is not enough: after the process exits (or the machine restarts) the
+    number goes to somebody else. ``start`` (clock ticks after boot, /proc/<pid>/stat) and
+    ``boot`` (/proc/sys/kernel/random/boot_id) name one process for good; ``command`` is
+    what it ran, for messages. ``kind``: "background" (a server `up` leaves running) or
+    "step" (a foreground step, recorded while it runs: one still alive was left by an
+    `up` that was killed)."""
+
+    pid: int
+    kind: str
+    description: str
+    command: str
+    start: int | None = None
+    boot: str | None = None
+    legacy: bool = False  # a bare pid written by an older streamdeploy
+
+    def line(self) -> str:
+        return json.dumps({"pid": self.pid, "kind": self.kind, "description": self.description,
+                           "command": self.command, "start": self.start, "boot": self.boot}) + "\n"
+
+
 @dataclass
 class Background:
     """A process a background step started and left running."""
@@ -80,6 +111,7 @@ class Background:
     description: str
     log: Path
     process: subprocess.Popen | None = None  # None when read back from a pid file
+    record: Record | None = None
 
 
 @dataclass
@@ -157,9 +189,12 @@ def capture(argv: Iterable[str], timeout: float = 20.0, env: Mapping[str, str] |
     executable = shutil.which(argv[0], path=full_env.get("PATH")) if "/" not in argv[0] else argv[0]
     if executable is None:
         return Captured(argv, None, error=f"{argv[0]}: command not found")
+    if not os.access(executable, os.X_OK):
+        return Captured(argv, None, error=f"{argv[0]}: " + ("permission denied" if os.path.exists(executable)
+                                                            else "command not found"))
     try:
-        process = subprocess.Popen([executable, *argv[1:]], cwd=cwd, env=exec_env(full_env, executable),
-                                   stdin=subprocess.DEVNULL,
+        process = subprocess.Popen(supervisor.argv_for("step", "--", executable, *argv[1:]), cwd=cwd,
+                                   env=exec_env(full_env, executable), stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     except OSError as err:
         return Captured(argv, None, error=f"{argv[0]}: {err.strerror}")
@@ -198,14 +233,21 @@ class Runner:
         mode: Literal["auto", "live", "stream", "quiet"] = "auto",
         env: Mapping[str, str] | None = None,
         grace: float = KILL_GRACE,
+        hide: Iterable[str] = (),
+        attached: bool = False,
     ):
+        """``hide``: more values to mask in every child's output besides ``secrets`` (all
+        the description's secrets, which a CLI may find in its environment and print);
+        ``attached``: background processes stop when this process dies (a foreground
+        `up`), instead of outliving it (`up --detach`)."""
         self.root = Path(root)
         self.target = target
         self.secrets = dict(secrets or {})
         self.step_timeout = step_timeout
         self.env = dict(os.environ if env is None else env)
-        self.mask = Masker([*self.secrets.values(), *platform_tokens(self.env)])
+        self.mask = Masker([*self.secrets.values(), *hide, *platform_tokens(self.env)])
         self.grace = grace
+        self.attached = attached
         if mode == "auto":
             mode = "live" if console.err().is_terminal else "stream"
         self.mode = mode
@@ -222,12 +264,17 @@ class Runner:
         total = len(plan.steps)
         stopped_previous = False
         with interrupts():
+            self._stop_leftovers()
             for index, step in enumerate(plan.steps, start=1):
                 try:
+                    outcome = None
                     if step.background and not stopped_previous:
                         stopped_previous = True
-                        self._stop_previous()
-                    outcome = self.run_step(step, index, total, result)
+                        # Never stop a working service before its replacement can start.
+                        outcome = self._cannot_replace(plan.steps[index - 1:], index, total)
+                        if outcome is None:
+                            self._stop_previous()
+                    outcome = outcome or self.run_step(step, index, total, result)
                 except Interrupted:  # between steps: nothing of this step started
                     outcome = self._interrupted(step, index, total, time.monotonic())
                 result.results.append(outcome)
@@ -301,10 +348,18 @@ class Runner:
             message = f"`{program}` is not installed (not found on PATH)"
             self._done(label, "failed", message)
             return StepResult(index, step, "failed", 127, time.monotonic() - started, [], message)
+        record = self._record(processes[0], "step", step)
         if data is not None:
             threading.Thread(target=_feed, args=(processes[0], data), daemon=True).start()
         status: Status = "ok"
         display = _Display(self, label)
+        masked = self.mask.lines()  # one stream: a value wrapped over two lines is still hidden
+
+        def emit(texts: list[str]) -> None:
+            for text in texts:
+                tail.append(text)
+                display.line(text)
+
         open_streams = 2 if step.pipe_to else 1  # reader threads still running
         try:
             deadline = started + timeout
@@ -316,14 +371,14 @@ class Runner:
                 try:
                     line = lines.get(timeout=min(remaining, 0.2))
                 except queue.Empty:
+                    emit(masked.flush())  # a pause: nothing is held back longer
                     display.tick()
                     continue
                 if line is None:
                     open_streams -= 1
                     continue
-                line = self.mask(line)
-                tail.append(line)
-                display.line(line)
+                emit(masked.feed(line))
+            emit(masked.close())
             if status == "ok":
                 for process in processes:
                     remaining = max(0.0, deadline - time.monotonic())
@@ -339,7 +394,8 @@ class Runner:
             self._say(f"[dim]stopping `{console.escape(show(step.argv))}` …[/dim]")
             for process in processes:
                 _terminate(process, self.grace)
-            _drain(lines, tail, self.mask, open_streams)
+            _drain(lines, tail, masked, open_streams)
+        self._forget(record)
         display.close()
         seconds = time.monotonic() - started
         codes = [p.returncode for p in processes]
@@ -358,20 +414,25 @@ class Runner:
         return result
 
     def _spawn(self, step: Step, env: dict, cwd: Path, with_stdin: bool, lines: queue.Queue) -> list[subprocess.Popen]:
-        first_argv = self._resolve(step.argv, env)
-        second_argv = self._resolve(step.pipe_to, env) if step.pipe_to else None
+        program = self._resolve(step.argv, env)
+        piped = self._resolve(step.pipe_to, env) if step.pipe_to else None
+        first_argv = supervisor.argv_for("step", "--", *program)
+        second_argv = supervisor.argv_for("step", "--", *piped) if piped else None
+        # `_` is the program's own path, not the supervisor's (Railway's IaC runs `$_ --version`).
+        first_env = exec_env(env, program[0])
         stdin = subprocess.PIPE if with_stdin else subprocess.DEVNULL
         # Each step gets its own process group (not the terminal's foreground group, so a
         # Ctrl-C reaches only us and we decide how to stop it); a pipe's two ends share it.
+        # The supervisor leads it and stops the group should streamdeploy die (SIGKILL).
         if second_argv is None:
-            process = subprocess.Popen(first_argv, cwd=cwd, env=exec_env(env, first_argv[0]), stdin=stdin,
+            process = subprocess.Popen(first_argv, cwd=cwd, env=first_env, stdin=stdin,
                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, process_group=0)
             _reader(process.stdout, lines)
             return [process]
-        first = subprocess.Popen(first_argv, cwd=cwd, env=exec_env(env, first_argv[0]), stdin=stdin,
+        first = subprocess.Popen(first_argv, cwd=cwd, env=first_env, stdin=stdin,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0)
         try:
-            second = subprocess.Popen(second_argv, cwd=cwd, env=exec_env(env, second_argv[0]), stdin=first.stdout,
+            second = subprocess.Popen(second_argv, cwd=cwd, env=exec_env(env, piped[0]), stdin=first.stdout,
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, process_group=first.pid)
         except BaseException:
             _terminate(first, 0)
@@ -390,27 +451,29 @@ class Runner:
         env = self._child_env(step)
         with open(log, "ab") as handle:
             handle.write(f"--- {clock.now().strftime('%Y-%m-%d %H:%M:%S')}Z {step.description}\n".encode())
-            handle.flush()
-            try:
-                argv = self._resolve(step.argv, env)
-                process = subprocess.Popen(argv, cwd=self._cwd(step), env=exec_env(env, argv[0]),
-                                           stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT,
-                                           start_new_session=True)
-            except FileNotFoundError:
-                message = f"`{step.argv[0]}` is not installed (not found on PATH)"
-                self._done(label, "failed", message)
-                return StepResult(index, step, "failed", 127, time.monotonic() - started, [], message)
-        started_process = Background(process.pid, step.description, log, process)
+        try:
+            argv = self._resolve(step.argv, env)
+        except FileNotFoundError:
+            message = f"`{step.argv[0]}` is not installed (not found on PATH)"
+            self._done(label, "failed", message)
+            return StepResult(index, step, "failed", 127, time.monotonic() - started, [], message)
+        # Its output reaches the log through the supervisor, masked: the log is on disk.
+        options = [str(log), *(["--with-parent"] if self.attached else []), "--"]
+        process = subprocess.Popen(supervisor.argv_for("serve", *options, *argv), cwd=self._cwd(step),
+                                   env=exec_env(env, argv[0]), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+        _feed(process, json.dumps(list(self.mask.values)).encode())
+        record = self._record(process, "background", step)
+        started_process = Background(process.pid, step.description, log, process, record)
         if result is not None:
             result.background.append(started_process)
-        _append_pid(pid_file(self.root, self.target), process.pid)
         try:
             process.wait(timeout=START_CHECK)
         except subprocess.TimeoutExpired:
             self._done(label, "ok", f"running (pid {process.pid}, log {_relative(log)})")
             return StepResult(index, step, "started", None, time.monotonic() - started,
                               message=f"pid {process.pid}")
-        tail = [self.mask(line) for line in read_tail(log, TAIL_LINES)]
+        tail = self.mask.all_lines(read_tail(log, TAIL_LINES))
         result_ = StepResult(index, step, "failed", process.returncode, time.monotonic() - started, tail,
                              f"`{show(step.argv)}` exited with {process.returncode} as soon as it started")
         self._report(label, result_, streamed=False)
@@ -422,6 +485,54 @@ class Runner:
             self._say(f"[dim]stopping what the last `up --target {self.target}` left running "
                       f"({_pids(previous)})[/dim]")
         stop_run(self.root, self.target, previous, self.grace)
+
+    def _stop_leftovers(self) -> None:
+        """A step still running from an `up` that was killed (its supervisor too): name it, stop it."""
+        left = running(self.root, self.target, kind="step")
+        for item in left:
+            command = item.record.command if item.record else item.description
+            console.warning(f"`{command}` (pid {item.pid}) is still running, left by an `up --target {self.target}` "
+                            "that was killed; stopping it before this run starts", where=self.target)
+        if left:
+            stop(left, self.grace)
+            _forget_records(pid_file(self.root, self.target), {b.pid for b in left})
+
+    def _cannot_replace(self, steps: tuple[Step, ...], index: int, total: int) -> StepResult | None:
+        """Why the background steps cannot start (a program missing, a port somebody else
+        holds), checked before the running service is stopped for them: a failed step, or
+        None when they can."""
+        previous = running(self.root, self.target)
+        held = listening_ports(previous)
+        for step in (s for s in steps if s.background):
+            why = None
+            try:
+                self._resolve(step.argv, self._child_env(step, with_secrets=False))
+            except FileNotFoundError:
+                why = f"`{step.argv[0]}` is not installed (not found on PATH)"
+            if why is None and not self._cwd(step).is_dir():
+                why = f"its directory {self._cwd(step)} does not exist"
+            busy = [p for p in step.listens if not ports.port_free(p) and (held is not None and p not in held)]
+            if why is None and busy:
+                why = f"port {busy[0]} is in use by another program (not the run it replaces)"
+            if why is not None:
+                if step is not steps[0]:
+                    why = f"{step.description}: {why}"
+                if previous:
+                    why += f"; what is running now ({_pids(previous)}) was left as it is"
+                self._done(f"[{index}/{total}] {steps[0].description}", "failed", why)
+                return StepResult(index, steps[0], "failed", None, 0.0, [], why)
+        return None
+
+    def _record(self, process: subprocess.Popen, kind: str, step: Step) -> Record:
+        record = Record(process.pid, kind, step.description, show(step.argv), *_identity(process.pid))
+        path = pid_file(self.root, self.target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(record.line())
+        return record
+
+    def _forget(self, record: Record) -> None:
+        _forget_records(pid_file(self.root, self.target), {record.pid})
 
     # --- helpers ---
 
@@ -541,7 +652,7 @@ def _reader(stream, lines: queue.Queue) -> None:
     threading.Thread(target=pump, daemon=True).start()
 
 
-def _drain(lines: queue.Queue, tail: deque, mask: Masker, open_streams: int, wait: float = 1.0) -> None:
+def _drain(lines: queue.Queue, tail: deque, mask: LineMasker, open_streams: int, wait: float = 1.0) -> None:
     """Keep the last words of a stopped command (its "interrupted" message) for the tail."""
     deadline = time.monotonic() + wait
     while open_streams and time.monotonic() < deadline:
@@ -552,7 +663,8 @@ def _drain(lines: queue.Queue, tail: deque, mask: Masker, open_streams: int, wai
         if line is None:
             open_streams -= 1
         else:
-            tail.append(mask(line))
+            tail.extend(mask.feed(line))
+    tail.extend(mask.close())
 
 
 def _feed(process: subprocess.Popen, data: bytes) -> None:
@@ -589,19 +701,24 @@ def _terminate(process: subprocess.Popen, grace: float) -> None:
 
 
 class interrupts:
-    """Inside this block Ctrl-C and SIGTERM raise Interrupted. Children run in their own
-    process groups, so the signal reaches only us and we decide how they stop."""
+    """Inside this block Ctrl-C, SIGTERM and SIGHUP (the terminal closed) raise Interrupted.
+    Children run in their own process groups, so the signal reaches only us and we decide
+    how they stop."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     def __enter__(self):
         self.previous = {}
         if threading.current_thread() is not threading.main_thread():
             return self
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in self.SIGNALS:
             self.previous[sig] = signal.signal(sig, self._raise)
         return self
 
     @staticmethod
     def _raise(signum, frame):
+        if signum == signal.SIGHUP:
+            _leave_the_terminal()
         raise Interrupted(signal.Signals(signum).name)
 
     def __exit__(self, *exc):
@@ -610,36 +727,148 @@ class interrupts:
         return False
 
 
+def _leave_the_terminal() -> None:
+    """After a hangup, writing to the terminal fails (EIO): send our output to /dev/null, so
+    that stopping what we started is never cut short by a message nobody can see."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        null_device = os.fstat(null).st_rdev
+    except OSError:
+        return
+    for fd in (1, 2):
+        try:
+            mode = os.fstat(fd)
+            if stat.S_ISCHR(mode.st_mode) and mode.st_rdev != null_device:
+                os.dup2(null, fd)
+        except OSError:
+            pass
+    os.close(null)
+
+
 # --- background processes: pid files, following, stopping ----------------------------------
 
 
-def _append_pid(path: Path, pid: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(f"{pid}\n")
-
-
-def running(root: Path, target: str) -> list[Background]:
-    """The live process groups a pid file records (stale entries are ignored)."""
+def records(root: Path, target: str) -> list[Record]:
+    """What a pid file holds (lines it cannot read are skipped)."""
     path = pid_file(root, target)
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, UnicodeDecodeError):
         return []
     found = []
-    for word in text.split():
-        if word.isdigit() and _is_ours(int(word), path):
-            found.append(Background(int(word), f"pid {word}", log_file(root, target)))
+    for line in text.splitlines():
+        line = line.strip()
+        if line.isdigit():  # an older streamdeploy wrote bare pids
+            found.append(Record(int(line), "background", f"pid {line}", "", legacy=True))
+            continue
+        try:
+            data = json.loads(line)
+            found.append(Record(int(data["pid"]), str(data["kind"]), str(data["description"]), str(data["command"]),
+                                data.get("start"), data.get("boot")))
+        except (ValueError, TypeError, KeyError):
+            continue
     return found
+
+
+def running(root: Path, target: str, kind: str = "background") -> list[Background]:
+    """The recorded processes (of ``kind``) that are still the ones streamdeploy started."""
+    path = pid_file(root, target)
+    return [Background(r.pid, r.description, log_file(root, target), record=r)
+            for r in records(root, target) if r.kind == kind and whose(r, path)[0] == "ours"]
+
+
+def listening_ports(processes: list[Background]) -> set[int] | None:
+    """The TCP ports these processes' groups listen on; None where that cannot be told."""
+    return ports.listening(pid for item in processes for pid in (_group_members(item.pid) or [item.pid]))
 
 
 def recorded_targets(root: Path) -> list[str]:
     return sorted(p.stem for p in (root / STATE_DIR).glob("*.pid"))
 
 
+def whose(record: Record, recorded_in: Path) -> tuple[Literal["ours", "gone", "other"], str]:
+    """Is the recorded process (or what is left of its group) still the one we started?
+
+    "ours"; "gone" (nothing is left); or "other" with what now has the pid: it was reused
+    after the process exited, or the machine restarted since. Only "ours" may be signalled."""
+    pid = record.pid
+    if record.legacy:
+        return ("ours", "") if _is_ours(pid, recorded_in) else ("gone", "")
+    now = _identity(pid)
+    if not Path("/proc/self/stat").exists():  # no /proc (macOS): a live pid is all we can tell
+        return ("ours", "") if _exists(pid) else ("gone", "")
+    if record.boot is not None and now[1] != record.boot:
+        return ("other", _described(pid)) if _exists(pid) and not _is_zombie(pid) else ("gone", "")
+    if now[0] is not None and now[0] != record.start and not _is_zombie(pid):
+        return "other", _described(pid)
+    if now[0] is not None and not _is_zombie(pid):
+        return "ours", ""
+    # The leader has exited: a group keeps its id, and the id is not reused while any
+    # member lives, so live members of group `pid` are what is left of ours.
+    return ("ours", "") if _group_members(pid) else ("gone", "")
+
+
+def _identity(pid: int) -> tuple[int | None, str | None]:
+    """(start in clock ticks after boot, boot id) of a process: one process, for good."""
+    fields = _proc_stat(pid)
+    try:
+        start = int(fields[19]) if fields else None
+    except (IndexError, ValueError):
+        start = None
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        boot = None
+    return start, boot
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _described(pid: int) -> str:
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        command = shlex.join(w.decode("utf-8", "replace") for w in words)
+    except OSError:
+        command = ""
+    return f"`{command[:120]}`" if command else "another process"
+
+
+def _forget_records(path: Path, pids: set[int]) -> None:
+    """Drop these pids' lines from a pid file (the whole file once nothing is left)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    except (FileNotFoundError, UnicodeDecodeError):
+        return
+    kept = [line for line in lines if _line_pid(line) not in pids]
+    if not kept:
+        path.unlink(missing_ok=True)
+        return
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text("".join(kept), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _line_pid(line: str) -> int | None:
+    line = line.strip()
+    if line.isdigit():
+        return int(line)
+    try:
+        return int(json.loads(line)["pid"])
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
 def _is_ours(pgid: int, recorded_in: Path) -> bool:
-    """A process group we started: its leader (or, once the leader has exited, what is left
-    of its group) is alive and did not start after the pid file was written."""
+    """For a bare pid (an older pid file): a process group we started, judged by when the
+    file was written: its leader (or what is left of its group) started before that."""
     try:
         recorded = recorded_in.stat().st_mtime + 5
     except FileNotFoundError:
@@ -685,7 +914,7 @@ def _group_members(pgid: int) -> list[int] | None:
 
 
 def _start_time(pid: int) -> float | None:
-    """When a process started (Linux /proc); None elsewhere."""
+    """When a process started (Linux /proc), in seconds since the epoch; None elsewhere."""
     try:
         fields = _proc_stat(pid)
         boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
@@ -769,8 +998,15 @@ def stop_run(root: Path, target: str, processes: list[Background],
 
 
 def stop_target(root: Path, target: str, grace: float = KILL_GRACE) -> list[tuple[int, str]]:
-    """Stop what `up --target T --detach` left running; forget the pid file."""
-    return stop_run(root, target, running(root, target), grace)
+    """Stop what `up --target T` left running (--detach, or an `up` that was killed in a
+    step); forget the pid file. A pid that is now another process is never signalled."""
+    return stop_run(root, target, [*running(root, target), *running(root, target, kind="step")], grace)
+
+
+def strangers(root: Path, target: str) -> list[tuple[Record, str]]:
+    """Recorded pids that now belong to another process (reused, or after a restart), and what it is."""
+    path = pid_file(root, target)
+    return [(r, what) for r in records(root, target) for state, what in [whose(r, path)] if state == "other"]
 
 
 def read_tail(path: Path, count: int) -> list[str]:
@@ -789,11 +1025,12 @@ def follow(log: Path, processes: list[Background], mask: Masker | None = None,
            write: Callable[[str], None] | None = None, poll: float = 0.2) -> int | None:
     """Print what the log gains until every process has exited (returns the first exit code)
     or Ctrl-C (raises KeyboardInterrupt). Starts at the log's current end."""
-    mask = mask or Masker(())
+    lines = (mask or Masker(())).lines()
     write = write or (lambda text: console.err().print(console.escape(text), soft_wrap=True))
     position = log.stat().st_size if log.exists() else 0
     pending = b""
     while True:
+        chunk = b""
         if log.exists():
             with open(log, "rb") as handle:
                 handle.seek(position)
@@ -802,11 +1039,15 @@ def follow(log: Path, processes: list[Background], mask: Masker | None = None,
             pending += chunk
             *complete, pending = pending.split(b"\n")
             for raw in complete:
-                write(mask(raw.decode("utf-8", "replace").rstrip("\r")))
+                for text in lines.feed(raw.decode("utf-8", "replace").rstrip("\r")):
+                    write(text)
+        if not chunk:
+            for text in lines.flush():
+                write(text)
         exited = [p for p in processes if p.process is not None and p.process.poll() is not None]
         if processes and len(exited) == len(processes):
-            if pending:
-                write(mask(pending.decode("utf-8", "replace")))
+            for text in [*(lines.feed(pending.decode("utf-8", "replace")) if pending else []), *lines.close()]:
+                write(text)
             return exited[0].process.returncode
         time.sleep(poll)
 
@@ -838,6 +1079,7 @@ def plan_as_dict(plan: Plan, secrets_set: Mapping[str, bool] | None = None) -> d
             "hint": step.hint,
             "pipe_to": list(step.pipe_to) if step.pipe_to else None,
             "background": step.background,
+            "listens": list(step.listens),
         }
 
     return {

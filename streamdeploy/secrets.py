@@ -8,12 +8,14 @@ file or in output. :class:`Masker` replaces any value that shows up in a CLI's o
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping
+from urllib.parse import quote, quote_plus
 
 from streamdeploy import exitcodes
 from streamdeploy.problems import Problem, ProblemsError, fail
@@ -344,28 +346,170 @@ def parse_fly_dotenv(text: str) -> dict[str, str]:
 # --- hiding ------------------------------------------------------------------------------
 
 
-class Masker:
-    """Replaces secret values in text with ``***``: raw, JSON-escaped, and line by line.
+def declared_names(spec) -> list[str]:
+    """Every secret the description names, whether or not a target's plan sends it."""
+    return list(dict.fromkeys(name for service in spec.services.values() for name in service.secrets))
 
-    Values shorter than MIN_MASKED characters are left alone (see there)."""
+
+def encoded_forms(value: str) -> set[str]:
+    """The ways a program prints a value back besides verbatim: JSON- and Python-escaped,
+    URL-encoded (a query string), and base64 at each of the three alignments it can have
+    inside a longer encoded string (``Basic base64(user:value)``) -- without the edge
+    characters that depend on the bytes around it, as GitHub Actions' masker does."""
+    forms = {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1],
+             quote(value, safe=""), quote(value), quote_plus(value)}
+    data = value.encode("utf-8", "surrogatepass")
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        for shift in range(3):
+            total = shift + len(data)
+            text = encode(b"\0" * shift + data).decode("ascii").rstrip("=")
+            end = total // 3 * 4 + (0, 1, 2)[total % 3]  # the last partial group depends on what follows
+            piece = text[(0, 2, 3)[shift]:end]
+            if len(piece) >= MIN_MASKED:
+                forms.add(piece)
+    forms.discard(value)
+    return forms
+
+
+class Masker:
+    """Replaces secret values in text with ``***``: verbatim, in the encoded forms a program
+    echoes (see :func:`encoded_forms`), line by line for multi-line values, and across the
+    line break of a value hard-wrapped over two or more lines (:meth:`lines`).
+
+    Values shorter than MIN_MASKED characters are left alone (see there). This is the one
+    masker: the runner's output, the local log (written by ``streamdeploy.supervisor``),
+    `verify`'s report and `up`'s messages all go through it."""
 
     def __init__(self, values: Iterable[str]):
+        self.values = tuple(dict.fromkeys(v for v in values if len(v) >= MIN_MASKED))
         needles: set[str] = set()
-        for value in values:
-            if len(value) < MIN_MASKED:
-                continue
+        for value in self.values:
             needles.add(value)
-            escaped = json.dumps(value)[1:-1]
-            if escaped != value:
-                needles.add(escaped)
+            needles |= encoded_forms(value)
             if "\n" in value:
-                # output is handled a line at a time: hide each substantial line on its own
+                # output is read a line at a time: hide each substantial line on its own
                 needles.update(part for part in value.splitlines() if len(part.strip()) >= 6)
-        ordered = sorted(needles, key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(n) for n in ordered)) if ordered else None
+        self.needles = tuple(sorted(needles, key=len, reverse=True))
+        self._pattern = re.compile("|".join(re.escape(n) for n in self.needles)) if self.needles else None
 
     def __call__(self, text: str) -> str:
-        return self._pattern.sub(MASK, text) if self._pattern else text
+        if self._pattern is None:
+            return text
+        if "\n" not in text:
+            return self._pattern.sub(MASK, text)
+        return "\n".join(self.all_lines(text.split("\n")))
 
     def __bool__(self) -> bool:
         return self._pattern is not None
+
+    def lines(self) -> LineMasker:
+        """A masker for a stream of lines (a child's output): feed it each line as it comes."""
+        return LineMasker(self)
+
+    def all_lines(self, lines: Iterable[str]) -> list[str]:
+        """A whole list of lines (a log's tail), masked as one stream."""
+        stream = self.lines()
+        out = [masked for line in lines for masked in stream.feed(line)]
+        return out + stream.close()
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        return [m.span() for m in self._pattern.finditer(text)] if self._pattern else []
+
+    def open_end(self, text: str) -> tuple[int, int] | None:
+        """Where the longest end of ``text`` that begins a needle (and could continue on the
+        next line) starts, with that needle's length; None when no needle starts there."""
+        best: tuple[int, int] | None = None
+        for needle in self.needles:
+            position = max(0, len(text) - len(needle) + 1)
+            while True:
+                position = text.find(needle[0], position)
+                if position < 0 or (best is not None and position >= best[0]):
+                    break
+                if needle.startswith(text[position:]):
+                    best = (position, len(needle))
+                    break
+                position += 1
+        return best
+
+
+class LineMasker:
+    """Masks lines as they come, including a value a program hard-wrapped across lines.
+
+    Lines are joined (each one's surrounding whitespace dropped) and searched as one text.
+    A line whose end could be the first part of a value is held back until the next line
+    shows whether it is (:meth:`feed` returns the lines that are ready); :meth:`flush` lets
+    held lines go after a pause, hiding an end that is half a value or more. What was let
+    go stays as context, so the rest of a value on a later line is still hidden. A blank
+    line ends a wrap."""
+
+    def __init__(self, masker: Masker):
+        self.masker = masker
+        self.longest = max((len(n) for n in masker.needles), default=0)
+        self.context = ""  # the end of the joined text already let go
+        self.held: list[str] = []
+
+    def feed(self, line: str) -> list[str]:
+        if not self.masker:
+            return [line]
+        if not line.strip():
+            return self.close() + [line]
+        self.held.append(line)
+        return self._release(final=False)
+
+    def flush(self) -> list[str]:
+        """Let every held line go (the output paused: nothing may wait longer)."""
+        return self._release(final=True)
+
+    def close(self) -> list[str]:
+        """The stream ended: let everything go and forget the context."""
+        out = self._release(final=True)
+        self.context = ""
+        return out
+
+    def _release(self, final: bool) -> list[str]:
+        if not self.held:
+            return []
+        joined = self.context
+        segments = []  # per held line: (start, end) of its stripped text in `joined`, its indent
+        for line in self.held:
+            core = line.strip()
+            segments.append((len(joined), len(joined) + len(core), len(line) - len(line.lstrip())))
+            joined += core
+        hidden = [self.masker.spans(line) for line in self.held]  # matches within one line
+        found = [span for span in self.masker.spans(joined)
+                 if not any(start <= span[0] and span[1] <= end for start, end, _ in segments)]
+        open_end = self.masker.open_end(joined)
+        if final and open_end is not None and len(joined) - open_end[0] >= max(6, open_end[1] // 2):
+            found.append((open_end[0], len(joined)))  # no line follows to tell: hide most of a value
+        for start, end in found:
+            for index, (seg_start, seg_end, indent) in enumerate(segments):
+                low, high = max(start, seg_start), min(end, seg_end)
+                if low < high:
+                    hidden[index].append((indent + low - seg_start, indent + high - seg_start))
+        ready = len(self.held)
+        if not final and open_end is not None:
+            ready = sum(1 for _, end, _ in segments if end <= open_end[0])
+        out = [_hide(self.held[i], hidden[i]) for i in range(ready)]
+        if ready:
+            keep = max(self.longest - 1, 0)
+            self.context = joined[: segments[ready - 1][1]][-keep:] if keep else ""
+            self.held = self.held[ready:]
+        return out
+
+
+def _hide(line: str, spans: list[tuple[int, int]]) -> str:
+    if not spans:
+        return line
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out, at = [], 0
+    for start, end in merged:
+        out.append(line[at:start])
+        out.append(MASK)
+        at = end
+    out.append(line[at:])
+    return "".join(out)

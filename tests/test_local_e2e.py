@@ -45,8 +45,9 @@ def alive(pid: int) -> bool:
 
 
 def pids_of(root: Path) -> list[int]:
-    path = root / ".streamdeploy" / "local.pid"
-    return [int(w) for w in path.read_text().split()] if path.exists() else []
+    from streamdeploy import runner
+
+    return [r.pid for r in runner.records(root, "local")]
 
 
 def group_members(pgid: int) -> list[int]:
@@ -385,17 +386,19 @@ def foreground_up(root: Path, out: Path) -> subprocess.Popen:
     return process
 
 
-def test_sigterm_stops_a_foreground_service_started_by_a_compound_command(tmp_path):
-    # `sh` leads the group and the server is its child: SIGTERM to `up` (a CI timeout, `kill`)
-    # must stop both, as Ctrl-C does; while serving that is the normal way to stop (exit 0).
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_or_sighup_stops_a_foreground_service_started_by_a_compound_command(tmp_path, sig):
+    # `sh` is the server's parent: SIGTERM to `up` (a CI timeout, `kill`) or SIGHUP (the
+    # terminal closed) must stop both, as Ctrl-C does; while serving that is the normal way
+    # to stop (exit 0).
     root, port = tiny_project(tmp_path, start="python -c 'pass' && python server.py")
     err = tmp_path / "err.txt"
     process = foreground_up(root, err)
     try:
         groups = pids_of(root)
         members = [m for g in groups for m in group_members(g)]
-        assert len(members) == 2  # the shell and the server
-        process.send_signal(signal.SIGTERM)
+        assert len(members) == 3  # the supervisor that masks its log, the shell and the server
+        process.send_signal(sig)
         assert process.wait(30) == 0, err.read_text()
     finally:
         if process.poll() is None:
@@ -404,4 +407,44 @@ def test_sigterm_stops_a_foreground_service_started_by_a_compound_command(tmp_pa
     assert not any(alive(m) for m in members), err.read_text()
     assert not (root / ".streamdeploy" / "local.pid").exists()
     text = err.read_text()
-    assert "SIGTERM: stopping" in text and f"pid {groups[0]}: stopped" in text and "Traceback" not in text
+    assert f"{sig.name}: stopping" in text and f"pid {groups[0]}: stopped" in text and "Traceback" not in text
+
+
+def test_a_foreground_service_stops_when_up_is_killed(tmp_path):
+    # SIGKILL leaves `up` no chance to clean up: its supervisor sees it die and stops the group.
+    root, port = tiny_project(tmp_path)
+    err = tmp_path / "err.txt"
+    process = foreground_up(root, err)
+    members = [m for g in pids_of(root) for m in group_members(g)]
+    assert members
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 15
+    while any(alive(m) for m in members):
+        assert time.monotonic() < deadline, [m for m in members if alive(m)]
+        time.sleep(0.1)
+
+
+def test_a_second_detached_run_keeps_the_port_the_first_moved_to(tmp_path):
+    # 8000 (here: `port`) is busy with a stranger, so the first run moves to the next port.
+    # The second must neither stop the working service for a port that is still busy nor
+    # start on it: it replaces the first on the port the first holds. Runs never alternate.
+    import httpx
+
+    root, port = tiny_project(tmp_path)
+    stranger = socket.socket()
+    stranger.bind(("127.0.0.1", port))
+    stranger.listen()
+    try:
+        urls = []
+        for attempt in range(3):
+            result = up(root, "--detach", "--json")
+            assert result.returncode == 0, (attempt, result.stdout, result.stderr)
+            urls.append(json.loads(result.stdout)["url"])
+            assert httpx.get(urls[-1] + "/health", timeout=5).status_code == 200
+        assert len(set(urls)) == 1 and urls[0] != f"http://127.0.0.1:{port}"
+        assert len([p for p in pids_of(root) if alive(p)]) == 1
+    finally:
+        stranger.close()
+        run_cli("down", "-f", str(root / "streamdeploy.yaml"))
+

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -320,7 +321,7 @@ def test_ctrl_c_stops_the_child_names_the_step_and_exits_130(tmp_path, sig):
     process = subprocess.Popen([PY, str(script), str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env={**os.environ, "NO_COLOR": "1"})
     deadline = time.monotonic() + 30
-    while not (tmp_path / "pid").exists():
+    while not (tmp_path / "pid").exists() or not (tmp_path / "pid").read_text():  # written, not just made
         assert time.monotonic() < deadline, process.communicate()
         time.sleep(0.05)
     child = int((tmp_path / "pid").read_text())
@@ -352,14 +353,18 @@ def test_a_background_step_keeps_running_with_a_pid_file_and_log(tmp_path):
     result = work.run(plan_of(step, target="local"))
     assert result.ok and result.results[0].status == "started"
     [started] = result.background
-    assert runner.pid_file(tmp_path, "local").read_text().split() == [str(started.pid)]
+    [record] = runner.records(tmp_path, "local")
+    assert (record.pid, record.kind, record.description) == (started.pid, "background", "Starting api")
+    assert record.start is not None and record.boot  # enough to know the process again, for good
     assert [b.pid for b in runner.running(tmp_path, "local")] == [started.pid]
     deadline = time.monotonic() + 10
     while "serving with" not in runner.log_file(tmp_path, "local").read_text():
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    # the log is on disk: masked like what is printed
+    assert "serving with ***" in runner.log_file(tmp_path, "local").read_text()
     lines: list[str] = []
-    started.process.send_signal(signal.SIGTERM)
+    os.killpg(started.pid, signal.SIGTERM)  # the group: the supervisor and the server
     assert runner.follow(started.log, [started], work.mask, write=lines.append, poll=0.05) == 143
     assert runner.stop([started], grace=1) == [(started.pid, "stopped")]  # 143 is a normal stop
 
@@ -415,6 +420,180 @@ def test_a_new_run_stops_what_the_last_one_left_running(tmp_path):
         assert [b.pid for b in runner.running(tmp_path, "local")] == [second.background[0].pid]
     finally:
         runner.stop_target(tmp_path, "local", grace=2)
+
+
+LISTENER = """
+    import signal, socket, sys, time
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+    s.listen()
+    print("listening", flush=True)
+    while True:
+        time.sleep(0.1)
+    """
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening_step(port: int) -> Step:
+    step = py(LISTENER, f"Starting api on {port}", background=True)
+    return Step(argv=(*step.argv, str(port)), description=step.description, background=True, listens=(port,))
+
+
+def wait_listening(root: Path) -> None:
+    deadline = time.monotonic() + 10
+    while "listening" not in runner.log_file(root, "local").read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_a_running_service_is_not_stopped_for_a_replacement_whose_port_a_stranger_holds(tmp_path):
+    ours, strangers = free_port(), socket.socket()
+    strangers.bind(("127.0.0.1", 0))
+    strangers.listen()
+    taken = strangers.getsockname()[1]
+    first = Runner(tmp_path, "local", mode="quiet").run(plan_of(listening_step(ours), target="local"))
+    try:
+        wait_listening(tmp_path)
+        assert runner.listening_ports(runner.running(tmp_path, "local")) == {ours}
+        # a port somebody else holds: the working service stays up, and the step says why
+        blocked = Runner(tmp_path, "local", mode="quiet").run(plan_of(listening_step(taken), target="local"))
+        assert blocked.failed and f"port {taken} is in use by another program" in blocked.failed.message
+        assert "was left as it is" in blocked.failed.message
+        assert alive(first.background[0].pid) and not blocked.background
+        # the port the running service holds itself is fine: it is stopped, then replaced
+        again = Runner(tmp_path, "local", mode="quiet").run(plan_of(listening_step(ours), target="local"))
+        assert again.ok, again.failed
+        first.background[0].process.wait(timeout=10)
+        assert [b.pid for b in runner.running(tmp_path, "local")] == [again.background[0].pid]
+    finally:
+        strangers.close()
+        runner.stop_target(tmp_path, "local", grace=2)
+
+
+def test_a_running_service_is_not_stopped_for_a_replacement_that_is_not_installed(tmp_path):
+    first = Runner(tmp_path, "local", mode="quiet").run(plan_of(listening_step(free_port()), target="local"))
+    try:
+        missing = Runner(tmp_path, "local", mode="quiet").run(plan_of(
+            Step(("no-such-server-here",), "Starting api", background=True), target="local"))
+        assert "is not installed" in missing.failed.message and "was left as it is" in missing.failed.message
+        assert alive(first.background[0].pid)
+    finally:
+        runner.stop_target(tmp_path, "local", grace=2)
+
+
+def record_for(pid: int, kind: str = "background", **changes) -> runner.Record:
+    start, boot = runner._identity(pid)
+    fields = {"pid": pid, "kind": kind, "description": "Starting api", "command": "sh -c 'exec uvicorn app:app'",
+              "start": start, "boot": boot, **changes}
+    return runner.Record(**fields)
+
+
+def write_records(root: Path, *records: runner.Record) -> Path:
+    path = runner.pid_file(root, "local")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(r.line() for r in records))
+    return path
+
+
+@pytest.mark.parametrize("reused", ["later-start", "other-boot"])
+def test_a_pid_that_now_belongs_to_another_process_is_never_signalled(tmp_path, reused):
+    # What a pid file says after the process exited and its pid was reused, or after a
+    # restart: the same number, another process. `down` must leave it alone and say so.
+    stranger = subprocess.Popen([PY, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        start, boot = runner._identity(stranger.pid)
+        wrong = {"start": start - 100} if reused == "later-start" else {"boot": "another-boot-id"}
+        write_records(tmp_path, record_for(stranger.pid, **wrong))
+        assert runner.running(tmp_path, "local") == []
+        [(record, now)] = runner.strangers(tmp_path, "local")
+        assert record.pid == stranger.pid and "time.sleep(60)" in now
+        assert runner.stop_target(tmp_path, "local", grace=1) == []
+        assert stranger.poll() is None  # untouched
+        assert not runner.pid_file(tmp_path, "local").exists()  # and forgotten
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_the_recorded_process_itself_is_known_again_and_stopped(tmp_path):
+    ours = subprocess.Popen([PY, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        write_records(tmp_path, record_for(ours.pid))
+        assert [b.pid for b in runner.running(tmp_path, "local")] == [ours.pid]
+        assert runner.strangers(tmp_path, "local") == []
+        assert runner.stop_target(tmp_path, "local", grace=2) == [(ours.pid, "stopped")]
+        ours.wait(timeout=5)
+        assert not alive(ours.pid)
+    finally:
+        if ours.poll() is None:
+            ours.kill()
+            ours.wait()
+
+
+def test_a_step_left_running_by_a_killed_up_is_named_and_stopped_by_the_next_run(tmp_path, capsys):
+    left = subprocess.Popen([PY, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        write_records(tmp_path, record_for(left.pid, kind="step", command="fly deploy --app demo"))
+        result = Runner(tmp_path, "local", mode="quiet", grace=2).run(plan_of(py("print('hi')"), target="local"))
+        assert result.ok
+        left.wait(timeout=5)  # (the runner reaped it: it is this test's child)
+        assert not alive(left.pid)
+        err = capsys.readouterr().err
+        assert f"`fly deploy --app demo` (pid {left.pid}) is still running" in err and "killed" in err
+        assert not runner.pid_file(tmp_path, "local").exists()
+    finally:
+        if left.poll() is None:
+            left.kill()
+            left.wait()
+
+
+def test_a_running_step_is_recorded_and_forgotten_when_it_ends(tmp_path):
+    seen = tmp_path / "seen"
+    code = f"import pathlib; pathlib.Path({str(seen)!r}).write_text(pathlib.Path({str(tmp_path)!r}, " \
+           f"'.streamdeploy', 'local.pid').read_text())"
+    assert Runner(tmp_path, "local", mode="quiet").run(plan_of(py(code, "Deploying"), target="local")).ok
+    [record] = [runner.Record(**{**json.loads(line), "legacy": False}) for line in seen.read_text().splitlines()]
+    assert record.kind == "step" and record.description == "Deploying" and record.start is not None
+    assert not runner.pid_file(tmp_path, "local").exists()
+
+
+def test_a_step_dies_with_streamdeploy_even_on_sigkill(tmp_path):
+    # The runner in a process of its own, killed -9 while its step runs: the step's whole
+    # group (here a shell and its child) must not live on as orphans.
+    child_pid = tmp_path / "child.pid"
+    script = f"""
+import sys
+sys.path.insert(0, {str(REPO)!r})
+from pathlib import Path
+from streamdeploy.runner import Runner
+from streamdeploy.targets.base import Plan, Step
+step = Step(("sh", "-c", "sleep 60 & echo $! > {child_pid}; wait"), "Deploying", timeout=120)
+Runner(Path({str(tmp_path)!r}), "fly", mode="stream").run(Plan("fly", (step,)))
+"""
+    parent = subprocess.Popen([PY, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not child_pid.exists() or not child_pid.read_text().strip():
+            assert time.monotonic() < deadline and parent.poll() is None
+            time.sleep(0.05)
+        child = int(child_pid.read_text())
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while alive(child):
+            assert time.monotonic() < deadline, "the step outlived a killed streamdeploy"
+            time.sleep(0.05)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
 
 
 # A server behind a compound start command: the shell leads the group, the server is its
@@ -488,10 +667,12 @@ def test_stop_kills_a_group_member_that_ignores_sigterm_after_the_grace(start_co
     assert not alive(child) and group_members(started.pid) == []
 
 
-def test_down_stops_what_is_left_of_a_group_whose_shell_has_exited(tmp_path, start_compound):
+def test_down_stops_what_is_left_of_a_group_whose_leader_has_exited(tmp_path, start_compound):
     result, child = start_compound(GRACEFUL_CHILD, shell="{child} & sleep 1; exit 0")
     [started] = result.background
-    started.process.wait(timeout=10)  # the shell is gone; its server is not
+    time.sleep(1.5)  # the shell is gone; its server is not
+    os.kill(started.pid, signal.SIGKILL)  # nor is the group, once its leader (the supervisor) is gone
+    started.process.wait(timeout=10)
     assert alive(child)
     assert [b.pid for b in runner.running(tmp_path, "local")] == [started.pid]
     assert runner.stop_target(tmp_path, "local", grace=5) == [(started.pid, "stopped")]

@@ -221,3 +221,52 @@ def test_masker_prefers_the_longest_match_and_ignores_empty_values():
     mask = Masker(["abcd", "abcdefgh", ""])
     assert mask("abcdefgh abcd") == f"{MASK} {MASK}"
     assert bool(Masker([""])) is False
+
+
+def test_masker_hides_the_encoded_forms_a_cli_echoes():
+    import base64
+    from urllib.parse import quote, quote_plus
+
+    secret = 'pa$$ "wört" & key/42'
+    mask = Masker([secret])
+    for shown in (quote(secret, safe=""), quote_plus(secret), quote(secret), repr(secret)[1:-1],
+                  json.dumps(secret, ensure_ascii=False)[1:-1]):
+        assert mask(f"GET /x?t={shown}&y=1") == f"GET /x?t={MASK}&y=1", shown
+    for prefix in ("", "u", "us", "user:"):  # every alignment inside a longer base64 string
+        encoded = base64.b64encode(f"{prefix}{secret}".encode()).decode()
+        masked = mask(f"Authorization: Basic {encoded}")
+        assert MASK in masked and encoded[len(prefix) * 4 // 3 + 4:-4] not in masked, (prefix, masked)
+    plain = base64.urlsafe_b64encode(secret.encode()).decode().rstrip("=")
+    assert plain[:-2] not in mask(plain)
+
+
+def test_a_value_hard_wrapped_across_lines_is_masked_on_both():
+    secret = "sk-live-0123456789abcdefghij"
+    lines = Masker([secret]).lines()
+    out = lines.feed("error: bad key sk-live-01234")  # could be the start of it: held back
+    assert out == []
+    out += lines.feed("  56789abcdefghij (expired)")
+    assert out == [f"error: bad key {MASK}", f"  {MASK} (expired)"]
+    assert lines.feed("next line") == ["next line"]
+
+
+def test_a_wrap_over_three_lines_and_a_pause_between_them_still_hide_it():
+    secret = "A1b2C3d4E5f6G7h8I9j0K1l2M3n4"
+    lines = Masker([secret]).lines()
+    # a pause: the held line goes, its end hidden since it is most of the value
+    assert lines.feed("token: A1b2C3d4E5f6G7h8") + lines.flush() == [f"token: {MASK}"]
+    shown = lines.feed("I9j0K1l2") + lines.feed("M3n4 done") + lines.close()
+    assert shown == [MASK, f"{MASK} done"]
+
+
+def test_lines_that_merely_end_like_a_secret_begins_are_not_changed():
+    lines = Masker(["https-secret-value-XYZ"]).lines()
+    assert lines.feed("see https") == []  # might be the start: held until the next line
+    assert lines.feed("and more") == ["see https", "and more"]
+    assert lines.feed("") == [""]
+    assert Masker(["https-secret-value-XYZ"]).all_lines(["a https", ""]) == ["a https", ""]
+
+
+def test_a_masker_over_a_multi_line_text_joins_its_lines():
+    secret = "wrapped-secret-0123456789"
+    assert Masker([secret])(f"head {secret[:12]}\n{secret[12:]} tail") == f"head {MASK}\n{MASK} tail"

@@ -416,8 +416,8 @@ def test_a_rejected_request_never_shows_part_of_a_secret_the_app_echoes(descript
 
     loaded = loader.load(description())
     prepared = verify.prepare(loaded.spec.services["api"].verify.write, "sd-x", {"VA_KEY": secret})
-    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
-        check = verify.check_request(client, "http://test", "write", prepared, "sd-x", 5.0)
+    session = verify.Session("http://test", transport=httpx.MockTransport(handler))
+    check = verify.check_request(session, "http://test", "write", prepared, "sd-x", 5.0)
     assert check.status == "failed" and "401" in check.detail
     escaped = json.dumps(secret)[1:-1]
     for piece in (escaped[:12], secret[:12], escaped[-12:]):
@@ -428,8 +428,8 @@ def test_a_secret_a_header_cannot_carry_fails_the_check_without_a_traceback(desc
 
     loaded = loader.load(description())
     prepared = verify.prepare(loaded.spec.services["api"].verify.write, "sd-x", {"VA_KEY": "clé-secrète-42"})
-    with httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(201))) as client:
-        check = verify.check_request(client, "http://test", "write", prepared, "sd-x", 5.0)
+    session = verify.Session("http://test", transport=httpx.MockTransport(lambda request: httpx.Response(201)))
+    check = verify.check_request(session, "http://test", "write", prepared, "sd-x", 5.0)
     assert check.status == "failed" and "not ASCII" in check.detail and "secrète" not in check.detail
 
 

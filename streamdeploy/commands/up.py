@@ -56,8 +56,8 @@ def run(
     if dry_run:
         _show(plan, resolved, as_json)
         return exitcodes.OK
-    if step_timeout <= 0:
-        raise fail("--step-timeout must be more than 0 seconds", fix="e.g. --step-timeout 1200")
+    if not step_timeout > 0 or step_timeout == float("inf"):  # nan and inf too: a step that may never end
+        raise fail("--step-timeout must be a number of seconds more than 0", fix="e.g. --step-timeout 1200")
     if not _gate(loaded, name, force, as_json):
         if as_json:
             console.emit_json({"ok": False, "target": name, "stopped": "check found errors (`streamdeploy check`)"})
@@ -65,6 +65,10 @@ def run(
     if resolved.not_ready:
         raise secret_values.unset_problem(resolved, name, env_file, declared=_declared(loaded))
     runner.preflight(plan, resolved.values)
+    if verify and plan.url:
+        from streamdeploy import verify as verifier
+
+        verifier.read_state(loaded.root)  # corrupt: bad input now, not after the deploy
     from streamdeploy.commands import doctor
 
     problems = doctor.readiness_problems(plan.tools, target=name)
@@ -78,8 +82,11 @@ def run(
         return exitcodes.FAILED
     if not as_json:
         _say_left_out(loaded, name, resolved, env_file)
+    # Every child's output is masked with every secret the description names: a CLI finds
+    # them in its environment even when the plan does not send them (Render's has none).
     work = runner.Runner(loaded.root, name, resolved.values, step_timeout=step_timeout,
-                         mode="quiet" if as_json else "auto")
+                         mode="quiet" if as_json else "auto", hide=described_values(loaded, env_file),
+                         attached=not (detach or as_json))
     result = runner.RunResult(name)
     # One guard from step 1 until `up` returns: Ctrl-C or SIGTERM (a CI timeout, `kill`)
     # at any moment stops what this run started, and so does a crash of `up` itself.
@@ -90,7 +97,8 @@ def run(
             # on a volume is a failed verify (local runs only; platforms have no source tree)
             before = local_target.snapshot(loaded.spec, loaded.root) if name == LOCAL else None
             work.run(plan, result=result)
-            return _after_run(loaded, plan, result, resolved, written, started, detach, verify, as_json, before)
+            return _after_run(loaded, plan, result, resolved, work.mask, written, started, detach, verify, as_json,
+                              before)
         except (KeyboardInterrupt, runner.Interrupted) as signal:
             return _interrupted(loaded, name, result, signal, as_json)
         except BaseException:
@@ -98,8 +106,9 @@ def run(
             raise
 
 
-def _after_run(loaded, plan: Plan, result: runner.RunResult, resolved, written: list[str], started: float,
-               detach: bool, verify: bool, as_json: bool, before: dict | None = None) -> int:
+def _after_run(loaded, plan: Plan, result: runner.RunResult, resolved, mask: secret_values.Masker,
+               written: list[str], started: float, detach: bool, verify: bool, as_json: bool,
+               before: dict | None = None) -> int:
     """Verify, then serve in the foreground, leave running (--detach) or stop what the run started."""
     name = plan.target
     outcome = {"ok": result.ok, "target": name, "written": written, "run": result.as_dict(), "url": plan.url,
@@ -113,7 +122,7 @@ def _after_run(loaded, plan: Plan, result: runner.RunResult, resolved, written: 
         console.success(f"{name}: {_summary(result)} in {runner.seconds_text(time.monotonic() - started)}")
     code = exitcodes.OK
     if verify and plan.url:
-        report = _verify(loaded, plan, resolved, result, as_json, before)
+        report = _verify(loaded, plan, resolved, mask, result, as_json, before)
         code = exitcodes.FAILED if report is None else report.exit_code
         outcome["verify"] = report.as_dict() if report is not None else None
         outcome["ok"] = code == exitcodes.OK
@@ -121,7 +130,7 @@ def _after_run(loaded, plan: Plan, result: runner.RunResult, resolved, written: 
         console.info(f"{name}: no URL to verify; once it answers, run `streamdeploy verify URL`")
     if result.background and code == exitcodes.OK:
         if not (detach or as_json):
-            return _serve(loaded, plan, result, resolved)
+            return _serve(loaded, plan, result, mask)
         if as_json:
             outcome["background"] = result.as_dict()["background"]
         else:
@@ -160,12 +169,17 @@ def show_plan(file: Path | None, target: str = LOCAL, as_json: bool = False) -> 
 
 
 def down(file: Path | None) -> int:
-    """Stop what `up --detach` left running (every .streamdeploy/<target>.pid)."""
+    """Stop what `up --detach` (or an `up` that was killed) left running: every process in a
+    .streamdeploy/<target>.pid that is still the one streamdeploy started."""
     loaded = loader.load(file)
     root = loaded.root
     recorded = runner.recorded_targets(root)
     stopped_any = False
     for name in recorded:
+        for record, now in runner.strangers(root, name):
+            console.warning(f"pid {record.pid} is now {now}, not the `{record.command}` streamdeploy started (it "
+                            "exited and the pid went to another process, or the machine restarted): left it alone",
+                            where=name)
         for pid, how in runner.stop_target(root, name):
             stopped_any = True
             console.success(f"{name}: {how} (pid {pid})")
@@ -222,6 +236,10 @@ def read_held(loaded: loader.Loaded, name: str, as_json: bool = False) -> tuple[
         if read.key is not None:
             held.append((read.key, answer.stdout))
     return tuple(held)
+def described_values(loaded: loader.Loaded, env_file: Path | None) -> list[str]:
+    """The values of every secret the description names that has one (environment, env file)."""
+    names = secret_values.declared_names(loaded.spec)
+    return list(secret_values.resolve((), env_file, optional=names).values.values())
 
 
 def resolve_secrets(plan: Plan, env_file: Path | None) -> secret_values.Resolved:
@@ -366,7 +384,8 @@ def _say_stopped(result: runner.RunResult, name: str, as_json: bool) -> None:
 # --- verifying and serving ---------------------------------------------------------------
 
 
-def _verify(loaded, plan: Plan, resolved, result: runner.RunResult, as_json: bool, before: dict | None = None):
+def _verify(loaded, plan: Plan, resolved, mask: secret_values.Masker, result: runner.RunResult, as_json: bool,
+            before: dict | None = None):
     """Run `verify` against each web service the plan reaches, while making sure local processes
     stay alive: the plan's main URL fully (health, stream, data), the others' health (a dashboard
     answers on its own health path). ``before``: a local run's volume snapshot, to check the data
@@ -390,7 +409,7 @@ def _verify(loaded, plan: Plan, resolved, result: runner.RunResult, as_json: boo
                     console.info(f"verifying {url}" + (f" ({service})" if service and others else "") + " …")
                 box["reports"].append(verifier.run_checks(
                     url, loaded, service=service, expect_marker=marker, env=env,
-                    progress=None if as_json else show_progress))
+                    progress=None if as_json else show_progress, mask=mask))
         except BaseException as error:  # handed to the main thread
             box["error"] = error
 
@@ -400,7 +419,7 @@ def _verify(loaded, plan: Plan, resolved, result: runner.RunResult, as_json: boo
         thread.join(0.2)
         dead = [b for b in result.background if b.process is not None and b.process.poll() is not None]
         if dead:
-            _say_died(dead[0], resolved)
+            _say_died(dead[0], mask)
             runner.stop_run(loaded.root, plan.target, result.background)
             return None
     if "error" in box:
@@ -414,8 +433,8 @@ def _verify(loaded, plan: Plan, resolved, result: runner.RunResult, as_json: boo
     if not all(r.ok for r in box["reports"]) and result.background:
         log = result.background[0].log
         console.err().print(f"[dim]last lines of {console.escape(str(log))}:[/dim]")
-        for line in runner.read_tail(log, runner.TAIL_LINES):
-            console.err().print("    " + console.escape(resolved.masker()(line)), soft_wrap=True)
+        for line in mask.all_lines(runner.read_tail(log, runner.TAIL_LINES)):
+            console.err().print("    " + console.escape(line), soft_wrap=True)
     for other in rest:
         report.notes.append(f"{other.service} at {other.url}: " + ("ok" if other.ok else "failed: " + ", ".join(
             c.name for c in other.checks if c.status == "failed")))
@@ -424,19 +443,22 @@ def _verify(loaded, plan: Plan, resolved, result: runner.RunResult, as_json: boo
     return report
 
 
-def _say_died(process: runner.Background, resolved) -> None:
+def _say_died(process: runner.Background, mask: secret_values.Masker) -> None:
     code = process.process.returncode if process.process is not None else "?"
     console.err().print(f"[bold red]✗[/bold red] {console.escape(process.description)} exited with {code} before it "
                         "answered; its last lines:")
-    for line in runner.read_tail(process.log, runner.TAIL_LINES):
-        console.err().print("    " + console.escape(resolved.masker()(line)), soft_wrap=True)
+    for line in mask.all_lines(runner.read_tail(process.log, runner.TAIL_LINES)):
+        console.err().print("    " + console.escape(line), soft_wrap=True)
 
 
 def _signal_name(signal: BaseException) -> str:
-    return "SIGTERM" if isinstance(signal, runner.Interrupted) and signal.args == ("SIGTERM",) else "Ctrl-C"
+    """SIGTERM, SIGHUP (the terminal closed), or Ctrl-C."""
+    if isinstance(signal, runner.Interrupted) and signal.args and signal.args[0] != "SIGINT":
+        return str(signal.args[0])
+    return "Ctrl-C"
 
 
-def _serve(loaded, plan: Plan, result: runner.RunResult, resolved) -> int:
+def _serve(loaded, plan: Plan, result: runner.RunResult, mask: secret_values.Masker) -> int:
     """Foreground: show the service's log until Ctrl-C or SIGTERM, the way to stop a service
     that was deployed and verified (exit 0, after a clean stop); or until it exits on its
     own (exit 1)."""
@@ -444,7 +466,7 @@ def _serve(loaded, plan: Plan, result: runner.RunResult, resolved) -> int:
     console.err().print(f"[bold]serving[/bold] at {console.escape(plan.url or '(no URL)')} — logs from "
                         f"{console.escape(str(log))} follow; Ctrl-C stops it")
     try:
-        exit_code = runner.follow(log, result.background, resolved.masker())
+        exit_code = runner.follow(log, result.background, mask)
     except (KeyboardInterrupt, runner.Interrupted) as signal:
         why = _signal_name(signal)
         console.err().print(f"[yellow]{why}[/yellow]: stopping …")

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 
 from streamdeploy import console, loader
@@ -20,10 +22,8 @@ def run(
     as_json: bool = False,
 ) -> int:
     from streamdeploy import verify
-    from streamdeploy.problems import fail
 
-    if timeout < 0:
-        raise fail(f"--timeout must be 0 seconds or more, not {timeout:g}", fix="e.g. --timeout 120")
+    check_timeout(timeout)
     loaded = _load(file)
     report = verify.run_checks(
         url,
@@ -32,9 +32,32 @@ def run(
         timeout=timeout,
         expect_marker=expect_marker,
         progress=None if as_json else progress,
+        mask=_masker(loaded),
     )
     print_report(report, as_json)
     return report.exit_code
+
+
+MAX_TIMEOUT = 24 * 3600.0
+
+
+def check_timeout(value: float, flag: str = "--timeout") -> None:
+    """A number of seconds a user gave: finite, not negative, at most a day (nan and inf
+    would make every deadline meaningless: a check that never ends)."""
+    from streamdeploy.problems import fail
+
+    if not math.isfinite(value) or value < 0 or value > MAX_TIMEOUT:
+        raise fail(f"{flag} must be a number of seconds from 0 to {MAX_TIMEOUT:g}, not {value:g}",
+                   fix=f"e.g. {flag} 120")
+
+
+def _masker(loaded: loader.Loaded | None):
+    """Every secret the description names that is set here, and the platforms' tokens."""
+    from streamdeploy import secrets
+
+    names = secrets.declared_names(loaded.spec) if loaded is not None else []
+    values = [os.environ[n] for n in names if os.environ.get(n)]
+    return secrets.Masker([*values, *secrets.platform_tokens(os.environ)])
 
 
 def _load(file: Path | None) -> loader.Loaded | None:

@@ -89,6 +89,9 @@ class Step:
     hint: str | None = None  # what to try when the step fails
     pipe_to: tuple[str, ...] | None = None  # stdout of argv is piped into this command
     background: bool = False  # a long-running process (the local server); the runner keeps it
+    # TCP ports a background process will listen on: checked free (or held by the run it
+    # replaces) before that run is stopped, so a working service is never stopped for nothing.
+    listens: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

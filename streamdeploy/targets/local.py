@@ -30,11 +30,11 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from streamdeploy import ports as machine
 from streamdeploy.problems import fail
 from streamdeploy.spec import Service, ServiceRef, Spec, suggested_env
 from streamdeploy.targets import local_python, peers
@@ -284,6 +284,7 @@ def _start_step(spec: Spec, name: str, service: Service, environment: Environmen
         pass_if_set=tuple(service.secrets),
         cwd=_cwd(environment.context, root),
         background=True,
+        listens=(ports[("service", name)],) if service.is_web else (),
         hint=f"the service's output is in {STATE_DIR}/logs/; try its start command by hand in {environment.context}",
     )
 
@@ -336,6 +337,7 @@ def _store_steps(spec: Spec, name: str, environment: Environment, root: Path,
                   "--host", HOST, "--port", str(port)),
             description=f"Starting store {name}: chroma on {HOST}:{port}",
             background=True,
+            listens=(port,),
             hint=f"the `chroma` command comes from chromadb in {environment.install}; add chromadb there",
         ),
         Step(
@@ -359,24 +361,19 @@ def _cwd(context: Path, root: Path) -> str:
 
 def port_free(port: int) -> bool:
     """Could a server bind 127.0.0.1:port now (as uvicorn does, with SO_REUSEADDR)?"""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((HOST, port))
-        except OSError:
-            return False
-    return True
+    return machine.port_free(port, HOST)
 
 
 def assign_ports(spec: Spec, root: Path, notes: list[Note]) -> dict[tuple[str, str], int]:
     """A distinct free port for every web service and used store, preferring the described ones.
 
-    While this description's earlier local run is still up, a busy port is taken to be
-    its own: the runner stops that run before it starts the new one (as a platform
-    replaces the old instance), and the new one gets the same ports. Should a stranger
-    hold the port after all, the server's "address already in use" shows in the log.
+    A port counts as free when nobody holds it, or when this description's earlier local
+    run, still up, listens on it: the runner stops that run before it starts the new one
+    (as a platform replaces the old instance). Any other holder is a stranger, even
+    while the earlier run is alive (it may have moved to 8001 because someone has 8000):
+    the next port is taken, and the runner checks again before stopping anything.
     """
-    ours = _previous_run_alive(root)
+    ours = _ports_of_previous_run(root)
     taken: set[int] = set()
     out: dict[tuple[str, str], int] = {}
     wanted: list[tuple[tuple[str, str], int, str]] = []
@@ -396,7 +393,7 @@ def assign_ports(spec: Spec, root: Path, notes: list[Note]) -> dict[tuple[str, s
     # Services first: their ports are the ones people type into a browser.
     for ident, port, key in wanted:
         chosen = port
-        while chosen in taken or (not ours and not port_free(chosen)):
+        while chosen in taken or (chosen not in ours and not port_free(chosen)):
             chosen += 1
             if chosen > min(port + _PORT_SCAN, 65535):
                 raise fail(f"no free port between {port} and {port + _PORT_SCAN} on {HOST}", key=key,
@@ -411,10 +408,15 @@ def assign_ports(spec: Spec, root: Path, notes: list[Note]) -> dict[tuple[str, s
     return out
 
 
-def _previous_run_alive(root: Path) -> bool:
+def _ports_of_previous_run(root: Path) -> set[int]:
+    """The ports this description's earlier local run listens on (while it is still up)."""
     from streamdeploy import runner
 
-    return bool(runner.running(root, NAME))
+    previous = runner.running(root, NAME)
+    held = runner.listening_ports(previous)
+    if held is None:  # no /proc: a busy port is taken to be the earlier run's, if there is one
+        return set(range(1, 65536)) if previous else set()
+    return held
 
 
 # --- notes that do not depend on this machine -------------------------------------------

@@ -171,18 +171,25 @@ def test_a_step_over_the_timeout_is_stopped(fake_clis, project):
     assert deploy.signal == "SIGINT" and deploy.exit == 127  # flyctl's exit code when interrupted
 
 
-def test_ctrl_c_stops_the_running_cli_names_the_step_and_exits_130(fake_clis, project):
-    fake_clis.slow("fly deploy", 60)
+def start_deploy(fakes, project: Path) -> tuple[subprocess.Popen, "object"]:
+    """`up --target fly` until its `fly deploy` (made slow) is running; returns up and that call."""
+    fakes.slow("fly deploy", 60)
     process = subprocess.Popen(
         [sys.executable, "-m", "streamdeploy", "up", "--target", "fly", "--no-verify"], cwd=project,
-        env={**fake_clis.env(), **SECRETS}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        env={**fakes.env(), **SECRETS}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while not [c for c in fake_clis.calls("fly") if c.command == ["deploy"]]:
+    while not [c for c in fakes.calls("fly") if c.command == ["deploy"]]:
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.1)
     time.sleep(0.3)
+    [deploy] = [c for c in fakes.calls("fly") if c.command == ["deploy"]]
+    return process, deploy
+
+
+def test_ctrl_c_stops_the_running_cli_names_the_step_and_exits_130(fake_clis, project):
+    process, _ = start_deploy(fake_clis, project)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == exitcodes.INTERRUPTED, err
@@ -190,6 +197,102 @@ def test_ctrl_c_stops_the_running_cli_names_the_step_and_exits_130(fake_clis, pr
     [deploy] = [c for c in fake_clis.calls("fly") if c.command == ["deploy"]]
     assert deploy.signal == "SIGINT" and deploy.exit == 127
     assert "Traceback" not in err and no_secret_values(out, err)
+
+
+def gone(pid: int, within: float = 15.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_closed_terminal_sighup_stops_the_running_cli_like_sigterm(fake_clis, project):
+    process, deploy = start_deploy(fake_clis, project)
+    process.send_signal(signal.SIGHUP)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == exitcodes.INTERRUPTED, err
+    assert "interrupted during step 5" in err and "Traceback" not in err
+    [deploy] = [c for c in fake_clis.calls("fly") if c.command == ["deploy"]]
+    assert deploy.signal == "SIGINT" and gone(deploy.pid)
+
+
+def test_closing_the_terminal_up_runs_in_stops_the_cli_cleanly(fake_clis, project):
+    # A real hangup: `up` on a pseudo-terminal it controls, whose other end is closed. After
+    # that every write to the terminal fails, and stopping the CLI must not trip over it.
+    import os
+    import pty
+
+    fake_clis.slow("fly deploy", 60)
+    env = {**fake_clis.env(), **SECRETS}
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: a session leader with the pty as its controlling terminal
+        os.chdir(project)
+        os.execve(sys.executable, [sys.executable, "-m", "streamdeploy", "up", "--target", "fly", "--no-verify"], env)
+    try:
+        deadline = time.monotonic() + 60
+        while not [c for c in fake_clis.calls("fly") if c.command == ["deploy"]]:
+            assert time.monotonic() < deadline
+            try:
+                os.read(terminal, 65536)  # keep the terminal drained, as a terminal would
+            except OSError:
+                pass
+            time.sleep(0.1)
+        time.sleep(0.3)
+        os.close(terminal)  # the window closes: the kernel sends SIGHUP
+        terminal = None
+        deadline = time.monotonic() + 60
+        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+            assert time.monotonic() < deadline, "up did not end after its terminal closed"
+            time.sleep(0.1)
+        assert os.waitstatus_to_exitcode(done[1]) == exitcodes.INTERRUPTED
+    finally:
+        if terminal is not None:
+            os.close(terminal)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    [deploy] = [c for c in fake_clis.calls("fly") if c.command == ["deploy"]]
+    assert deploy.signal == "SIGINT" and gone(deploy.pid)
+
+
+def test_sigkill_to_up_never_leaves_the_platform_cli_running(fake_clis, project):
+    process, deploy = start_deploy(fake_clis, project)
+    process.kill()  # no handler runs: the supervisor between up and the CLI must stop it
+    process.communicate(timeout=30)
+    assert gone(deploy.pid), "fly deploy outlived the `up` that started it"
+    [deploy] = [c for c in fake_clis.calls("fly") if c.command == ["deploy"]]
+    assert deploy.signal == "SIGTERM"
+    # and the next `up` starts clean: nothing of the killed run is left to name
+    fake_clis.clear_calls()
+    again = up(fake_clis, project)
+    assert again.returncode == 0, again.stderr
+    assert "still running" not in again.stderr
+
+
+def test_down_never_signals_a_process_that_took_over_a_recorded_pid(fake_clis, project):
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        record = {"pid": stranger.pid, "kind": "background", "description": "Starting api",
+                  "command": "sh -c 'exec uvicorn app.main:app'", "start": 1, "boot": None}
+        (project / ".streamdeploy").mkdir()
+        (project / ".streamdeploy" / "local.pid").write_text(json.dumps(record) + "\n")
+        result = fake_clis.run("down", cwd=project)
+        assert_no_traceback(result)
+        assert result.returncode == 0
+        assert f"pid {stranger.pid} is now `" in result.stderr and "time.sleep(60)" in result.stderr
+        assert "left it alone" in result.stderr and "nothing is running" in result.stderr
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()
 
 
 # --- files and output --------------------------------------------------------------------------
@@ -255,3 +358,13 @@ def test_a_targets_problem_with_a_key_says_file_and_line(fake_clis, project):
     assert result.returncode == 2, result.stderr
     assert "streamdeploy.yaml:" in result.stderr and "services.api.build.install" in result.stderr
     assert "<input>" not in result.stderr
+
+
+def test_a_corrupt_verify_state_file_stops_up_before_anything_ships(fake_clis, project):
+    (project / ".streamdeploy").mkdir()
+    (project / ".streamdeploy" / "verify.json").write_text("[1, 2]")
+    result = fake_clis.run("up", "--target", "fly", cwd=project, env=SECRETS)
+    assert_no_traceback(result)
+    assert result.returncode == exitcodes.BAD_INPUT
+    assert "is not a verify state file" in result.stderr and "delete" in result.stderr
+    assert not [c for c in fake_clis.calls("fly") if c.command == ["deploy"]]

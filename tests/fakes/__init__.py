@@ -59,6 +59,7 @@ class Call:
     exit: int | None
     usage_error: str | None = None
     signal: str | None = None
+    pid: int | None = None
 
     @property
     def line(self) -> str:
@@ -144,9 +145,15 @@ class FakeClis:
 
     # --- controlling the fakes ---------------------------------------------------------------
 
-    def fail(self, match: str, exit: int = 1, stderr: str = "", stdout: str = "", times: int | None = None) -> None:
-        """Make commands starting with `match` (e.g. "fly deploy") fail."""
-        self._add_fault({"match": match, "exit": exit, "stderr": stderr, "stdout": stdout, "times": times})
+    def fail(self, match: str, exit: int = 1, stderr: str = "", stdout: str = "", times: int | None = None,
+             echo_env: tuple[str, ...] = ()) -> None:
+        """Make commands starting with `match` (e.g. "fly deploy") fail.
+
+        ``echo_env``: before failing, print the values of these environment variables
+        (and the stdin it read) the ways CLIs leak them: raw, base64, URL-encoded, inside a
+        JSON string, and hard-wrapped across two lines; half on stdout, half on stderr."""
+        self._add_fault({"match": match, "exit": exit, "stderr": stderr, "stdout": stdout, "times": times,
+                         "echo_env": list(echo_env)})
 
     def slow(self, match: str, seconds: float, ignore_signals: bool = False, times: int | None = None) -> None:
         """Make matching commands take `seconds` (then succeed normally)."""
@@ -181,7 +188,7 @@ class FakeClis:
                 calls[record["id"]] = Call(
                     id=record["id"], cli=record["cli"], binary=record["binary"], argv=record["argv"],
                     command=record.get("command", []), stdin=record.get("stdin"), env=record["env"],
-                    cwd=record["cwd"], exit=None, usage_error=record.get("usage_error"),
+                    cwd=record["cwd"], exit=None, usage_error=record.get("usage_error"), pid=record.get("pid"),
                 )
             elif record["event"] == "exit" and record["id"] in calls:
                 calls[record["id"]].exit = record["exit"]

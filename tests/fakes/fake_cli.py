@@ -111,6 +111,7 @@ def main(cli: str) -> int:
         "env": _env_presence(cli),
         "stdin": None,
         "time": time.time(),
+        "pid": os.getpid(),
     }
     _install_signal_handlers(cli, root, call_id)
     from fakes import platforms
@@ -199,6 +200,8 @@ def _apply_faults(call: Call) -> None:
     call.record["fault"] = chosen["match"]
     if chosen.get("stdout"):
         call.print(chosen["stdout"])
+    if chosen.get("echo_env"):
+        _echo(call, chosen["echo_env"])
     if chosen.get("sleep"):
         if chosen.get("ignore_signals"):
             signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -208,6 +211,29 @@ def _apply_faults(call: Call) -> None:
             time.sleep(0.05)
     if chosen.get("exit") is not None:
         raise Exit(int(chosen["exit"]), chosen.get("stderr", ""))
+
+
+def _echo(call: Call, names: list[str]) -> None:
+    """Leak values the ways real CLIs do: a debug dump of the environment, a Basic auth
+    header, a URL with the value in its query, a JSON error, a terminal-width wrap."""
+    import base64
+    from urllib.parse import quote, quote_plus
+
+    values = [(n, call.env[n]) for n in names if call.env.get(n)]
+    if call.record.get("stdin"):
+        values.append(("stdin", call.record["stdin"]))
+    for index, (name, value) in enumerate(values):
+        write = call.print if index % 2 == 0 else call.err
+        basic = base64.b64encode(f"user:{value}".encode()).decode()
+        half = len(value) // 2
+        write(f"debug: {name}={value}")
+        write(f"debug: Authorization: Basic {basic}")
+        write(f"debug: GET https://api.example.com/v1?token={quote(value, safe='')}&b={quote_plus(value)}")
+        write(f"debug: {json.dumps({'error': 'rejected', 'value': value})}")
+        write(f"debug: base64 {base64.b64encode(value.encode()).decode()} "
+              f"{base64.urlsafe_b64encode(value.encode()).decode().rstrip('=')}")
+        write(f"error: the value given for {name} is not accepted: {value[:half]}")
+        write(value[half:] + " (wrapped at the terminal's width)")
 
 
 def _matches(pattern: str, call: Call) -> bool:

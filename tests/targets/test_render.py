@@ -472,3 +472,12 @@ def test_the_api_client_says_what_went_wrong_without_values(api_server):
     gone = RenderAPI.from_env({"RENDER_API_KEY": "rnd_test", "RENDER_HOST": "http://127.0.0.1:9/v1/"})
     with pytest.raises(APIError, match="ConnectError"):
         gone.service_id("demo-api")
+def test_the_deploy_helper_quotes_whole_lines_so_a_secret_is_never_cut_in_half():
+    from streamdeploy.glue import find_service_id
+
+    secret = "sk-live-" + "Q" * 40
+    answer = "x" * 480 + "\n" + f"token {secret}\n" + "not json\n"
+    with pytest.raises(LookupError) as caught:
+        find_service_id(answer, "api")
+    message = str(caught.value)
+    assert secret in message or "sk-live" not in message  # whole, for the masker, or not at all
