@@ -65,8 +65,10 @@ def leaks(text: str) -> list[str]:
 
 def canary_project(tmp_path: Path, example: str = "app") -> Path:
     root = tmp_path / "project"
-    shutil.copytree(EXAMPLES / example, root, ignore=shutil.ignore_patterns(
-        "tests", ".streamdeploy", "__pycache__", ".venv", ".models", "chroma_data", ".env"))
+    ignore = shutil.ignore_patterns("tests", ".streamdeploy", "__pycache__", ".venv", ".models", "chroma_data", ".env")
+    shutil.copytree(EXAMPLES / example, root, ignore=ignore)
+    if example == "multi":  # it builds the API from ../app
+        shutil.copytree(EXAMPLES / "app", tmp_path / "app", ignore=ignore)
     path = root / "streamdeploy.yaml"
     text = path.read_text(encoding="utf-8")
     names = ", ".join(CANARIES)

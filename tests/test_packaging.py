@@ -27,6 +27,7 @@ def test_a_real_install_renders_checks_and_compares_from_elsewhere(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(EXAMPLES / "app" / "streamdeploy.yaml", project / "streamdeploy.yaml")
+    shutil.copy(EXAMPLES / "app" / "requirements.txt", project / "requirements.txt")  # `check` wants it
     # -S: no .pth files, so the development checkout's editable-install hook stays out and
     # only the installed copy (plus the dependencies' own directories) can be imported.
     deps = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})

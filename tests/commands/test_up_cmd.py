@@ -217,7 +217,7 @@ def test_a_closed_terminal_sighup_stops_the_running_cli_like_sigterm(fake_clis, 
     process.send_signal(signal.SIGHUP)
     out, err = process.communicate(timeout=60)
     assert process.returncode == exitcodes.INTERRUPTED, err
-    assert "interrupted during step 5" in err and "Traceback" not in err
+    assert "interrupted during step 6 (Deploying" in err and "Traceback" not in err
     [deploy] = [c for c in fake_clis.calls("fly") if c.command == ["deploy"]]
     assert deploy.signal == "SIGINT" and gone(deploy.pid)
 
