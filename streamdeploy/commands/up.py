@@ -25,6 +25,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from streamdeploy import console, exitcodes, loader, runner, targets
 from streamdeploy import secrets as secret_values
@@ -49,13 +50,26 @@ def run(
     name = resolve_target(target)
     env_file = _env_file(loaded, name, env_file)
     plan = make_plan(loaded, name)
+    return ship(loaded, plan, env_file, dry_run=dry_run, detach=detach, verify=verify, step_timeout=step_timeout,
+                as_json=as_json, gate=lambda: _gate(loaded, name, force, as_json),
+                write=lambda: _write_files(loaded, name, force, as_json, plan.notes))
+
+
+def ship(loaded: loader.Loaded, plan: Plan, env_file: Path | None, *, dry_run: bool = False, detach: bool = False,
+         verify: bool = True, step_timeout: float = 900.0, as_json: bool = False,
+         gate: Callable[[], bool] | None = None, write: Callable[[], list[str] | None] | None = None,
+         command: str = "up") -> int:
+    """Run a plan the one way every command that deploys does (`up`, `rollback`): secrets,
+    readiness, ``gate`` (check) and ``write`` (the target's files) when given, the plan's
+    deploy-time files, the runner, then verify (or serve)."""
+    name = plan.target
     resolved = resolve_secrets(plan, env_file)
     if dry_run:
         _show(plan, resolved, as_json)
         return exitcodes.OK
     if step_timeout <= 0:
         raise fail("--step-timeout must be more than 0 seconds", fix="e.g. --step-timeout 1200")
-    if not _gate(loaded, name, force, as_json):
+    if gate is not None and not gate():
         if as_json:
             console.emit_json({"ok": False, "target": name, "stopped": "check found errors (`streamdeploy check`)"})
         return exitcodes.FAILED
@@ -67,9 +81,10 @@ def run(
     problems = doctor.readiness_problems(plan.tools, target=name)
     if problems:
         raise ProblemsError(problems, exitcodes.NOT_READY)
-    written = _write_files(loaded, name, force, as_json, plan.notes)
+    written = write() if write is not None else []
     if written is None:
         return exitcodes.FAILED
+    written = [*written, *_write_state(loaded, plan, as_json)]
     if not as_json:
         _say_left_out(loaded, name, resolved, env_file)
     work = runner.Runner(loaded.root, name, resolved.values, step_timeout=step_timeout,
@@ -81,7 +96,7 @@ def run(
         try:
             started = time.monotonic()
             work.run(plan, result=result)
-            return _after_run(loaded, plan, result, resolved, written, started, detach, verify, as_json)
+            return _after_run(loaded, plan, result, resolved, written, started, detach, verify, as_json, command)
         except (KeyboardInterrupt, runner.Interrupted) as signal:
             return _interrupted(loaded, name, result, signal, as_json)
         except BaseException:
@@ -89,17 +104,31 @@ def run(
             raise
 
 
+def _write_state(loaded: loader.Loaded, plan: Plan, as_json: bool) -> list[str]:
+    from streamdeploy import writer
+
+    written = writer.write_state(list(plan.writes), loaded.root)
+    if not as_json:
+        for path in written:
+            console.success(f"wrote {path} (for this deploy; not committed)")
+    return written
+
+
 def _after_run(loaded, plan: Plan, result: runner.RunResult, resolved, written: list[str], started: float,
-               detach: bool, verify: bool, as_json: bool) -> int:
+               detach: bool, verify: bool, as_json: bool, command: str = "up") -> int:
     """Verify, then serve in the foreground, leave running (--detach) or stop what the run started."""
     name = plan.target
     outcome = {"ok": result.ok, "target": name, "written": written, "run": result.as_dict(), "url": plan.url,
                "verify": None, "secrets_left_out": list(resolved.left_out)}
     if not result.ok:
-        _say_stopped(result, name, as_json)
+        _say_stopped(result, name, as_json, command)
         if as_json:
             console.emit_json(outcome)
         return result.exit_code
+    if plan.release is not None:  # live now, whatever verify says: what a rollback returns from
+        from streamdeploy import releases
+
+        releases.record(loaded.root, name, dict(plan.release))
     if not as_json:
         console.success(f"{name}: {_summary(result)} in {runner.seconds_text(time.monotonic() - started)}")
     code = exitcodes.OK
@@ -179,16 +208,21 @@ def resolve_target(target: str) -> str:
     return target
 
 
-def make_plan(loaded: loader.Loaded, name: str) -> Plan:
+def make_plan(loaded: loader.Loaded, name: str, action: str = "plan") -> Plan:
+    """The target's plan for `up` (``action`` "plan") or for `rollback` ("rollback")."""
     from streamdeploy.commands.render import context_for
 
     target = targets.get(name)
+    command = "up" if action == "plan" else action
+    method = getattr(target, action, None)
     try:
-        return target.plan(loaded.spec, context_for(loaded))
+        if method is None:
+            raise NotImplementedError
+        return method(loaded.spec, context_for(loaded))
     except ProblemsError as error:  # a target's own rule (targets.fly.vm_size): say where it is
         raise loader.placed(error, loaded) from None
     except NotImplementedError:
-        raise fail(f"`up --target {name}` is not available yet", fix="render the files with "
+        raise fail(f"`{command} --target {name}` is not available yet", fix="render the files with "
                    f"`streamdeploy render --target {name}` and ship them with the platform's CLI") from None
 
 
@@ -294,7 +328,7 @@ def _summary(result: runner.RunResult) -> str:
     return ", ".join(parts)
 
 
-def _say_stopped(result: runner.RunResult, name: str, as_json: bool) -> None:
+def _say_stopped(result: runner.RunResult, name: str, as_json: bool, command: str = "up") -> None:
     failed = result.failed
     if failed is None or as_json:
         return
@@ -302,12 +336,12 @@ def _say_stopped(result: runner.RunResult, name: str, as_json: bool) -> None:
     where = f"step {failed.index} ({failed.step.description})"
     if failed.status == "interrupted":
         console.err().print(f"[yellow]interrupted[/yellow] during {console.escape(where)}; {done} of the "
-                            f"steps before it finished. `streamdeploy up --target {name}` again picks up from the "
-                            "state the platform is in.")
+                            f"steps before it finished. `streamdeploy {command} --target {name}` again picks up "
+                            "from the state the platform is in.")
     else:
         console.err().print(f"[bold red]{name}: stopped at {console.escape(where)}[/bold red]; "
                             f"{done} step{'s' if done != 1 else ''} before it finished. Fix the cause and run "
-                            "`up` again.")
+                            f"`{command}` again.")
 
 
 # --- verifying and serving ---------------------------------------------------------------

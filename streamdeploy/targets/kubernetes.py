@@ -7,10 +7,13 @@ a headless Service. Objects are named after the services and stores themselves, 
 ``http://api:8000`` and ``CHROMA_HOST=chroma`` mean the same thing here as in compose.yaml;
 `targets.kubernetes.namespace` keeps projects apart.
 
-Images: with `targets.kubernetes.registry`, `up` builds each image and pushes it tagged
+Images: `up` builds each image (and, with `targets.kubernetes.registry`, pushes it) tagged
 with a hash of what it is built from (``image_tag``), so new code is a new pod template
-and a real rollout, and an unchanged one rolls nothing. `targets.kubernetes.image` names
-an image built elsewhere, used as is.
+and a real rollout, and an unchanged one rolls nothing. The committed manifests name the
+image without that tag, so they stay the same when only the code changes (`render
+--check` in CI and pre-commit): `up` applies a deploy-time kustomization,
+``.streamdeploy/kubernetes/``, whose ``images:`` sets the tag it built, over ``k8s/``.
+`targets.kubernetes.image` names an image built elsewhere, used as is.
 
 Secrets never appear in the manifests: each Deployment refers by ``secretKeyRef`` to a
 Secret named ``<service>-secrets``, which `up` creates from the environment.
@@ -27,6 +30,7 @@ from streamdeploy.targets import docker, image_tag, volumes
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, Step
 
 DIR = "k8s"
+OVERLAY = ".streamdeploy/kubernetes"  # what `up` applies: k8s/ with the tags it built
 NAMESPACE_FILE = f"{DIR}/00-namespace.yaml"
 FIELD_MANAGER = "streamdeploy"
 APP_UID = docker.APP_UID  # the user the generated image runs the server as
@@ -81,16 +85,37 @@ def image_for(spec: Spec, service: str, ctx: Context) -> str:
     return f"{repository(spec, service)}:{content_tag(spec, service, ctx)}"
 
 
-def content_tag(spec: Spec, service: str, ctx: Context) -> str:
-    """The hash of the service's build inputs. Files streamdeploy wrote for any platform
-    (fly.toml, compose.yaml, these manifests: the writer's record) are deploy settings, not
-    the image's code: left out, so rendering another target never changes the tag."""
-    from streamdeploy import writer
+def manifest_image(spec: Spec, service: str) -> str:
+    """The image as k8s/ names it: a built one without its tag, which the overlay sets."""
+    configured = spec.targets.kubernetes.image
+    return configured.replace("{service}", service) if configured else repository(spec, service)
 
-    rendered = {f.path: f.content for f in docker.image_files(spec, ctx).files}
-    generated = tuple(path for path in writer.read_record(ctx.root) if path not in rendered)
-    return image_tag.content_tag(ctx.root, docker.build_context(spec, service), docker.dockerfile_path(spec, service),
-                                 rendered, skip=(DIR, *generated))
+
+def content_tag(spec: Spec, service: str, ctx: Context) -> str:
+    """The hash of the service's build inputs (``image_tag.release_tag``)."""
+    return image_tag.release_tag(spec, service, ctx, skip=(DIR,))
+
+
+def overlay(spec: Spec, images: dict[str, str]) -> RenderedFile:
+    """The kustomization `up` (and `rollback`) applies: k8s/ with each built image's tag set
+    (service -> full reference). Written under .streamdeploy/, never committed: the tag
+    changes with every code change, the committed manifests do not."""
+    entries = {}
+    if builds_images(spec):
+        for service, image in images.items():
+            name, _, tag = image.rpartition(":")
+            entries[manifest_image(spec, service)] = {"name": manifest_image(spec, service), "newName": name,
+                                                      "newTag": tag}
+    kustomization: dict = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [f"../../{DIR}"],
+    }
+    if entries:
+        kustomization["images"] = list(entries.values())
+    header = ("# Written by `streamdeploy up` for one deploy: k8s/ with the image tags it built. Not committed\n"
+              "# (.streamdeploy/ is ignored); `kubectl apply --server-side -k " + OVERLAY + "` repeats the deploy.\n")
+    return RenderedFile(f"{OVERLAY}/kustomization.yaml", header + dump_yaml([kustomization], start=False))
 
 
 def builds(spec: Spec) -> dict[tuple[str, str], list[str]]:
@@ -219,13 +244,13 @@ class KubernetesTarget:
         steps.append(Step(
             # No --force-conflicts: a field someone else manages (an HPA's spec.replicas, a
             # `kubectl scale` or `set image`) stops the apply and is named, not silently taken back.
-            argv=(*apply, "-k", DIR),
-            description=f"Applying the manifests in {DIR}/{where}",
+            argv=(*apply, "-k", OVERLAY),
+            description=f"Applying the manifests in {DIR}/ with the images built{where}",
             cwd=".",
             timeout=300,
             hint="a conflict names a field another manager owns (an autoscaler's replicas, a `kubectl scale`): "
                  "set targets.kubernetes.autoscale, or take the field back once with "
-                 f"`kubectl apply --server-side --field-manager={FIELD_MANAGER} --force-conflicts -k {DIR}`; "
+                 f"`kubectl apply --server-side --field-manager={FIELD_MANAGER} --force-conflicts -k {OVERLAY}`; "
                  "\"field is immutable\" on a claim or a StatefulSet's volumeClaimTemplates means the volume was "
                  "made with other settings (targets.kubernetes.volume_access / storage_class): set them back. "
                  + access_hint,
@@ -256,6 +281,7 @@ class KubernetesTarget:
             url=url,
             secrets=tuple(secrets),
             tools=tuple(tools),
+            writes=(overlay(spec, {name: image_for(spec, name, ctx) for name in spec.services}),),
         )
 
 
@@ -450,7 +476,7 @@ def _deployment(spec: Spec, name: str, service: Service, env: dict[str, str], re
         strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     container: dict = {
         "name": name,
-        "image": image_for(spec, name, ctx),
+        "image": manifest_image(spec, name),
     }
     if builds_images(spec):
         # Each build has its own tag: a node pulls it once; a local cluster uses the local build.

@@ -120,7 +120,9 @@ def test_apps_build_from_the_docker_targets_dockerfiles_which_it_renders_too():
     for name in ("api", "admin"):
         build = services[name]["build"]
         assert build["dockerfile"] in docker_files  # context "."
-        assert services[name]["image"] == docker.image_name(loaded.spec, name)
+        # The docker target's image name, tagged with the release `up` builds (default: latest).
+        tag = f"STREAMDEPLOY_TAG_{name.upper()}"
+        assert services[name]["image"] == f"{docker.image_name(loaded.spec, name)}:${{{tag}:-latest}}"
     assert services["admin"]["build"]["dockerfile"] != services["api"]["build"]["dockerfile"]
 
 

@@ -109,6 +109,9 @@ def _load_documents(text: str, source: str) -> list[dict]:
 
 
 def _from_kustomization(directory: Path) -> list[tuple[dict, str]]:
+    """kustomize build, the parts plans use: resources (files, or directories holding a
+    kustomization: a base), `namespace`, and the `images` transformer (a container image
+    whose name matches gets newName / newTag / digest)."""
     import yaml
 
     for name in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
@@ -121,15 +124,39 @@ def _from_kustomization(directory: Path) -> list[tuple[dict, str]]:
     kustomization = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     objects = []
     for resource in kustomization.get("resources", []):
-        file = directory / resource
+        file = (directory / resource).resolve()
+        if file.is_dir():
+            objects.extend(_from_kustomization(file))
+            continue
         if not file.is_file():
             raise Exit(1, f"error: accumulating resources: accumulation err='accumulating resources from "
                           f"'{resource}': open {file}: no such file or directory'")
-        for obj in _load_documents(file.read_text(encoding="utf-8"), str(file)):
-            if kustomization.get("namespace") and obj["kind"] not in CLUSTER_SCOPED:
-                obj.setdefault("metadata", {})["namespace"] = kustomization["namespace"]
-            objects.append((obj, str(file)))
+        objects.extend((obj, str(file)) for obj in _load_documents(file.read_text(encoding="utf-8"), str(file)))
+    for obj, _ in objects:
+        if kustomization.get("namespace") and obj["kind"] not in CLUSTER_SCOPED:
+            obj.setdefault("metadata", {})["namespace"] = kustomization["namespace"]
+        for container in ((((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []):
+            container["image"] = _set_image(container.get("image", ""), kustomization.get("images") or [])
     return objects
+
+
+def _set_image(image: str, rules: list[dict]) -> str:
+    """kustomize api/filters/imagetag: match on the name without tag or digest."""
+    last = image.rsplit("/", 1)[-1]
+    name = image
+    if "@" in image:
+        name = image.split("@", 1)[0]
+    elif ":" in last:
+        name = image.rsplit(":", 1)[0]
+    for rule in rules:
+        if rule.get("name") == name:
+            new = rule.get("newName", name)
+            if rule.get("digest"):
+                return f"{new}@{rule['digest']}"
+            if rule.get("newTag"):
+                return f"{new}:{rule['newTag']}"
+            return new + image[len(name):]
+    return image
 
 
 def _sources(call: Call) -> list[tuple[dict, str]]:
