@@ -108,13 +108,13 @@ def none_here(target: str, live: dict[str, str] | None):
     from streamdeploy.problems import fail
 
     if live is None:
-        what = f"this project: `streamdeploy up --target {target}` has recorded none on this machine ({HISTORY})"
+        message = (f"nothing to roll back to: `streamdeploy up --target {target}` has recorded no release on this "
+                   f"machine ({HISTORY})")
     else:
-        what = "this project on this machine"
-    return fail(nothing_before(what, ", ".join(live.values()) if live else None,
-                               f"`rollback --target {target}` returns to what an earlier `up` ran here."),
-                fix=f"to run older code, check it out (`git checkout <commit>`) and run `streamdeploy up --target "
-                    f"{target}`", exit_code=exitcodes.FAILED)
+        message = nothing_before("this project on this machine", ", ".join(live.values()),
+                                 f"`rollback --target {target}` returns to what an earlier `up` ran here.")
+    return fail(message, fix=f"to run older code, check it out (`git checkout <commit>`) and run `streamdeploy up "
+                             f"--target {target}`", exit_code=exitcodes.FAILED)
 
 
 # --- glue: run the platform's own command once the release is known --------------------

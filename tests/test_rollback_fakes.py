@@ -1,0 +1,130 @@
+"""`streamdeploy rollback` for every target, against the fake CLIs.
+
+Each test: up, change the code, up, rollback -> the first code is live (the fake's state
+says which image runs) and the data (volume, claim) is untouched; a second rollback goes
+one release further back, never to the release the first one left; with no earlier
+release, a clear message and exit 1. Every command line is one the real CLI accepts.
+"""
+
+from __future__ import annotations
+
+import json
+
+from conftest import assert_no_traceback
+from fakes import fake_clis  # noqa: F401  (fixture)
+from test_up_fakes import (SECRETS, assert_every_call_parsed, assert_secrets_stayed_hidden, change_code, cluster,
+                           deployment, image_of, project_from, rollout, ship)
+
+
+def rollback(fakes, root, target: str, *extra: str, env: dict | None = None):
+    result = fakes.run("rollback", "--target", target, "--no-verify", *extra, cwd=root, env={**SECRETS, **(env or {})})
+    assert_no_traceback(result)
+    return result
+
+
+def assert_nothing_before(result) -> None:
+    assert result.returncode == 1, result.stderr
+    assert "no earlier release" in result.stderr + result.stdout
+
+
+# --- compose and docker: the history is this machine's -------------------------------------------
+
+
+def compose_api(fakes) -> dict:
+    [project] = fakes.state()["docker"]["projects"].values()
+    return project["containers"]["stream-gen-ui-api-1"]
+
+
+def test_compose_rollback_starts_the_previous_image_without_building_and_keeps_the_volume(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)
+    assert ship(fake_clis, root, "compose").returncode == 0
+    assert_nothing_before(rollback(fake_clis, root, "compose"))  # one release: nothing to go back to
+    first = compose_api(fake_clis)
+    change_code(root)
+    assert ship(fake_clis, root, "compose").returncode == 0
+    second = compose_api(fake_clis)
+    assert second["ImageId"] != first["ImageId"] and second["image"] != first["image"]
+
+    fake_clis.clear_calls()
+    back = rollback(fake_clis, root, "compose")
+    assert back.returncode == 0, back.stderr
+    assert_every_call_parsed(fake_clis)
+    assert compose_api(fake_clis)["ImageId"] == first["ImageId"]  # the first code runs again
+    assert compose_api(fake_clis)["image"] == first["image"]
+    [up] = [c for c in fake_clis.calls("docker") if c.command == ["compose", "up"]]
+    assert "--no-build" in up.argv and "--build" not in up.argv and "api" in up.argv
+    # (compose.yaml requires the secrets: the fake stops without them, so they were passed)
+    docker = fake_clis.state()["docker"]
+    [project] = docker["projects"].values()
+    assert project["volumes"] == ["stream-gen-ui_chroma_data"] and not project.get("volumes_deleted")
+    assert "stream-gen-ui_chroma_data" in docker["volumes"]
+    # Twice: the first release was the earliest, so there is nothing further back (the
+    # second release is never picked again: `up` deploys it on purpose).
+    assert_nothing_before(rollback(fake_clis, root, "compose"))
+    assert compose_api(fake_clis)["ImageId"] == first["ImageId"]
+    assert_secrets_stayed_hidden(fake_clis, root, back)
+
+
+def test_compose_rollback_goes_back_one_release_at_a_time(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)
+    ids = []
+    for _ in range(3):
+        assert ship(fake_clis, root, "compose").returncode == 0
+        ids.append(compose_api(fake_clis)["ImageId"])
+        change_code(root)
+    assert len(set(ids)) == 3
+    assert rollback(fake_clis, root, "compose").returncode == 0
+    assert compose_api(fake_clis)["ImageId"] == ids[1]
+    assert rollback(fake_clis, root, "compose").returncode == 0
+    assert compose_api(fake_clis)["ImageId"] == ids[0]
+    assert_nothing_before(rollback(fake_clis, root, "compose"))
+    history = json.loads((root / ".streamdeploy" / "releases.json").read_text())["targets"]["compose"]
+    assert len(history) == 5  # three deploys and two rollbacks, on this machine only
+
+
+def test_compose_rollback_of_a_removed_image_says_how_to_get_it_back(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)
+    assert ship(fake_clis, root, "compose").returncode == 0
+    first = compose_api(fake_clis)["image"]
+    change_code(root)
+    assert ship(fake_clis, root, "compose").returncode == 0
+    from fakes import store
+
+    with store.state(fake_clis.home) as state:  # `docker image prune -a`
+        del state["docker"]["images"][first]
+    result = rollback(fake_clis, root, "compose")
+    assert result.returncode == 1
+    assert "No such image" in result.stderr and "git checkout" not in result.stderr
+    assert f"streamdeploy up --target compose" in result.stderr
+
+
+def test_rollback_dry_run_shows_the_plan_and_runs_nothing(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)
+    assert ship(fake_clis, root, "compose").returncode == 0
+    change_code(root)
+    assert ship(fake_clis, root, "compose").returncode == 0
+    fake_clis.clear_calls()
+    shown = rollback(fake_clis, root, "compose", "--dry-run")
+    assert shown.returncode == 0 and "--no-build" in shown.stdout and "nothing has run" in shown.stdout
+    as_json = rollback(fake_clis, root, "compose", "--dry-run", "--json")
+    plan = json.loads(as_json.stdout)
+    assert plan["target"] == "compose" and "--no-build" in plan["steps"][0]["argv"]
+    assert not fake_clis.calls("docker")
+
+
+def test_docker_rollback_replaces_the_container_with_the_previous_image(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)
+    assert ship(fake_clis, root, "docker").returncode == 0
+    first = fake_clis.state()["docker"]["containers"]["stream-gen-ui-api"]
+    change_code(root)
+    assert ship(fake_clis, root, "docker").returncode == 0
+    assert fake_clis.state()["docker"]["containers"]["stream-gen-ui-api"]["ImageId"] != first["ImageId"]
+    fake_clis.clear_calls()
+    back = rollback(fake_clis, root, "docker")
+    assert back.returncode == 0, back.stderr
+    assert_every_call_parsed(fake_clis)
+    now = fake_clis.state()["docker"]["containers"]["stream-gen-ui-api"]
+    assert now["ImageId"] == first["ImageId"] and now["Volumes"] == first["Volumes"]
+    commands = [c.command for c in fake_clis.calls("docker")]
+    assert ["build"] not in commands and ["volume", "create"] not in commands
+    assert_nothing_before(rollback(fake_clis, root, "docker"))
