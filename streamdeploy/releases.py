@@ -120,9 +120,18 @@ def none_here(target: str, live: dict[str, str] | None):
 # --- glue: run the platform's own command once the release is known --------------------
 
 
-def run_with(argv: Sequence[str], message: str) -> int:
-    """Say which release, then become the platform's command: its exit code is the step's."""
+def run_with(argv: Sequence[str], message: str, stdin: str | None = None) -> int:
+    """Say which release, then become the platform's command: its exit code is the step's.
+    ``stdin``: what the command reads on its standard input (no file is left behind)."""
+    import tempfile
+
     print(message, flush=True)
+    if stdin is not None:
+        handle = tempfile.TemporaryFile()  # unlinked at once: only this process and the command see it
+        handle.write(stdin.encode("utf-8"))
+        handle.flush()
+        handle.seek(0)
+        os.dup2(handle.fileno(), 0)
     os.execvp(argv[0], list(argv))
     return exitcodes.FAILED  # not reached
 

@@ -128,3 +128,61 @@ def test_docker_rollback_replaces_the_container_with_the_previous_image(fake_cli
     commands = [c.command for c in fake_clis.calls("docker")]
     assert ["build"] not in commands and ["volume", "create"] not in commands
     assert_nothing_before(rollback(fake_clis, root, "docker"))
+
+
+# --- kubernetes: the history is the cluster's ReplicaSets ----------------------------------------
+
+
+def test_kubernetes_rollback_applies_each_deployment_with_its_previous_image(fake_clis, tmp_path):
+    """Data: the claim and the store's StatefulSet are never applied; the next `up` is not
+    blocked by a field manager (what `kubectl rollout undo` would leave behind)."""
+    root = project_from("scaled", tmp_path)
+    cluster(fake_clis, gateway="infra/public", pull_secret="stream-gen-ui/ghcr-pull", registry="ghcr.io")
+    ns = "stream-gen-ui"
+    assert ship(fake_clis, root, "kubernetes").returncode == 0
+    assert_nothing_before(rollback(fake_clis, root, "kubernetes"))
+    first = image_of(deployment(fake_clis, ns))
+    store = fake_clis.state()["kubectl"]["objects"][f"StatefulSet/{ns}/chroma"]
+    change_code(root)
+    assert ship(fake_clis, root, "kubernetes").returncode == 0
+    second = image_of(deployment(fake_clis, ns))
+    assert second != first
+
+    fake_clis.clear_calls()
+    back = rollback(fake_clis, root, "kubernetes")
+    assert back.returncode == 0, back.stderr
+    assert_every_call_parsed(fake_clis)
+    assert image_of(deployment(fake_clis, ns)) == first and rollout(fake_clis, ns)["images"][-1] == [first]
+    assert f"api: {second} -> {first}" in back.stdout + back.stderr
+    applied = [c for c in fake_clis.calls("kubectl") if c.command == ["apply"]]
+    assert len(applied) == 1 and "kind: StatefulSet" not in applied[0].stdin
+    assert "PersistentVolumeClaim" not in applied[0].stdin and "--force-conflicts" not in applied[0].argv
+    objects = fake_clis.state()["kubectl"]["objects"]
+    assert objects[f"StatefulSet/{ns}/chroma"] == store
+    assert rollout(fake_clis, ns, "StatefulSet", "chroma")["revision"] == 1  # the store kept running
+    assert not [c for c in fake_clis.calls("kubectl") if c.command[:1] in (["delete"], ["rollout", "undo"])]
+
+    again = ship(fake_clis, root, "kubernetes")  # the working tree again: no conflict, a rollout
+    assert again.returncode == 0, again.stderr
+    assert image_of(deployment(fake_clis, ns)) == second
+    assert rollback(fake_clis, root, "kubernetes").returncode == 0
+    assert image_of(deployment(fake_clis, ns)) == first
+    # Twice in a row: the first release is the earliest; the second is never picked again.
+    assert_nothing_before(rollback(fake_clis, root, "kubernetes"))
+    assert image_of(deployment(fake_clis, ns)) == first
+    assert_secrets_stayed_hidden(fake_clis, root, back, again)
+
+
+def test_kubernetes_rollback_keeps_the_claim_of_an_embedded_volume(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)
+    cluster(fake_clis)
+    assert ship(fake_clis, root, "kubernetes").returncode == 0
+    first = image_of(deployment(fake_clis, "default"))
+    claim = fake_clis.state()["kubectl"]["objects"]["PersistentVolumeClaim/default/api-chroma-data"]
+    change_code(root)
+    assert ship(fake_clis, root, "kubernetes").returncode == 0
+    back = rollback(fake_clis, root, "kubernetes")
+    assert back.returncode == 0, back.stderr
+    assert image_of(deployment(fake_clis, "default")) == first
+    assert fake_clis.state()["kubectl"]["objects"]["PersistentVolumeClaim/default/api-chroma-data"] == claim
+    assert rollout(fake_clis, "default")["revision"] == 3

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 
 from streamdeploy.spec import Service, Spec, Store
 from streamdeploy.targets import docker, image_tag, volumes
@@ -257,11 +258,7 @@ class KubernetesTarget:
         ))
         for name in spec.stores:
             steps.append(_rollout("statefulset", name, ROLLOUT_TIMEOUT, ns, has_claim=True))
-        for name, service in spec.services.items():
-            replicas = replicas_of(spec, name, service)
-            grace = service.health.grace if service.health else 0
-            timeout = max(ROLLOUT_TIMEOUT, int(math.ceil(replicas * (grace + termination_grace(service) + 30))))
-            steps.append(_rollout("deployment", name, timeout, ns, has_claim=bool(service.volumes)))
+        steps.extend(_deployment_rollouts(spec, ns))
         secrets: list[str] = []
         for service in spec.services.values():
             secrets.extend(s for s in service.secrets if s not in secrets)
@@ -283,6 +280,9 @@ class KubernetesTarget:
             tools=tuple(tools),
             writes=(overlay(spec, {name: image_for(spec, name, ctx) for name in spec.services}),),
         )
+
+    def rollback(self, spec: Spec, ctx: Context) -> Plan:
+        return rollback(spec, ctx)
 
 
 def _image_steps(spec: Spec, ctx: Context) -> list[Step]:
@@ -349,6 +349,17 @@ def pull_secret_recipe(spec: Spec) -> str:
             "~/.docker/config.json, not a credential helper): "
             f"`kubectl create secret generic {k8s.image_pull_secret}{ns} --type=kubernetes.io/dockerconfigjson "
             "--from-file=.dockerconfigjson=$HOME/.docker/config.json`")
+
+
+def _deployment_rollouts(spec: Spec, ns: tuple[str, ...]) -> list[Step]:
+    """`rollout status` of each app Deployment, given the time its pods need to be replaced."""
+    steps = []
+    for name, service in spec.services.items():
+        replicas = replicas_of(spec, name, service)
+        grace = service.health.grace if service.health else 0
+        timeout = max(ROLLOUT_TIMEOUT, int(math.ceil(replicas * (grace + termination_grace(service) + 30))))
+        steps.append(_rollout("deployment", name, timeout, ns, has_claim=bool(service.volumes)))
+    return steps
 
 
 def _rollout(kind: str, name: str, timeout: int, ns: tuple[str, ...], has_claim: bool = False) -> Step:
@@ -1098,3 +1109,114 @@ INGRESS_ADVICE: dict[str | None, str] = {
 
 
 TARGET = KubernetesTarget()
+
+
+# ---------------------------------------------------------------- rollback
+
+GLUE = (sys.executable, "-m", "streamdeploy.targets.kubernetes")
+REVISION = "deployment.kubernetes.io/revision"  # set by the Deployment controller on each ReplicaSet
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"  # the revisions a reused ReplicaSet had
+
+
+def rollback(spec: Spec, ctx: Context) -> Plan:
+    """Each app Deployment back to the image it ran before its current one, applied the way
+    `up` applies (server-side, streamdeploy's field manager), then `rollout status`.
+
+    Why not `kubectl rollout undo`: it writes the pod template as the "kubectl-rollout"
+    manager, so the next `up` (server-side apply without --force-conflicts) would stop on a
+    conflict over the image (kubernetes/kubernetes#99003), and a second undo returns to the
+    release the first one left. Here the cluster's own history says which image ran before
+    (each Deployment's ReplicaSets and their revision numbers, from any machine) and the
+    Deployment in k8s/ is applied with that image. The StatefulSets, the claims, ConfigMaps,
+    Secrets, Services and routes are not applied at all.
+    """
+    _check_names(spec)
+    k8s = spec.targets.kubernetes
+    ns = ("-n", k8s.namespace) if k8s.namespace else ()
+    selector = f"app.kubernetes.io/instance={spec.name},app.kubernetes.io/managed-by=streamdeploy"
+    apply = ("kubectl", "apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "-f", "-", *ns)
+    where = f" in namespace {k8s.namespace}" if k8s.namespace else ""
+    steps = [Step(
+        argv=("kubectl", "get", "replicasets", "-l", selector, "-o", "json", *ns),
+        description=f"Applying each Deployment{where} with the image it ran before (from its ReplicaSets)",
+        pipe_to=(*GLUE, "rollback", *(f"{name}={DIR}/{name}.yaml" for name in spec.services), "--", *apply),
+        cwd=".",
+        timeout=300,
+        hint=f"`kubectl rollout history deployment/<service>{where and ' -n ' + k8s.namespace}` lists the revisions "
+             "the cluster kept (revisionHistoryLimit, 10 by default); a conflict names a field another manager "
+             "owns, as for `up`",
+    )]
+    steps.extend(_deployment_rollouts(spec, ns))
+    url = f"https://{k8s.host}" if k8s.host and exposed_service(spec) else None
+    notes = [Note(
+        "kubernetes", "a rollback changes each Deployment's image only: ConfigMaps, Secrets, Services, routes, the "
+        "stores and every claim stay as they are; the next `up` deploys the working tree again", level="info")]
+    return Plan(target="kubernetes", steps=tuple(steps), notes=tuple(notes), url=url, tools=("kubectl",))
+
+
+def previous_images(replica_sets: list[dict], service: str) -> tuple[str | None, str | None]:
+    """(live image, image to go back to) of one Deployment, from its ReplicaSets: every
+    revision number a ReplicaSet held (revision-history, then revision) in order is one
+    release of its image (``releases.previous``)."""
+    from streamdeploy import releases
+
+    events = []
+    for replica_set in replica_sets:
+        metadata = replica_set.get("metadata") or {}
+        if not any(o.get("kind") == "Deployment" and o.get("name") == service
+                   for o in metadata.get("ownerReferences") or []):
+            continue
+        containers = (((replica_set.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+        image = next((c.get("image") for c in containers if c.get("name") == service), None)
+        annotations = metadata.get("annotations") or {}
+        numbers = [*annotations.get(REVISION_HISTORY, "").split(","), annotations.get(REVISION, "")]
+        events += [(int(n), image) for n in numbers if n.strip().isdigit() and image]
+    history = [releases.Release(str(number), image) for number, image in sorted(events)]
+    stack = releases.lineage(history)
+    before = releases.previous(history)
+    return (stack[-1].code if stack else None), (before.code if before else None)
+
+
+def _rollback_main(args: list[str]) -> int:
+    """``rollback SERVICE=FILE... -- COMMAND...``: ReplicaSets (JSON) on stdin; COMMAND gets the
+    services' Deployments from FILE with their previous images, as YAML on its stdin."""
+    import yaml
+
+    from streamdeploy import releases
+
+    split = args.index("--")
+    services = dict(pair.split("=", 1) for pair in args[:split])
+    command = args[split + 1:]
+    try:
+        replica_sets = releases.read_json(sys.stdin.read(), "kubectl get replicasets").get("items") or []
+    except (LookupError, AttributeError) as error:
+        return releases.stop(str(error))
+    documents, said, live_images = [], [], []
+    for service, path in services.items():
+        live, before = previous_images(replica_sets, service)
+        live_images.append(f"{service} {live}" if live else f"{service} (not deployed)")
+        if before is None:
+            continue
+        try:
+            found = [d for d in yaml.safe_load_all(open(path, encoding="utf-8").read())
+                     if isinstance(d, dict) and d.get("kind") == "Deployment"]
+        except (OSError, yaml.YAMLError) as error:
+            return releases.stop(f"cannot read {path}: {error}; run `streamdeploy render --target kubernetes`")
+        for deployment in found:
+            for container in deployment["spec"]["template"]["spec"]["containers"]:
+                if container.get("name") == service:
+                    container["image"] = before
+            documents.append(deployment)
+        said.append(f"{service}: {live} -> {before}")
+    if not documents:
+        return releases.stop(releases.nothing_before(
+            "any Deployment", "; ".join(live_images),
+            "The cluster keeps the ReplicaSets of a Deployment's last revisions: each `up` of new code is one."))
+    return releases.run_with(command, "rolling back " + "; ".join(said), stdin=dump_yaml(documents))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["rollback"] and "--" in sys.argv:
+        raise SystemExit(_rollback_main(sys.argv[2:]))
+    print("usage: python -m streamdeploy.targets.kubernetes rollback SERVICE=FILE... -- COMMAND...", file=sys.stderr)
+    raise SystemExit(2)
