@@ -186,3 +186,49 @@ def test_kubernetes_rollback_keeps_the_claim_of_an_embedded_volume(fake_clis, tm
     assert image_of(deployment(fake_clis, "default")) == first
     assert fake_clis.state()["kubectl"]["objects"]["PersistentVolumeClaim/default/api-chroma-data"] == claim
     assert rollout(fake_clis, "default")["revision"] == 3
+
+
+# --- fly: `fly releases` and `fly deploy --image` ---------------------------------------------
+
+
+def fly_app(fakes) -> dict:
+    return fakes.state()["fly"]["apps"]["stream-gen-ui"]
+
+
+def test_fly_rollback_deploys_the_previous_releases_image_keeping_the_volume(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)
+    assert ship(fake_clis, root, "fly").returncode == 0
+    assert ship(fake_clis, root, "fly").returncode == 0  # same code, same image: still one release of it
+    assert_nothing_before(rollback(fake_clis, root, "fly"))
+    first = fly_app(fake_clis)
+    change_code(root)
+    assert ship(fake_clis, root, "fly").returncode == 0
+    assert fly_app(fake_clis)["code"] != first["code"]
+    volumes = fly_app(fake_clis)["volumes"]
+
+    fake_clis.clear_calls()
+    back = rollback(fake_clis, root, "fly")
+    assert back.returncode == 0, back.stderr
+    assert_every_call_parsed(fake_clis)
+    app = fly_app(fake_clis)
+    assert app["code"] == first["code"] and app["image"] == first["image"]  # the first code runs again
+    assert app["volumes"] == volumes and len(app["volumes"]) == 1  # the same volume, still attached
+    [deploy] = [c for c in fake_clis.calls("fly") if c.command == ["deploy"]]
+    assert deploy.argv[-2:] == ["--image", first["image"]] and "--ha=false" in deploy.argv
+    assert not [c for c in fake_clis.calls("fly") if c.command[:1] in (["volumes"], ["secrets"])]
+    assert_nothing_before(rollback(fake_clis, root, "fly"))  # twice: nothing before the first code
+    assert fly_app(fake_clis)["code"] == first["code"]
+
+
+def test_fly_rollback_from_a_failed_deploy_returns_to_the_last_complete_one(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)
+    assert ship(fake_clis, root, "fly").returncode == 0
+    first = fly_app(fake_clis)
+    change_code(root)
+    assert ship(fake_clis, root, "fly").returncode == 0
+    from fakes import store
+
+    with store.state(fake_clis.home) as state:  # the newest release failed its health checks
+        state["fly"]["apps"]["stream-gen-ui"]["release_list"][-1]["Status"] = "failed"
+    assert rollback(fake_clis, root, "fly").returncode == 0
+    assert fly_app(fake_clis)["code"] == first["code"]

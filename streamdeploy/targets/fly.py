@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 import posixpath
 import re
+import sys
 
 from streamdeploy import units
 from streamdeploy.problems import fail
 from streamdeploy.spec import Service, Spec
-from streamdeploy.targets import docker, volumes
+from streamdeploy.targets import docker, image_tag, volumes
 from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, Step, Stdin
 
 NAME = "fly"
@@ -260,7 +261,10 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
         context = docker.build_context(spec, name)
         config = config_path(spec, name) if context == "." else posixpath.relpath(config_path(spec, name), context)
         wait = _wait_timeout(svc)
+        # The image's tag is the hash of what it is built from (not flyctl's deployment-<ULID>),
+        # so `fly releases` says which releases ran the same code: what `rollback` needs.
         deploy = ["fly", "deploy", "--app", app, "--config", config, "--remote-only",
+                  "--image-label", image_tag.release_tag(spec, name, ctx),
                   "--wait-timeout", units.format_duration(wait), "--yes"]
         if svc.volumes or svc.replicas == 1:
             deploy.append("--ha=false")  # one Machine; flyctl would start a spare one per process group
@@ -295,5 +299,81 @@ class FlyTarget:
     def plan(self, spec: Spec, ctx: Context) -> Plan:
         return _plan(spec, ctx)
 
+    def rollback(self, spec: Spec, ctx: Context) -> Plan:
+        return _rollback(spec, ctx)
+
 
 TARGET = FlyTarget()
+
+
+# --- rollback --------------------------------------------------------------------------------
+# flyctl has no `releases rollback`: `fly releases --json` lists each release's image
+# (fly-go Release.ImageRef; flyctl internal/command/apps/releases.go), and `fly deploy
+# --image` deploys one without building, with fly.toml as it is now.
+
+
+def _rollback(spec: Spec, ctx: Context) -> Plan:
+    steps = [Step(("fly", "auth", "whoami", "--json"), "Checking the Fly login", env=FLY_ENV,
+                  hint="set FLY_API_TOKEN (`fly tokens create deploy`), or run `fly auth login`")]
+    web_url = None
+    for name, svc in spec.services.items():
+        app = app_name(spec, name)
+        context = docker.build_context(spec, name)
+        config = config_path(spec, name) if context == "." else posixpath.relpath(config_path(spec, name), context)
+        wait = _wait_timeout(svc)
+        deploy = ("fly", "deploy", "--app", app, "--config", config, "--wait-timeout", units.format_duration(wait),
+                  "--yes", *(("--ha=false",) if svc.volumes or svc.replicas == 1 else ()))
+        steps.append(Step(
+            ("fly", "releases", "--app", app, "--json"),
+            f"Deploying the image of {app}'s previous release (no build; the volume stays attached)", env=FLY_ENV,
+            pipe_to=(sys.executable, "-m", "streamdeploy.targets.fly", "rollback", "--", *deploy),
+            cwd=None if context == "." else context, timeout=wait + docker.drain_seconds(svc) + 300,
+            hint=f"`fly releases --app {app} --image` lists the releases Fly keeps; "
+                 f"`fly logs --app {app} --no-tail` shows why a Machine did not get healthy",
+        ))
+        if svc.is_web and web_url is None:
+            web_url = url(spec, name)
+    notes = (Note(NAME, "a rollback deploys the previous release's image with fly.toml as it is now; secrets, "
+                  "volumes and their data stay as they are", level="info"),)
+    return Plan(NAME, tuple(steps), notes, url=web_url, tools=("fly",))
+
+
+def previous_image(releases_json) -> tuple[str | None, str | None]:
+    """(live image, image to go back to) from `fly releases --json` (newest first): the
+    releases that completed, and the newest even if it failed (its Machines may run it)."""
+    from streamdeploy import releases
+
+    rows = sorted((r for r in releases_json if isinstance(r, dict) and r.get("ImageRef")),
+                  key=lambda r: int(r.get("Version") or 0))
+    kept = [r for r in rows if r.get("Status") == "complete"]
+    if rows and rows[-1].get("Status") == "failed":
+        kept.append(rows[-1])
+    history = [releases.Release(f"v{r.get('Version')}", r["ImageRef"]) for r in kept]
+    stack = releases.lineage(history)
+    before = releases.previous(history)
+    return (stack[-1].code if stack else None), (before.code if before else None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``rollback -- fly deploy ...``: `fly releases --json` on stdin; the deploy gets --image."""
+    from streamdeploy import releases
+
+    args = sys.argv[1:] if argv is None else argv
+    if args[:2] != ["rollback", "--"] or len(args) < 3:
+        print("usage: python -m streamdeploy.targets.fly rollback -- fly deploy ...", file=sys.stderr)
+        return 2
+    command = args[2:]
+    app = command[command.index("--app") + 1] if "--app" in command else "the app"
+    try:
+        listed = releases.read_json(sys.stdin.read(), "fly releases")
+    except LookupError as error:
+        return releases.stop(str(error))
+    live, before = previous_image(listed if isinstance(listed, list) else [])
+    if before is None:
+        return releases.stop(releases.nothing_before(
+            app, live, "`fly releases` lists the last 25 releases; each deploy of new code is one."))
+    return releases.run_with([*command, "--image", before], f"rolling back {app}: {live} -> {before}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
