@@ -232,3 +232,39 @@ def test_fly_rollback_from_a_failed_deploy_returns_to_the_last_complete_one(fake
         state["fly"]["apps"]["stream-gen-ui"]["release_list"][-1]["Status"] = "failed"
     assert rollback(fake_clis, root, "fly").returncode == 0
     assert fly_app(fake_clis)["code"] == first["code"]
+
+
+# --- railway: `railway deployment list` and the API's deploymentRollback ---------------------
+
+
+def railway_services(fakes) -> dict:
+    [project] = fakes.state()["railway"]["projects"].values()
+    return {s["name"]: s for s in project["services"].values()}
+
+
+def test_railway_rollback_restores_the_deployment_before_the_live_one(fake_clis, tmp_path):
+    root = project_from("multi", tmp_path)
+    assert ship(fake_clis, root, "railway").returncode == 0
+    assert_nothing_before(rollback(fake_clis, root, "railway"))
+    first = {name: s["live"] for name, s in railway_services(fake_clis).items()}
+    change_code(root)
+    assert ship(fake_clis, root, "railway").returncode == 0
+    assert all(s["live"] != first[n] for n, s in railway_services(fake_clis).items())
+    volumes = railway_services(fake_clis)["api"]["volumes"]
+
+    fake_clis.clear_calls()
+    back = rollback(fake_clis, root, "railway")
+    assert back.returncode == 0, back.stderr
+    assert_every_call_parsed(fake_clis)
+    services = railway_services(fake_clis)
+    assert {n: s["live"] for n, s in services.items()} == first  # the first code runs again, every service
+    assert services["api"]["volumes"] == volumes
+    calls = [c.command for c in fake_clis.calls("railway")]
+    assert ["api"] in calls and ["up"] not in calls and ["volume", "add"] not in calls
+    assert ["config", "apply"] not in calls  # nothing of the description is applied
+    second = {n: s["deployments"][1]["code"] for n, s in services.items()}
+    # Twice: Railway's list does not say which deployment a rollback restored, so the second
+    # returns to the deployment the first one replaced (the README says so).
+    assert rollback(fake_clis, root, "railway").returncode == 0
+    assert {n: s["live"] for n, s in railway_services(fake_clis).items()} == second
+    assert_secrets_stayed_hidden(fake_clis, root, back)

@@ -15,6 +15,7 @@ import os
 import posixpath
 import re
 import shlex
+import sys
 from dataclasses import dataclass, field
 
 from streamdeploy import units
@@ -497,4 +498,82 @@ def _project_token_only() -> bool:
     return bool(os.environ.get("RAILWAY_TOKEN")) and not os.environ.get("RAILWAY_API_TOKEN")
 
 
-TARGET = RailwayTarget()
+class _RailwayTarget(RailwayTarget):
+    def rollback(self, spec: Spec, ctx: Context) -> Plan:
+        return _rollback(spec, ctx)
+
+
+TARGET = _RailwayTarget()
+
+
+# --- rollback --------------------------------------------------------------------------------
+# The CLI has no rollback command, but `railway deployment list --json` lists a service's
+# deployments (src/commands/deployment.rs: id, status, createdAt, meta; one replaced by a
+# newer one is REMOVED) and `railway api` runs the public API's deploymentRollback(id)
+# (src/commands/api.rs, src/gql/schema.json). Railway restores that deployment's image and
+# its variables (docs.railway.com/deployments/deployment-actions), never a volume.
+
+ROLLBACK_MUTATION = "mutation($id: String!) { deploymentRollback(id: $id) }"
+
+
+def _rollback(spec: Spec, ctx: Context) -> Plan:
+    project, environment = _project(spec), spec.targets.railway.environment
+    steps: list[Step] = []
+    if not _project_token_only():
+        steps.append(Step(
+            ("railway", "link", "--project", project, "--environment", environment, "--json"),
+            f"Linking this directory to {project} ({environment})", env=ENV,
+            hint="check the project and environment exist: `railway link`"))
+    for name in spec.services:
+        steps.append(Step(
+            ("railway", "deployment", "list", "--service", name, "--json", "--limit", "100"),
+            f"Rolling {name} back to the deployment before the live one (its volume stays)", env=ENV,
+            pipe_to=(sys.executable, "-m", "streamdeploy.targets.railway", "rollback", "--",
+                     "railway", "api", ROLLBACK_MUTATION),
+            timeout=300,
+            hint=f"`railway deployment list --service {name}` lists what Railway keeps: a deployment older than "
+                 "your plan's retention cannot be restored"))
+    notes = (Note(
+        NAME, "Railway restores the previous deployment's image and its variables (a secret changed since goes back "
+        "too); volumes and their data stay. It returns at once: `railway deployment list --service <service>` shows "
+        "when the rollback is SUCCESS. Railway's list does not say which deployment a rollback restored, so a "
+        "second rollback returns to the deployment the first one replaced", level="info"),)
+    return Plan(NAME, tuple(steps), notes, url=None, tools=("railway",))
+
+
+def previous_deployment(deployments) -> tuple[dict | None, dict | None]:
+    """(live deployment, the one to roll back to) from `railway deployment list --json`: the
+    newest SUCCESS (or SLEEPING) one, and the newest REMOVED one created before it."""
+    rows = sorted((d for d in deployments if isinstance(d, dict) and d.get("id")),
+                  key=lambda d: str(d.get("createdAt") or ""))
+    live_rows = [d for d in rows if d.get("status") in ("SUCCESS", "SLEEPING")]
+    live = live_rows[-1] if live_rows else None
+    before = [d for d in rows if d.get("status") == "REMOVED"
+              and (live is None or str(d.get("createdAt") or "") < str(live.get("createdAt") or ""))]
+    return live, (before[-1] if before and live is not None else None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``rollback -- railway api DOC``: the deployment list on stdin; DOC gets --raw-var id=<deployment>."""
+    from streamdeploy import releases
+
+    args = sys.argv[1:] if argv is None else argv
+    if args[:2] != ["rollback", "--"] or len(args) < 3:
+        print("usage: python -m streamdeploy.targets.railway rollback -- railway api DOC", file=sys.stderr)
+        return 2
+    try:
+        listed = releases.read_json(sys.stdin.read(), "railway deployment list")
+    except LookupError as error:
+        return releases.stop(str(error))
+    live, before = previous_deployment(listed if isinstance(listed, list) else [])
+    if before is None:
+        return releases.stop(releases.nothing_before(
+            "this service", f"deployment {live['id']}" if live else None,
+            "Railway keeps the deployments your plan's retention allows; each `up` is one."))
+    return releases.run_with([*args[2:], "--raw-var", f"id={before['id']}"],
+                             f"rolling back: deployment {live['id']} -> {before['id']} "
+                             f"(created {before.get('createdAt')})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
