@@ -7,10 +7,12 @@ BIN     = $(VENV)/bin
 
 setup: $(VENV)/.installed
 
-# One venv for the CLI, its test tools and the example app's stack (its tests run it for real).
-$(VENV)/.installed: pyproject.toml examples/app/requirements.txt
+# One venv for the CLI, its test tools and the examples' stacks (the API and its Streamlit dashboard:
+# their tests run them for real).
+$(VENV)/.installed: pyproject.toml examples/app/requirements.txt examples/multi/dashboard/requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' -r examples/app/requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' -r examples/app/requirements.txt \
+	  -r examples/multi/dashboard/requirements.txt
 	$(MAKE) --no-print-directory railway-sdk actionlint
 	touch $@
 

@@ -539,6 +539,9 @@ def _for_platform(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw]:
     yield from _plan(ctx, name, p)
     yield from _sizes(ctx, name, p)
     yield from _status(ctx, name, p)
+    yield from _peers(ctx, name, p)
+    yield from _privacy(ctx, name, p)
+    yield from _sleep(ctx, name, p)
 
 
 def _volumes(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw]:
@@ -848,3 +851,68 @@ def _status(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw]:
                 yield _Raw("info", ("services", service_name, "health"),
                            f"{p.title} checks health only while deploying; a hung process is not restarted",
                            health.why(), health.source, None, "health-deploy-only")
+
+
+# ----------------------------------------------------------------------------- services that use each other
+
+
+def _peers(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw]:
+    """Addresses of other services: a bare name where it does not resolve, a reference the platform
+    cannot write as asked."""
+    from streamdeploy.targets import peers
+
+    address = p.fact("peer_address")
+    if not address.known:
+        return
+    for user in ctx.spec.services:
+        if address.get("bare_names") is False:
+            for key, other, value in peers.bare_name_urls(ctx.spec, user):
+                yield _Raw("error", ("services", user, "env", key),
+                           f"{key}={value!r} addresses `{other}` by its bare name, which does not resolve on "
+                           f"{p.title}", address.why(), address.source,
+                           f"write `{key}: {{service: {other}}}`: streamdeploy puts {p.title}'s own address of "
+                           f"`{other}` there ({address.value})", "peer-bare-name")
+        for key, ref in ctx.spec.services[user].env_refs.items():
+            path = ("services", user, "env", key)
+            if ref.network == "public" and address.get("public") is False:
+                yield _Raw("error", path + ("network",), f"{p.title} cannot write another service's public URL "
+                           f"into {key}", address.why(), address.source,
+                           "use the private address (`network: private`), or set the value by hand in the "
+                           "platform's dashboard", "peer-public-unsupported")
+            elif ref.property == "url" and address.get("urls") is False:
+                yield _Raw("warning", path, f"on {p.title}, {key} of `{user}` is `{ref.service}`'s host:port "
+                           "without http://", address.why(), address.source,
+                           "have the app add http:// when it is missing (the example dashboard does), or ask for "
+                           "`property: hostport` and build the URL in the app", "peer-url-without-scheme")
+
+
+def _privacy(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw]:
+    """A private service for people (no other service uses it) where people cannot reach private ones."""
+    from streamdeploy.targets import peers
+
+    reachable = p.fact("private_reachable")
+    if reachable.value is not False:
+        return
+    for user, service in ctx.spec.services.items():
+        if not peers.for_people(ctx.spec, user):
+            continue
+        logins = [s for s in service.secrets if re.search(r"PASSWORD|PASSWD|TOKEN|AUTH", s, re.IGNORECASE)]
+        guard = (f"its own login is what protects it (it has {', '.join(logins)})" if logins
+                 else "nothing in the description protects it")
+        yield _Raw("warning", ("services", user, "public"),
+                   f"`{user}` is `public: false`, but {p.title} gives people no way into its private network: "
+                   f"`{user}` gets a public address after all, and {guard}", reachable.why(), reachable.source,
+                   "keep a strong password in its secrets" if logins else
+                   "give it a login (a password secret it checks), or deploy it where it can stay private "
+                   "(fly, kubernetes)", "private-not-reachable")
+
+
+def _sleep(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw]:
+    fact = p.fact("scale_to_zero")
+    if fact.get("idle") or p.kind == "local":
+        return
+    for user, service in ctx.spec.services.items():
+        if service.scale_to_zero:
+            yield _Raw("info", ("services", user, "scale_to_zero"),
+                       f"{p.title} does not stop `{user}` when idle: it runs, and is billed, all month",
+                       fact.why(), fact.source, None, "no-scale-to-zero")

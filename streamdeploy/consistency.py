@@ -45,6 +45,31 @@ def _all(spec: Spec) -> Iterator[Issue]:
                 if env_name in service.env:
                     yield (base + ("env", env_name), f"`{env_name}` is set by `store: {service.store}`",
                            f"remove `{env_name}` from env")
+        yield from _references(spec, name, service)
+
+
+def _references(spec: Spec, name: str, service: Service) -> Iterator[Issue]:
+    """`{service: NAME}` env values: the service exists, answers on a port, and can be reached that way."""
+    import difflib
+
+    for key, ref in service.env_refs.items():
+        where = ("services", name, "env", key, "service")
+        other = spec.services.get(ref.service)
+        if ref.service == name:
+            yield (where, f"`{key}` refers to `{name}` itself",
+                   "a service knows its own port from PORT; refer to another service")
+        elif other is None:
+            close = difflib.get_close_matches(ref.service, list(spec.services), n=1)
+            hint = f"did you mean `{close[0]}`? " if close else ""
+            yield (where, f"`{key}` refers to `{ref.service}`, which is not a service of this description",
+                   f"{hint}services: {', '.join(spec.services)}")
+        elif not other.is_web:
+            yield (where, f"`{key}` refers to `{ref.service}`, which has no `port`: nothing answers there",
+                   f"give `{ref.service}` a port, or remove `{key}`")
+        elif ref.network == "public" and not other.public:
+            yield (("services", name, "env", key, "network"),
+                   f"`{key}` asks for the public address of `{ref.service}`, which is `public: false`",
+                   "use `network: private` (the default), or make it public")
 
 
 def service_problems(name: str, service: Service) -> list[Issue]:
@@ -132,18 +157,13 @@ def _server_argv(argv: list[str]) -> tuple[str | None, list[str]]:
     return (first if first in _SERVER_DEFAULTS or first == "gunicorn" else None), argv
 
 
-def _start(service: Service, base: tuple) -> Iterator[Issue]:
-    where = base + ("start",)
-    try:
-        argv = shlex.split(service.start)
-    except ValueError as err:
-        yield (where, f"start command cannot be parsed: {err}", "check its quotes")
-        return
-    if service.port is None:
-        return
+def _listen(service: Service) -> tuple[str | None, str | None, str | None] | None:
+    """(server, host, port argument) the start command listens on, as written; None: not a listener
+    we can read (a unix socket, an inherited fd)."""
+    argv = shlex.split(service.start)
     server, argv = _server_argv(argv)
     if any(_flag_value(argv, flag) for flag in ("--uds", "--fd")):
-        return  # a unix socket or inherited fd: whatever listens in front decides the port
+        return None  # a unix socket or inherited fd: whatever listens in front decides the port
     if server == "streamlit run":
         port_arg = _flag_value(argv, "--server.port")
         host = _flag_value(argv, "--server.address")
@@ -151,14 +171,53 @@ def _start(service: Service, base: tuple) -> Iterator[Issue]:
         port_arg = _flag_value(argv, "--port") or _flag_value(argv, "-p")
         host = _flag_value(argv, "--host") or (_flag_value(argv, "-h") if server == "flask run" else None)
     bind = _flag_value(argv, "--bind") or _flag_value(argv, "-b")
-    if bind and ":" in bind:
+    if bind and ":" in bind and not bind.startswith("["):
         host, port_arg = bind.rsplit(":", 1)
+    elif bind and bind.startswith("[") and "]:" in bind:
+        host, port_arg = bind[1:].split("]:", 1)
     elif bind and not bind.startswith(("unix:", "fd:")):
         host = bind
-    default_host, default_port, host_fix, port_fix = _SERVER_DEFAULTS.get(server, (None, None, "", ""))
     if server == "uvicorn":  # uvicorn also reads its flags from UVICORN_* variables
-        host = host or service.env.get("UVICORN_HOST")
-        port_arg = port_arg or service.env.get("UVICORN_PORT")
+        host = host or service.plain_env.get("UVICORN_HOST")
+        port_arg = port_arg or service.plain_env.get("UVICORN_PORT")
+    return server, host, port_arg
+
+
+_VAR = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}?$")
+
+
+def listen_host(service: Service) -> str | None:
+    """The address the server binds, with `${HOST:-0.0.0.0}` read from the service's own env."""
+    try:
+        listened = _listen(service)
+    except ValueError:
+        return None
+    host = listened[1] if listened else None
+    match = _VAR.match(host or "")
+    if match:
+        host = service.plain_env.get(match.group(1)) or match.group(2)
+    return host.strip("[]") if host else host
+
+
+def listens_on_ipv6(service: Service) -> bool:
+    """Whether the server accepts IPv6 connections (`::` also takes IPv4 on Linux)."""
+    return listen_host(service) in ("::", "fly-local-6pn")
+
+
+def _start(service: Service, base: tuple) -> Iterator[Issue]:
+    where = base + ("start",)
+    try:
+        shlex.split(service.start)
+    except ValueError as err:
+        yield (where, f"start command cannot be parsed: {err}", "check its quotes")
+        return
+    if service.port is None:
+        return
+    listened = _listen(service)
+    if listened is None:
+        return
+    server, host, port_arg = listened
+    default_host, default_port, host_fix, port_fix = _SERVER_DEFAULTS.get(server, (None, None, "", ""))
     if host in _LOOPBACK:
         yield (where, f"start binds {host}, which the platform's router cannot reach",
                "bind all interfaces: --host 0.0.0.0")

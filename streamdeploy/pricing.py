@@ -51,10 +51,18 @@ class LineItem:
     detail: str  # the size chosen, or why it has no price
     count: int
     monthly: float | None  # for all `count` of them; None: cannot be priced
+    # A service with `scale_to_zero` where the platform stops it: what a month asleep costs (its
+    # compute; disks are their own items). None: it never sleeps there.
+    idle_monthly: float | None = None
+    idle: str | None = None  # what idle means there, from the platform's facts
 
     def as_dict(self) -> dict:
-        return {"what": self.what, "detail": self.detail, "count": self.count,
-                "monthly": None if self.monthly is None else round(self.monthly, 2)}
+        out = {"what": self.what, "detail": self.detail, "count": self.count,
+               "monthly": None if self.monthly is None else round(self.monthly, 2)}
+        if self.idle is not None:
+            out["idle_monthly"] = None if self.idle_monthly is None else round(self.idle_monthly, 2)
+            out["idle"] = self.idle
+        return out
 
 
 @dataclass(frozen=True)
@@ -249,7 +257,8 @@ def estimate(spec: Any, p: Platform) -> Estimate:
     used: list[Fact] = []
     disk_fact = p.price("disk")
     for name, service in spec.services.items():
-        items.append(_workload(p, f"services.{name}", service.resources, service.replicas, bool(service.volumes)))
+        item = _workload(p, f"services.{name}", service.resources, service.replicas, bool(service.volumes))
+        items.append(_asleep(p, item) if service.scale_to_zero else item)
         for volume in service.volumes:
             items.append(_disk(p, f"services.{name}.volumes.{volume.name}", volume.size, service.replicas))
     for name, store in spec.stores.items():
@@ -291,6 +300,16 @@ def _workload(p: Platform, what: str, resources: Any, count: int, disk: bool) ->
                         count, None)
     monthly = None if sizing.monthly is None else sizing.monthly * count
     return LineItem(what, sizing.label, count, monthly)
+
+
+def _asleep(p: Platform, item: LineItem) -> LineItem:
+    """The same workload when it sleeps all month, where the platform stops idle services."""
+    from dataclasses import replace
+
+    idle = p.fact("scale_to_zero").get("idle")
+    if not idle or item.monthly is None:
+        return item
+    return replace(item, idle_monthly=0.0, idle=str(idle))
 
 
 def _disk(p: Platform, what: str, size: int, count: int) -> LineItem:

@@ -12,7 +12,7 @@ import re
 import shlex
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, WithJsonSchema
 
 from streamdeploy import units
 
@@ -60,6 +60,36 @@ EnvValue = Annotated[
     WithJsonSchema({"type": ["string", "number", "boolean"], "description": "Numbers and booleans become text."}),
 ]
 EnvName = Annotated[str, Field(pattern=ENV_NAME)]
+
+
+class ServiceRef(BaseModel):
+    """Another service's address, written the way each platform expresses it.
+
+    `env: {API_URL: {service: api}}`: Railway gets a reference variable, Render a
+    `fromService`, Fly the app's private name, Kubernetes and Compose the service's DNS
+    name, a local run 127.0.0.1 and the port it gave the service.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    service: str = Field(pattern=DNS_LABEL, description="The service whose address this is.")
+    property: Literal["url", "hostport", "host", "port"] = Field(
+        "url", description="url: scheme://host:port; hostport: host:port; host; port.")
+    network: Literal["private", "public"] = Field(
+        "private", description="private: the address other services use inside the platform; public: the "
+        "address people use from the internet (https).")
+
+
+def _env_kind(value: object) -> str:
+    return "[reference]" if isinstance(value, (dict, ServiceRef)) else "[text]"
+
+
+# A mapping is a reference, anything else text: one branch's errors, not both. The tags are
+# bracketed so error locations drop them, as they drop pydantic's validator names.
+EnvEntry = Annotated[
+    Annotated[ServiceRef, Tag("[reference]")] | Annotated[EnvValue, Tag("[text]")],
+    Discriminator(_env_kind),
+]
 
 
 class Model(BaseModel):
@@ -143,12 +173,27 @@ class Service(Model):
     health: Health | None = None
     streaming: Streaming | None = None
     volumes: list[Volume] = Field(default_factory=list)
-    env: dict[EnvName, EnvValue] = Field(default_factory=dict, json_schema_extra={"additionalProperties": False})
+    env: dict[EnvName, EnvEntry] = Field(
+        default_factory=dict, json_schema_extra={"additionalProperties": False},
+        description="Plain values, or {service: NAME} for another service's address on each platform.")
     secrets: list[EnvName] = Field(default_factory=list, description="Names only; values never go in this file.")
     resources: Resources = Field(default_factory=Resources)
     replicas: int = Field(1, ge=1, le=100)
     store: str | None = Field(None, description="Name of a server-mode store under `stores:` this service uses.")
+    public: bool = Field(True, description="false: kept off the internet, reached by other services and through "
+                         "the platform's tunnel (fly proxy, kubectl port-forward).")
+    scale_to_zero: bool = Field(False, description="Stop when idle; the next request starts it again (a cold "
+                                "start), where the platform can.")
     verify: Verify | None = None
+
+    @property
+    def plain_env(self) -> dict[str, str]:
+        """The env values written in the description, without references to other services."""
+        return {k: v for k, v in self.env.items() if isinstance(v, str)}
+
+    @property
+    def env_refs(self) -> dict[str, ServiceRef]:
+        return {k: v for k, v in self.env.items() if isinstance(v, ServiceRef)}
 
     @property
     def is_web(self) -> bool:

@@ -242,12 +242,19 @@ def railway_services(fakes) -> dict:
     return {s["name"]: s for s in project["services"].values()}
 
 
+def change_both_services(root) -> None:
+    """examples/multi builds the API from ../app and the dashboard from dashboard/."""
+    change_code(root.parent)
+    dashboard = root / "dashboard" / "app.py"
+    dashboard.write_text(dashboard.read_text() + "\n# a code change\n")
+
+
 def test_railway_rollback_restores_the_deployment_before_the_live_one(fake_clis, tmp_path):
     root = project_from("multi", tmp_path)
     assert ship(fake_clis, root, "railway").returncode == 0
     assert_nothing_before(rollback(fake_clis, root, "railway"))
     first = {name: s["live"] for name, s in railway_services(fake_clis).items()}
-    change_code(root)
+    change_both_services(root)
     assert ship(fake_clis, root, "railway").returncode == 0
     assert all(s["live"] != first[n] for n, s in railway_services(fake_clis).items())
     volumes = railway_services(fake_clis)["api"]["volumes"]

@@ -30,9 +30,13 @@ SECRETS = {
 
 
 def project_from(example: str, tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(EXAMPLES / example, root, ignore=shutil.ignore_patterns("tests", ".streamdeploy", "__pycache__",
-                                                                           ".venv"))
+    """A copy of examples/<example>; the two-service example with examples/app beside it (it builds
+    the API from ../app)."""
+    ignore = shutil.ignore_patterns("tests", ".streamdeploy", "__pycache__", ".venv")
+    root = tmp_path / ("multi" if example == "multi" else "project")
+    shutil.copytree(EXAMPLES / example, root, ignore=ignore)
+    if example == "multi":
+        shutil.copytree(EXAMPLES / "app", tmp_path / "app", ignore=ignore)
     return root
 
 
@@ -184,21 +188,23 @@ def test_railway_toml_up_is_refused_after_the_cutoff(fake_clis, tmp_path):
 # --- render ----------------------------------------------------------------------------------
 
 
-def render_repository(fakes, root: Path) -> dict:
-    """A pushed git repository holding the rendered files, and the Blueprint's service."""
+def render_repository(fakes, root: Path, repo: Path | None = None, services: dict | None = None) -> dict:
+    """A pushed git repository (``repo``, default the project itself) holding the rendered files,
+    and the services the Blueprint made (id -> name)."""
     env = fakes.env()
+    repo = repo or root
     rendered = fakes.run("render", "--target", "render", cwd=root)
     assert rendered.returncode == 0, rendered.stderr
-    remote = root.parent / "remote.git"
-    git(root.parent, "init", "--bare", "-q", str(remote), env=env)
-    git(root, "init", "-q", "-b", "main", env=env)
-    git(root, "add", "-A", env=env)
-    git(root, "commit", "-q", "-m", "streamdeploy render", env=env)
-    git(root, "remote", "add", "origin", str(remote), env=env)
-    git(root, "push", "-q", "-u", "origin", "main", env=env)
+    remote = repo.parent / "remote.git"
+    git(repo.parent, "init", "--bare", "-q", str(remote), env=env)
+    git(repo, "init", "-q", "-b", "main", env=env)
+    git(repo, "add", "-A", env=env)
+    git(repo, "commit", "-q", "-m", "streamdeploy render", env=env)
+    git(repo, "remote", "add", "origin", str(remote), env=env)
+    git(repo, "push", "-q", "-u", "origin", "main", env=env)
     # What the one-time Dashboard step (New > Blueprint) creates.
-    fakes.seed("render", {"services": {"srv-d2abc3def4ghi5jkl6mn": {"name": "stream-gen-ui-api",
-                                                                      "type": "web_service"}}})
+    services = services or {"srv-d2abc3def4ghi5jkl6mn": "stream-gen-ui-api"}
+    fakes.seed("render", {"services": {sid: {"name": name, "type": "web_service"} for sid, name in services.items()}})
     return env
 
 
@@ -285,8 +291,8 @@ def test_compose_up_of_two_services_with_caddy_in_front(fake_clis, tmp_path):
     assert_every_call_parsed(fake_clis)
     [project] = fake_clis.state()["docker"]["projects"].values()
     callers = {c["service"]: c["EnvFromCaller"] for c in project["containers"].values()}
-    assert callers == {"api": {"OPENAI_API_KEY": True, "API_KEY": True}, "admin": {"ADMIN_PASSWORD": True},
-                       "caddy": {}}
+    assert callers == {"api": {"OPENAI_API_KEY": True, "API_KEY": True},
+                       "admin": {"ADMIN_PASSWORD": True, "API_KEY": True}, "caddy": {}}
     assert (root / "Caddyfile").is_file()
     assert plan_for(root, "compose").url == "https://app.example.com"
     second = ship(fake_clis, root, "compose")

@@ -16,6 +16,7 @@ from streamdeploy import console, exitcodes, loader
 ASSUMPTIONS = (
     "running all month at the described cpu and memory, times replicas; per-second and per-hour prices x 730 h",
     "Railway bills actual use per minute, so its figure is a ceiling",
+    "a service with scale_to_zero is priced awake all month; `idle` is its cost asleep, where the platform stops it",
     "excludes egress, build minutes, free tiers and workspace seats; includes plan minimums",
 )
 
@@ -102,7 +103,9 @@ def _money(estimate: Any) -> str:
     if estimate.monthly is None:
         return "unknown"
     text = f"${estimate.monthly:,.2f}"
-    return text if estimate.complete else text + " + ?"
+    text = text if estimate.complete else text + " + ?"
+    saved = sum(i.monthly - i.idle_monthly for i in estimate.items if i.idle is not None and i.monthly is not None)
+    return f"{text}\n${estimate.monthly - saved:,.2f} idle" if saved else text
 
 
 def _sized(estimate: Any) -> str:
@@ -111,9 +114,12 @@ def _sized(estimate: Any) -> str:
         name = item.what.split(".", 2)
         if item.what == "plan minimum":
             parts.append(f"plan minimum ${item.monthly:,.2f}")
-        elif len(name) == 2:  # services.api / stores.chroma
+        elif len(name) == 2:  # services.api / stores.chroma: each priced on its own
             count = f" x{item.count}" if item.count > 1 else ""
-            parts.append(f"{name[1]}{count}: {item.detail}")
+            price = "" if item.monthly is None else f" ${item.monthly:,.2f}"
+            parts.append(f"{name[1]}{count}: {item.detail}{price}")
+            if item.idle is not None:
+                parts.append(f"  idle: ${item.idle_monthly:,.2f} ({item.idle.split(',')[0]})")
         else:  # a volume or a store's data
             parts.append(f"  + disk {item.detail}")
     return "\n".join(parts)

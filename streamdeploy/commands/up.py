@@ -348,27 +348,33 @@ def _say_stopped(result: runner.RunResult, name: str, as_json: bool, command: st
 
 
 def _verify(loaded, plan: Plan, resolved, result: runner.RunResult, as_json: bool):
-    """Run `verify` against the plan's URL, while making sure local processes stay alive.
+    """Run `verify` against each web service the plan reaches, while making sure local processes
+    stay alive: the plan's main URL fully (health, stream, data), the others' health (a dashboard
+    answers on its own health path).
 
-    Returns the report, or None when a local process died first (then it is stopped). Ctrl-C
-    and SIGTERM reach the caller as ``runner.Interrupted``."""
+    Returns the main report, failed when another service failed, or None when a local process
+    died first (then it is stopped). Ctrl-C and SIGTERM reach the caller as ``runner.Interrupted``."""
     from streamdeploy import verify as verifier
     from streamdeploy.commands.verify import print_report
     from streamdeploy.commands.verify import progress as show_progress
 
     env = {**os.environ, **resolved.values}
-    box: dict = {}
+    box: dict = {"reports": []}
+    others = [(service, url) for service, url in plan.urls if url != plan.url]
+    main = next((service for service, url in plan.urls if url == plan.url), None)
 
     def work():
         try:
-            box["report"] = verifier.run_checks(plan.url, loaded, expect_marker=verifier.AUTO, env=env,
-                                                progress=None if as_json else show_progress)
+            for service, url, marker in [(main, plan.url, verifier.AUTO), *((s, u, None) for s, u in others)]:
+                if not as_json:
+                    console.info(f"verifying {url}" + (f" ({service})" if service and others else "") + " …")
+                box["reports"].append(verifier.run_checks(
+                    url, loaded, service=service, expect_marker=marker, env=env,
+                    progress=None if as_json else show_progress))
         except BaseException as error:  # handed to the main thread
             box["error"] = error
 
     thread = threading.Thread(target=work, daemon=True)
-    if not as_json:
-        console.info(f"verifying {plan.url} …")
     thread.start()
     while thread.is_alive():
         thread.join(0.2)
@@ -379,14 +385,20 @@ def _verify(loaded, plan: Plan, resolved, result: runner.RunResult, as_json: boo
             return None
     if "error" in box:
         raise box["error"]
-    report = box["report"]
+    report, *rest = box["reports"]
     if not as_json:
-        print_report(report)
-    if not report.ok and result.background:
+        for one in box["reports"]:
+            print_report(one)
+    if not all(r.ok for r in box["reports"]) and result.background:
         log = result.background[0].log
         console.err().print(f"[dim]last lines of {console.escape(str(log))}:[/dim]")
         for line in runner.read_tail(log, runner.TAIL_LINES):
             console.err().print("    " + console.escape(resolved.masker()(line)), soft_wrap=True)
+    for other in rest:
+        report.notes.append(f"{other.service} at {other.url}: " + ("ok" if other.ok else "failed: " + ", ".join(
+            c.name for c in other.checks if c.status == "failed")))
+        if not other.ok:
+            report.checks.append(verifier.Check(f"{other.service}", "failed", f"{other.url} did not pass verify"))
     return report
 
 

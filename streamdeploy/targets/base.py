@@ -91,6 +91,8 @@ class Plan:
     notes: tuple[Note, ...] = ()
     # Where the service answers when the plan is done, for `verify` (None: ask the user).
     url: str | None = None
+    # Every web service `verify` can reach when the plan is done, (service, URL), `url`'s first.
+    urls: tuple[tuple[str, str], ...] = ()
     # Required secrets besides the ones steps send; a missing required secret (these, stdin's,
     # pass_secrets) stops `up` before step 1. Steps' pass_if_set names are optional.
     secrets: tuple[str, ...] = ()

@@ -26,8 +26,8 @@ from __future__ import annotations
 import posixpath
 
 from streamdeploy import units
-from streamdeploy.spec import Resources, Service, Spec, Store
-from streamdeploy.targets import docker, kubernetes
+from streamdeploy.spec import Resources, Service, ServiceRef, Spec, Store
+from streamdeploy.targets import docker, kubernetes, peers
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, Step
 
 NAME = "compose"
@@ -59,6 +59,13 @@ def app_healthcheck_command(service: Service) -> list[str]:
     # urlopen raises on a status >= 400 and on a timeout: the check then exits non-zero.
     code = f"import urllib.request; urllib.request.urlopen({url!r}, timeout={service.health.timeout:g})"
     return ["CMD", "python", "-c", escape(code)]
+
+
+def peer_value(spec: Spec, user: str, ref: ServiceRef) -> str:
+    """The service's name on the project's network; its public address is the port on this host."""
+    port = spec.services[ref.service].port
+    host = "127.0.0.1" if ref.network == "public" else ref.service
+    return peers.literal(ref, peers.Address(host, port))
 
 
 def escape(text: str) -> str:
@@ -131,7 +138,8 @@ class ComposeTarget:
                 hint=_logs_hint(spec),
             ),
         )
-        return Plan(target=self.name, steps=steps, url=_url(spec), secrets=secrets, tools=("docker",),
+        url, urls = _urls(spec)
+        return Plan(target=self.name, steps=steps, url=url, urls=urls, secrets=secrets, tools=("docker",),
                     release=tuple(images.items()))
 
     def rollback(self, spec: Spec, ctx: Context) -> Plan:
@@ -185,7 +193,7 @@ def _app_service(spec: Spec, name: str, service: Service, volumes: dict, notes: 
     if service.port is not None:
         # Loopback, like the docker target: a reverse proxy on the host serves other machines.
         out["ports"] = [f"127.0.0.1:{service.port}:{service.port}"]
-    env, env_notes = kubernetes.plain_env(spec, name, "compose")
+    env, env_notes = kubernetes.plain_env(spec, name, "compose", lambda ref: peer_value(spec, name, ref))
     notes.extend(env_notes)
     environment: dict[str, str | None] = {k: escape(v) for k, v in env.items()}
     # From the environment of `docker compose`; unset or empty, every command stops and says so.
@@ -195,8 +203,17 @@ def _app_service(spec: Spec, name: str, service: Service, volumes: dict, notes: 
     if service.volumes:
         out["volumes"] = [{"type": "volume", "source": volumes[(name, v.name)], "target": v.mount}
                           for v in service.volumes]
+    depends: dict = {}
     if service.store is not None and service.store in spec.stores:
-        out["depends_on"] = {service.store: {"condition": "service_healthy"}}
+        depends[service.store] = {"condition": "service_healthy"}
+    for ref in service.env_refs.values():
+        # The service it talks to starts first, and is healthy first when it has a check.
+        other = spec.services[ref.service]
+        if ref.service not in depends and name not in _referenced(spec, ref.service):
+            depends[ref.service] = {"condition": "service_healthy" if other.health and other.port
+                                    else "service_started"}
+    if depends:
+        out["depends_on"] = depends
     if service.health is not None and service.port is not None:
         health = service.health
         check: dict = {
@@ -222,6 +239,11 @@ def _app_service(spec: Spec, name: str, service: Service, volumes: dict, notes: 
                  else "use `--target kubernetes` for replicas"),
         ))
     return out
+
+
+def _referenced(spec: Spec, name: str) -> set[str]:
+    """The services `name` references (two waiting for each other would never start)."""
+    return {ref.service for ref in spec.services[name].env_refs.values()}
 
 
 def _started(spec: Spec) -> list[str]:
@@ -385,11 +407,16 @@ def _secrets(spec: Spec) -> tuple[str, ...]:
     return tuple(dict.fromkeys(s for service in spec.services.values() for s in service.secrets))
 
 
-def _url(spec: Spec) -> str | None:
+def _urls(spec: Spec) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """(the URL `verify` checks, each web service's URL)."""
     web = kubernetes.web_services(spec)
+    urls = [(name, f"http://127.0.0.1:{spec.services[name].port}") for name in web]
+    url = peers.main_url(spec, urls)
     if spec.targets.compose.domain and web:
-        return f"https://{spec.targets.compose.domain}"
-    return f"http://127.0.0.1:{spec.services[web[0]].port}" if web else None
+        url = f"https://{spec.targets.compose.domain}"
+        exposed = kubernetes.exposed_service(spec)
+        urls = [(name, url if name == exposed else u) for name, u in urls]
+    return url, tuple(urls)
 
 
 def _logs_hint(spec: Spec) -> str:
@@ -426,7 +453,8 @@ def rollback(spec: Spec, ctx: Context) -> Plan:
         hint="\"No such image\" means it was removed from this host (`docker image prune -a`): check out that "
              f"release's commit and run `streamdeploy up --target {NAME}`. " + _logs_hint(spec),
     ),)
-    return Plan(target=NAME, steps=steps, url=_url(spec), secrets=_secrets(spec), tools=("docker",),
+    url, urls = _urls(spec)
+    return Plan(target=NAME, steps=steps, url=url, urls=urls, secrets=_secrets(spec), tools=("docker",),
                 release=tuple(images.items()))
 
 

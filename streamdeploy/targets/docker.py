@@ -19,7 +19,7 @@ import shlex
 from dataclasses import dataclass
 from functools import lru_cache
 
-from streamdeploy.spec import Service, Spec
+from streamdeploy.spec import Service, ServiceRef, Spec
 from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, Step
 
 NAME = "docker"
@@ -85,9 +85,10 @@ def runtime_env(spec: Spec, service: str, target: str) -> tuple[dict[str, str], 
 
     Values streamdeploy derives win over the description's (the port and mounts must
     agree with the platform config); a conflicting value is reported, not dropped silently.
+    References to other services are not here: ``peers.env`` adds them per platform.
     """
     svc = spec.services[service]
-    env = dict(svc.env)
+    env = dict(svc.plain_env)
     derived: dict[str, tuple[str, str]] = {}  # name -> (value, key in the description)
     if svc.port is not None:
         derived["PORT"] = (str(svc.port), f"services.{service}.port")
@@ -102,6 +103,15 @@ def runtime_env(spec: Spec, service: str, target: str) -> tuple[dict[str, str], 
                               fix=f"remove {name} from env"))
         env[name] = value
     return env, notes
+
+
+def peer_value(spec: Spec, user: str, ref: ServiceRef) -> str:
+    """Containers reach each other by service name on the project's network (`--network-alias`);
+    people reach a service at the port it publishes on this machine."""
+    from streamdeploy.targets import peers
+
+    host = "127.0.0.1" if ref.network == "public" else ref.service
+    return peers.literal(ref, peers.Address(host, spec.services[ref.service].port))
 
 
 def go_duration(seconds: float) -> str:
@@ -461,24 +471,30 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
             hint=f"`docker logs {container}` shows why it stopped",
         ))
 
-    service_steps, url, secrets = _service_steps(spec, images, notes)
+    from streamdeploy.targets import peers
+
+    service_steps, urls, secrets = _service_steps(spec, images, notes)
     steps.extend(service_steps)
-    return Plan(NAME, tuple(steps), tuple(notes), url=url, secrets=tuple(secrets), tools=("docker",),
-                release=tuple(images.items()))
+    return Plan(NAME, tuple(steps), tuple(notes), url=peers.main_url(spec, urls), urls=tuple(urls),
+                secrets=tuple(secrets), tools=("docker",), release=tuple(images.items()))
 
 
-def _service_steps(spec: Spec, images: dict[str, str], notes: list[Note],
-                   only: tuple[str, ...] | None = None) -> tuple[list[Step], str | None, list[str]]:
+def _service_steps(spec: Spec, images: dict[str, str], notes: list[Note], only: tuple[str, ...] | None = None
+                   ) -> tuple[list[Step], list[tuple[str, str]], list[str]]:
     """Replace each service's container with one of ``images[service]``; ``only``: these
-    services, from images already here (a rollback: one gone from the host stops, never pulls)."""
+    services, from images already here (a rollback: one gone from the host stops, never pulls).
+    Returns (steps, each web service's URL, the secrets they pass)."""
+    from streamdeploy.targets import peers
+
     network = spec.name
     steps: list[Step] = []
     published: dict[int, str] = {}
-    url = None
+    urls: list[tuple[str, str]] = []
     secrets: list[str] = []
-    for name, svc in spec.services.items():
+    for name in peers.deploy_order(spec):
+        svc = spec.services[name]
         base = f"services.{name}"
-        env, env_notes = runtime_env(spec, name, NAME)
+        env, env_notes = peers.env(spec, name, NAME, lambda ref, user=name: peer_value(spec, user, ref))
         notes.extend(env_notes)
         if svc.store in spec.stores:
             host_var, port_var = spec.stores[svc.store].env_names
@@ -501,7 +517,7 @@ def _service_steps(spec: Spec, images: dict[str, str], notes: list[Note],
             # Loopback only: Docker's published ports bypass host firewalls, and the server
             # trusts forwarded headers; put a reverse proxy in front to serve other machines.
             argv += ["--publish", f"127.0.0.1:{svc.port}:{svc.port}"]
-            url = url or f"http://127.0.0.1:{svc.port}"
+            urls.append((name, f"http://127.0.0.1:{svc.port}"))
         for volume in svc.volumes:
             argv += ["--volume", f"{volume_name(spec, volume.name)}:{volume.mount}"]
         for key, value in env.items():
@@ -523,7 +539,7 @@ def _service_steps(spec: Spec, images: dict[str, str], notes: list[Note],
             pass_secrets=tuple(svc.secrets), hint=hint,
         ))
         secrets.extend(s for s in svc.secrets if s not in secrets)
-    return steps, url, secrets
+    return steps, urls, secrets
 
 
 def _replace(container: str, drain: int) -> list[Step]:
@@ -562,6 +578,7 @@ def rollback(spec: Spec, ctx: Context) -> Plan:
     """Each service's container replaced by one of the previous release's image, which `up`
     left on this host under its tag: no build, no network, volume or store touched."""
     from streamdeploy import releases
+    from streamdeploy.targets import peers
 
     live, before = releases.local_previous(ctx.root, NAME)
     back = {name: before[name] for name in spec.services if before and name in before}
@@ -569,9 +586,9 @@ def rollback(spec: Spec, ctx: Context) -> Plan:
         raise releases.none_here(NAME, live)
     images = {**{n: (live or {}).get(n, image_name(spec, n)) for n in spec.services}, **back}
     notes: list[Note] = []
-    steps, url, secrets = _service_steps(spec, images, notes, only=tuple(back))
-    return Plan(NAME, tuple(steps), tuple(notes), url=url, secrets=tuple(secrets), tools=("docker",),
-                release=tuple(images.items()))
+    steps, urls, secrets = _service_steps(spec, images, notes, only=tuple(back))
+    return Plan(NAME, tuple(steps), tuple(notes), url=peers.main_url(spec, urls), urls=tuple(urls),
+                secrets=tuple(secrets), tools=("docker",), release=tuple(images.items()))
 
 
 TARGET = DockerTarget()

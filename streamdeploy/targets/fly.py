@@ -10,14 +10,14 @@ secrets never go in fly.toml, they are imported on stdin.
 from __future__ import annotations
 
 import math
+import os
 import posixpath
-import re
 import sys
 
 from streamdeploy import units
 from streamdeploy.problems import fail
-from streamdeploy.spec import Service, Spec
-from streamdeploy.targets import docker, image_tag, volumes
+from streamdeploy.spec import Service, ServiceRef, Spec
+from streamdeploy.targets import docker, image_tag, peers, volumes
 from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, Step, Stdin
 
 NAME = "fly"
@@ -58,6 +58,46 @@ def url(spec: Spec, service: str) -> str:
     return f"https://{app_name(spec, service)}.fly.dev"
 
 
+def private(spec: Spec, service: str) -> bool:
+    """Kept off the internet: deployed with a Flycast address and no public IPs."""
+    svc = spec.services[service]
+    return svc.is_web and not svc.public
+
+
+def peer_value(spec: Spec, user: str, ref: ServiceRef) -> str:
+    """Where `user` reaches `ref.service` on Fly.
+
+    `.internal` names resolve to a Machine's address on the IPv6 private network, which
+    only a server listening on `::` accepts; Flycast goes through Fly's proxy (which
+    reaches a 0.0.0.0 listener too) and is what a private app gets; otherwise the
+    service's public https URL is the one that always works.
+    """
+    from streamdeploy.consistency import listens_on_ipv6
+
+    other = spec.services[ref.service]
+    app = app_name(spec, ref.service)
+    if ref.network == "public" or (other.public and not listens_on_ipv6(other)):
+        return peers.literal(ref, peers.Address(f"{app}.fly.dev", None, "https"))
+    if listens_on_ipv6(other):
+        return peers.literal(ref, peers.Address(f"{app}.internal", other.port))
+    return peers.literal(ref, peers.Address(f"{app}.flycast", None))  # port 80 of its http_service
+
+
+def _peer_notes(spec: Spec, name: str) -> list[Note]:
+    from streamdeploy.consistency import listens_on_ipv6
+
+    notes = []
+    for key, ref in spec.services[name].env_refs.items():
+        other = spec.services[ref.service]
+        if ref.network == "private" and other.public and not listens_on_ipv6(other):
+            notes.append(Note(
+                NAME, f"{key} of `{name}` is {url(spec, ref.service)}, the public URL: Fly's private network is "
+                f"IPv6 and `{ref.service}` listens on IPv4 only", key=f"services.{ref.service}.start",
+                fix=f"have `{ref.service}` listen on `::` (IPv4 and IPv6) to keep this traffic on the private "
+                f"network at {app_name(spec, ref.service)}.internal", level="info"))
+    return notes
+
+
 # --- fly.toml ------------------------------------------------------------------------------
 
 
@@ -75,13 +115,13 @@ def _config(spec: Spec, name: str) -> tuple[dict, list[Note]]:
     }
     notes.extend(_drain_notes(svc, name))
 
-    env, env_notes = docker.runtime_env(spec, name, NAME)
+    env, env_notes = peers.env(spec, name, NAME, lambda ref: peer_value(spec, name, ref))
     notes.extend(env_notes)
     for key in [k for k in env if k.upper().startswith("FLY_")]:
         notes.append(Note(NAME, f"Fly reserves env names starting with FLY_; {key} of `{name}` is left out",
                           key=f"{base}.env.{key}", fix="rename it"))
         del env[key]
-    notes.extend(_peer_url_notes(spec, name, env))
+    notes.extend(_peer_notes(spec, name))
     if svc.store is not None:
         notes.append(Note(NAME, f"the fly target does not run the `{svc.store}` store: `{name}` gets no "
                           f"{'/'.join(spec.stores[svc.store].env_names) if svc.store in spec.stores else 'address'}"
@@ -107,26 +147,28 @@ def _config(spec: Spec, name: str) -> tuple[dict, list[Note]]:
     config["deploy"] = {"strategy": strategy}
 
     if svc.is_web:
-        config["http_service"] = _http_service(svc)
+        config["http_service"] = _http_service(svc, private=private(spec, name))
     vm, vm_notes = _vm(svc, name, fly.vm_size)
     notes.extend(vm_notes)
     config["vm"] = [vm]
     return config, notes
 
 
-def _http_service(svc: Service) -> dict:
+def _http_service(svc: Service, *, private: bool) -> dict:
     # A Machine holding a volume or open streams keeps running: the proxy stops a Machine
     # it finds idle, and with several Machines it stops one even while streams are open.
-    keep_running = bool(svc.volumes) or svc.streaming is not None
+    # Asked to scale to zero, the last one stops too, and the proxy starts it on a request.
+    keep_running = (bool(svc.volumes) or svc.streaming is not None) and not svc.scale_to_zero
     concurrency = {"type": "requests", "soft_limit": SOFT_LIMIT}
     if svc.streaming is None:
         concurrency["hard_limit"] = HARD_LIMIT  # a stream would count against it for its whole life
     service: dict = {
         "internal_port": svc.port,
-        "force_https": True,
+        # Flycast, a private app's only address, is plain HTTP: a redirect to https would break it.
+        "force_https": not private,
         "auto_stop_machines": "off" if keep_running else "stop",
         "auto_start_machines": True,
-        "min_machines_running": 1,
+        "min_machines_running": 0 if svc.scale_to_zero else 1,
         "concurrency": concurrency,
     }
     if svc.health is not None:
@@ -186,24 +228,6 @@ def _drain_notes(svc: Service, name: str) -> list[Note]:
                  fix="have clients resume with Last-Event-ID (the SSE retry does it)", level="info")]
 
 
-def _peer_url_notes(spec: Spec, name: str, env: dict[str, str]) -> list[Note]:
-    """Env values that address another service by its bare name, which Fly does not resolve."""
-    notes = []
-    for other, svc in spec.services.items():
-        if other == name:
-            continue
-        pattern = re.compile(rf"//{re.escape(other)}(:\d+)?(/|$)")
-        for key, value in env.items():
-            if pattern.search(value):
-                port = f":{svc.port}" if svc.port else ""
-                notes.append(Note(
-                    NAME, f"{key} of `{name}` addresses `{other}` by name; on Fly `{other}` is the app "
-                    f"{app_name(spec, other)}", key=f"services.{name}.env.{key}",
-                    fix=f"use {url(spec, other)}, or http://{app_name(spec, other)}.internal{port} on Fly's private "
-                    "network (the server must listen on ::)"))
-    return notes
-
-
 def _toml(config: dict) -> str:
     import tomli_w
 
@@ -230,8 +254,9 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
                   hint="set FLY_API_TOKEN (`fly tokens create deploy`), or run `fly auth login`")]
     notes: list[Note] = []
     secrets: list[str] = []
-    web_url = None
-    for name, svc in spec.services.items():
+    urls: list[tuple[str, str]] = []
+    for name in peers.deploy_order(spec):
+        svc = spec.services[name]
         app = app_name(spec, name)
         create = ["fly", "apps", "create", app, "--json"]
         if fly.org:
@@ -259,7 +284,7 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
             ))
             secrets.extend(s for s in svc.secrets if s not in secrets)
         context = docker.build_context(spec, name)
-        config = config_path(spec, name) if context == "." else posixpath.relpath(config_path(spec, name), context)
+        config = config_path(spec, name) if context == "." else _relative(ctx, config_path(spec, name), context)
         wait = _wait_timeout(svc)
         # The image's tag is the hash of what it is built from (not flyctl's deployment-<ULID>),
         # so `fly releases` says which releases ran the same code: what `rollback` needs.
@@ -268,6 +293,14 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
                   "--wait-timeout", units.format_duration(wait), "--yes"]
         if svc.volumes or svc.replicas == 1:
             deploy.append("--ha=false")  # one Machine; flyctl would start a spare one per process group
+        if private(spec, name):
+            # A first deploy gives the app a private Flycast address instead of public IPs.
+            deploy.append("--flycast")
+            notes.append(Note(
+                NAME, f"`{name}` is private: {app} gets a Flycast address and no public IP on its first deploy; "
+                f"reach it with `fly proxy {svc.port}:80 {app}.flycast --app {app}`", key=f"services.{name}.public",
+                fix=f"an app that was public before keeps its public IPs: `fly ips list --app {app}`, then "
+                "`fly ips release`", level="info"))
         elif svc.replicas > 2:
             notes.append(Note(NAME, f"fly.toml has no Machine count: the first deploy starts 2 Machines of "
                               f"`{name}`, not {svc.replicas}", key=f"services.{name}.replicas",
@@ -277,9 +310,17 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
             cwd=None if context == "." else context, timeout=DEPLOY_TIMEOUT + wait + docker.drain_seconds(svc),
             hint=f"`fly logs --app {app} --no-tail` shows why the Machine did not get healthy",
         ))
-        if svc.is_web and web_url is None:
-            web_url = url(spec, name)
-    return Plan(NAME, tuple(steps), tuple(notes), url=web_url, secrets=tuple(secrets), tools=("fly",))
+        if svc.is_web and not private(spec, name):
+            urls.append((name, url(spec, name)))
+    return Plan(NAME, tuple(steps), tuple(notes), url=peers.main_url(spec, urls), urls=tuple(urls),
+                secrets=tuple(secrets), tools=("fly",))
+
+
+def _relative(ctx: Context, path: str, start: str) -> str:
+    """`path` as seen from `start`, both relative to the description; `../app` needs the real directory."""
+    if not start.startswith(".."):
+        return posixpath.relpath(path, start)
+    return os.path.relpath(ctx.root.resolve() / path, (ctx.root.resolve() / start).resolve()).replace(os.sep, "/")
 
 
 def _wait_timeout(svc: Service) -> int:

@@ -26,8 +26,8 @@ import json
 import math
 import sys
 
-from streamdeploy.spec import Service, Spec, Store
-from streamdeploy.targets import docker, image_tag, volumes
+from streamdeploy.spec import Service, ServiceRef, Spec, Store
+from streamdeploy.targets import docker, image_tag, peers, volumes
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, Step
 
 DIR = "k8s"
@@ -138,9 +138,19 @@ def web_services(spec: Spec) -> list[str]:
 
 
 def exposed_service(spec: Spec) -> str | None:
-    """The service the HTTPRoute (or Ingress) routes to: the first one with a port."""
-    names = web_services(spec)
+    """The service the HTTPRoute (or Ingress) routes to: the first public one with a port."""
+    names = [n for n in web_services(spec) if spec.services[n].public]
     return names[0] if names else None
+
+
+def peer_value(spec: Spec, user: str, ref: ServiceRef) -> str:
+    """The referenced service's Service, by name: the same namespace, so its short name resolves.
+
+    Its public address is the route's host, when it is the service the route serves."""
+    host = spec.targets.kubernetes.host
+    if ref.network == "public" and host and ref.service == exposed_service(spec):
+        return peers.literal(ref, peers.Address(host, None, "https"))
+    return peers.literal(ref, peers.Address(ref.service, spec.services[ref.service].port))
 
 
 def gateway_ref(spec: Spec) -> tuple[str | None, str]:
@@ -354,7 +364,8 @@ def pull_secret_recipe(spec: Spec) -> str:
 def _deployment_rollouts(spec: Spec, ns: tuple[str, ...]) -> list[Step]:
     """`rollout status` of each app Deployment, given the time its pods need to be replaced."""
     steps = []
-    for name, service in spec.services.items():
+    for name in peers.deploy_order(spec):
+        service = spec.services[name]
         replicas = replicas_of(spec, name, service)
         grace = service.health.grace if service.health else 0
         timeout = max(ROLLOUT_TIMEOUT, int(math.ceil(replicas * (grace + termination_grace(service) + 30))))
@@ -463,11 +474,13 @@ def _service_objects(spec: Spec, name: str, service: Service, ctx: Context, note
     return objects
 
 
-def plain_env(spec: Spec, name: str, target: str = "kubernetes") -> tuple[dict[str, str], list[Note]]:
+def plain_env(spec: Spec, name: str, target: str = "kubernetes",
+              resolve: peers.Resolve | None = None) -> tuple[dict[str, str], list[Note]]:
     """Every non-secret variable the container gets: the docker target's (env, PORT, volume
-    paths), plus where its store answers: the store's name, which is its Service (or, in
-    compose.yaml, its service) on the project's network."""
-    env, notes = docker.runtime_env(spec, name, target)
+    paths), the addresses of services it references (``resolve``: Kubernetes' own by default),
+    plus where its store answers: the store's name, which is its Service (or, in compose.yaml,
+    its service) on the project's network."""
+    env, notes = peers.env(spec, name, target, resolve or (lambda ref: peer_value(spec, name, ref)))
     service = spec.services[name]
     if service.store is not None and service.store in spec.stores:
         store = spec.stores[service.store]
@@ -956,7 +969,7 @@ def _render_notes(spec: Spec, ctx: Context) -> list[Note]:
     exposed = exposed_service(spec)
     if exposed is not None:
         notes.extend(_exposure_notes(spec, exposed))
-        for other in web_services(spec)[1:]:
+        for other in [n for n in web_services(spec) if n != exposed]:
             port = spec.services[other].port
             notes.append(Note(
                 "kubernetes",

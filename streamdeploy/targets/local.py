@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamdeploy.problems import fail
-from streamdeploy.spec import Service, Spec
+from streamdeploy.spec import Service, ServiceRef, Spec
+from streamdeploy.targets import peers
 from streamdeploy.targets.base import Context, Note, Plan, Probe, Rendering, Step
 
 NAME = "local"
@@ -88,14 +89,17 @@ class LocalTarget:
         for store_name in used_stores:
             user = next(s for s, svc in spec.services.items() if svc.store == store_name)
             steps.extend(_store_steps(spec, store_name, by_service[user], root, ports, notes))
-        for name, service in spec.services.items():
+        for name in peers.deploy_order(spec):
+            service = spec.services[name]
+            steps.extend(_wait_for_peers(spec, name, ports))
             steps.append(_start_step(spec, name, service, by_service[name], root, ports))
-        web = [n for n, s in spec.services.items() if s.is_web]
-        url = f"http://{HOST}:{ports[('service', web[0])]}" if web else None
+        urls = [(n, f"http://{HOST}:{ports[('service', n)]}") for n, s in spec.services.items() if s.is_web]
+        url = peers.main_url(spec, urls)
         tools = {"sh", "mkdir"}
         if any(e.venv for e in environments):
             tools |= {"grep"} | ({"uv"} if _uv() else set())
-        return Plan(target=NAME, steps=tuple(steps), notes=tuple(notes), url=url, secrets=(), tools=tuple(sorted(tools)))
+        return Plan(target=NAME, steps=tuple(steps), notes=tuple(notes), url=url, urls=tuple(urls), secrets=(),
+                    tools=tuple(sorted(tools)))
 
     def rollback(self, spec: Spec, ctx: Context) -> Plan:
         raise no_release()
@@ -161,9 +165,32 @@ def _environments(spec: Spec, root: Path, ctx: Context) -> list[Environment]:
 # --- steps ----------------------------------------------------------------------------
 
 
+def peer_value(spec: Spec, user: str, ref: ServiceRef, ports: dict[tuple[str, str], int]) -> str:
+    """Every service here listens on loopback, on the port this run gave it."""
+    return peers.literal(ref, peers.Address(HOST, ports[("service", ref.service)]))
+
+
+def _wait_for_peers(spec: Spec, name: str, ports: dict[tuple[str, str], int]) -> list[Step]:
+    """Before a service starts, the services it references answer (as a platform orders deploys)."""
+    steps = []
+    for other in dict.fromkeys(ref.service for ref in spec.services[name].env_refs.values()):
+        target = spec.services[other]
+        if other == name or peers.deploy_order(spec).index(other) > peers.deploy_order(spec).index(name):
+            continue  # a cycle: the later one starts without waiting
+        path = target.health.path if target.health else "/"
+        wait = (target.health.grace if target.health else 0) + 60
+        steps.append(Step(
+            argv=(*_HELPER, "wait-http", f"http://{HOST}:{ports[('service', other)]}{path}", "--timeout", f"{wait:g}"),
+            description=f"Waiting for {other} to answer before starting {name}",
+            timeout=wait + 30,
+            hint=f"{other} did not answer; see its output in {STATE_DIR}/logs/",
+        ))
+    return steps
+
+
 def _build_env(spec: Spec, environment: Environment, service: Service) -> dict[str, str]:
     """What a build step sees: the plain env and the environment's commands first on PATH."""
-    env = dict(service.env)
+    env = dict(service.plain_env)
     env["PATH"] = str(environment.bin_dir) + os.pathsep + os.environ.get("PATH", os.defpath)
     if environment.venv is not None:
         env["VIRTUAL_ENV"] = str(environment.venv)
@@ -248,6 +275,8 @@ def _environment_steps(spec: Spec, environment: Environment, root: Path, notes: 
 def _start_step(spec: Spec, name: str, service: Service, environment: Environment, root: Path,
                 ports: dict[tuple[str, str], int]) -> Step:
     env = _build_env(spec, environment, service)
+    for key, ref in service.env_refs.items():
+        env[key] = peer_value(spec, name, ref, ports)
     volumes_dir = root / STATE_DIR / "volumes"
     for volume in service.volumes:
         if volume.env:

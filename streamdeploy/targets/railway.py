@@ -19,8 +19,8 @@ import sys
 from dataclasses import dataclass, field
 
 from streamdeploy import units
-from streamdeploy.spec import Service, Spec, Store, Volume
-from streamdeploy.targets import docker, volumes
+from streamdeploy.spec import Service, ServiceRef, Spec, Store, Volume
+from streamdeploy.targets import docker, peers, volumes
 from streamdeploy.targets.base import (
     Context,
     Note,
@@ -55,13 +55,46 @@ class _App:
     context: str  # what `railway up` uploads, relative to the description
     volume: Volume | None
     replicas: int
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, object] = field(default_factory=dict)
     store: tuple[str, Store] | None = None
+
+
+def peer_value(spec: Spec, user: str, ref: ServiceRef) -> str:
+    """A Railway reference variable: Railway fills in `${{api.RAILWAY_PRIVATE_DOMAIN}}` when it deploys.
+
+    The text form (not the SDK's `api.env.X`, a whole value) lets one variable hold a URL,
+    and works whatever order the services are declared in.
+    """
+    other = spec.services[ref.service]
+    if ref.network == "public":
+        host, port, scheme = f"${{{{{ref.service}.RAILWAY_PUBLIC_DOMAIN}}}}", None, "https"
+    else:
+        # PORT is a variable of every web service (runtime_env sets it): what it listens on.
+        host, port, scheme = f"${{{{{ref.service}.RAILWAY_PRIVATE_DOMAIN}}}}", f"${{{{{ref.service}.PORT}}}}", "http"
+    if ref.property == "host":
+        return host
+    if ref.property == "port":
+        return port or "443"
+    if ref.property == "hostport":
+        return f"{host}:{port or 443}"
+    return f"{scheme}://{host}" + (f":{port}" if port else "")
+
+
+def published(spec: Spec, name: str) -> bool:
+    """Whether a web service gets a public *.up.railway.app domain.
+
+    A private service keeps only its private name, but Railway has no way in for people
+    (no VPN or port-forward into a project): one that no other service uses is published
+    after all, and `check` warns that its own login is what protects it.
+    """
+    svc = spec.services[name]
+    return svc.is_web and (svc.public or peers.for_people(spec, name))
 
 
 def _apps(spec: Spec, notes: list[Note]) -> list[_App]:
     apps = []
-    for name, svc in spec.services.items():
+    for name in peers.deploy_order(spec):
+        svc = spec.services[name]
         base = f"services.{name}"
         volume = volumes.single_volume(NAME, name, svc, notes, limit="Railway mounts one volume per service")
         replicas = volumes.instances(NAME, name, svc, notes, reason="Railway runs no replicas of a service with a volume")
@@ -74,7 +107,7 @@ def _apps(spec: Spec, notes: list[Note]) -> list[_App]:
                     NAME, f"the Dockerfile {dockerfile} is outside the build context {context}, which is all "
                     "`railway up` uploads", key=f"{base}.build.context", fix="move the Dockerfile into the context"))
             dockerfile = relative
-        env, env_notes = docker.runtime_env(spec, name, NAME)
+        env, env_notes = peers.env(spec, name, NAME, lambda ref, user=name: peer_value(spec, user, ref))
         notes.extend(env_notes)
         apps.append(_App(name, svc, dockerfile, context, volume, replicas, env=env,
                          store=(svc.store, spec.stores[svc.store]) if svc.store in spec.stores else None))
@@ -114,8 +147,16 @@ def _volume_name(service: str, volume: Volume) -> str:
 
 
 def _common_notes(spec: Spec, apps: list[_App]) -> list[Note]:
+    from streamdeploy.consistency import listens_on_ipv6
+
     notes = []
     for app in apps:
+        for key, ref in app.service.env_refs.items():
+            if ref.network == "private" and not listens_on_ipv6(spec.services[ref.service]):
+                notes.append(Note(
+                    NAME, f"{key} of `{app.name}` reaches `{ref.service}` at {ref.service}.railway.internal; "
+                    "environments made before 2025-10-16 resolve that name to IPv6 only", key=f"services.{app.name}"
+                    f".env.{key}", fix=f"have `{ref.service}` listen on `::` (IPv4 and IPv6)", level="info"))
         if app.service.health is not None:
             notes.append(Note(
                 NAME, "Railway checks health only while a deploy goes live, not continuously; interval and "
@@ -207,6 +248,9 @@ def _deploy(svc: Service, mount: str | None) -> dict:
         "restartPolicyMaxRetries": RESTART_RETRIES,
         "drainingSeconds": docker.drain_seconds(svc),
     }
+    if svc.scale_to_zero:
+        # Serverless: sleeps after 10 minutes without outbound traffic, wakes on a request.
+        deploy["sleepApplication"] = True
     if mount is not None:
         # Railway refuses to start the deploy when no volume is mounted there: no silent data loss.
         deploy["requiredMountPath"] = mount
@@ -345,6 +389,8 @@ def _render_toml(spec: Spec, app: _App) -> str:
     else:
         deploy["numReplicas"] = app.replicas
     deploy["drainingSeconds"] = docker.drain_seconds(svc)
+    if svc.scale_to_zero:
+        deploy["sleepApplication"] = True
     if app.volume is not None:
         deploy["requiredMountPath"] = app.volume.mount
     data = {"build": {"builder": "DOCKERFILE", "dockerfilePath": app.dockerfile}, "deploy": deploy}
@@ -449,7 +495,7 @@ class RailwayTarget:
                 env=ENV, timeout=UP_TIMEOUT,
                 hint=f"read the build and deploy logs: `railway logs --service {app.name} --build --lines 200`"))
         for app in apps:
-            if app.service.port is not None:
+            if published(spec, app.name):
                 steps.append(Step(
                     ("railway", "domain", "--service", app.name, "--port", str(app.service.port), "--json"),
                     f"Giving {app.name} a public *.up.railway.app domain (kept when one exists)", env=ENV))

@@ -17,10 +17,11 @@ import os
 import posixpath
 import shlex
 import sys
+from dataclasses import dataclass
 
 from streamdeploy import units
-from streamdeploy.spec import Service, Spec, Store
-from streamdeploy.targets import docker, volumes
+from streamdeploy.spec import Service, ServiceRef, Spec, Store
+from streamdeploy.targets import docker, peers, volumes
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, Step
 
 NAME = "render"
@@ -37,6 +38,33 @@ FORBIDDEN_MOUNTS = frozenset({
 def service_name(spec: Spec, name: str) -> str:
     """Render names are per workspace: prefix the project so `api` of two projects never collide."""
     return f"{spec.name}-{name}"
+
+
+def service_type(spec: Spec, name: str) -> str:
+    """web (public URL), pserv (private network only) or worker (no port).
+
+    Render has no way in for people to a private service, so a private one that no other
+    service uses (a dashboard) stays a web service; `check` warns that its login protects it.
+    """
+    svc = spec.services[name]
+    if not svc.is_web:
+        return "worker"
+    return "pserv" if not svc.public and not peers.for_people(spec, name) else "web"
+
+
+@dataclass(frozen=True)
+class FromService:
+    """A Blueprint `fromService` value: Render fills in the other service's address."""
+
+    entry: dict
+
+
+def peer_value(spec: Spec, user: str, ref: ServiceRef) -> FromService:
+    """Render knows a service's private address only as `host`, `port` or `hostport` (no scheme,
+    no public URL): a URL becomes hostport, and `check` says so."""
+    prop = "hostport" if ref.property == "url" else ref.property
+    return FromService({"type": service_type(spec, ref.service), "name": service_name(spec, ref.service),
+                        "property": prop})
 
 
 def _repo_path(path: str) -> str:
@@ -56,7 +84,7 @@ def _service_entry(spec: Spec, name: str, svc: Service, notes: list[Note]) -> di
     target = spec.targets.render
     base = f"services.{name}"
     entry: dict[str, object] = {
-        "type": "web" if svc.is_web else "worker",
+        "type": service_type(spec, name),
         "name": service_name(spec, name),
         "runtime": "docker",
     }
@@ -68,13 +96,19 @@ def _service_entry(spec: Spec, name: str, svc: Service, notes: list[Note]) -> di
     entry["region"] = target.region
     entry["dockerfilePath"] = _repo_path(docker.dockerfile_path(spec, name))
     entry["dockerContext"] = _repo_path(docker.build_context(spec, name))
+    if docker.build_context(spec, name).startswith(".."):
+        notes.append(Note(
+            NAME, f"the build context {docker.build_context(spec, name)} of `{name}` is above this directory, but "
+            "Render reads render.yaml's paths from the repository's root", key=f"{base}.build.context",
+            fix="keep streamdeploy.yaml at the repository's root with every service below it, or correct "
+            "dockerContext and dockerfilePath in the Dashboard"))
     if svc.build.dockerfile != "auto":
         # The generated image's CMD runs `start`; for the user's own image say it here.
         entry["dockerCommand"] = "/bin/sh -c " + shlex.quote("exec " + svc.start)
 
     disk = volumes.single_volume(NAME, name, svc, notes, limit="Render attaches one disk per service")
     entry["numInstances"] = volumes.instances(NAME, name, svc, notes, reason="a Render service with a disk runs one instance")
-    if svc.health is not None and svc.is_web:
+    if svc.health is not None and entry["type"] == "web":  # private services have no health check path
         entry["healthCheckPath"] = svc.health.path
         notes.append(Note(
             NAME, "Render's health check interval and timeout are Dashboard settings, not Blueprint keys; "
@@ -85,9 +119,11 @@ def _service_entry(spec: Spec, name: str, svc: Service, notes: list[Note]) -> di
     # (with a disk every deploy has downtime).
     entry["autoDeployTrigger"] = "off"
 
-    env, env_notes = docker.runtime_env(spec, name, NAME)  # with PORT (Render's default is 10000)
+    # with PORT (Render's default is 10000)
+    env, env_notes = peers.env(spec, name, NAME, lambda ref: peer_value(spec, name, ref))
     notes.extend(env_notes)
-    env_vars: list[dict] = [{"key": key, "value": value} for key, value in env.items()]
+    env_vars: list[dict] = [{"key": key, "fromService": value.entry} if isinstance(value, FromService)
+                            else {"key": key, "value": value} for key, value in env.items()]
     if svc.store in spec.stores:
         store = spec.stores[svc.store]
         host_name, port_name = store.env_names
@@ -140,7 +176,7 @@ def blueprint(spec: Spec) -> tuple[dict, list[Note]]:
     notes: list[Note] = []
     services = [_store_entry(spec, name, spec.stores[name], notes)
                 for name in dict.fromkeys(s.store for s in spec.services.values() if s.store in spec.stores)]
-    services += [_service_entry(spec, name, svc, notes) for name, svc in spec.services.items()]
+    services += [_service_entry(spec, name, spec.services[name], notes) for name in peers.deploy_order(spec)]
     return {"services": services}, notes
 
 
@@ -202,7 +238,7 @@ class RenderTarget:
                  f"Checking this commit is pushed ({upstream})",
                  hint="push it: `git push`" if not target.branch else f"push it to {target.branch}"),
         ]
-        for name in spec.services:
+        for name in peers.deploy_order(spec):
             render_name = service_name(spec, name)
             steps.append(Step(
                 ("render", "services", "-o", "json"),

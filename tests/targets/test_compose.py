@@ -119,11 +119,13 @@ def test_apps_build_from_the_docker_targets_dockerfiles_which_it_renders_too():
     assert ours == docker_files  # `up --target compose` on a fresh checkout has what it builds
     for name in ("api", "admin"):
         build = services[name]["build"]
-        assert build["dockerfile"] in docker_files  # context "."
+        # the Dockerfile sits in the service's own context: ../app (the example API), dashboard/
+        assert f"{build['context']}/{build['dockerfile']}" in docker_files
         # The docker target's image name, tagged with the release `up` builds (default: latest).
         tag = f"STREAMDEPLOY_TAG_{name.upper()}"
         assert services[name]["image"] == f"{docker.image_name(loaded.spec, name)}:${{{tag}:-latest}}"
-    assert services["admin"]["build"]["dockerfile"] != services["api"]["build"]["dockerfile"]
+    assert services["api"]["build"] == {"context": "../app", "dockerfile": "Dockerfile"}
+    assert services["admin"]["build"] == {"context": "dashboard", "dockerfile": "Dockerfile"}
 
 
 def test_a_dockerfile_in_a_subdirectory_context_is_relative_to_it(tmp_path):
@@ -352,7 +354,7 @@ def test_env_values_survive_yaml_and_compose_interpolation(example, tmp_path):
     hostile_env = {"HOME": "/root", "X": "x", "me": "me"}
     for name, service in loaded.spec.services.items():
         environment = doc["services"][name].get("environment", {})
-        for key, value in service.env.items():
+        for key, value in service.plain_env.items():
             assert interpolate(environment[key], hostile_env) == value
 
 

@@ -331,13 +331,26 @@ def test_entrypoint_as_non_root_just_runs_and_warns_about_unwritable_mounts(worl
 # --- several services ----------------------------------------------------------------------
 
 
+SHARED_CONTEXT = """version: 1
+name: demo
+services:
+  api: {start: uvicorn a:app --host 0.0.0.0 --port 8000, port: 8000, volumes: [{name: data, mount: /data}]}
+  admin: {start: streamlit run admin/app.py, port: 8501, build: {install: admin/requirements.txt}}
+"""
+
+
 def test_multi_service_dockerfiles_and_shared_builds(tmp_path):
-    spec = loader.load(REPO / "examples/multi/streamdeploy.yaml").spec
+    spec = spec_of(tmp_path, SHARED_CONTEXT)
     assert docker.dockerfile_path(spec, "api") == "Dockerfile"
-    assert docker.dockerfile_path(spec, "admin") == "Dockerfile.admin"
+    assert docker.dockerfile_path(spec, "admin") == "Dockerfile.admin"  # same context, another image
     files = files_of(spec)
     assert sorted(files) == [".dockerignore", "Dockerfile", "Dockerfile.admin", "docker-entrypoint.sh"]
     assert "COPY admin/*.txt admin/" in files["Dockerfile.admin"]
+    # the two-service example: each service's Dockerfile in its own context (the API's in ../app)
+    multi = loader.load(REPO / "examples/multi/streamdeploy.yaml").spec
+    assert docker.dockerfile_path(multi, "api") == "../app/Dockerfile"
+    assert docker.dockerfile_path(multi, "admin") == "dashboard/Dockerfile"
+    assert "streamlit" not in files_of(multi)["../app/Dockerfile"]  # the API image never carries it
     twins = spec_of(tmp_path, "version: 1\nname: demo\nservices:\n  a: {start: python w.py}\n  b: {start: python w.py}\n")
     assert docker.dockerfile_path(twins, "a") == docker.dockerfile_path(twins, "b") == "Dockerfile"
     assert sorted(files_of(twins)) == [".dockerignore", "Dockerfile"]
@@ -431,13 +444,17 @@ def test_store_runs_beside_the_service_on_the_project_network(tmp_path):
 
 def test_multi_plan_builds_each_image_and_reports_shared_ports(tmp_path):
     spec = loader.load(REPO / "examples/multi/streamdeploy.yaml").spec
-    builds = [s.argv for s in docker.TARGET.plan(spec, Context(tmp_path)).steps if s.argv[1] == "build"]
+    plan = docker.TARGET.plan(spec, Context(tmp_path))
+    builds = [s.argv for s in plan.steps if s.argv[1] == "build"]
     images = docker.release_images(spec, Context(tmp_path))
     assert builds == [
-        ("docker", "build", "--tag", images["api"], "--file", "Dockerfile", "."),
-        ("docker", "build", "--tag", images["admin"], "--file", "Dockerfile.admin", "."),
+        ("docker", "build", "--tag", images["api"], "--file", "../app/Dockerfile", "../app"),
+        ("docker", "build", "--tag", images["admin"], "--file", "dashboard/Dockerfile", "dashboard"),
     ]
-    assert images["api"] != images["admin"]  # different Dockerfiles, different tags
+    assert images["api"] != images["admin"]  # different contexts, different tags
+    runs = [s.argv for s in plan.steps if s.argv[:2] == ("docker", "run")]
+    assert [r[r.index("--name") + 1] for r in runs] == ["stream-gen-ui-api", "stream-gen-ui-admin"]  # API first
+    assert "API_URL=http://api:8000" in runs[1]  # its --network-alias on the project's network
     clash = spec_of(tmp_path, "version: 1\nname: demo\nservices:\n"
                     "  a: {start: python a.py, port: 8000}\n  b: {start: python b.py, port: 8000}\n")
     notes = docker.TARGET.plan(clash, Context(tmp_path)).notes
@@ -467,7 +484,7 @@ def test_image_names(tmp_path):
 
 def test_drain_seconds():
     spec = loader.load(REPO / "examples/multi/streamdeploy.yaml").spec
-    assert docker.drain_seconds(spec.services["api"]) == 300  # a 10 min stream, capped
+    assert docker.drain_seconds(spec.services["api"]) == 15  # uvicorn's 10 s graceful shutdown, and a moment
     assert docker.drain_seconds(spec.services["admin"]) == 30
     app = loader.load(REPO / "examples/app/streamdeploy.yaml").spec
     assert docker.drain_seconds(app.services["api"]) == 15  # uvicorn's 10 s graceful shutdown, and a moment

@@ -89,8 +89,8 @@ def test_app_fly_toml(tmp_path):
 
 def test_render_includes_the_image_files_fly_builds_from(tmp_path):
     paths = [f.path for f in fly.TARGET.render(example("multi"), Context(tmp_path)).files]
-    assert sorted(paths) == [".dockerignore", "Dockerfile", "Dockerfile.admin", "docker-entrypoint.sh",
-                             "fly.admin.toml", "fly.toml"]
+    assert sorted(paths) == ["../app/.dockerignore", "../app/Dockerfile", "../app/docker-entrypoint.sh",
+                             "dashboard/.dockerignore", "dashboard/Dockerfile", "fly.admin.toml", "fly.toml"]
 
 
 def test_multi_service_one_app_each_and_env_round_trips(tmp_path):
@@ -99,14 +99,19 @@ def test_multi_service_one_app_each_and_env_round_trips(tmp_path):
     assert sorted(found) == ["fly.admin.toml", "fly.toml"]
     api, admin = found["fly.toml"], found["fly.admin.toml"]
     assert (api["app"], admin["app"]) == ("stream-gen-ui", "stream-gen-ui-admin")
-    assert admin["build"] == {"dockerfile": "Dockerfile.admin"}
-    assert admin["env"] == {**spec.services["admin"].env, "PORT": "8501"}
+    assert admin["build"] == {"dockerfile": "dashboard/Dockerfile"}
+    # the API binds `::`, so the dashboard reaches it on Fly's private IPv6 network
+    assert admin["env"] == {**spec.services["admin"].plain_env, "API_URL": "http://stream-gen-ui.internal:8000",
+                            "PORT": "8501"}
     assert api["env"]["GREETING"] == spec.services["api"].env["GREETING"]
     assert "mounts" not in admin
     assert admin["deploy"] == {"strategy": "bluegreen"}  # stateless with a health check: zero downtime
     assert admin["http_service"]["auto_stop_machines"] == "stop"
+    assert admin["http_service"]["min_machines_running"] == 0  # scale_to_zero: idle costs no Machine
+    assert admin["http_service"]["force_https"] is False  # private: Flycast is plain HTTP
+    assert api["http_service"]["force_https"] is True and api["http_service"]["min_machines_running"] == 1
     assert admin["http_service"]["concurrency"]["hard_limit"] == 250
-    assert api["kill_timeout"] == 300  # a 10 min stream, capped at Fly's maximum
+    assert api["kill_timeout"] == 15  # uvicorn's 10 s graceful shutdown, and a moment
 
 
 def test_nasty_env_values_round_trip(tmp_path):
@@ -158,10 +163,24 @@ def test_store_is_reported_not_silently_dropped():
     assert [n.key for n in notes if n.target == "fly"] == ["services.api.store"]
 
 
-def test_peer_addressed_by_name_is_reported():
-    notes = [n for n in fly.TARGET.render(example("multi"), Context(Path("."))).notes if n.target == "fly"]
-    peer = next(n for n in notes if n.key == "services.admin.env.API_URL")
-    assert "https://stream-gen-ui.fly.dev" in peer.fix
+def test_a_reference_is_written_the_way_fly_reaches_that_app(tmp_path):
+    base = ("version: 1\nname: demo\nservices:\n  api: {start: \"uvicorn a:app --host HOSTNAME --port 8000\", "
+            "port: 8000, public: PUBLIC}\n  ui: {start: x, port: 3000, env: {A: {service: api}, "
+            "H: {service: api, property: hostport}}}\n")
+
+    def env(host: str, public: str) -> dict:
+        spec = spec_of(tmp_path, base.replace("HOSTNAME", host).replace("PUBLIC", public))
+        return configs(spec)["fly.ui.toml"]["env"]
+
+    # IPv6 listener: straight to the Machine on the private network
+    assert env("::", "true") == {"A": "http://demo.internal:8000", "H": "demo.internal:8000", "PORT": "3000"}
+    # IPv4 only and public: the public URL is the one that works (and a note says how to keep it private)
+    assert env("0.0.0.0", "true")["A"] == "https://demo.fly.dev"
+    spec = spec_of(tmp_path, base.replace("HOSTNAME", "0.0.0.0").replace("PUBLIC", "true"))
+    note = next(n for n in fly.TARGET.render(spec, Context(tmp_path)).notes if n.key == "services.api.start")
+    assert "demo.internal" in note.fix and "`::`" in note.fix
+    # IPv4 only and private: through Fly's proxy at its Flycast address
+    assert env("0.0.0.0", "false")["H"] == "demo.flycast:80"
 
 
 @pytest.mark.parametrize("cpu,memory,size,mb", [
@@ -235,12 +254,16 @@ def test_contract_check_rejects_what_flyctl_rejects():
 
 def test_multi_plan_ships_each_app(tmp_path):
     plan = fly.TARGET.plan(example("multi"), Context(tmp_path))
-    deploys = [s.argv for s in plan.steps if s.argv[1] == "deploy"]
-    assert [d[3] for d in deploys] == ["stream-gen-ui", "stream-gen-ui-admin"]
-    assert [d[5] for d in deploys] == ["fly.toml", "fly.admin.toml"]
+    deploys = [s for s in plan.steps if s.argv[1] == "deploy"]
+    assert [d.argv[3] for d in deploys] == ["stream-gen-ui", "stream-gen-ui-admin"]  # the API first
+    # each deploys from its build context: ../app (the example API), dashboard/
+    assert [(d.cwd, d.argv[5]) for d in deploys] == [("../app", f"../{tmp_path.name}/fly.toml"),
+                                                     ("dashboard", "../fly.admin.toml")]
+    assert "--flycast" in deploys[1].argv and "--flycast" not in deploys[0].argv  # admin is private
     imports = [s for s in plan.steps if s.argv[1:3] == ("secrets", "import")]
-    assert [s.stdin.secrets for s in imports] == [("OPENAI_API_KEY", "API_KEY"), ("ADMIN_PASSWORD",)]
+    assert [s.stdin.secrets for s in imports] == [("OPENAI_API_KEY", "API_KEY"), ("ADMIN_PASSWORD", "API_KEY")]
     assert plan.secrets == ("OPENAI_API_KEY", "API_KEY", "ADMIN_PASSWORD")
+    assert plan.urls == (("api", "https://stream-gen-ui.fly.dev"),)  # the private dashboard has no public URL
 
 
 def test_no_secrets_means_no_import_and_org_is_passed(tmp_path):
@@ -272,4 +295,4 @@ def test_render_through_the_cli(tmp_path):
     result = run_cli("render", "--target", "fly", "--stdout", "-f", str(REPO / "examples/multi/streamdeploy.yaml"))
     assert_no_traceback(result)
     assert result.returncode == 0, result.stderr
-    assert "==> fly.admin.toml <==" in result.stdout and "==> Dockerfile.admin <==" in result.stdout
+    assert "==> fly.admin.toml <==" in result.stdout and "==> dashboard/Dockerfile <==" in result.stdout

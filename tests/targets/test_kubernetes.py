@@ -149,8 +149,9 @@ def test_kustomization_lists_exactly_the_manifests():
         manifests = {p for p in files if p.startswith("k8s/") and p.endswith(".yaml") and p != "k8s/kustomization.yaml"}
         assert listed == manifests
         # Besides k8s/: the image files `up` builds from (none when the image is built elsewhere).
-        assert {p for p in files if not p.startswith("k8s/")} <= {"Dockerfile", "Dockerfile.admin", ".dockerignore",
-                                                                  "docker-entrypoint.sh"}
+        image_files = {"Dockerfile", ".dockerignore", "docker-entrypoint.sh"}
+        # (the two-service example builds the API in ../app and the dashboard in dashboard/)
+        assert {p.rsplit("/", 1)[-1] for p in files if not p.startswith("k8s/")} <= image_files
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
@@ -744,9 +745,11 @@ def test_env_values_round_trip_through_the_config_map():
     for name, service in loaded.spec.services.items():
         data = by_kind(docs, "ConfigMap")[f"{name}-env"]["data"]
         assert all(isinstance(v, str) for v in data.values())
-        for key, value in service.env.items():
+        for key, value in service.plain_env.items():
             assert data[key] == value
         assert data["PORT"] == str(service.port)
+    # {service: api} is the API's Service, by name, in the same namespace
+    assert by_kind(docs, "ConfigMap")["admin-env"]["data"]["API_URL"] == "http://api:8000"
     assert by_kind(docs, "ConfigMap")["admin-env"]["data"]["MULTILINE"] == "line one\nline two"
 
 

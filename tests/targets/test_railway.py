@@ -205,14 +205,15 @@ def test_several_services_get_their_own_dockerfile_and_no_shared_state():
     tokens = ts_tokens(text)
     assert_balanced(tokens)
     admin = text[text.index('const admin = service("admin"'):]
-    assert 'dockerfilePath: "Dockerfile.admin"' in admin
+    assert 'dockerfilePath: "Dockerfile"' in admin  # dashboard/Dockerfile, in what `railway up dashboard` uploads
     assert "volumeMounts" not in admin and "requiredMountPath" not in admin
     assert 'healthcheck: "/_stcore/health",\n    healthcheckTimeout: 120,' in admin  # 30 + 3 x 30
     admin_env = object_entries(ts_tokens(admin), "env")
     assert admin_env["MULTILINE"] == "line one\nline two" and admin_env["LEADING"] == "  two spaces"
     assert admin_env["ADMIN_PASSWORD"] == "preserve()" and admin_env["PORT"] == "8501"
     assert "resources: [api, apiChromaData, admin]" in text
-    assert {"Dockerfile", "Dockerfile.admin"} <= {f.path for f in rendering.files}
+    assert {"../app/Dockerfile", "dashboard/Dockerfile"} <= {f.path for f in rendering.files}
+    assert admin_env["API_URL"] == "http://${{api.RAILWAY_PRIVATE_DOMAIN}}:${{api.PORT}}"
 
 
 def test_a_store_becomes_an_image_service_with_its_volume_and_a_private_address():
@@ -301,13 +302,17 @@ def test_railway_sdk_evaluates_the_file_as_the_cli_does(tmp_path):
     resources = {r["address"]: r for r in project["resources"]}
     assert set(resources) == {"service.api", "service.admin", "volume.api-chroma_data"}
     api, admin = resources["service.api"], resources["service.admin"]
-    assert api["build"] == {"builder": "DOCKERFILE", "dockerfilePath": "Dockerfile"}
+    assert api["build"] == {"builder": "DOCKERFILE", "dockerfilePath": "Dockerfile"}  # in ../app, which `up` uploads
     assert api["deploy"]["healthcheckPath"] == "/health" and api["deploy"]["numReplicas"] == 1
     assert api["volumeAttachments"]["api-chroma_data"]["mountPath"] == "/data/chroma"
     assert resources["volume.api-chroma_data"]["config"] == {"sizeMB": 1000}
     assert api["variables"]["OPENAI_API_KEY"] == {"type": "preserve"}
-    for key, value in loaded.spec.services["admin"].env.items():
+    for key, value in loaded.spec.services["admin"].plain_env.items():
         assert admin["variables"][key] == {"type": "literal", "value": value}
+    # the API's address as a Railway reference variable, which Railway resolves when it deploys
+    assert admin["variables"]["API_URL"] == {"type": "literal",
+                                             "value": "http://${{api.RAILWAY_PRIVATE_DOMAIN}}:${{api.PORT}}"}
+    assert admin["deploy"]["sleepApplication"] is True
     assert api["variables"]["GREETING"]["value"] == loaded.spec.services["api"].env["GREETING"]
 
 
@@ -335,7 +340,7 @@ def test_toml_format_for_several_services_names_each_config_path():
     spec = loaded.spec.model_copy(update={"targets": loaded.spec.targets.model_copy(
         update={"railway": loaded.spec.targets.railway.model_copy(update={"format": "toml"})})})
     rendering = railway.TARGET.render(spec, Context(root=loaded.root))
-    assert tomllib.loads(file(rendering, "railway.admin.toml"))["build"]["dockerfilePath"] == "Dockerfile.admin"
+    assert tomllib.loads(file(rendering, "railway.admin.toml"))["build"]["dockerfilePath"] == "Dockerfile"
     assert tomllib.loads(file(rendering, "railway.toml"))["build"]["dockerfilePath"] == "Dockerfile"
     path_note = next(n for n in rendering.notes if "Config-as-code path" in n.message)
     assert "admin: /railway.admin.toml" in path_note.fix

@@ -122,10 +122,14 @@ def test_the_modeline_stays_first_under_the_generated_header():
 
 
 def test_the_dockerfile_comes_with_it():
-    paths = [f.path for f in rendered(example("multi")).files]
-    assert {"Dockerfile", "Dockerfile.admin", ".dockerignore", "render.yaml"} <= set(paths)
+    rendering = rendered(example("multi"))
+    paths = [f.path for f in rendering.files]
+    assert {"../app/Dockerfile", "dashboard/Dockerfile", "dashboard/.dockerignore", "render.yaml"} <= set(paths)
     services = {s["name"]: s for s in blueprint(example("multi"))["services"]}
-    assert services["stream-gen-ui-admin"]["dockerfilePath"] == "./Dockerfile.admin"
+    assert services["stream-gen-ui-admin"]["dockerfilePath"] == "./dashboard/Dockerfile"
+    # Render reads paths from the repository's root: one above this directory cannot be right there
+    note = next(n for n in rendering.notes if n.key == "services.api.build.context")
+    assert "../app" in note.message and note.level == "warning"
 
 
 def test_nasty_values_round_trip_exactly(tmp_path):
@@ -142,9 +146,15 @@ def test_example_values_with_quotes_newlines_and_unicode():
     services = {s["name"]: s for s in blueprint(loaded)["services"]}
     for name, svc in loaded.spec.services.items():
         env = env_of(services[f"stream-gen-ui-{name}"])
-        for key, value in svc.env.items():
+        for key, value in svc.plain_env.items():
             assert env[key]["value"] == value
     assert '"line one\\nline two"' in blueprint_text(loaded)  # one readable line, not a folded block
+    # {service: api}: Render's own reference, host:port of the API's private address
+    admin = env_of(services["stream-gen-ui-admin"])
+    assert admin["API_URL"] == {"key": "API_URL", "fromService": {"type": "web", "name": "stream-gen-ui-api",
+                                                                  "property": "hostport"}}
+    # private, but nobody else uses it: a web service after all (check says its password protects it)
+    assert services["stream-gen-ui-admin"]["type"] == "web"
 
 
 def test_secrets_are_sync_false_and_never_carry_a_value(tmp_path, monkeypatch):
@@ -242,8 +252,8 @@ def test_plan_validates_checks_git_then_deploys_each_service():
     glue = (sys.executable, "-m", "streamdeploy.targets.render")
     assert [(s.argv, s.pipe_to) for s in p.steps] == [
         (("render", "blueprints", "validate", "render.yaml", "-o", "json"), glue + ("validated", "render.yaml")),
-        (("git", "ls-files", "--error-unmatch", "--", "Dockerfile", "Dockerfile.admin", ".dockerignore",
-          "docker-entrypoint.sh", "render.yaml"), None),
+        (("git", "ls-files", "--error-unmatch", "--", "../app/Dockerfile", "dashboard/Dockerfile",
+          "../app/.dockerignore", "dashboard/.dockerignore", "../app/docker-entrypoint.sh", "render.yaml"), None),
         (("git", "diff", "--quiet", "HEAD", "--"), None),
         (("git", "merge-base", "--is-ancestor", "HEAD", "@{u}"), None),
         (("render", "services", "-o", "json"), glue + ("deploy", "stream-gen-ui-api")),

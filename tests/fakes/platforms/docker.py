@@ -405,6 +405,27 @@ def compose_config(call: Call) -> int:
     return 0
 
 
+def _start_order(services: dict) -> list[str]:
+    """Compose starts a service's `depends_on` first (compose-spec 05-services.md, depends_on)."""
+    order: list[str] = []
+
+    def visit(name: str, seen: tuple[str, ...] = ()) -> None:
+        if name in order:
+            return
+        if name in seen:
+            raise Exit(1, f"dependency cycle detected: {' -> '.join((*seen, name))}")
+        depends = services[name].get("depends_on") or {}
+        for other in (depends if isinstance(depends, (dict, list)) else []):
+            if other not in services:
+                raise Exit(1, f'service "{name}" depends on undefined service "{other}": invalid compose project')
+            visit(other, (*seen, name))
+        order.append(name)
+
+    for name in services:
+        visit(name)
+    return order
+
+
 def compose_up(call: Call) -> int:
     project, model, directory = _compose_project(call)
     lines = []
@@ -423,9 +444,12 @@ def compose_up(call: Call) -> int:
         unknown = [n for n in chosen if n not in model["services"]]
         if unknown:
             raise Exit(1, f"no such service: {unknown[0]}")
-        for name, service in model["services"].items():
+        record["start_order"] = []
+        for name in _start_order(model["services"]):
             if chosen and name not in chosen:
                 continue  # `up SERVICE...`: the others are left as they are (--no-deps: not even started)
+            service = model["services"][name]
+            record["start_order"].append(name)
             build = service.get("build")
             image = service.get("image") or f"{project}-{name}"
             if call.has("--no-build") and _image_key(image) not in docker["images"] and \
@@ -452,9 +476,11 @@ def compose_up(call: Call) -> int:
                            if _caller_variable(k, v)} if isinstance(environment, dict) else {}
             container = f"{project}-{name}-1"
             state_word = "Recreated" if container in record["containers"] else "Started"
-            record["containers"][container] = {"service": name, "image": _image_key(image),
-                                               "ImageId": docker["images"][_image_key(image)]["id"],
-                                               "EnvFromCaller": from_caller, "running": True}
+            record["containers"][container] = {
+                "service": name, "image": _image_key(image), "ImageId": docker["images"][_image_key(image)]["id"],
+                "EnvFromCaller": from_caller, "running": True,
+                "Env": {k: v for k, v in environment.items() if v is not None} if isinstance(environment, dict)
+                else {}, "Limits": ((service.get("deploy") or {}).get("resources") or {}).get("limits")}
             lines.append(f" ✔ Container {container}  {'Healthy' if call.has('--wait') else state_word}")
     for line in lines:
         call.err(line)  # compose writes progress to stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import time
 import tomllib
 
@@ -104,6 +106,27 @@ def _app(state: dict, name: str) -> dict:
     if app is None:
         raise Exit(1, f'Error: Could not find App "{name}"')
     return app
+
+
+_PRIVATE_NAME = re.compile(r"\b([a-z0-9-]+)\.(internal|flycast|fly\.dev)\b")
+
+
+def _unreachable(apps: dict, env: dict) -> list[str]:
+    """Env values naming another app where it would not answer: `.internal` needs started Machines,
+    `.flycast` a private IP, `.fly.dev` a public one (flyctl deploy_first.go gives each on a first deploy)."""
+    problems = []
+    for key, value in env.items():
+        for name, kind in _PRIVATE_NAME.findall(str(value)):
+            app = apps.get(name)
+            kinds = {ip["type"] for ip in (app or {}).get("ips", [])}
+            ok = app is not None and {
+                "internal": any(m["state"] == "started" for m in app.get("machines", [])),
+                "flycast": "private_v6" in kinds,
+                "fly.dev": bool(kinds & {"v6", "shared_v4"}),
+            }[kind]
+            if not ok:
+                problems.append(f"{key}: {name}.{kind}")
+    return problems
 
 
 def _mounts(config: dict) -> list[dict]:
@@ -328,6 +351,16 @@ def deploy(call: Call) -> int:
                               f"volume. Create it with `fly volume create {source} -r {region} -n 1`")
             size = int(str(mount.get("initial_size", call.flag("--volume-initial-size") or "1")).rstrip("gb"))
             app["volumes"].append(_new_volume(app_name, source, region, size, len(app["volumes"])))
+        if first and config.get("http_service") or first and config.get("services"):
+            # deploy_first.go provisionIpsOnFirstDeploy: private with --flycast, none with --no-public-ips
+            if call.has("--flycast"):
+                app["ips"] = [{"type": "private_v6"}]
+            elif not call.has("--no-public-ips"):
+                app["ips"] = [{"type": "v6"}, {"type": "shared_v4"}]
+        app["env"] = dict(config.get("env", {}))
+        app["vm"] = config.get("vm")
+        app["unreachable"] = _unreachable(state["fly"]["apps"], app["env"])
+        state["fly"].setdefault("deploy_order", []).append(app_name)
         app["deployed"] = True
         app["status"] = "deployed"
         app["releases"] += 1

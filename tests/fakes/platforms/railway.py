@@ -412,6 +412,35 @@ def variable_list(call: Call) -> int:
                                               for key, value in sorted(service["variables"].items())])
 
 
+_REFERENCE = re.compile(r"\$\{\{\s*([\w-]+)\.(\w+)\s*\}\}")
+
+
+def _resolve(project: dict, service: dict) -> tuple[dict, list[str]]:
+    """A service's variables as its deployment sees them: `${{other.VAR}}` filled in by Railway.
+
+    Railway resolves a reference to a missing service or variable to an empty string, silently
+    (docs: variables/reference); the fake resolves the same way and lists what it could not.
+    """
+    by_name = {s["name"]: s for s in project["services"].values()}
+    missing: list[str] = []
+
+    def value_of(match: re.Match) -> str:
+        other, name = by_name.get(match.group(1)), match.group(2)
+        if other is None:
+            missing.append(match.group(0))
+            return ""
+        provided = {"RAILWAY_PRIVATE_DOMAIN": f"{other['name']}.railway.internal",
+                    "RAILWAY_PUBLIC_DOMAIN": other.get("domain") or "", "RAILWAY_SERVICE_NAME": other["name"]}
+        value = provided.get(name, other["variables"].get(name))
+        if not value:
+            missing.append(match.group(0))
+        return value or ""
+
+    resolved = {key: _REFERENCE.sub(value_of, value) if isinstance(value, str) else value
+                for key, value in service["variables"].items()}
+    return resolved, missing
+
+
 def up(call: Call) -> int:
     path = (call.inv.positionals or [None])[0]
     if path and not call.path(path).is_dir():
@@ -419,6 +448,9 @@ def up(call: Call) -> int:
     uploaded = call.path(path) if path else call.cwd
     with call.state() as state:
         project, environment, service = _selected(call, state)
+        resolved, missing = _resolve(project, service)
+        service["resolved"], service["unresolved"] = resolved, missing
+        _rail(state).setdefault("deploy_order", []).append(service["name"])
         waits = call.has("--ci") or call.has("--json") or \
             call.env.get("CI", "").lower() not in ("", "false", "0")
         deployment = _new_deployment(service, _tree_digest(uploaded),

@@ -16,6 +16,8 @@ NO_WORKSPACE = "Error: no workspace set. Use `render workspace set` to set a wor
 NEEDS_NO_AUTH = {(), ("login",)}
 NEEDS_NO_WORKSPACE = {(), ("login",), ("whoami",), ("workspace", "set"), ("workspaces",), ("workspace", "current")}
 SERVICE_TYPES = {"web", "pserv", "worker", "cron", "keyvalue", "redis"}
+# Blueprint schema `serviceEnvVarProperty` (web and private services; databases use connectionString)
+FROM_SERVICE_PROPERTIES = {"host", "port", "hostport"}
 
 
 def check_auth(call: Call) -> None:
@@ -116,6 +118,19 @@ def blueprints_validate(call: Call) -> int:
                 errors.append({"error": "services with a disk cannot have more than one instance",
                                "path": f"{where}.numInstances", "line": 0, "column": 0})
             plan["services"].append({"name": service.get("name"), "action": "create"})
+        declared = {s.get("name"): s.get("type") for s in data.get("services") or [] if isinstance(s, dict)}
+        for index, service in enumerate(data.get("services") or []):
+            for number, var in enumerate((service or {}).get("envVars") or []):
+                ref = var.get("fromService") if isinstance(var, dict) else None
+                if ref is None:
+                    continue
+                where = f"services[{index}].envVars[{number}].fromService"
+                if declared.get(ref.get("name")) != ref.get("type"):
+                    errors.append({"error": f"fromService: no {ref.get('type')} service named {ref.get('name')!r} "
+                                   "in this Blueprint", "path": where, "line": 0, "column": 0})
+                if ref.get("property") not in FROM_SERVICE_PROPERTIES:
+                    errors.append({"error": f"fromService: invalid property {ref.get('property')!r}",
+                                   "path": f"{where}.property", "line": 0, "column": 0})
         plan["totalActions"] = len(plan["services"])
     result = {"valid": not errors, "errors": errors, "plan": plan}
     if call.flag("--output") == "json":
@@ -180,6 +195,7 @@ def deploys_create(call: Call) -> int:
                   "status": "live" if call.has("--wait") else "build_in_progress",
                   "commit": call.flag("--commit")}
         service["deploys"].append(deploy)
+        state.setdefault("render", {}).setdefault("deploy_order", []).append(service["name"])
     if call.has("--wait") and not _json_output(call):
         call.print(f"Waiting for deploy {deploy['id']} to complete...")
     if _json_output(call):

@@ -20,7 +20,7 @@ export default defineRailway(() => {
     deploy: {
       restartPolicyType: "ON_FAILURE",
       restartPolicyMaxRetries: 10,
-      drainingSeconds: 300,
+      drainingSeconds: 15,
       requiredMountPath: "/data/chroma",
       limitOverride: {
         containers: {
@@ -34,6 +34,8 @@ export default defineRailway(() => {
     },
     env: {
       ENVIRONMENT: "production",
+      SSE_HEARTBEAT: "15",
+      HOST: "::",
       GREETING: "it's \"quoted\" # not a comment $HOME \\ back",
       PORT: "8000",
       CHROMA_DB_PATH: "/data/chroma",
@@ -44,7 +46,7 @@ export default defineRailway(() => {
   const admin = service("admin", {
     build: {
       builder: "DOCKERFILE",
-      dockerfilePath: "Dockerfile.admin",
+      dockerfilePath: "Dockerfile",
     },
     healthcheck: "/_stcore/health",
     healthcheckTimeout: 120,
@@ -53,6 +55,7 @@ export default defineRailway(() => {
       restartPolicyType: "ON_FAILURE",
       restartPolicyMaxRetries: 10,
       drainingSeconds: 30,
+      sleepApplication: true,
       limitOverride: {
         containers: {
           cpu: 0.5,
@@ -61,12 +64,13 @@ export default defineRailway(() => {
       },
     },
     env: {
-      API_URL: "http://api:8000",
+      API_URL: "http://${{api.RAILWAY_PRIVATE_DOMAIN}}:${{api.PORT}}",
       MULTILINE: "line one\nline two",
       UNICODE: "naïve ☃",
       LEADING: "  two spaces",
       PORT: "8501",
       ADMIN_PASSWORD: preserve(),
+      API_KEY: preserve(),
     },
   });
 
