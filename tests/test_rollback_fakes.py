@@ -275,3 +275,36 @@ def test_railway_rollback_restores_the_deployment_before_the_live_one(fake_clis,
     assert rollback(fake_clis, root, "railway").returncode == 0
     assert {n: s["live"] for n, s in railway_services(fake_clis).items()} == second
     assert_secrets_stayed_hidden(fake_clis, root, back)
+
+
+# --- then verify: the data written before is still there ---------------------------------------
+
+
+def test_rollback_verifies_the_service_and_reads_back_the_marker_written_before(fake_clis, tmp_path):
+    """The compose fake runs no container, so a real uvicorn (tests/verify_app.py) answers on
+    the service's port in its place, its documents in a file that outlives each release."""
+    from test_verify import DESCRIPTION, Server
+
+    server = Server(tmp_path, VA_API_KEY="va-key-Q2w3")
+    root = tmp_path / "va"
+    root.mkdir()
+    (root / "streamdeploy.yaml").write_text((DESCRIPTION % "").replace("port: 8000", f"port: {server.port}"))
+    (root / "requirements.txt").write_text("starlette\n")
+    (root / "main.py").write_text("# release 1\n")
+    server.start()
+    try:
+        env = {"VA_KEY": "va-key-Q2w3"}
+        first = fake_clis.run("up", "--target", "compose", cwd=root, env=env)
+        assert first.returncode == 0, first.stderr
+        (root / "main.py").write_text("# release 2\n")
+        second = fake_clis.run("up", "--target", "compose", cwd=root, env=env)
+        assert second.returncode == 0, second.stderr
+        back = fake_clis.run("rollback", "--target", "compose", "--json", cwd=root, env=env)
+        assert_no_traceback(back)
+        assert back.returncode == 0, back.stderr
+        outcome = json.loads(back.stdout)
+        checks = {c["name"]: c for c in outcome["verify"]["checks"]}
+        assert checks["persisted"]["ok"] and outcome["ok"] and outcome["target"] == "compose"
+        assert outcome["run"]["steps"][0]["status"] == "ok"
+    finally:
+        server.stop()

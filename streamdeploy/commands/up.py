@@ -6,8 +6,10 @@
 2. `check` for this target (errors stop us unless --force);
 3. every secret the plan needs has a value (environment, then --env-file): exit 3 if not;
 4. every CLI the plan runs is installed and can act (logged in, daemon up): exit 3 if not;
-5. write the target's files through the one writer, so what ships is what is on disk;
-6. run the steps (``runner``), then verify the service at the plan's URL;
+5. write the target's files through the one writer, so what ships is what is on disk, and
+   the plan's deploy-time files under .streamdeploy/ (the image tags of this release);
+6. run the steps (``runner``), record the release when the target's history is this
+   machine's (compose, docker), then verify the service at the plan's URL;
 7. for a plan that leaves processes running (local): unless --detach, show their log
    until Ctrl-C or SIGTERM, then stop them (every process of their groups) and exit 130.
 
@@ -17,6 +19,7 @@ Secrets a step passes only when set (``Step.pass_if_set``: local runs) are optio
 missing one is a warning, not exit 3.
 
 `plan` and `up --dry-run` print the steps and run nothing; secrets appear as names.
+`rollback` ships its plan through the same ``ship`` (no check, no rendering).
 """
 
 from __future__ import annotations
@@ -118,8 +121,8 @@ def _after_run(loaded, plan: Plan, result: runner.RunResult, resolved, written: 
                detach: bool, verify: bool, as_json: bool, command: str = "up") -> int:
     """Verify, then serve in the foreground, leave running (--detach) or stop what the run started."""
     name = plan.target
-    outcome = {"ok": result.ok, "target": name, "written": written, "run": result.as_dict(), "url": plan.url,
-               "verify": None, "secrets_left_out": list(resolved.left_out)}
+    outcome = {"ok": result.ok, "command": command, "target": name, "written": written, "run": result.as_dict(),
+               "url": plan.url, "verify": None, "secrets_left_out": list(resolved.left_out)}
     if not result.ok:
         _say_stopped(result, name, as_json, command)
         if as_json:
