@@ -22,7 +22,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from streamdeploy import exitcodes
 
@@ -134,6 +134,23 @@ def run_with(argv: Sequence[str], message: str, stdin: str | None = None) -> int
         os.dup2(handle.fileno(), 0)
     os.execvp(argv[0], list(argv))
     return exitcodes.FAILED  # not reached
+
+
+def glue(argv: list[str] | None, module: str, usage: str, what: str,
+         choose: Callable[[list[str], list[str], object], int]) -> int:
+    """``python -m <module> rollback [ARG...] -- COMMAND...`` with the platform's JSON list (the
+    output of ``what``) on stdin: ``choose(args, command, listed)`` picks the release and
+    returns ``run_with(...)`` or ``stop(...)``."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] != ["rollback"] or "--" not in args or args.index("--") == len(args) - 1:
+        print(f"usage: python -m {module} rollback {usage}", file=sys.stderr)
+        return exitcodes.BAD_INPUT
+    split = args.index("--")
+    try:
+        listed = read_json(sys.stdin.read(), what)
+    except LookupError as error:
+        return stop(str(error))
+    return choose(args[1:split], args[split + 1:], listed)
 
 
 def stop(message: str) -> int:

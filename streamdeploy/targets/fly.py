@@ -399,21 +399,15 @@ def main(argv: list[str] | None = None) -> int:
     """``rollback -- fly deploy ...``: `fly releases --json` on stdin; the deploy gets --image."""
     from streamdeploy import releases
 
-    args = sys.argv[1:] if argv is None else argv
-    if args[:2] != ["rollback", "--"] or len(args) < 3:
-        print("usage: python -m streamdeploy.targets.fly rollback -- fly deploy ...", file=sys.stderr)
-        return 2
-    command = args[2:]
-    app = command[command.index("--app") + 1] if "--app" in command else "the app"
-    try:
-        listed = releases.read_json(sys.stdin.read(), "fly releases")
-    except LookupError as error:
-        return releases.stop(str(error))
-    live, before = previous_image(listed if isinstance(listed, list) else [])
-    if before is None:
-        return releases.stop(releases.nothing_before(
-            app, live, "`fly releases` lists the last 25 releases; each deploy of new code is one."))
-    return releases.run_with([*command, "--image", before], f"rolling back {app}: {live} -> {before}")
+    def choose(_args: list[str], command: list[str], listed) -> int:
+        app = command[command.index("--app") + 1] if "--app" in command else "the app"
+        live, before = previous_image(listed if isinstance(listed, list) else [])
+        if before is None:
+            return releases.stop(releases.nothing_before(
+                app, live, "`fly releases` lists the last 25 releases; each deploy of new code is one."))
+        return releases.run_with([*command, "--image", before], f"rolling back {app}: {live} -> {before}")
+
+    return releases.glue(argv, "streamdeploy.targets.fly", "-- fly deploy ...", "fly releases", choose)
 
 
 if __name__ == "__main__":

@@ -1190,46 +1190,49 @@ def previous_images(replica_sets: list[dict], service: str) -> tuple[str | None,
     return (stack[-1].code if stack else None), (before.code if before else None)
 
 
-def _rollback_main(args: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
     """``rollback SERVICE=FILE... -- COMMAND...``: ReplicaSets (JSON) on stdin; COMMAND gets the
     services' Deployments from FILE with their previous images, as YAML on its stdin."""
-    import yaml
-
     from streamdeploy import releases
 
-    split = args.index("--")
-    services = dict(pair.split("=", 1) for pair in args[:split])
-    command = args[split + 1:]
-    try:
-        replica_sets = releases.read_json(sys.stdin.read(), "kubectl get replicasets").get("items") or []
-    except (LookupError, AttributeError) as error:
-        return releases.stop(str(error))
-    documents, said, live_images = [], [], []
-    for service, path in services.items():
-        live, before = previous_images(replica_sets, service)
-        live_images.append(f"{service} {live}" if live else f"{service} (not deployed)")
-        if before is None:
-            continue
+    def choose(args: list[str], command: list[str], listed) -> int:
+        replica_sets = (listed.get("items") if isinstance(listed, dict) else None) or []
+        documents, said, live_images = [], [], []
+        for service, path in (pair.split("=", 1) for pair in args):
+            live, before = previous_images(replica_sets, service)
+            live_images.append(f"{service} {live}" if live else f"{service} (not deployed)")
+            if before is None:
+                continue
+            try:
+                found = _deployments_in(path)
+            except (OSError, ValueError) as error:
+                return releases.stop(f"cannot read {path}: {error}; run `streamdeploy render --target kubernetes`")
+            for deployment in found:
+                for container in deployment["spec"]["template"]["spec"]["containers"]:
+                    if container.get("name") == service:
+                        container["image"] = before
+                documents.append(deployment)
+            said.append(f"{service}: {live} -> {before}")
+        if not documents:
+            return releases.stop(releases.nothing_before(
+                "any Deployment", "; ".join(live_images),
+                "The cluster keeps the ReplicaSets of a Deployment's last revisions: each `up` of new code is one."))
+        return releases.run_with(command, "rolling back " + "; ".join(said), stdin=dump_yaml(documents))
+
+    return releases.glue(argv, "streamdeploy.targets.kubernetes", "SERVICE=FILE... -- kubectl apply ...",
+                         "kubectl get replicasets", choose)
+
+
+def _deployments_in(path: str) -> list[dict]:
+    import yaml
+
+    with open(path, encoding="utf-8") as handle:
         try:
-            found = [d for d in yaml.safe_load_all(open(path, encoding="utf-8").read())
-                     if isinstance(d, dict) and d.get("kind") == "Deployment"]
-        except (OSError, yaml.YAMLError) as error:
-            return releases.stop(f"cannot read {path}: {error}; run `streamdeploy render --target kubernetes`")
-        for deployment in found:
-            for container in deployment["spec"]["template"]["spec"]["containers"]:
-                if container.get("name") == service:
-                    container["image"] = before
-            documents.append(deployment)
-        said.append(f"{service}: {live} -> {before}")
-    if not documents:
-        return releases.stop(releases.nothing_before(
-            "any Deployment", "; ".join(live_images),
-            "The cluster keeps the ReplicaSets of a Deployment's last revisions: each `up` of new code is one."))
-    return releases.run_with(command, "rolling back " + "; ".join(said), stdin=dump_yaml(documents))
+            documents = list(yaml.safe_load_all(handle))
+        except yaml.YAMLError as error:
+            raise ValueError(str(error)) from None
+    return [d for d in documents if isinstance(d, dict) and d.get("kind") == "Deployment"]
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["rollback"] and "--" in sys.argv:
-        raise SystemExit(_rollback_main(sys.argv[2:]))
-    print("usage: python -m streamdeploy.targets.kubernetes rollback SERVICE=FILE... -- COMMAND...", file=sys.stderr)
-    raise SystemExit(2)
+    raise SystemExit(main())

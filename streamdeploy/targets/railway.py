@@ -603,22 +603,18 @@ def main(argv: list[str] | None = None) -> int:
     """``rollback -- railway api DOC``: the deployment list on stdin; DOC gets --raw-var id=<deployment>."""
     from streamdeploy import releases
 
-    args = sys.argv[1:] if argv is None else argv
-    if args[:2] != ["rollback", "--"] or len(args) < 3:
-        print("usage: python -m streamdeploy.targets.railway rollback -- railway api DOC", file=sys.stderr)
-        return 2
-    try:
-        listed = releases.read_json(sys.stdin.read(), "railway deployment list")
-    except LookupError as error:
-        return releases.stop(str(error))
-    live, before = previous_deployment(listed if isinstance(listed, list) else [])
-    if before is None:
-        return releases.stop(releases.nothing_before(
-            "this service", f"deployment {live['id']}" if live else None,
-            "Railway keeps the deployments your plan's retention allows; each `up` is one."))
-    return releases.run_with([*args[2:], "--raw-var", f"id={before['id']}"],
-                             f"rolling back: deployment {live['id']} -> {before['id']} "
-                             f"(created {before.get('createdAt')})")
+    def choose(_args: list[str], command: list[str], listed) -> int:
+        live, before = previous_deployment(listed if isinstance(listed, list) else [])
+        if before is None:
+            return releases.stop(releases.nothing_before(
+                "this service", f"deployment {live['id']}" if live else None,
+                "Railway keeps the deployments your plan's retention allows; each `up` is one."))
+        return releases.run_with([*command, "--raw-var", f"id={before['id']}"],
+                                 f"rolling back: deployment {live['id']} -> {before['id']} "
+                                 f"(created {before.get('createdAt')})")
+
+    return releases.glue(argv, "streamdeploy.targets.railway", "-- railway api DOC", "railway deployment list",
+                         choose)
 
 
 if __name__ == "__main__":
