@@ -91,6 +91,7 @@ class Platform:
     target: str | None  # the render/up target for it, if streamdeploy has one
     facts: dict[str, Fact]
     pricing: dict[str, Any]  # raw pricing table; pricing.py reads it
+    ship_needs: tuple[str, ...] = ()  # targets.<target> settings `up` needs ("a|b": either)
 
     def fact(self, key: str) -> Fact:
         return self.facts.get(key, UNKNOWN)
@@ -135,18 +136,29 @@ def platforms() -> dict[str, Platform]:
             target=table.get("target"),
             facts={key: _fact(raw) for key, raw in table["facts"].items()},
             pricing=dict(table.get("pricing", {})),
+            ship_needs=tuple(table.get("ship_needs", ())),
         )
     return out
 
 
 def names() -> list[str]:
-    """What `check --target all` covers."""
-    return list(platforms())
+    """What `check --target all` and `compare` cover: the platforms that can host a service.
+    An edge layer (Cloudflare Workers) runs in front of one; `check --target cloudflare` asks about it."""
+    return [name for name, p in platforms().items() if p.kind != "edge"]
 
 
-def shippable(name: str) -> bool:
-    """streamdeploy renders and ships to this platform (it has a target); the rest it advises on."""
-    return platform(name).target is not None
+def shippable(name: str, spec: Any = None) -> bool:
+    """streamdeploy renders and ships to this platform (it has a target); the rest it advises on.
+
+    A target that cannot ship without settings the description does not give (``ship_needs``
+    in platforms.toml: Cloud Run's project, Fargate's image) is advice too until they are set."""
+    p = platform(name)
+    if p.target is None:
+        return False
+    if spec is None:
+        return True
+    config = getattr(spec.targets, p.target, None)
+    return all(any(getattr(config, key, None) for key in need.split("|")) for need in p.ship_needs)
 
 
 def blocked(findings: list["Finding"]) -> set[str]:
@@ -349,14 +361,20 @@ class _Disk:
     size: int
 
 
-def _disks(ctx: _Context) -> list[_Disk]:
+def _disks(ctx: _Context, p: Platform | None = None) -> list[_Disk]:
+    """Volumes the platform must provide; a store that runs elsewhere for it
+    (`targets.<target>.store_urls`) needs none there."""
+    from streamdeploy.spec import store_urls
+
+    elsewhere = store_urls(ctx.spec, p.target) if p is not None and p.target else {}
     out = []
     for name, service in ctx.spec.services.items():
         for i, volume in enumerate(service.volumes):
             out.append(_Disk(("services", name, "volumes", i), f"services.{name}", volume.name, volume.mount,
                              volume.size))
     for name, store in ctx.spec.stores.items():
-        out.append(_Disk(("stores", name), f"stores.{name}", name, None, store.size))
+        if name not in elsewhere:
+            out.append(_Disk(("stores", name), f"stores.{name}", name, None, store.size))
     return out
 
 
@@ -531,7 +549,20 @@ def _shown(path: Path) -> str:
 # ----------------------------------------------------------------------------- rules per platform
 
 
+def _stores_here(ctx: _Context, p: Platform) -> list[tuple[str, Any]]:
+    """The stores this platform runs itself (not those it reaches at a URL)."""
+    from streamdeploy.spec import store_urls
+
+    elsewhere = store_urls(ctx.spec, p.target) if p.target else {}
+    return [(n, st) for n, st in ctx.spec.stores.items() if n not in elsewhere]
+
+
 def _for_platform(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw]:
+    if p.kind == "edge":
+        yield from _edge(ctx, p)
+        return
+    yield from _workers(ctx, p)
+    yield from _cpu_for_streams(ctx, p)
     yield from _volumes(ctx, name, p)
     yield from _replicas(ctx, name, p)
     yield from _deploys_with_volume(ctx, name, p)
@@ -544,25 +575,46 @@ def _for_platform(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw]:
     yield from _sleep(ctx, name, p)
 
 
+DISK_KINDS = ("block", "pvc", "host", "efs")  # `volume` fact values that keep a database's files safe
+
+
 def _volumes(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw]:
     kind = p.fact("volume")
-    disks = _disks(ctx)
+    disks = _disks(ctx, p)
     if not disks:
         return
-    with_volumes = [q.title for q in platforms().values() if q.fact("volume").value in ("block", "pvc", "host")
+    with_volumes = [q.title for q in platforms().values() if q.fact("volume").value in DISK_KINDS
                     and q.kind != "local"]
     elsewhere = f"choose a platform with volumes ({', '.join(with_volumes)}); `streamdeploy compare` shows them"
     for disk in disks:
         what = f"volume `{disk.name}`" if disk.owner.startswith("services") else f"store `{disk.name}` (its data)"
+        fix = _no_disk_fix(ctx, p, disk, elsewhere)
         if kind.value == "none":
             yield _Raw("error", disk.path, f"{p.title} has no persistent volumes for {what}",
-                       kind.why(), kind.source, elsewhere, "volume-unsupported")
+                       kind.why(), kind.source, fix, "volume-unsupported")
         elif kind.value == "network":
             yield _Raw("error", disk.path, f"{p.title} has no disk for {what}: only network mounts, which lose "
-                       "or corrupt a database's files", kind.why(), kind.source, elsewhere, "volume-network-only")
+                       "or corrupt a database's files", kind.why(), kind.source, fix, "volume-network-only")
     if kind.value in ("none", "network"):
         return
     yield from _volume_limits(ctx, name, p, disks)
+
+
+def _no_disk_fix(ctx: _Context, p: Platform, disk: _Disk, elsewhere: str) -> str:
+    """How to run this description on a platform without disks: the store as a server that runs
+    where disks are, named by URL; or another platform."""
+    urls = p.target is not None and hasattr(getattr(ctx.spec.targets, p.target, None), "store_urls")
+    if disk.owner.startswith("stores"):
+        if not urls:
+            return elsewhere
+        return (f"run the `{disk.name}` server where it can keep a disk (a VM, Kubernetes, a managed Chroma) and "
+                f"set targets.{p.target}.store_urls.{disk.name}: https://HOST[:PORT]; or {elsewhere}")
+    service = ctx.spec.services[disk.owner.split(".", 1)[1]]
+    if not (urls and _embedded_store(ctx, service)):
+        return elsewhere
+    return (f"store mode: run Chroma as a server (`stores: {{chroma: {{engine: chroma}}}}`, `store: chroma` on "
+            f"{disk.owner}, drop the volume, as in examples/scaled) and point {p.title} at it with "
+            f"targets.{p.target}.store_urls.chroma; or {elsewhere}")
 
 
 def _volume_limits(ctx: _Context, name: str, p: Platform, disks: list[_Disk]) -> Iterator[_Raw]:
@@ -664,10 +716,17 @@ def _streams(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw]:
         yield from _stream_length(p, base, service.streaming.max_duration)
         yield from _stream_idle(ctx, name, p, base, service.streaming.heartbeat)
         edge = p.fact("edge_cache")
-        if edge.value is True:
+        domain = getattr(getattr(ctx.spec.targets, p.target or "", None), "domain", None)
+        if edge.value is True and domain:
+            yield _Raw("info", base, f"{p.title} puts a CDN in front of the app; with the custom domain {domain} "
+                       "the generated app spec turns its cache off (disable_edge_cache), so SSE is not buffered",
+                       edge.why(), edge.source, None, "edge-cache")
+        elif edge.value is True:
+            fix = (f"set targets.{p.target}.domain to a custom domain: the generated spec then sets "
+                   "disable_edge_cache" if p.target else "set disable_edge_cache: true in the app spec (needs a "
+                   "custom domain)")
             yield _Raw("warning", base, f"{p.title} puts a CDN in front of the app, which can buffer SSE",
-                       edge.why(), edge.source, "set disable_edge_cache: true in the app spec (needs a custom "
-                       "domain)", "edge-cache")
+                       edge.why(), edge.source, fix, "edge-cache")
 
 
 def _stream_length(p: Platform, base: tuple, wanted: float) -> Iterator[_Raw]:
@@ -675,9 +734,14 @@ def _stream_length(p: Platform, base: tuple, wanted: float) -> Iterator[_Raw]:
     path = base + ("max_duration",)
     shown = units.format_duration(wanted)
     if isinstance(cap.value, (int, float)) and wanted > cap.value:
+        successor = f"; or {_successor(p)}" if p.fact("successor").known else ""
         yield _Raw("error", path, f"streams of {shown} are cut at {units.format_duration(cap.value)} on {p.title}",
                    cap.why(), cap.source, f"max_duration: {units.format_duration(cap.value)} or less, with clients "
-                   "that reconnect with Last-Event-ID", "stream-too-long")
+                   f"that reconnect with Last-Event-ID{successor}", "stream-too-long")
+    elif isinstance(default.value, (int, float)) and wanted > default.value and p.target:
+        yield _Raw("info", path, f"{p.title}'s default request timeout ({units.format_duration(default.value)}) "
+                   f"would cut {shown} streams: the generated config sets it to {int(wanted)} s", default.why(),
+                   default.source, None, "stream-default-timeout")
     elif isinstance(default.value, (int, float)) and wanted > default.value:
         seconds = int(wanted)
         yield _Raw("warning", path, f"{p.title}'s default request timeout ({units.format_duration(default.value)}) "
@@ -776,7 +840,7 @@ def _plan(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw]:
     path = ("targets", p.target, key)
     sizes = p.price("instances")
     disk_plans = p.fact("disk_plans")
-    if size.disk is False and _disks(ctx):
+    if size.disk is False and _disks(ctx, p):
         yield _Raw("error", path, f"the {p.title} `{chosen}` plan has no persistent disks",
                    disk_plans.why(), disk_plans.source, f"{key}: starter (or larger)", "plan-no-disk")
     scale = p.fact("scale_to_zero")
@@ -784,7 +848,7 @@ def _plan(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw]:
         yield _Raw("warning", path, f"the {p.title} `{chosen}` plan spins down when idle, ending streams",
                    scale.why(), scale.source, f"{key}: starter (or larger) keeps it running", "plan-spins-down")
     workloads = [(("services", n, "resources"), s.resources, n, s) for n, s in ctx.spec.services.items()]
-    workloads += [(("stores", n, "resources"), st.resources, n, None) for n, st in ctx.spec.stores.items()]
+    workloads += [(("stores", n, "resources"), st.resources, n, None) for n, st in _stores_here(ctx, p)]
     for res_path, res, workload, service in workloads:
         if res.memory > size.memory:
             need = _stack_need(ctx, service) if service is not None else None
@@ -807,7 +871,7 @@ def _sizes(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw]:
     if not pricing.has_sizes(p):
         return
     workloads = [(("services", n, "resources"), s.resources, s.replicas) for n, s in ctx.spec.services.items()]
-    workloads += [(("stores", n, "resources"), st.resources, 1) for n, st in ctx.spec.stores.items()]
+    workloads += [(("stores", n, "resources"), st.resources, 1) for n, st in _stores_here(ctx, p)]
     for path, res, replicas in workloads:
         if pricing.fit(p, res.cpu, res.memory, replicas=replicas) is None:
             largest = pricing.largest(p)
@@ -815,6 +879,64 @@ def _sizes(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw]:
                        f"{units.format_size(res.memory)}", p.price("instances").why(f"the largest is {largest}")
                        if largest else "no size fits", p.price("instances").source or None,
                        "lower cpu/memory, or split the work across services", "no-size-fits")
+
+
+def _successor(p: Platform) -> str:
+    """What to use instead of a platform that is closing or too limited: its `successor` fact."""
+    successor = p.fact("successor")
+    if not successor.known:
+        return "pick another platform (`streamdeploy compare`)"
+    other = platforms().get(str(successor.value))
+    title = other.title if other else str(successor.value)
+    return f"{title} (`--target {successor.value}`){': ' + successor.note if successor.note else ''}"
+
+
+def _workers(ctx: _Context, p: Platform) -> Iterator[_Raw]:
+    """A service without a port on a platform that only runs request-driven services."""
+    fact = p.fact("background_workers")
+    if fact.value is not False:
+        return
+    for service_name, service in ctx.spec.services.items():
+        if not service.is_web:
+            yield _Raw("error", ("services", service_name), f"`{service_name}` has no port: {p.title} runs services "
+                       "that answer HTTP requests", fact.why(), fact.source,
+                       "give it a port and a health path, or run it on another platform", "worker-unsupported")
+
+
+def _cpu_for_streams(ctx: _Context, p: Platform) -> Iterator[_Raw]:
+    """Below a platform's full-CPU threshold, one request at a time: one open stream per instance."""
+    fact = p.fact("fractional_cpu")
+    if not isinstance(fact.value, (int, float)):
+        return
+    for service_name, service in ctx.spec.services.items():
+        if service.is_web and service.resources.cpu < fact.value:
+            yield _Raw("warning", ("services", service_name, "resources", "cpu"),
+                       f"{service.resources.cpu:g} vCPU on {p.title} means one request per instance and CPU only "
+                       f"during requests: streams would each need an instance; it gets {fact.value:g} vCPU",
+                       fact.why(), fact.source, f"resources.cpu: {fact.value:g}", "cpu-fractional")
+
+
+def _edge(ctx: _Context, p: Platform) -> Iterator[_Raw]:
+    """An edge platform runs code in front of the service, never the service itself."""
+    runtime, fits = p.fact("runtime"), p.fact("fits")
+    hosts = [q.title for q in platforms().values() if q.target and q.kind in ("paas", "serverless", "cluster")]
+    for service_name, service in ctx.spec.services.items():
+        what = "the Python ASGI service" if service.is_web else "the background worker"
+        disk = f" with {len(service.volumes)} volume(s)" if service.volumes else ""
+        yield _Raw("error", ("services", service_name), f"{what} `{service_name}`{disk} cannot run on {p.title}",
+                   runtime.why(), runtime.source, f"run it on a platform that runs containers ({', '.join(hosts)}) "
+                   f"and put {p.title} in front of it", "edge-runs-no-service")
+    for store_name in ctx.spec.stores:
+        yield _Raw("error", ("stores", store_name), f"the `{store_name}` store cannot run on {p.title}: no disk, "
+                   "no long-running server", p.fact("volume").why(), p.fact("volume").source,
+                   "keep it with the service", "edge-runs-no-service")
+    streaming = [n for n, s in ctx.spec.services.items() if s.streaming is not None and s.is_web]
+    yield _Raw("info", ("targets",), f"what fits on {p.title}: {fits.value}", fits.why(fits.note or str(fits.value)),
+               fits.source, None, "edge-layer")
+    if streaming:
+        sse = p.fact("sse_passthrough")
+        yield _Raw("info", ("services", streaming[0], "streaming"), f"SSE through {p.title}: {sse.value}",
+                   sse.why(sse.note or str(sse.value)), sse.source, None, "edge-sse")
 
 
 def _status(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw]:
@@ -837,13 +959,13 @@ def _status(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw]:
         closes = date.fromisoformat(customers.date) if customers.date else None
         if closes is None or ctx.today >= closes:
             yield _Raw("warning", ("targets",), f"{p.title} takes no new customers since {customers.date}",
-                       customers.why(), customers.source, "only an existing account can use it; otherwise pick "
-                       "another platform (`streamdeploy compare`)", "closed-to-new-customers")
+                       customers.why(), customers.source, "only an existing account can use it; otherwise "
+                       + _successor(p), "closed-to-new-customers")
         else:
             yield _Raw("warning", ("targets",), f"{p.title} stops taking new customers on {customers.date} "
                        f"(in {(closes - ctx.today).days} days)", customers.why(), customers.source,
-                       "an account opened before then keeps working; otherwise pick another platform "
-                       "(`streamdeploy compare`)", "closed-to-new-customers")
+                       "an account opened before then keeps working; otherwise " + _successor(p),
+                       "closed-to-new-customers")
     health = p.fact("health_checks")
     if health.value == "deploy-only" and p.kind != "local":
         for service_name, service in ctx.spec.services.items():

@@ -33,6 +33,12 @@ def _all(spec: Spec) -> Iterator[Issue]:
     if k8s.registry and k8s.image:
         yield (("targets", "kubernetes", "image"), "`image` and `registry` both say which image the cluster runs",
                "keep `registry` to let `up` build and push each image, or `image` for one you build yourself")
+    for target in type(spec.targets).model_fields:  # every target that can reach a store by URL
+        for store in getattr(getattr(spec.targets, target), "store_urls", None) or {}:
+            if store not in spec.stores:
+                known = ", ".join(spec.stores) or "none defined"
+                yield (("targets", target, "store_urls", store), f"store `{store}` is not defined under `stores:`",
+                       f"name a store from `stores:` (defined: {known})")
     for name, service in spec.services.items():
         base = ("services", name)
         yield from service_problems(name, service)

@@ -261,11 +261,21 @@ def estimate(spec: Any, p: Platform) -> Estimate:
         items.append(_asleep(p, item) if service.scale_to_zero else item)
         for volume in service.volumes:
             items.append(_disk(p, f"services.{name}.volumes.{volume.name}", volume.size, service.replicas))
+    from streamdeploy.spec import store_urls
+
+    elsewhere = store_urls(spec, p.target) if p.target else {}
     for name, store in spec.stores.items():
+        if name in elsewhere:
+            items.append(LineItem(f"stores.{name}", f"runs at {elsewhere[name]} (targets.{p.target}.store_urls): "
+                                  "priced where it runs", 1, None))
+            continue
         items.append(_workload(p, f"stores.{name}", store.resources, 1, True))
         items.append(_disk(p, f"stores.{name}.data", store.size, 1))
+    balancer = p.price("load_balancer")
+    if balancer.known and any(s.is_web for s in spec.services.values()):
+        items.append(LineItem("load balancer", balancer.note or "one load balancer", 1, monthly_rate(balancer)))
     notes = [str(p.pricing["note"])] if p.pricing.get("note") else []
-    for key in ("cpu", "memory", "extra_memory", "minimum"):
+    for key in ("cpu", "memory", "extra_memory", "minimum", "load_balancer"):
         if p.price(key).known:
             used.append(p.price(key))
     if any("volumes." in i.what or i.what.endswith(".data") for i in items) and disk_fact.as_of:

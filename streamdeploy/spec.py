@@ -311,6 +311,57 @@ class KubernetesTarget(Model):
     autoscale: Autoscale | None = None
 
 
+# Where a platform that cannot run a store finds it: `chroma: https://chroma.example.com`.
+# The URL's host and port become CHROMA_HOST / CHROMA_PORT (CHROMA_SSL for https).
+STORE_URL = r"^(http|https)://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?/?$"
+StoreUrls = Annotated[
+    dict[Annotated[str, Field(pattern=DNS_LABEL)], Annotated[str, Field(pattern=STORE_URL)]],
+    Field(default_factory=dict, description="Store name -> the URL where it already runs (http(s)://host[:port]); "
+          "the platform then runs no copy of it.", json_schema_extra={"additionalProperties": False}),
+]
+
+
+class CloudRunTarget(Model):
+    project: str | None = Field(None, pattern=r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$",
+                                description="Google Cloud project ID (required to render: the image lives there).")
+    region: str = Field("us-central1", pattern=r"^[a-z]+-[a-z]+[0-9]+$")
+    repository: str = Field("streamdeploy", pattern=r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$",
+                            description="Artifact Registry Docker repository the image is pushed to (created by `up`).")
+    min_instances: int | None = Field(None, ge=0, le=1000, description="Default: replicas (at least 1 with streams).")
+    max_instances: int | None = Field(None, ge=1, le=1000)
+    concurrency: int | None = Field(None, ge=1, le=1000,
+                                    description="Requests (open streams) per instance; default 1000 with streams, else 80.")
+    service_account: str | None = Field(None, description="Email of the service account the service runs as.")
+    public: bool = Field(True, description="Let anyone call the service (allUsers may invoke); its own auth still "
+                         "applies.")
+    store_urls: StoreUrls
+
+
+class DigitalOceanTarget(Model):
+    region: Literal["atl", "nyc", "sfo", "tor", "ams", "fra", "lon", "blr", "sgp", "syd"] = "nyc"
+    repo: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+                             description="GitHub owner/name App Platform builds from (or set `image`).")
+    branch: str = "main"
+    image: str | None = Field(None, description="A pushed image to run instead of building from `repo` "
+                              "(registry.digitalocean.com/..., ghcr.io/..., or Docker Hub); `{service}` expands.")
+    instance_size: str | None = Field(None, description="App Platform instance size slug; default: the smallest that "
+                                      "fits resources.")
+    domain: str | None = Field(None, pattern=INGRESS_HOST, description="Custom domain; with one, the CDN cache is "
+                               "disabled so SSE is not buffered.")
+    store_urls: StoreUrls
+
+
+class FargateTarget(Model):
+    region: str = Field("us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+    image: str | None = Field(None, description="Image reference ECS pulls (ECR, GHCR, ...); `{service}` expands. "
+                              "Required for `up`.")
+    certificate_arn: str | None = Field(None, pattern=r"^arn:aws[-a-z]*:acm:",
+                                        description="ACM certificate for an HTTPS listener; default: HTTP on port 80.")
+    state_bucket: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+                                     description="S3 bucket for Terraform state; default: local state in terraform/.")
+    store_urls: StoreUrls
+
+
 class LocalTarget(Model):
     port: int | None = Field(None, ge=1, le=65535, description="Host port; default: the service's port.")
 
@@ -335,6 +386,9 @@ class Targets(Model):
     docker: DockerTarget = Field(default_factory=DockerTarget)
     compose: ComposeTarget = Field(default_factory=ComposeTarget)
     kubernetes: KubernetesTarget = Field(default_factory=KubernetesTarget)
+    cloudrun: CloudRunTarget = Field(default_factory=CloudRunTarget)
+    digitalocean: DigitalOceanTarget = Field(default_factory=DigitalOceanTarget)
+    fargate: FargateTarget = Field(default_factory=FargateTarget)
     local: LocalTarget = Field(default_factory=LocalTarget)
     github: GithubTarget = Field(default_factory=GithubTarget)
 
@@ -357,3 +411,9 @@ class Spec(Model):
 
 
 SERVICE_NAME_RE = re.compile(DNS_LABEL)
+
+
+def store_urls(spec: Spec, target: str) -> dict[str, str]:
+    """Stores that already run elsewhere for this target (`targets.<target>.store_urls`)."""
+    config = getattr(spec.targets, target, None)
+    return dict(getattr(config, "store_urls", None) or {})

@@ -37,14 +37,19 @@ EXTRA = CONTRACTS.with_name("contracts_extra.json")
 # contract: fly `_cli.unknown_flag` ("exit 1"), railway `_cli.unknown_flag` ("exit 2"),
 # docker `_cli.exit_codes.flag_errors` ("125"), render and kubectl `_cli.exit_codes["1"]`.
 # tests/fakes/test_fakes.py checks these against the contract text.
-USAGE_EXIT = {"fly": 1, "render": 1, "kubectl": 1, "docker": 125, "railway": 2}
+USAGE_EXIT = {"fly": 1, "render": 1, "kubectl": 1, "docker": 125, "railway": 2,
+              # contracts_extra.json: gcloud `_cli.exit_codes["2"]`, doctl `["255"]`, terraform `unknown_flag`
+              "gcloud": 2, "doctl": 255, "terraform": 1}
 # Wrong number of positionals: cobra returns a plain error (exit 1, docker included:
 # docker/cli cli/required.go errors are not StatusErrors); clap exits 2.
-ARGS_EXIT = {"fly": 1, "render": 1, "kubectl": 1, "docker": 1, "railway": 2}
+ARGS_EXIT = {"fly": 1, "render": 1, "kubectl": 1, "docker": 1, "railway": 2, "gcloud": 2, "doctl": 1, "terraform": 1}
 
 # docker/cli sets TraverseChildren on the root command and the compose plugin on its own
 # root: their flags are parsed at the level they are written, so `docker run --debug` fails.
 SCOPED = {"docker", "railway"}
+# gcloud (calliope): flags of the root and of command groups may be written anywhere; so may
+# doctl's root PersistentFlags.
+PERSISTENT_ALL = {"gcloud", "doctl"}
 # kubectl adds the cli-runtime flags (-n, --context, --kubeconfig, ...) to the root's
 # PersistentFlags (kubernetes/kubectl pkg/cmd/cmd.go), so they work after any subcommand.
 PERSISTENT_GLOBALS = {"kubectl"}
@@ -108,7 +113,7 @@ def load() -> dict:
     if EXTRA.is_file():
         for cli, commands in json.loads(EXTRA.read_text(encoding="utf-8")).items():
             for path, entry in commands.items():
-                data[cli].setdefault(path, entry)
+                data.setdefault(cli, {}).setdefault(path, entry)
     return data
 
 
@@ -147,8 +152,13 @@ def parse(cli: str, argv) -> Invocation:
     if args and Path(args[0]).name in binaries(cli):
         args = args[1:]
     if cli in SCOPED:
-        return _parse_scoped(tree, args)
-    return _parse_cobra(tree, args)
+        invocation = _parse_scoped(tree, args)
+    elif cli == "terraform":
+        return _parse_goflag(tree, args)
+    else:
+        invocation = _parse_cobra(tree, args)
+    _check_required(tree, invocation)
+    return invocation
 
 
 # ---------------------------------------------------------------------------------------
@@ -270,7 +280,7 @@ def _flags_at(tree: _Tree, node: _Node) -> _FlagSet:
             inherited[name] = spec
         elif tree.cli == "docker":
             continue  # TraverseChildren: root flags only before the subcommand
-        elif tree.cli == "railway" or spec.get("persistent") or tree.cli in PERSISTENT_GLOBALS:
+        elif tree.cli == "railway" or spec.get("persistent") or tree.cli in PERSISTENT_GLOBALS | PERSISTENT_ALL:
             inherited[name] = spec  # railway: --help/--version are clap-global
     tables.append(inherited)
     if at_root:
@@ -295,6 +305,8 @@ def _fail(tree: _Tree, node: _Node, message: str, exit_code: int | None = None) 
         text = f"{message}\n\nUsage:  docker {' '.join(node.path)} [OPTIONS]\n\nRun '{where} --help' for more information"
     elif tree.cli == "kubectl":
         text = f"error: {message}\nSee '{where} --help' for usage."
+    elif tree.cli == "gcloud":
+        text = f"ERROR: ({'.'.join(('gcloud', *node.path)).replace('-', '_')}) {_argparse_words(message)}"
     else:
         text = f"Error: {message}"
     return UsageError(text, code)
@@ -575,6 +587,99 @@ def _check_positionals(tree: _Tree, node: _Node, positionals: list[str]) -> None
         if tree.cli == "docker":
             raise UsageError(f'"{where}" requires at least {required} argument(s).', code)
         raise _fail(tree, node, f"accepts {required} arg(s), received {len(positionals)} (missing {missing[0]})", code)
+
+
+def _argparse_words(message: str) -> str:
+    """pflag's complaint in calliope's words (calliope/parser_errors.py, parser_extensions.py)."""
+    if message.startswith("unknown flag: "):
+        return f"unrecognized arguments: {message[len('unknown flag: '):]}"
+    if message.startswith("unknown shorthand flag: "):
+        return f"unrecognized arguments: -{message.split(chr(39))[1]}"
+    if message.startswith("flag needs an argument: "):
+        return f"argument {message[len('flag needs an argument: '):]}: expected one argument"
+    return message
+
+
+def _check_required(tree: _Tree, inv: Invocation) -> None:
+    """Flags a command requires (cobra MarkFlagRequired, calliope required=True)."""
+    node = tree.nodes.get(inv.command)
+    if node is None or not node.entry:
+        return
+    missing = [n for n, spec in node.entry.get("flags", {}).items() if spec.get("required") and n not in inv.flags]
+    if not missing:
+        return
+    if tree.cli == "gcloud":
+        raise _fail(tree, node, f"argument {missing[0]}: Must be specified.")
+    raise _fail(tree, node, "required flag(s) " + ", ".join(f'"{m[2:]}"' for m in missing) + " not set")
+
+
+def _parse_goflag(tree: _Tree, args: list[str]) -> Invocation:
+    """Go's flag package as terraform uses it: `-name`/`--name`, `-name=value`, `-name value` for a
+    non-bool; a bool takes a value only after `=`; flags end at the first positional. Global
+    `-chdir=DIR` (main.go) comes before the subcommand; -no-color and -compact-warnings are taken
+    out anywhere (arguments/view.go)."""
+    out: dict[str, list[str]] = {}
+    i = 0
+    node = tree.node(())
+    while i < len(args) and args[i].startswith("-"):
+        name, eq, value = args[i].lstrip("-").partition("=")
+        if name == "chdir" and eq and value:
+            out["-chdir"] = [value]
+        elif name == "chdir":
+            raise UsageError("Error handling -chdir option: must include an equals sign followed by a directory "
+                             "path, like -chdir=example", 1)
+        elif name in ("help", "h"):
+            raise UsageError("help", 0)
+        elif name in ("version", "v"):
+            return Invocation(tree.cli, (), {"--version": ["true"]}, [])
+        else:
+            raise UsageError(f"Error: unknown global option -{name}", 1)
+        i += 1
+    while i < len(args) and not args[i].startswith("-"):
+        child = _child(tree, node, args[i])
+        if child is None:
+            break
+        node = child
+        i += 1
+    if node.entry is None:
+        word = args[i] if i < len(args) else ""
+        raise UsageError(f"Terraform has no command named \"{word}\".", 1)
+    flags = node.entry.get("flags", {})
+    for view in ("-no-color", "-compact-warnings"):  # accepted by every command, wherever written
+        if view in args[i:]:
+            out[view] = ["true"]
+    rest = [a for a in args[i:] if a not in ("-no-color", "-compact-warnings")]
+    positionals: list[str] = []
+    j = 0
+    while j < len(rest):
+        token = rest[j]
+        if token == "--":
+            positionals.extend(rest[j + 1:])
+            break
+        if not token.startswith("-") or token == "-":
+            positionals.extend(rest[j:])  # flag.Parse stops at the first non-flag
+            break
+        name, eq, value = token.lstrip("-").partition("=")
+        spec = flags.get(f"-{name}")
+        if spec is None:
+            raise UsageError(f"Error: Failed to parse command-line flags\n\nflag provided but not defined: -{name}", 1)
+        if spec.get("takes_value"):
+            if not eq:
+                if j + 1 >= len(rest):
+                    raise UsageError(f"Error: Failed to parse command-line flags\n\nflag needs an argument: -{name}", 1)
+                j += 1
+                value = rest[j]
+            out.setdefault(f"-{name}", []).append(value)
+        else:
+            if eq and value not in _BOOL_VALUES:
+                raise UsageError(f"Error: Failed to parse command-line flags\n\ninvalid boolean value {value!r} for "
+                                 f"-{name}: parse error", 1)
+            out.setdefault(f"-{name}", []).append(_BOOL_VALUES.get(value, "true") if eq else "true")
+        j += 1
+    spec_positional = node.entry.get("positional", [])
+    if len(positionals) > len(spec_positional):
+        raise UsageError("Error: Too many command line arguments", 1)
+    return Invocation(tree.cli, node.path, out, positionals)
 
 
 def _check_requires(tree: _Tree, node: _Node, out: dict[str, list[str]]) -> None:

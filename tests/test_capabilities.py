@@ -70,7 +70,7 @@ CORE_FACTS = ("volume", "replicas_with_volume", "max_request", "idle_cutoff", "h
 
 
 def test_the_model_covers_every_platform_the_brief_names():
-    assert capabilities.names() == ["railway", "render", "fly", "digitalocean", "cloudrun", "apprunner",
+    assert capabilities.names() == ["railway", "render", "fly", "digitalocean", "cloudrun", "apprunner", "fargate",
                                     "kubernetes", "compose", "local"]
     assert capabilities.platform("docker").name == "compose"
 
@@ -113,7 +113,9 @@ def test_a_fine_description_has_no_errors_anywhere(tmp_path):
     findings = capabilities.check(describe(tmp_path), capabilities.names(), today=TODAY)
     assert [f for f in findings if f.severity == "error"] == []
     # what remains is caveats that hold for any service there
-    assert {f.rule for f in findings if f.severity == "warning"} == {"closed-to-new-customers", "edge-cache"}
+    # (Cloud Run: below 1 vCPU one request at a time, so the service is given 1 vCPU)
+    assert {f.rule for f in findings if f.severity == "warning"} == {"closed-to-new-customers", "edge-cache",
+                                                                      "cpu-fractional"}
 
 
 def test_findings_point_at_file_and_line(tmp_path):
@@ -155,7 +157,18 @@ CASES = [
     ("cloudrun-60min", {"streaming": {"paths": ["/stream"], "max_duration": "2h"}}, {}, WEB_REQUIREMENTS,
      "cloudrun", "stream-too-long", "error"),
     ("cloudrun-default-5min", {"streaming": {"paths": ["/stream"], "max_duration": "10m"}}, {}, WEB_REQUIREMENTS,
-     "cloudrun", "stream-default-timeout", "warning"),
+     "cloudrun", "stream-default-timeout", "info"),  # the generated service.yaml sets timeoutSeconds
+    ("fargate-alb-4000s", {"streaming": {"paths": ["/stream"], "max_duration": "2h"}}, {}, WEB_REQUIREMENTS,
+     "fargate", "stream-too-long", "error"),
+    ("fargate-efs-embedded-replicas", {"volumes": [CHROMA_VOLUME], "replicas": 2}, {}, CHROMA_REQUIREMENTS,
+     "fargate", "replicas-volume", "error"),
+    ("cloudrun-worker", {"port": None, "health": None, "streaming": None}, {}, WEB_REQUIREMENTS, "cloudrun",
+     "worker-unsupported", "error"),
+    ("cloudrun-fractional-cpu", {"resources": {"cpu": 0.5}}, {}, WEB_REQUIREMENTS, "cloudrun", "cpu-fractional",
+     "warning"),
+    ("apprunner-successor", {}, {}, WEB_REQUIREMENTS, "apprunner", "closed-to-new-customers", "warning"),
+    ("cloudflare-no-service", {}, {}, WEB_REQUIREMENTS, "cloudflare", "edge-runs-no-service", "error"),
+    ("cloudflare-what-fits", {}, {}, WEB_REQUIREMENTS, "cloudflare", "edge-layer", "info"),
     ("render-cap-unknown", {"streaming": {"paths": ["/stream"], "max_duration": "10m"}}, {}, WEB_REQUIREMENTS,
      "render", "stream-limit-unknown", "info"),
     ("railway-idle-5min", {"streaming": {"paths": ["/stream"], "max_duration": "14m", "heartbeat": "6m"}}, {},

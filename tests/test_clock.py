@@ -68,6 +68,7 @@ def test_nothing_but_the_clock_reads_the_calendar():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(620)  # seven test files in a subprocess (3 min idle; more on a loaded machine)
 @pytest.mark.parametrize("day", ["2025-01-01", "2030-01-01"])
 def test_the_date_bound_tests_pass_on_any_day(day):
     assert day != TEST_TODAY

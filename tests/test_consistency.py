@@ -169,3 +169,13 @@ def test_an_undefined_store_and_its_env_names():
 def test_service_problems_needs_only_the_service():
     service = spec(env={"API_KEY": "x"}, secrets=["API_KEY"]).services["api"]
     assert [p for p, _, _ in consistency.service_problems("api", service)] == [("services", "api", "secrets", 0)]
+
+
+def test_a_store_url_must_name_a_described_store():
+    base = {"version": 1, "name": "x", "services": {"api": {"start": "uvicorn m:a --host 0.0.0.0", "port": 8000}}}
+    wrong = Spec.model_validate({**base, "targets": {"fargate": {"store_urls": {"vectors": "http://v:8000"}}}})
+    [(path, message, fix)] = consistency.problems(wrong)
+    assert path == ("targets", "fargate", "store_urls", "vectors") and "not defined" in message
+    right = Spec.model_validate({**base, "stores": {"vectors": {}},
+                                 "targets": {"cloudrun": {"store_urls": {"vectors": "https://v.example.com"}}}})
+    assert consistency.problems(right) == []

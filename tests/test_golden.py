@@ -13,9 +13,25 @@ import pytest
 from conftest import GOLDEN, example_files
 from streamdeploy import loader, targets, writer
 from streamdeploy.commands.render import collect
+from streamdeploy.problems import ProblemsError
 
+# Examples a target cannot take: an embedded database on a volume, on a platform without disks.
+REFUSED = {("app", "cloudrun"), ("app", "digitalocean"), ("multi", "cloudrun"), ("multi", "digitalocean")}
 CASES = [(path, name) for path in example_files()
-         for name in (*targets.NAMES, *targets.described_extras(loader.load(path).spec))]
+         for name in (*targets.NAMES, *targets.described_extras(loader.load(path).spec))
+         if (path.parent.name, name) not in REFUSED]
+
+
+@pytest.mark.parametrize("example,target", sorted(REFUSED))
+def test_an_example_a_target_cannot_take_is_refused_with_the_store_mode_as_fix(example, target):
+    from conftest import load_example
+
+    with pytest.raises(ProblemsError) as refused:
+        collect(load_example(example), [target])
+    problem = refused.value.problems[0]
+    assert "volume" in problem.message and problem.key == "services.api.volumes"
+    assert "store mode" in problem.fix and f"targets.{target}.store_urls" in problem.fix
+    assert not (GOLDEN / example / target).exists()
 
 
 @pytest.mark.parametrize("description,target", CASES, ids=[f"{p.parent.name}-{t}" for p, t in CASES])

@@ -24,12 +24,12 @@ def resolve(target: str) -> list[str]:
     return [target]
 
 
-def judged(names: list[str], target: str) -> list[str]:
+def judged(names: list[str], target: str, spec=None) -> list[str]:
     """The targets whose errors decide the exit code: a platform named on purpose always;
-    with `all`, the ones streamdeploy ships to (the rest are advice)."""
+    with `all`, the ones streamdeploy ships to as described (the rest are advice)."""
     from streamdeploy import capabilities
 
-    return names if target != "all" else [n for n in names if capabilities.shippable(n)]
+    return names if target != "all" else [n for n in names if capabilities.shippable(n, spec)]
 
 
 def run(file: Path | None, target: str = "all", as_json: bool = False) -> int:
@@ -38,7 +38,7 @@ def run(file: Path | None, target: str = "all", as_json: bool = False) -> int:
     loaded = loader.load(file)
     names = resolve(target)
     findings = capabilities.check(loaded, names)
-    decisive = judged(names, target)
+    decisive = judged(names, target, loaded.spec)
     failed = set(decisive) - set(capabilities.runnable(findings, decisive))
     if as_json:
         console.emit_json({

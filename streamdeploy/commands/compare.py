@@ -50,7 +50,7 @@ def verdicts(loaded: loader.Loaded, *, today: date | None = None) -> list[Verdic
     findings = capabilities.check(loaded, capabilities.names(), today=today)
     out = []
     runnable = set(capabilities.runnable(findings, capabilities.names()))
-    for p in capabilities.platforms().values():
+    for p in (capabilities.platform(name) for name in capabilities.names()):
         mine = [f for f in findings if f.target in (p.name, capabilities.ANY)]
         blocking = tuple(f for f in mine if f.severity == "error")
         warnings = tuple(f for f in mine if f.severity == "warning")

@@ -83,13 +83,34 @@ TOOLS: dict[str, Tool] = {
         login="point KUBECONFIG (or `kubectl config use-context`) at a cluster where you may create deployments",
         not_ready="kubectl cannot create deployments in the current cluster",
     ),
+    "gcloud": Tool(
+        "gcloud", "Google Cloud (gcloud)", ("gcloud",), ("--version",),
+        install="https://cloud.google.com/sdk/docs/install",
+        auth_env=("CLOUDSDK_AUTH_ACCESS_TOKEN_FILE", "GOOGLE_APPLICATION_CREDENTIALS"),
+        login="run `gcloud auth login` (or set CLOUDSDK_AUTH_ACCESS_TOKEN_FILE in CI)",
+    ),
+    "doctl": Tool(
+        "doctl", "DigitalOcean (doctl)", ("doctl",), ("version",),
+        install="https://docs.digitalocean.com/reference/doctl/how-to/install/   (macOS: brew install doctl)",
+        auth_env=("DIGITALOCEAN_ACCESS_TOKEN",),
+        access=("account", "get", "--output", "json"),
+        login="set DIGITALOCEAN_ACCESS_TOKEN (API > Tokens), or run `doctl auth init`",
+        not_ready="not logged in to DigitalOcean",
+    ),
+    "terraform": Tool(
+        "terraform", "Terraform", ("terraform",), ("version",),
+        install="https://developer.hashicorp.com/terraform/install   (or OpenTofu's `tofu`, not driven here)",
+        auth_env=("AWS_PROFILE", "AWS_ACCESS_KEY_ID"),
+        login="AWS credentials for the provider: AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+    ),
     "git": Tool("git", "git", ("git",), ("--version",), install="https://git-scm.com/downloads"),
 }
-PLATFORM_TOOLS = ("fly", "railway", "render", "docker", "kubectl")
+PLATFORM_TOOLS = ("fly", "railway", "render", "docker", "kubectl", "gcloud", "doctl", "terraform")
 # What `up --target T` drives, whatever the description says (its plan may add more).
 TARGET_TOOLS: dict[str, tuple[str, ...]] = {
     "fly": ("fly",), "railway": ("railway",), "render": ("render", "git"), "docker": ("docker",),
     "compose": ("docker",), "kubernetes": ("kubectl",), "local": (),
+    "cloudrun": ("gcloud",), "digitalocean": ("doctl",), "fargate": ("terraform",),
 }
 # Compose v2 (the `docker compose` plugin): Debian 12's docker.io has none, and its
 # docker-compose 1.29 rejects compose.yaml's top-level `name:` (research/fidelity-2026-12.md C1).

@@ -10,8 +10,12 @@ from streamdeploy.problems import ProblemsError, fail
 from streamdeploy.targets.base import Context, Note, RenderedFile
 
 
-def collect(loaded: loader.Loaded, names: list[str]) -> tuple[list[RenderedFile], list[Note]]:
-    """Render every named target; files shared by several targets (the Dockerfile) appear once."""
+def collect(loaded: loader.Loaded, names: list[str], *,
+            skip_refused: bool = False) -> tuple[list[RenderedFile], list[Note]]:
+    """Render every named target; files shared by several targets (the Dockerfile) appear once.
+
+    ``skip_refused`` (`--target all`): a target that cannot express the description (Cloud Run
+    and a volume) is left out with a note instead of stopping the others."""
     ctx = context_for(loaded)
     files: dict[str, RenderedFile] = {}
     notes: list[Note] = []
@@ -19,6 +23,10 @@ def collect(loaded: loader.Loaded, names: list[str]) -> tuple[list[RenderedFile]
         try:
             rendering = targets.get(name).render(loaded.spec, ctx)
         except ProblemsError as error:  # a target's own rule (targets.fly.vm_size): say where it is
+            if skip_refused and len(names) > 1:
+                problem = error.problems[0]
+                notes.append(Note(name, f"skipped: {problem.message}", key=problem.key, fix=problem.fix))
+                continue
             raise loader.placed(error, loaded) from None
         for file in rendering.files:
             previous = files.get(file.path)
@@ -100,9 +108,9 @@ def run(
         names = gate_on_check(loaded, names, force, as_json, every=target == "all")
         if not names:
             return exitcodes.FAILED
-    elif check_only and target == "all" and not force:
+    elif (check_only or to_stdout) and target == "all" and not force:
         names = _not_skipped(loaded, names)  # the files `render --target all` writes, no more
-    files, notes = collect(loaded, names)
+    files, notes = collect(loaded, names, skip_refused=target == "all")
     source = loaded.path.name
     out_dir = (out or loaded.root).resolve()
     if to_stdout and as_json:

@@ -22,6 +22,9 @@ ROLLBACK = ("fly", "railway", "render", "kubernetes", "compose", "docker", "loca
 def resolve_target(target: str) -> str:
     if target in ROLLBACK:
         return target
+    if target in targets.DEPLOYABLE:
+        raise fail(f"`rollback --target {target}` is not available yet: streamdeploy cannot go back there",
+                   fix=f"use the platform's own console or CLI; `rollback` takes {', '.join(ROLLBACK)}")
     if target == "all" or target in targets.EXTRAS:
         raise fail(f"`rollback` goes back on one platform at a time; `{target}` is not one",
                    fix=f"pass --target with one of: {', '.join(ROLLBACK)}")

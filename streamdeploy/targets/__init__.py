@@ -13,7 +13,7 @@ from typing import Any, Iterable
 from streamdeploy.targets.base import Target
 
 # render/up targets in the order `--target all` renders them
-NAMES = ("docker", "fly", "railway", "render", "compose", "kubernetes")
+NAMES = ("docker", "fly", "railway", "render", "compose", "kubernetes", "cloudrun", "digitalocean", "fargate")
 DEPLOYABLE = NAMES + ("local",)
 # Files around the platforms rather than a place to run: rendered when asked for, and by
 # `--target all` only when the description sets them up (targets.github.deploy).

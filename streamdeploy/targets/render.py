@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from streamdeploy import units
 from streamdeploy.spec import Service, ServiceRef, Spec, Store
-from streamdeploy.targets import docker, peers, volumes
+from streamdeploy.targets import docker, peers, pushed, volumes
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, Step
 
 NAME = "render"
@@ -222,21 +222,12 @@ class RenderTarget:
     def plan(self, spec: Spec, ctx: Context) -> Plan:
         files = [f.path for f in self.render(spec, ctx).files]
         target = spec.targets.render
-        upstream = f"origin/{target.branch}" if target.branch else "@{u}"
         glue = (sys.executable, "-m", "streamdeploy.targets.render")
         steps = [
             Step(("render", "blueprints", "validate", FILE, "-o", "json"),
                  "Validating render.yaml with Render", pipe_to=glue + ("validated", FILE),
                  hint="Render needs a workspace: set RENDER_WORKSPACE or run `render workspace set`"),
-            Step(("git", "ls-files", "--error-unmatch", "--", *files),
-                 "Checking the generated files are committed",
-                 hint=f"Render builds from git: `git add {' '.join(files)}` and commit"),
-            Step(("git", "diff", "--quiet", "HEAD", "--"),
-                 "Checking there are no uncommitted changes",
-                 hint="Render builds what is pushed, not this directory: commit your changes"),
-            Step(("git", "merge-base", "--is-ancestor", "HEAD", upstream),
-                 f"Checking this commit is pushed ({upstream})",
-                 hint="push it: `git push`" if not target.branch else f"push it to {target.branch}"),
+            *pushed.git_steps(files, target.branch, "Render"),
         ]
         for name in peers.deploy_order(spec):
             render_name = service_name(spec, name)

@@ -95,7 +95,7 @@ def test_json_shape():
     assert data["ok"] is True
     assert "digitalocean" not in data["judged"] and "fly" in data["judged"]
     assert "digitalocean" not in data["runnable"] and "fly" in data["runnable"]
-    assert data["targets"] == ["railway", "render", "fly", "digitalocean", "cloudrun", "apprunner",
+    assert data["targets"] == ["railway", "render", "fly", "digitalocean", "cloudrun", "apprunner", "fargate",
                                "kubernetes", "compose", "local"]
     assert data["counts"]["error"] == len([f for f in data["findings"] if f["severity"] == "error"]) > 0
     finding = next(f for f in data["findings"] if f["target"] == "digitalocean" and f["severity"] == "error")

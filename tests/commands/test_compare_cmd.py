@@ -28,7 +28,7 @@ def test_json_shape():
     data = json.loads(result.stdout)
     assert data["currency"] == "USD" and data["assumptions"]
     rows = {row["name"]: row for row in data["platforms"]}
-    assert set(rows) == {"railway", "render", "fly", "digitalocean", "cloudrun", "apprunner", "kubernetes",
+    assert set(rows) == {"railway", "render", "fly", "digitalocean", "cloudrun", "apprunner", "fargate", "kubernetes",
                          "compose", "local"}
     assert {name for name, row in rows.items() if not row["feasible"]} == {"digitalocean", "cloudrun", "apprunner"}
     assert rows["render"]["cost"]["monthly"] == 7.25

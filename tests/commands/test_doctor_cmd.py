@@ -31,10 +31,13 @@ def git(root: Path, *args: str, env: dict) -> None:
 
 def test_every_cli_installed_with_its_version_and_logged_in(fake_clis, tmp_path):
     found = tools(doctor(fake_clis, tmp_path, "--json"))
-    assert list(found) == ["fly", "railway", "render", "docker", "kubectl"]
+    assert list(found) == ["fly", "railway", "render", "docker", "kubectl", "gcloud", "doctl", "terraform"]
     assert {n: t["version"] for n, t in found.items()} == {
-        "fly": "0.4.87", "railway": "5.43.1", "render": "2.24.0", "docker": "29.7.2", "kubectl": "1.35.0"}
-    assert all(t["installed"] and t["ready"] for t in found.values())
+        "fly": "0.4.87", "railway": "5.43.1", "render": "2.24.0", "docker": "29.7.2", "kubectl": "1.35.0",
+        "gcloud": "578.0.0", "doctl": "1.148.0-release", "terraform": "1.14.0"}
+    # gcloud and terraform have no read-only login check that prints no token: installed is all we ask.
+    assert all(t["installed"] and t["ready"] is not False for t in found.values())
+    assert found["doctl"]["ready"] and found["doctl"]["how"] == "DIGITALOCEAN_ACCESS_TOKEN (fake@example.com)"
     assert found["fly"]["how"] == "FLY_API_TOKEN (fake@example.com)"
     assert found["render"]["extra"]["workspace"] == "tea-fake"
     assert found["docker"]["extra"]["compose"] == "5.5.0"
@@ -48,7 +51,8 @@ def test_the_table_for_people(fake_clis, tmp_path):
 
 def test_without_tokens_each_cli_says_how_to_log_in(fake_clis, tmp_path):
     found = tools(doctor(fake_clis, tmp_path, "--json", logged_in=False))
-    assert not any(found[n]["ready"] for n in ("fly", "railway", "render", "kubectl"))
+    assert not any(found[n]["ready"] for n in ("fly", "railway", "render", "kubectl", "doctl"))
+    assert "DIGITALOCEAN_ACCESS_TOKEN" in found["doctl"]["fix"]
     assert "No access token available" in found["fly"]["how"] and "FLY_API_TOKEN" in found["fly"]["fix"]
     assert "RAILWAY_API_TOKEN" in found["railway"]["fix"]
     assert "RENDER_API_KEY" in found["render"]["fix"]

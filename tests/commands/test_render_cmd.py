@@ -125,6 +125,26 @@ def test_all_skips_platforms_that_cannot_run_the_service(tmp_path):
     assert not (tmp_path / ".railway").exists()
 
 
+def test_all_renders_the_new_targets_where_they_can_run(tmp_path):
+    shutil.copy(EXAMPLES / "scaled" / "streamdeploy.yaml", tmp_path / "streamdeploy.yaml")
+    result = run_cli("render", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for path in ("cloudrun/api.yaml", ".do/app.yaml", "terraform/main.tf.json", "terraform/chroma.tf.json"):
+        assert (tmp_path / path).is_file(), path
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_all_leaves_out_a_target_that_cannot_express_a_volume_even_with_force(tmp_path, force):
+    shutil.copytree(EXAMPLES / "app", tmp_path / "app", ignore=shutil.ignore_patterns(".venv", ".streamdeploy"))
+    result = run_cli("render", *force, cwd=tmp_path / "app")
+    assert_no_traceback(result)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "app" / "cloudrun").exists() and not (tmp_path / "app" / ".do").exists()
+    assert (tmp_path / "app" / "terraform" / "main.tf.json").is_file()  # Fargate keeps the volume on EFS
+    if force:
+        assert "skipped: Google Cloud Run cannot keep volume" in result.stderr
+
+
 @pytest.mark.parametrize("force", [[], ["--force"]])
 def test_out_pointing_at_a_file_is_bad_input(project, force):
     (project / "taken").write_text("mine\n")

@@ -41,6 +41,7 @@ def test_local_has_no_releases_and_says_how_to_run_older_code(project):
     ("github", "one platform at a time"),
     ("all", "one platform at a time"),
     ("kubernets", "did you mean `kubernetes`?"),
+    ("cloudrun", "not available yet"),  # a platform `up` ships to, without a rollback of its own here
 ])
 def test_a_target_that_cannot_roll_back_is_bad_input(project, target, words):
     result = rollback(project, "--target", target)

@@ -7,7 +7,7 @@
         result = fake_clis.run("up", "--target", "fly", cwd=project)
         assert [c.line for c in fake_clis.calls("fly")] == [...]
 
-The executables (fly, flyctl, railway, render, docker, kubectl) are shims that call
+The executables (fly, flyctl, railway, render, docker, kubectl, gcloud, doctl, terraform) are shims that call
 ``fake_cli.main``. ``env()`` is a clean environment: PATH holds only the fakes and real
 git (never a real fly or docker that happens to be installed), HOME is a temporary
 directory, and the platforms' tokens are fake ones (``logged_in=False`` leaves them out).
@@ -29,16 +29,21 @@ HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent
 REPO = TESTS.parent
 EXECUTABLES = {"fly": "fly", "flyctl": "fly", "railway": "railway", "render": "render", "docker": "docker",
-               "kubectl": "kubectl", "npm": "npm", "node": "node"}  # npm/node: Railway's IaC step
+               "kubectl": "kubectl", "npm": "npm", "node": "node",  # npm/node: Railway's IaC step
+               "gcloud": "gcloud", "doctl": "doctl", "terraform": "terraform"}
 REAL_TOOLS = ("git",)  # linked into the tools directory: tests use real git repositories
 TOKENS = {
     "FLY_API_TOKEN": "fake-fly-token",
     "RAILWAY_API_TOKEN": "fake-railway-token",
     "RENDER_API_KEY": "rnd_fake",
     "RENDER_WORKSPACE": "tea-fake",
+    "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE": "/nonexistent/fake-gcloud-token",
+    "DIGITALOCEAN_ACCESS_TOKEN": "dop_v1_fake",
+    "AWS_ACCESS_KEY_ID": "AKIAFAKE", "AWS_SECRET_ACCESS_KEY": "fake-aws-secret",
 }
 # Variables of the developer's environment that must not reach a test (real tokens, config).
-_NEVER_INHERIT = ("FLY_", "RAILWAY_", "RENDER_", "DOCKER_", "KUBECONFIG", "CI", "GITHUB_")
+_NEVER_INHERIT = ("FLY_", "RAILWAY_", "RENDER_", "DOCKER_", "KUBECONFIG", "CI", "GITHUB_", "CLOUDSDK_", "GOOGLE_",
+                  "DIGITALOCEAN_", "AWS_", "TF_")
 
 
 @dataclass

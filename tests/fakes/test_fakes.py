@@ -32,10 +32,16 @@ def test_usage_exit_codes_are_the_ones_the_research_states():
         "docker": data["docker"]["_cli"]["exit_codes"]["flag_errors"],
         "render": data["render"]["_cli"]["exit_codes"]["1"],
         "kubectl": data["kubectl"]["_cli"]["exit_codes"]["1"],
+        # contracts_extra.json, read from each CLI's source
+        "gcloud": data["gcloud"]["_cli"]["exit_codes"]["2"],
+        "doctl": data["doctl"]["_cli"]["unknown_flag"],
+        "terraform": data["terraform"]["_cli"]["unknown_flag"],
     }
     for cli, text in stated.items():
         code = re.search(r"exit (\d+)", text) or re.search(r"(\d{3})", text)
-        assert (int(code.group(1)) if code else 1) == contracts.USAGE_EXIT[cli], (cli, text)
+        stated_code = 2 if cli == "gcloud" else int(code.group(1)) if code else 1  # gcloud: its own key "2"
+        assert stated_code == contracts.USAGE_EXIT[cli], (cli, text)
+    assert "usage" in stated["gcloud"]
     assert "unknown flag" in stated["render"] and "any error" in stated["kubectl"]
 
 
@@ -63,13 +69,19 @@ def _required_positionals(entry: dict) -> list[str]:
     return [f"p{i}" for i, p in enumerate(entry.get("positional", [])) if p.get("required")]
 
 
+def _required_flags(entry: dict, but: str | None = None) -> list[str]:
+    """Flags the command requires (doctl --spec, gcloud --data-file), with a value."""
+    return [f"{name}={_value_for(spec)}" for name, spec in entry.get("flags", {}).items()
+            if spec.get("required") and name != but]
+
+
 COMMANDS = [(cli, path) for cli in contracts.clis() for path in contracts.all_paths(cli)]
 
 
 @pytest.mark.parametrize("cli,path", COMMANDS, ids=[f"{c}:{' '.join(p)}" for c, p in COMMANDS])
 def test_every_command_and_flag_in_the_contract_parses(cli, path):
     entry = contracts.load()[cli][" ".join(path)]
-    base = [*path, *_required_positionals(entry)]
+    base = [*path, *_required_flags(entry), *_required_positionals(entry)]
     assert contracts.parse(cli, base).command == path
     flags = entry.get("flags", {})
     for name, spec in flags.items():
@@ -92,7 +104,8 @@ def test_every_command_and_flag_in_the_contract_parses(cli, path):
         extra = [needed, _value_for(flags[needed])] if needed and flags[needed].get("takes_value") else \
             [needed] if needed else []
         for form in forms:
-            parsed = contracts.parse(cli, [*path, *form, *extra, *_required_positionals(entry)])
+            parsed = contracts.parse(cli, [*path, *form, *extra, *_required_flags(entry, but=name),
+                                           *_required_positionals(entry)])
             assert parsed.command == path and canonical in parsed.flags, (cli, path, form)
 
 
@@ -118,6 +131,14 @@ def test_every_command_and_flag_in_the_contract_parses(cli, path):
     ("kubectl", "apply --dry-run client -f x", 1, 'invalid argument "unchanged" for "--dry-run" flag'),
     ("kubectl", "rollout status deployment/x --timeout=5x", 1, 'time: invalid duration "5x"'),
     ("kubectl", "create secret generic", 1, "accepts 1 arg(s), received 0"),
+    ("gcloud", "run services replace - --bogus", 2, "ERROR: (gcloud.run.services.replace) unrecognized arguments: --bogus"),
+    ("gcloud", "secrets versions add s", 2, "argument --data-file: Must be specified."),
+    ("gcloud", "secrets create s --replication-policy=sometimes", 2, "must be one of automatic, user-managed"),
+    ("doctl", "apps create --upsert", 255, 'required flag(s) "spec" not set'),
+    ("doctl", "apps create --spec x --bogus", 255, "unknown flag: --bogus"),
+    ("terraform", "-chdir=tf plan -auto-approve", 1, "flag provided but not defined: -auto-approve"),
+    ("terraform", "plan tfplan", 1, "Too many command line arguments"),
+    ("terraform", "-chdir tf init", 1, "must include an equals sign"),
 ])
 def test_rejections_carry_the_real_message_and_exit_code(cli, argv, exit_code, message):
     with pytest.raises(contracts.UsageError) as caught:
@@ -148,6 +169,13 @@ def test_rejections_carry_the_real_message_and_exit_code(cli, argv, exit_code, m
     # kubectl: global flags work after the subcommand too; optional values only with `=`
     ("kubectl", "apply -f - -n ns --dry-run=client", ("apply",),
      {"--filename": ["-"], "--namespace": ["ns"], "--dry-run": ["client"]}, []),
+    # gcloud: group and global flags after the command; `-` is a positional (stdin)
+    ("gcloud", "run services replace - --region=r --project p -q", ("run", "services", "replace"),
+     {"--region": ["r"], "--project": ["p"], "--quiet": ["true"]}, ["-"]),
+    # Go flag: -chdir before the command; flags end at the first positional
+    ("terraform", "-chdir=tf apply -input=false x.tfplan", ("apply",),
+     {"-chdir": ["tf"], "-input": ["false"]}, ["x.tfplan"]),
+    ("terraform", "plan -out x -no-color", ("plan",), {"-out": ["x"], "-no-color": ["true"]}, []),
 ])
 def test_parser_semantics(cli, argv, command, flags, positionals):
     parsed = contracts.parse(cli, argv.split())
@@ -175,6 +203,9 @@ def test_commands_the_research_lists_but_does_not_describe_are_not_vouched_for()
     (("render", "services", "--bogus"), 1, "unknown flag: --bogus"),
     (("docker", "run", "--bogus", "img"), 125, "unknown flag: --bogus"),
     (("kubectl", "apply", "--bogus"), 1, "error: unknown flag: --bogus"),
+    (("gcloud", "builds", "submit", "--bogus"), 2, "unrecognized arguments: --bogus"),
+    (("doctl", "apps", "list", "--bogus"), 255, "unknown flag: --bogus"),
+    (("terraform", "plan", "-bogus"), 1, "flag provided but not defined: -bogus"),
 ])
 def test_each_fake_rejects_unknown_flags_like_the_real_cli(fake_clis, argv, code, words):
     result = fake_clis.cli(*argv)
@@ -188,6 +219,8 @@ def test_each_fake_rejects_unknown_flags_like_the_real_cli(fake_clis, argv, code
     (("railway", "status"), "Unauthorized. Please login with `railway login`"),
     (("render", "services"), "run `render login` to authenticate"),
     (("kubectl", "apply", "-f", "x.yaml"), "The connection to the server localhost:8080 was refused"),
+    (("gcloud", "secrets", "describe", "s", "--project", "p"), "You do not currently have an active account"),
+    (("doctl", "apps", "list"), "access token is required"),
 ])
 def test_each_fake_needs_the_auth_the_contract_names(fake_clis, argv, words):
     result = fake_clis.cli(*argv, logged_in=False)

@@ -33,6 +33,7 @@ class Settings:
     chroma_path: str = "./chroma_data"
     chroma_host: str | None = None
     chroma_port: int = 8000
+    chroma_ssl: bool = False  # https to the server (a managed or remote Chroma behind TLS)
     collection: str = "documents"
     # Security and browsers.
     api_key: str | None = field(default=None, repr=False)
@@ -78,6 +79,7 @@ class Settings:
             chroma_path=reader.text("CHROMA_DB_PATH", cls.chroma_path),
             chroma_host=reader.text("CHROMA_HOST", None),
             chroma_port=reader.integer("CHROMA_PORT", cls.chroma_port, lo=1, hi=65535),
+            chroma_ssl=reader.flag("CHROMA_SSL", cls.chroma_ssl),
             collection=reader.text("CHROMA_COLLECTION", cls.collection),
             api_key=reader.text("API_KEY", None),
             cors_origins=tuple(o.strip() for o in (reader.text("CORS_ORIGINS", "") or "").split(",") if o.strip()),
@@ -159,6 +161,17 @@ class _Reader:
             self.problems.append(f"{name}={raw!r}: expected a number between {lo:g} and {hi:g}.")
             return default
         return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.text(name, None)
+        if raw is None:
+            return default
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        self.problems.append(f"{name}={raw!r}: expected true or false.")
+        return default
 
     def integer(self, name: str, default, *, lo: int, hi: int):
         raw = self.text(name, None)

@@ -117,7 +117,8 @@ class Store:
         if self.settings.chroma_mode == "server":
             try:
                 client = chromadb.HttpClient(
-                    host=self.settings.chroma_host, port=self.settings.chroma_port, settings=chroma_settings
+                    host=self.settings.chroma_host, port=self.settings.chroma_port, ssl=self.settings.chroma_ssl,
+                    settings=chroma_settings,
                 )
             except Exception as e:  # connection refused, DNS, tenant check...
                 raise StoreUnavailable(

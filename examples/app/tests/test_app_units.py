@@ -47,6 +47,15 @@ def test_settings_accept_units_and_treat_empty_as_unset():
     assert "s3" not in repr(Settings.from_env({"API_KEY": "s3"}))  # secrets stay out of logs
 
 
+def test_a_chroma_server_behind_tls_is_reached_over_https():
+    # What a platform that reaches the store by URL (targets.cloudrun.store_urls) sets for https.
+    s = Settings.from_env({"CHROMA_HOST": "chroma.example.com", "CHROMA_PORT": "443", "CHROMA_SSL": "true"})
+    assert s.chroma_ssl and s.chroma_port == 443
+    assert not Settings.from_env({"CHROMA_HOST": "chroma"}).chroma_ssl
+    with pytest.raises(SettingsError, match="CHROMA_SSL='maybe'"):
+        Settings.from_env({"CHROMA_HOST": "chroma", "CHROMA_SSL": "maybe"})
+
+
 def test_minilm_without_baked_model_fails_fast_and_says_how_to_fix(tmp_path):
     from app.main import create_app
 
