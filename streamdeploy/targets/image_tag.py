@@ -16,12 +16,17 @@ import posixpath
 import re
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from streamdeploy.spec import Spec
+    from streamdeploy.targets.base import Context
 
 TAG_LENGTH = 12  # hex digits: 48 bits, plenty for one project's images
 STATE_DIR = ".streamdeploy"  # streamdeploy's own state (markers, logs, deploy-time files): never code
 
 
-def release_tag(spec, service: str, ctx, skip: tuple[str, ...] = ()) -> str:
+def release_tag(spec: Spec, service: str, ctx: Context, skip: tuple[str, ...] = ()) -> str:
     """The tag of a service's image in one release: the hash of its build inputs.
 
     Files streamdeploy wrote for any platform (fly.toml, compose.yaml, manifests: the

@@ -115,7 +115,8 @@ def overlay(spec: Spec, images: dict[str, str]) -> RenderedFile:
     if entries:
         kustomization["images"] = list(entries.values())
     header = ("# Written by `streamdeploy up` for one deploy: k8s/ with the image tags it built. Not committed\n"
-              "# (.streamdeploy/ is ignored); `kubectl apply --server-side -k " + OVERLAY + "` repeats the deploy.\n")
+              f"# (.streamdeploy/ is ignored). To repeat the deploy by hand: `kubectl apply --server-side\n"
+              f"# --field-manager={FIELD_MANAGER} -k {OVERLAY}`.\n")
     return RenderedFile(f"{OVERLAY}/kustomization.yaml", header + dump_yaml([kustomization], start=False))
 
 
@@ -940,6 +941,15 @@ def _yaml_file(path: str, documents: list[dict], start: bool = True) -> Rendered
 def _render_notes(spec: Spec, ctx: Context) -> list[Note]:
     k8s = spec.targets.kubernetes
     notes: list[Note] = []
+    if builds_images(spec):
+        notes.append(Note(
+            "kubernetes",
+            f"{DIR}/ names each image `up` builds without a tag, so the committed files stay the same when only the "
+            f"code changes; `up` applies {OVERLAY}/ ({DIR}/ with the tags it built). By hand: `kubectl kustomize "
+            f"{OVERLAY}` shows it, `kubectl apply -k {DIR}` alone would run the `latest` tag",
+            key="targets.kubernetes",
+            level="info",
+        ))
     if builds_images(spec) and not k8s.registry:
         names = ", ".join(image_for(spec, s, ctx) for s in spec.services)
         notes.append(Note(
