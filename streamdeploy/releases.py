@@ -22,7 +22,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from streamdeploy import exitcodes
 
@@ -117,7 +117,121 @@ def none_here(target: str, live: dict[str, str] | None):
                              f"--target {target}`", exit_code=exitcodes.FAILED)
 
 
-# --- glue: run the platform's own command once the release is known --------------------
+# --- the programs the rollback plans pipe into -------------------------------------------
+# `python -m streamdeploy.releases PLATFORM [ARG...] -- COMMAND...`, the platform's JSON list on
+# stdin: pick the release, then become the platform's command (its exit code is the step's),
+# or stop with exit 1 when there is nothing earlier. They run as plan steps, so this module
+# imports nothing heavy (no targets, no pydantic).
+
+GLUE = (sys.executable, "-m", "streamdeploy.releases")
+REVISION = "deployment.kubernetes.io/revision"  # set by the Deployment controller on each ReplicaSet
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"  # the revisions a reused ReplicaSet had
+
+
+def fly_previous(listed) -> tuple[str | None, str | None]:
+    """(live image, image to go back to) from `fly releases --json` (fly-go Release: Version,
+    Status, ImageRef): the releases that completed, and the newest even when it failed (its
+    Machines may run it)."""
+    rows = sorted((r for r in listed if isinstance(r, dict) and r.get("ImageRef")),
+                  key=lambda r: int(r.get("Version") or 0)) if isinstance(listed, list) else []
+    kept = [r for r in rows if r.get("Status") == "complete"]
+    if rows and rows[-1].get("Status") == "failed":
+        kept.append(rows[-1])
+    return _live_and_previous([Release(f"v{r.get('Version')}", r["ImageRef"]) for r in kept])
+
+
+def railway_previous(listed) -> tuple[dict | None, dict | None]:
+    """(live deployment, the one to roll back to) from `railway deployment list --json`: the
+    newest SUCCESS (or SLEEPING) one, and the newest REMOVED one created before it. The list
+    says nothing of which deployment a rollback restored, so this is no stack."""
+    rows = sorted((d for d in listed if isinstance(d, dict) and d.get("id")),
+                  key=lambda d: str(d.get("createdAt") or "")) if isinstance(listed, list) else []
+    live_rows = [d for d in rows if d.get("status") in ("SUCCESS", "SLEEPING")]
+    live = live_rows[-1] if live_rows else None
+    before = [d for d in rows if live is not None and d.get("status") == "REMOVED"
+              and str(d.get("createdAt") or "") < str(live.get("createdAt") or "")]
+    return live, (before[-1] if before else None)
+
+
+def kubernetes_previous(replica_sets: list, service: str) -> tuple[str | None, str | None]:
+    """(live image, image to go back to) of one Deployment, from its ReplicaSets: each revision
+    number a ReplicaSet held (revision-history, then revision), in order, is one release of
+    its image."""
+    events = []
+    for replica_set in replica_sets if isinstance(replica_sets, list) else []:
+        metadata = (replica_set.get("metadata") if isinstance(replica_set, dict) else None) or {}
+        if not any(o.get("kind") == "Deployment" and o.get("name") == service
+                   for o in metadata.get("ownerReferences") or []):
+            continue
+        containers = (((replica_set.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+        image = next((c.get("image") for c in containers if c.get("name") == service), None)
+        annotations = metadata.get("annotations") or {}
+        numbers = [*annotations.get(REVISION_HISTORY, "").split(","), annotations.get(REVISION, "")]
+        events += [(int(n), image) for n in numbers if n.strip().isdigit() and image]
+    return _live_and_previous([Release(str(number), image) for number, image in sorted(events)])
+
+
+def _live_and_previous(history: list[Release]) -> tuple[str | None, str | None]:
+    stack = lineage(history)
+    before = previous(history)
+    return (stack[-1].code if stack else None), (before.code if before else None)
+
+
+def fly_rollback(args: list[str], command: list[str], listed) -> int:
+    """`fly deploy ...` of the previous release's image (`--image`, no build)."""
+    app = command[command.index("--app") + 1] if "--app" in command else "the app"
+    live, before = fly_previous(listed)
+    if before is None:
+        return stop(nothing_before(app, live, "`fly releases` lists the last 25 releases; each deploy of new code "
+                                             "is one."))
+    return run_with([*command, "--image", before], f"rolling back {app}: {live} -> {before}")
+
+
+def railway_rollback(args: list[str], command: list[str], listed) -> int:
+    """`railway api <deploymentRollback>` of the deployment before the live one."""
+    live, before = railway_previous(listed)
+    if before is None:
+        return stop(nothing_before("this service", f"deployment {live['id']}" if live else None,
+                                   "Railway keeps the deployments your plan's retention allows; each `up` is one."))
+    return run_with([*command, "--raw-var", f"id={before['id']}"],
+                    f"rolling back: deployment {live['id']} -> {before['id']} (created {before.get('createdAt')})")
+
+
+def kubernetes_rollback(args: list[str], command: list[str], listed) -> int:
+    """``SERVICE=FILE...``: `kubectl apply -f -` of each service's Deployment from FILE with the
+    image it ran before, on its stdin (services with no earlier image are left out)."""
+    import yaml
+
+    replica_sets = (listed.get("items") if isinstance(listed, dict) else None) or []
+    documents, said, live_images = [], [], []
+    for service, path in (pair.split("=", 1) for pair in args):
+        live, before = kubernetes_previous(replica_sets, service)
+        live_images.append(f"{service} {live}" if live else f"{service} (not deployed)")
+        if before is None:
+            continue
+        try:
+            with open(path, encoding="utf-8") as handle:
+                found = [d for d in yaml.safe_load_all(handle) if isinstance(d, dict) and d.get("kind") == "Deployment"]
+        except (OSError, yaml.YAMLError) as error:
+            return stop(f"cannot read {path}: {error}; run `streamdeploy render --target kubernetes`")
+        for deployment in found:
+            for container in deployment["spec"]["template"]["spec"]["containers"]:
+                if container.get("name") == service:
+                    container["image"] = before
+            documents.append(deployment)
+        said.append(f"{service}: {live} -> {before}")
+    if not documents:
+        return stop(nothing_before("any Deployment", "; ".join(live_images), "The cluster keeps the ReplicaSets of "
+                                   "a Deployment's last revisions: each `up` of new code is one."))
+    return run_with(command, "rolling back " + "; ".join(said),
+                    stdin=yaml.safe_dump_all(documents, sort_keys=False, explicit_start=True))
+
+
+PROGRAMS = {  # platform: (what it reads on stdin, what it picks and runs)
+    "fly": ("fly releases", fly_rollback),
+    "railway": ("railway deployment list", railway_rollback),
+    "kubernetes": ("kubectl get replicasets", kubernetes_rollback),
+}
 
 
 def run_with(argv: Sequence[str], message: str, stdin: str | None = None) -> int:
@@ -136,30 +250,25 @@ def run_with(argv: Sequence[str], message: str, stdin: str | None = None) -> int
     return exitcodes.FAILED  # not reached
 
 
-def glue(argv: list[str] | None, module: str, usage: str, what: str,
-         choose: Callable[[list[str], list[str], object], int]) -> int:
-    """``python -m <module> rollback [ARG...] -- COMMAND...`` with the platform's JSON list (the
-    output of ``what``) on stdin: ``choose(args, command, listed)`` picks the release and
-    returns ``run_with(...)`` or ``stop(...)``."""
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] != ["rollback"] or "--" not in args or args.index("--") == len(args) - 1:
-        print(f"usage: python -m {module} rollback {usage}", file=sys.stderr)
-        return exitcodes.BAD_INPUT
-    split = args.index("--")
-    try:
-        listed = read_json(sys.stdin.read(), what)
-    except LookupError as error:
-        return stop(str(error))
-    return choose(args[1:split], args[split + 1:], listed)
-
-
 def stop(message: str) -> int:
     print(message, file=sys.stderr, flush=True)
     return exitcodes.FAILED
 
 
-def read_json(text: str, what: str):
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    program = PROGRAMS.get(args[0]) if args else None
+    if program is None or "--" not in args or args.index("--") == len(args) - 1:
+        print(f"usage: python -m streamdeploy.releases {'|'.join(PROGRAMS)} [ARG...] -- COMMAND...", file=sys.stderr)
+        return exitcodes.BAD_INPUT
+    what, choose = program
+    split = args.index("--")
     try:
-        return json.loads(text)
+        listed = json.loads(sys.stdin.read())
     except ValueError:
-        raise LookupError(f"{what} did not answer with JSON: {text.strip()[:300]}") from None
+        return stop(f"`{what}` did not answer with JSON")
+    return choose(args[1:split], args[split + 1:], listed)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

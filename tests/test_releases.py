@@ -65,3 +65,46 @@ def test_no_earlier_release_is_exit_1_with_the_way_to_older_code(tmp_path):
     [problem] = raised.value.problems
     assert "no earlier release" in problem.message and "x-api:1" in problem.message
     assert "git checkout" in problem.fix
+
+
+# --- each platform's list, read the same way ----------------------------------------------------
+
+
+def fly_release(version: int, image: str, status: str = "complete") -> dict:
+    return {"Version": version, "Status": status, "ImageRef": f"registry.fly.io/app:{image}"}
+
+
+def test_fly_goes_back_to_the_previous_complete_release_of_other_code():
+    listed = [fly_release(4, "c", "failed"), fly_release(3, "b"), fly_release(2, "b"), fly_release(1, "a")]
+    assert releases.fly_previous(listed) == ("registry.fly.io/app:c", "registry.fly.io/app:b")  # newest first
+    listed[0]["Status"] = "interrupted"  # never ran: the Machines still run b
+    assert releases.fly_previous(listed) == ("registry.fly.io/app:b", "registry.fly.io/app:a")
+    assert releases.fly_previous([fly_release(1, "a")]) == ("registry.fly.io/app:a", None)
+    assert releases.fly_previous({"error": "not a list"}) == (None, None)
+
+
+def test_railway_goes_back_to_the_deployment_the_live_one_replaced():
+    listed = [{"id": "d3", "status": "SUCCESS", "createdAt": "2026-08-22T10:00:03Z"},
+              {"id": "d4", "status": "FAILED", "createdAt": "2026-08-22T10:00:04Z"},
+              {"id": "d2", "status": "REMOVED", "createdAt": "2026-08-22T10:00:02Z"},
+              {"id": "d1", "status": "REMOVED", "createdAt": "2026-08-22T10:00:01Z"}]
+    live, before = releases.railway_previous(listed)
+    assert live["id"] == "d3" and before["id"] == "d2"  # a failed one never went live
+    assert releases.railway_previous(listed[:1]) == (listed[0], None)
+
+
+def replica_set(service: str, image: str, revision: int, history: str = "") -> dict:
+    annotations = {releases.REVISION: str(revision)}
+    if history:
+        annotations[releases.REVISION_HISTORY] = history
+    return {"metadata": {"annotations": annotations, "ownerReferences": [{"kind": "Deployment", "name": service}]},
+            "spec": {"template": {"spec": {"containers": [{"name": service, "image": image}]}}}}
+
+
+def test_kubernetes_reads_the_revisions_each_replica_set_held():
+    # A (1), B (2), back to A (3, the same ReplicaSet), C (4): back to A, never to B.
+    sets = [replica_set("api", "app:a", 3, "1"), replica_set("api", "app:b", 2), replica_set("api", "app:c", 4),
+            replica_set("worker", "work:x", 1)]
+    assert releases.kubernetes_previous(sets, "api") == ("app:c", "app:a")
+    assert releases.kubernetes_previous(sets, "worker") == ("work:x", None)
+    assert releases.kubernetes_previous(sets, "admin") == (None, None)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import posixpath
-import sys
 
 from streamdeploy import units
 from streamdeploy.problems import fail
@@ -354,10 +353,13 @@ TARGET = FlyTarget()
 
 
 def _rollback(spec: Spec, ctx: Context) -> Plan:
+    from streamdeploy import releases
+
     steps = [Step(("fly", "auth", "whoami", "--json"), "Checking the Fly login", env=FLY_ENV,
                   hint="set FLY_API_TOKEN (`fly tokens create deploy`), or run `fly auth login`")]
-    web_url = None
-    for name, svc in spec.services.items():
+    urls: list[tuple[str, str]] = []
+    for name in peers.deploy_order(spec):
+        svc = spec.services[name]
         app = app_name(spec, name)
         context = docker.build_context(spec, name)
         config = config_path(spec, name) if context == "." else posixpath.relpath(config_path(spec, name), context)
@@ -367,48 +369,13 @@ def _rollback(spec: Spec, ctx: Context) -> Plan:
         steps.append(Step(
             ("fly", "releases", "--app", app, "--json"),
             f"Deploying the image of {app}'s previous release (no build; the volume stays attached)", env=FLY_ENV,
-            pipe_to=(sys.executable, "-m", "streamdeploy.targets.fly", "rollback", "--", *deploy),
+            pipe_to=(*releases.GLUE, "fly", "--", *deploy),
             cwd=None if context == "." else context, timeout=wait + docker.drain_seconds(svc) + 300,
             hint=f"`fly releases --app {app} --image` lists the releases Fly keeps; "
                  f"`fly logs --app {app} --no-tail` shows why a Machine did not get healthy",
         ))
-        if svc.is_web and web_url is None:
-            web_url = url(spec, name)
+        if svc.is_web and not private(spec, name):
+            urls.append((name, url(spec, name)))
     notes = (Note(NAME, "a rollback deploys the previous release's image with fly.toml as it is now; secrets, "
                   "volumes and their data stay as they are", level="info"),)
-    return Plan(NAME, tuple(steps), notes, url=web_url, tools=("fly",))
-
-
-def previous_image(releases_json) -> tuple[str | None, str | None]:
-    """(live image, image to go back to) from `fly releases --json` (newest first): the
-    releases that completed, and the newest even if it failed (its Machines may run it)."""
-    from streamdeploy import releases
-
-    rows = sorted((r for r in releases_json if isinstance(r, dict) and r.get("ImageRef")),
-                  key=lambda r: int(r.get("Version") or 0))
-    kept = [r for r in rows if r.get("Status") == "complete"]
-    if rows and rows[-1].get("Status") == "failed":
-        kept.append(rows[-1])
-    history = [releases.Release(f"v{r.get('Version')}", r["ImageRef"]) for r in kept]
-    stack = releases.lineage(history)
-    before = releases.previous(history)
-    return (stack[-1].code if stack else None), (before.code if before else None)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``rollback -- fly deploy ...``: `fly releases --json` on stdin; the deploy gets --image."""
-    from streamdeploy import releases
-
-    def choose(_args: list[str], command: list[str], listed) -> int:
-        app = command[command.index("--app") + 1] if "--app" in command else "the app"
-        live, before = previous_image(listed if isinstance(listed, list) else [])
-        if before is None:
-            return releases.stop(releases.nothing_before(
-                app, live, "`fly releases` lists the last 25 releases; each deploy of new code is one."))
-        return releases.run_with([*command, "--image", before], f"rolling back {app}: {live} -> {before}")
-
-    return releases.glue(argv, "streamdeploy.targets.fly", "-- fly deploy ...", "fly releases", choose)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return Plan(NAME, tuple(steps), notes, url=peers.main_url(spec, urls), urls=tuple(urls), tools=("fly",))

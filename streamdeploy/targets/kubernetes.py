@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import sys
 
 from streamdeploy.spec import Service, ServiceRef, Spec, Store
 from streamdeploy.targets import docker, image_tag, peers, volumes
@@ -1136,10 +1135,6 @@ TARGET = KubernetesTarget()
 
 # ---------------------------------------------------------------- rollback
 
-GLUE = (sys.executable, "-m", "streamdeploy.targets.kubernetes")
-REVISION = "deployment.kubernetes.io/revision"  # set by the Deployment controller on each ReplicaSet
-REVISION_HISTORY = "deployment.kubernetes.io/revision-history"  # the revisions a reused ReplicaSet had
-
 
 def rollback(spec: Spec, ctx: Context) -> Plan:
     """Each app Deployment back to the image it ran before its current one, applied the way
@@ -1153,6 +1148,8 @@ def rollback(spec: Spec, ctx: Context) -> Plan:
     Deployment in k8s/ is applied with that image. The StatefulSets, the claims, ConfigMaps,
     Secrets, Services and routes are not applied at all.
     """
+    from streamdeploy import releases
+
     _check_names(spec)
     k8s = spec.targets.kubernetes
     ns = ("-n", k8s.namespace) if k8s.namespace else ()
@@ -1162,7 +1159,8 @@ def rollback(spec: Spec, ctx: Context) -> Plan:
     steps = [Step(
         argv=("kubectl", "get", "replicasets", "-l", selector, "-o", "json", *ns),
         description=f"Applying each Deployment{where} with the image it ran before (from its ReplicaSets)",
-        pipe_to=(*GLUE, "rollback", *(f"{name}={DIR}/{name}.yaml" for name in spec.services), "--", *apply),
+        pipe_to=(*releases.GLUE, "kubernetes", *(f"{name}={DIR}/{name}.yaml" for name in spec.services), "--",
+                 *apply),
         cwd=".",
         timeout=300,
         hint=f"`kubectl rollout history deployment/<service>{where and ' -n ' + k8s.namespace}` lists the revisions "
@@ -1175,74 +1173,3 @@ def rollback(spec: Spec, ctx: Context) -> Plan:
         "kubernetes", "a rollback changes each Deployment's image only: ConfigMaps, Secrets, Services, routes, the "
         "stores and every claim stay as they are; the next `up` deploys the working tree again", level="info")]
     return Plan(target="kubernetes", steps=tuple(steps), notes=tuple(notes), url=url, tools=("kubectl",))
-
-
-def previous_images(replica_sets: list[dict], service: str) -> tuple[str | None, str | None]:
-    """(live image, image to go back to) of one Deployment, from its ReplicaSets: every
-    revision number a ReplicaSet held (revision-history, then revision) in order is one
-    release of its image (``releases.previous``)."""
-    from streamdeploy import releases
-
-    events = []
-    for replica_set in replica_sets:
-        metadata = replica_set.get("metadata") or {}
-        if not any(o.get("kind") == "Deployment" and o.get("name") == service
-                   for o in metadata.get("ownerReferences") or []):
-            continue
-        containers = (((replica_set.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
-        image = next((c.get("image") for c in containers if c.get("name") == service), None)
-        annotations = metadata.get("annotations") or {}
-        numbers = [*annotations.get(REVISION_HISTORY, "").split(","), annotations.get(REVISION, "")]
-        events += [(int(n), image) for n in numbers if n.strip().isdigit() and image]
-    history = [releases.Release(str(number), image) for number, image in sorted(events)]
-    stack = releases.lineage(history)
-    before = releases.previous(history)
-    return (stack[-1].code if stack else None), (before.code if before else None)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``rollback SERVICE=FILE... -- COMMAND...``: ReplicaSets (JSON) on stdin; COMMAND gets the
-    services' Deployments from FILE with their previous images, as YAML on its stdin."""
-    from streamdeploy import releases
-
-    def choose(args: list[str], command: list[str], listed) -> int:
-        replica_sets = (listed.get("items") if isinstance(listed, dict) else None) or []
-        documents, said, live_images = [], [], []
-        for service, path in (pair.split("=", 1) for pair in args):
-            live, before = previous_images(replica_sets, service)
-            live_images.append(f"{service} {live}" if live else f"{service} (not deployed)")
-            if before is None:
-                continue
-            try:
-                found = _deployments_in(path)
-            except (OSError, ValueError) as error:
-                return releases.stop(f"cannot read {path}: {error}; run `streamdeploy render --target kubernetes`")
-            for deployment in found:
-                for container in deployment["spec"]["template"]["spec"]["containers"]:
-                    if container.get("name") == service:
-                        container["image"] = before
-                documents.append(deployment)
-            said.append(f"{service}: {live} -> {before}")
-        if not documents:
-            return releases.stop(releases.nothing_before(
-                "any Deployment", "; ".join(live_images),
-                "The cluster keeps the ReplicaSets of a Deployment's last revisions: each `up` of new code is one."))
-        return releases.run_with(command, "rolling back " + "; ".join(said), stdin=dump_yaml(documents))
-
-    return releases.glue(argv, "streamdeploy.targets.kubernetes", "SERVICE=FILE... -- kubectl apply ...",
-                         "kubectl get replicasets", choose)
-
-
-def _deployments_in(path: str) -> list[dict]:
-    import yaml
-
-    with open(path, encoding="utf-8") as handle:
-        try:
-            documents = list(yaml.safe_load_all(handle))
-        except yaml.YAMLError as error:
-            raise ValueError(str(error)) from None
-    return [d for d in documents if isinstance(d, dict) and d.get("kind") == "Deployment"]
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

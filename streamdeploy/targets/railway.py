@@ -15,7 +15,6 @@ import os
 import posixpath
 import re
 import shlex
-import sys
 from dataclasses import dataclass, field
 
 from streamdeploy import units
@@ -563,6 +562,8 @@ ROLLBACK_MUTATION = "mutation($id: String!) { deploymentRollback(id: $id) }"
 
 
 def _rollback(spec: Spec, ctx: Context) -> Plan:
+    from streamdeploy import releases
+
     project, environment = _project(spec), spec.targets.railway.environment
     steps: list[Step] = []
     if not _project_token_only():
@@ -574,8 +575,7 @@ def _rollback(spec: Spec, ctx: Context) -> Plan:
         steps.append(Step(
             ("railway", "deployment", "list", "--service", name, "--json", "--limit", "100"),
             f"Rolling {name} back to the deployment before the live one (its volume stays)", env=ENV,
-            pipe_to=(sys.executable, "-m", "streamdeploy.targets.railway", "rollback", "--",
-                     "railway", "api", ROLLBACK_MUTATION),
+            pipe_to=(*releases.GLUE, "railway", "--", "railway", "api", ROLLBACK_MUTATION),
             timeout=300,
             hint=f"`railway deployment list --service {name}` lists what Railway keeps: a deployment older than "
                  "your plan's retention cannot be restored"))
@@ -585,37 +585,3 @@ def _rollback(spec: Spec, ctx: Context) -> Plan:
         "when the rollback is SUCCESS. Railway's list does not say which deployment a rollback restored, so a "
         "second rollback returns to the deployment the first one replaced", level="info"),)
     return Plan(NAME, tuple(steps), notes, url=None, tools=("railway",))
-
-
-def previous_deployment(deployments) -> tuple[dict | None, dict | None]:
-    """(live deployment, the one to roll back to) from `railway deployment list --json`: the
-    newest SUCCESS (or SLEEPING) one, and the newest REMOVED one created before it."""
-    rows = sorted((d for d in deployments if isinstance(d, dict) and d.get("id")),
-                  key=lambda d: str(d.get("createdAt") or ""))
-    live_rows = [d for d in rows if d.get("status") in ("SUCCESS", "SLEEPING")]
-    live = live_rows[-1] if live_rows else None
-    before = [d for d in rows if d.get("status") == "REMOVED"
-              and (live is None or str(d.get("createdAt") or "") < str(live.get("createdAt") or ""))]
-    return live, (before[-1] if before and live is not None else None)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``rollback -- railway api DOC``: the deployment list on stdin; DOC gets --raw-var id=<deployment>."""
-    from streamdeploy import releases
-
-    def choose(_args: list[str], command: list[str], listed) -> int:
-        live, before = previous_deployment(listed if isinstance(listed, list) else [])
-        if before is None:
-            return releases.stop(releases.nothing_before(
-                "this service", f"deployment {live['id']}" if live else None,
-                "Railway keeps the deployments your plan's retention allows; each `up` is one."))
-        return releases.run_with([*command, "--raw-var", f"id={before['id']}"],
-                                 f"rolling back: deployment {live['id']} -> {before['id']} "
-                                 f"(created {before.get('createdAt')})")
-
-    return releases.glue(argv, "streamdeploy.targets.railway", "-- railway api DOC", "railway deployment list",
-                         choose)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
