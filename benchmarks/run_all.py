@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["cli_startup.py", "app_coldstart.py", "app_ingest.py", "app_streams.py", "chroma_server.py"]
+SCRIPTS = ["cli_startup.py", "app_coldstart.py", "app_ingest.py", "app_streams.py", "chroma_server.py",
+           "local_install.py"]
 
 if __name__ == "__main__":
     failed = []

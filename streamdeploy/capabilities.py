@@ -302,12 +302,17 @@ class _Context:
             self._deps[path] = _read_dependencies(path)
         return self._deps[path]
 
-    def routes(self, service: Any) -> list | None:
-        """Routes the app serves, from `detect.scan_app`; None when the source is not at hand."""
+    def facts(self, service: Any) -> Any:
+        """What `detect.scan_app` reads in the service's source; None when it is not at hand."""
         where = self.app_dir(service)
         if where not in self._routes:
-            self._routes[where] = _scan_routes(where)
+            self._routes[where] = _scan(where)
         return self._routes[where]
+
+    def routes(self, service: Any) -> list | None:
+        """Routes the app serves, from `detect.scan_app`; None when the source is not at hand."""
+        facts = self.facts(service)
+        return list(facts.routes) or None if facts is not None else None
 
 
 def _read_dependencies(path: Path) -> set[str]:
@@ -334,17 +339,15 @@ def _read_dependencies(path: Path) -> set[str]:
     return out
 
 
-def _scan_routes(where: Path) -> list | None:
+def _scan(where: Path) -> Any:
     from streamdeploy import detect
 
     if not where.is_dir():
         return None
     try:
-        facts = detect.scan_app(where)
+        return detect.scan_app(where)
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return None  # an unreadable app is `init`'s problem, not a platform limit
-    routes = list(getattr(facts, "routes", None) or ())
-    return routes or None
 
 
 # ----------------------------------------------------------------------------- what is being deployed
@@ -402,6 +405,8 @@ def _general(ctx: _Context) -> Iterator[_Raw]:
         yield from _workers_with_embedded(ctx, name, service)
         yield from _memory_for_stack(ctx, name, service)
         yield from _routes_served(ctx, name, service)
+        yield from _app_needs(ctx, name, service)
+    yield from _shared_volumes(ctx)
     for name, store in ctx.spec.stores.items():
         yield from _store_memory(name, store)
 
@@ -537,6 +542,59 @@ def _routes_served(ctx: _Context, name: str, service: Any) -> Iterator[_Raw]:
                        f"{route.path} streams SSE ({_shown(Path(str(route.file)))}:{route.line}) but is not "
                        "in streaming.paths", "platform limits are checked for listed stream paths only", None,
                        f"add {route.path} to streaming.paths", "stream-path-unlisted")
+
+
+def _app_needs(ctx: _Context, name: str, service: Any) -> Iterator[_Raw]:
+    """What the app's code needs when it runs that no platform gives it by itself."""
+    if not service.is_web or not _runs_scanned_app(service):
+        return
+    facts = ctx.facts(service)
+    if facts is None or not facts.app:
+        return
+    given = set(service.secrets) | set(service.env)
+    for need in facts.needs:
+        where = f"{_shown(Path(facts.root) / need.file)}:{need.line}"
+        when = "when it starts" if need.at_start else "when a request needs it"
+        if need.kind == "model":
+            baked = bool(service.build.commands)
+            yield _Raw("info" if baked else "warning", ("services", name, "build", "commands"),
+                       f"the app downloads {need.what} from a model hub {when} ({where})",
+                       "egress at boot: every cold start needs the network and waits for the download, and fails "
+                       "where the hub cannot be reached", None,
+                       "make sure build.commands load it into the image" if baked else
+                       "load it once at build time: a build.commands step that downloads it, with HF_HOME set to "
+                       "a folder of the app", "app-downloads-model")
+            continue
+        if need.env and need.env not in given:
+            yield _Raw("warning", ("services", name, "secrets"),
+                       f"the app connects to {need.what} at ${need.env} {when} ({where}), and the description "
+                       f"gives it no {need.env}", "without it the app tries its default address and fails to start",
+                       None, f"create {need.what} on the platform and list {need.env} under secrets",
+                       "app-needs-server")
+        else:
+            yield _Raw("warning", ("services", name), f"the app needs {need.what} {when} ({where})",
+                       "streamdeploy deploys the app, not the servers it talks to", None,
+                       f"create {need.what} on the platform" + (f" and set {need.env}" if need.env else ""),
+                       "app-needs-server")
+
+
+def _shared_volumes(ctx: _Context) -> Iterator[_Raw]:
+    """Two services that mount one volume: a second process on a single-writer directory."""
+    first: dict[str, str] = {}
+    for name, service in ctx.spec.services.items():
+        for i, volume in enumerate(service.volumes):
+            owner = first.setdefault(volume.name, name)
+            if owner == name:
+                continue
+            embedded = _embedded_store(ctx, service)
+            yield _Raw("warning", ("services", name, "volumes", i),
+                       f"services {owner} and {name} both mount volume {volume.name}",
+                       ("an embedded database (Chroma's PersistentClient, SQLite) takes one writing process; " if
+                        embedded else "") + "Fly, Railway and Render attach a volume to one service, so each would "
+                       "get its own empty copy", CHROMA_SINGLE_WRITER if embedded else None,
+                       _chroma_fix(owner) + f"; then `store: chroma` on {name} too" if embedded else
+                       "keep the shared data in a store both reach, or run both in one service",
+                       "volume-shared-by-services")
 
 
 def _shown(path: Path) -> str:
@@ -754,7 +812,7 @@ def _stream_length(p: Platform, base: tuple, wanted: float) -> Iterator[_Raw]:
                    "stream-limit-unknown")
 
 
-def _stream_idle(ctx: _Context, name: str, p: Platform, base: tuple, heartbeat: float) -> Iterator[_Raw]:
+def _stream_idle(ctx: _Context, name: str, p: Platform, base: tuple, heartbeat: float | None) -> Iterator[_Raw]:
     cutoff = p.fact("idle_cutoff")
     limit, why, source, fix_key = cutoff.value, cutoff.why(), cutoff.source, "heartbeat"
     if p.name == "kubernetes" and isinstance(limit, (int, float)):
@@ -770,6 +828,13 @@ def _stream_idle(ctx: _Context, name: str, p: Platform, base: tuple, heartbeat: 
     if not isinstance(limit, (int, float)):
         return
     path = base + (fix_key,)
+    if heartbeat is None:
+        yield _Raw("warning", path, f"the app sends no heartbeat: {p.title} closes a stream after "
+                   f"{units.format_duration(limit)} without bytes, so a quiet stream (a slow model, a long tool "
+                   "call) ends there", why, source,
+                   "send a comment line (`: ping`) every 15 s while streaming (sse-starlette's EventSourceResponse "
+                   "does: ping=15), then set heartbeat: 15s", "heartbeat-none")
+        return
     if heartbeat >= limit:
         yield _Raw("error", path, f"a heartbeat every {units.format_duration(heartbeat)} is too slow: {p.title} closes "
                    f"a stream after {units.format_duration(limit)} without bytes", why, source,

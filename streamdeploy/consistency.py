@@ -10,7 +10,7 @@ import re
 import shlex
 from collections.abc import Iterator
 
-from streamdeploy.spec import Service, Spec
+from streamdeploy.spec import AnyOfSecrets, Service, Spec
 
 Issue = tuple[tuple, str, str | None]
 
@@ -118,13 +118,16 @@ def _volumes(service: Service, base: tuple) -> Iterator[Issue]:
 
 def _env_and_secrets(service: Service, base: tuple) -> Iterator[Issue]:
     seen = set()
-    for i, secret in enumerate(service.secrets):
-        if secret in seen:
-            yield (base + ("secrets", i), f"secret `{secret}` is listed twice", "list it once")
-        seen.add(secret)
-        if secret in service.env:
-            yield (base + ("secrets", i), f"`{secret}` is both a secret and a plain env value",
-                   f"remove `{secret}` from env: a secret's value never goes in this file")
+    for i, entry in enumerate(service.secret_entries):
+        names = entry.any_of if isinstance(entry, AnyOfSecrets) else [entry if isinstance(entry, str) else entry.name]
+        for secret in names:
+            if secret in seen:
+                yield (base + ("secrets", i), f"secret `{secret}` is listed twice",
+                       "list it once (a name in `any_of` is not also listed on its own)")
+            seen.add(secret)
+            if secret in service.env:
+                yield (base + ("secrets", i), f"`{secret}` is both a secret and a plain env value",
+                       f"remove `{secret}` from env: a secret's value never goes in this file")
     reserved = {"PORT"} if service.port is not None else set()
     for name in service.env:
         if name in reserved and service.env[name] != str(service.port):
@@ -273,6 +276,8 @@ def _streaming(service: Service, base: tuple) -> Iterator[Issue]:
         yield (base + ("streaming",), "streaming needs an HTTP `port`", "add `port:` or remove `streaming:`")
     if not streaming.paths:
         yield (base + ("streaming", "paths"), "list at least one SSE path", "e.g. paths: [/stream]")
+    if streaming.heartbeat is None:
+        return
     if streaming.heartbeat <= 0:
         yield (base + ("streaming", "heartbeat"), "the heartbeat must be above zero",
                "e.g. heartbeat: 15s (proxies close idle streams)")

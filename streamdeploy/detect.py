@@ -1,10 +1,17 @@
 """What an app is, learned by reading its source with ``ast``: never by importing or running it.
 
 ``scan_app(root)`` finds the FastAPI ``app`` object (``module:variable``, in packages, ``src/``
-layouts and app factories), the dependency file and Python version, the routes (with
-``APIRouter`` prefixes and ``include_router(prefix=...)`` where they can be worked out), a
-``/health``-like route, Server-Sent-Event routes, Chroma's ``PersistentClient`` and where it
-stores data, the environment variables the app reads, and Streamlit dashboards.
+layouts, app factories and monorepos, whose own dependency file makes the build context), the
+dependency file and Python version, the routes (with ``APIRouter`` prefixes and
+``include_router(prefix=...)``, through re-exports and settings defaults, where they can be
+worked out), a ``/health``-like route, Server-Sent-Event routes (and whether they ping), what
+their requests carry (a JSON body, a bearer token), Chroma however it is opened (embedded,
+LangChain, LlamaIndex, a server) and where it stores data, SQLite files and upload folders,
+servers and hub models the app needs, workers that open the same data, the environment
+variables the app reads, and Streamlit dashboards.
+
+Only what the app object's module imports (transitively) is the service: helper scripts,
+migrations and tests beside it say nothing about its env, routes or data.
 
 Every fact says whether it was *detected* (read from the code or a file), *guessed* (an
 inference a person should check) or a *default*, and where it came from (``file:line``).
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import os
+import posixpath
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -95,6 +103,11 @@ class Route:
     sse: bool = False
     function: str = ""
     resolved: bool = True  # False when a prefix it is mounted under could not be worked out
+    heartbeat: bool = True  # an SSE route whose response sends keep-alive comments (sse-starlette does)
+    status: int | None = None  # the decorator's status_code=
+    body: Any = None  # a sample JSON body, from the pydantic model the handler takes
+    auth: tuple[str, str] | None = None  # (header, value template), e.g. ("Authorization", "Bearer ${API_KEY}")
+    query: dict[str, str] = field(default_factory=dict)  # required query parameters, with sample values
 
     @property
     def where(self) -> str:
@@ -111,6 +124,8 @@ class EnvRead:
     default: str | None = None  # the default in code, when it is a literal
     has_default: bool = False
     how: How = "detected"  # guessed: read through a helper we recognise only by its shape
+    anchored: bool = False  # the default is a path built from __file__: relative to the scanned root
+    required: bool = False  # the app fails without it: os.environ["X"], a setting with no default
 
     @property
     def where(self) -> str:
@@ -125,17 +140,72 @@ class EnvRead:
 class ChromaUse:
     """A Chroma client: embedded (``PersistentClient``) needs a volume; ``HttpClient`` a server."""
 
-    kind: Literal["persistent", "http"]
+    kind: Literal["persistent", "http", "ephemeral"]
     file: str
     line: int
     path: str | None = None  # the literal path, when the code spells one out
     env: str | None = None  # the env var the path comes from
     default: str | None = None  # that env var's default in code
     how: How = "detected"
+    via: str = "PersistentClient"  # what the code calls: LangChain's Chroma, LlamaIndex's ChromaVectorStore
+    anchored: bool = False  # path (or default) is relative to the scanned root, built from __file__
+    suffix: str = ""  # the part of the path below the env var's directory ("chroma" in $DATA_DIR/chroma)
+    host_env: str | None = None  # HttpClient: the env vars host and port come from
+    port_env: str | None = None
 
     @property
     def where(self) -> str:
         return f"{self.file}:{self.line}"
+
+
+StateKind = Literal["sqlite", "uploads", "files"]
+
+
+@dataclass(frozen=True)
+class StateUse:
+    """Files the app writes besides Chroma's: a SQLite database, an upload folder."""
+
+    kind: StateKind
+    file: str
+    line: int
+    path: str | None = None  # the file (sqlite) or directory, relative to the working directory unless anchored
+    env: str | None = None  # the env var it comes from
+    default: str | None = None
+    how: How = "detected"
+    anchored: bool = False
+    url: bool = False  # the env var holds a database URL (sqlite:///...), not a path
+    suffix: str = ""
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Needs:
+    """Something outside the app it needs when it runs: a database server, a model from a hub."""
+
+    kind: Literal["redis", "postgres", "mysql", "mongodb", "rabbitmq", "model"]
+    file: str
+    line: int
+    env: str | None = None  # the env var with its address (REDIS_URL)
+    what: str = ""  # "Redis", "the model all-MiniLM-L6-v2 from the Hugging Face Hub"
+    at_start: bool = True  # read at import or startup (not only in one request)
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A second program of the app (not reachable from the app object) that runs on its own."""
+
+    module: str  # dotted name, from the root
+    file: str
+    start: str  # the command that runs it
+    why: str
+    shares: tuple[str, ...] = ()  # keys of the data it opens too: "chroma:<env or path>", "sqlite:..."
 
 
 @dataclass
@@ -154,6 +224,10 @@ class AppFacts:
     routes: list[Route] = field(default_factory=list)
     health: Fact | None = None  # the health route's path
     chroma: list[ChromaUse] = field(default_factory=list)
+    state: list[StateUse] = field(default_factory=list)
+    needs: list[Needs] = field(default_factory=list)
+    workers: list[Worker] = field(default_factory=list)
+    context: str = "."  # the directory the app is built and run from (its dependency file's), relative to root
     env_reads: list[EnvRead] = field(default_factory=list)
     streamlit: list[Fact] = field(default_factory=list)  # script paths
     heartbeat: Fact | None = None  # seconds, from sse-starlette's ping=
@@ -215,18 +289,32 @@ def scan_app(root: Path) -> AppFacts:
     project = _Project(root, modules)
     project.walk()
 
-    _read_dependencies(root, facts)
-    facts.python = _python_version(root, facts.notes)
     facts.procfile = _procfile(root)
     _choose_app(project, facts)
+    # A monorepo: the app's own dependency file (backend/requirements.txt) makes its directory
+    # the one it is built and run from.
+    facts.context = _context(root, facts.app_dir)
+    where = root / facts.context
+    _read_dependencies(where, facts)
+    facts.python = _python_version(where if _has_python_pin(where) else root, facts.notes)
+    if facts.context != ".":
+        inner = posixpath.relpath(facts.app_dir or ".", facts.context)
+        facts.app_dir = None if inner == "." else inner
+    app_module = project.module_for(str(facts.app.value).partition(":")[0]) if facts.app else None
+    if app_module is not None:
+        # Only what the app imports is the service: helper scripts, migrations and tests are not.
+        project.app_modules = project.reach(app_module)
     facts.routes = project.routes(facts)
     facts.health = _health(facts.routes)
     facts.chroma = project.chroma()
-    facts.env_reads = project.env_reads
+    facts.state, facts.needs = project.state_and_needs()
+    facts.workers = project.workers(app_module, facts.chroma, facts.state)
+    facts.env_reads = [r for r in project.env_reads
+                       if project.app_modules is None or _module_of_file(project, r.file) in project.app_modules]
     facts.streamlit = project.streamlit_scripts()
     facts.heartbeat = project.heartbeat
     facts.server = _server(facts)
-    facts.name = _name(root)
+    facts.name = _name(root, where)
     facts.notes.extend(project.notes)
     if facts.truncated:
         facts.notes.append(f"stopped after {len(files)} Python files (the scan's budget); facts from the "
@@ -355,6 +443,7 @@ class _RouteDef:
     name: str
     line: int
     sse_hint: bool  # response_class=EventSourceResponse on the decorator
+    status: int | None = None  # status_code= on the decorator
 
 
 @dataclass
@@ -363,15 +452,59 @@ class _Include:
     child: str  # qualified name of the included router
     prefix: str | None
     line: int
+    prefix_node: ast.AST | None = None  # when prefix is None: the expression, for settings defaults
 
 
 @dataclass
 class _ChromaCall:
-    kind: Literal["persistent", "http"]
+    kind: Literal["persistent", "http", "ephemeral", "client", "langchain", "llamaindex"]
     module: _Module
     call: ast.Call
     scope: ast.AST | None  # enclosing function
     cls: ast.ClassDef | None
+
+
+@dataclass
+class _Call:
+    """A call that says something about state or needs, read once every module is known."""
+
+    kind: str  # sqlite-file | db-url | redis | postgres | mongodb | rabbitmq | write-dir | write-file | model
+    module: _Module
+    call: ast.Call
+    scope: ast.AST | None
+    cls: ast.ClassDef | None
+    expr: ast.AST | None  # the path, URL or model name expression
+    what: str = ""
+
+
+@dataclass(frozen=True)
+class _Traced:
+    """Where a path expression leads: a literal path, or an env var (with its default)."""
+
+    path: str | None = None
+    env: str | None = None
+    default: str | None = None
+    how: How = "guessed"
+    anchored: bool = False  # relative to the scanned root (built from __file__), not the working directory
+    suffix: str = ""  # below the env var's directory
+
+    @property
+    def found(self) -> bool:
+        return self.path is not None or self.env is not None
+
+    def join(self, piece: str) -> _Traced:
+        if self.env is not None:
+            return _Traced(None, self.env, self.default, self.how, self.anchored,
+                           posixpath.join(self.suffix, piece) if self.suffix else piece)
+        if self.path is None:
+            return self
+        return _Traced(posixpath.normpath(posixpath.join(self.path, piece)), None, None, self.how, self.anchored)
+
+    def parent(self) -> _Traced:
+        if self.path is None:
+            return _Traced()
+        up = posixpath.dirname(self.path.rstrip("/")) if self.path not in ("", ".") else ".."
+        return _Traced(up or ".", None, None, self.how, self.anchored)
 
 
 class _Project:
@@ -389,12 +522,22 @@ class _Project:
         self.functions: dict[tuple[str, str], ast.AST] = {}
         self.calls: dict[tuple[str, str], set[str]] = {}  # function -> qualified names it calls
         self.sse_direct: set[tuple[str, str]] = set()
+        self.sse_plain: set[tuple[str, str]] = set()  # SSE through StreamingResponse: no keep-alive of its own
+        self.comment_lines: set[str] = set()  # modules that write SSE comment lines (": ping") themselves
+        self.models: dict[tuple[str, str], ast.ClassDef] = {}  # pydantic BaseModel classes
         self.returns_app: set[tuple[str, str]] = set()  # functions that `return FastAPI(...)`
         self.env_reads: list[EnvRead] = []
         self.attr_env: dict[str, EnvRead] = {}  # settings attribute name -> the env var it reads
         self.consts: dict[str, dict[str, ast.AST]] = {}  # module -> module-level name -> value
         self.class_defaults: dict[str, dict[str, dict[str, ast.AST]]] = {}  # module -> class -> attr -> value
         self.chroma_calls: list[_ChromaCall] = []
+        self.state_calls: list[_Call] = []
+        self.programs: dict[str, int] = {}  # module -> line of its `if __name__ == "__main__":`
+        self.loops: set[str] = set()  # modules with a `while True:` loop (a long-running program)
+        self.celery: dict[str, int] = {}  # module -> line of `Celery(...)`
+        self.instances: dict[tuple[str, str], str] = {}  # (module, var) -> what was called to make it
+        self.returns_call: dict[tuple[str, str], str] = {}  # (module, function) -> what it returns a call of
+        self.app_modules: set[str] | None = None  # reachable from the app; None: every module counts
         self.uvicorn_runs: list[tuple[str, str | None, int | None, int]] = []  # (file, "m:v", port, line)
         self.streamlit: list[tuple[_Module, int]] = []
         self.heartbeat: Fact | None = None
@@ -442,20 +585,25 @@ class _Project:
         return None
 
     def _propagate_sse(self) -> None:
-        """A function is SSE if it builds an SSE response or calls one that does (any depth)."""
-        sse = set(self.sse_direct)
+        """A function is SSE if it builds an SSE response or calls one that does (any depth);
+        it pings when that response is sse-starlette's (a plain StreamingResponse does not)."""
+        self.sse = self._closure(self.sse_direct)
+        self.sse_pinging = self._closure(self.sse_direct - self.sse_plain)
+
+    def _closure(self, start: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        found = set(start)
         for _ in range(8):
             grew = False
             for key, called in self.calls.items():
-                if key in sse:
+                if key in found:
                     continue
                 module = self.by_name.get(key[0])
-                if module and any((f := self.function(module, c)) is not None and f in sse for c in called):
-                    sse.add(key)
+                if module and any((f := self.function(module, c)) is not None and f in found for c in called):
+                    found.add(key)
                     grew = True
             if not grew:
                 break
-        self.sse = sse
+        return found
 
     # -- routes
 
@@ -507,7 +655,7 @@ class _Project:
         if start is not None:
             self._collect(start, "", True, out, reached, ())
         for node in sorted(self.routers):
-            if node in reached or self.routers[node].kind == "app":
+            if node in reached or self.routers[node].kind == "app" or not self.in_app(self.by_name[node[0]]):
                 continue
             own = self.routers[node].prefix
             self._emit(node, own or "", False, out)
@@ -535,15 +683,40 @@ class _Project:
             if child is None:
                 self.notes.append(f"{module.rel}:{inc.line}: include_router({inc.child}) not found in the scanned files")
                 continue
-            self._collect(child, here + (inc.prefix or ""), ok and inc.prefix is not None, out, reached,
-                          stack + (node,))
+            prefix, known = inc.prefix, inc.prefix is not None
+            if not known:
+                setting = self.setting_default(inc.prefix_node, module)
+                shown = ast.unparse(inc.prefix_node) if inc.prefix_node is not None else "?"
+                read = _env_call(inc.prefix_node, module, self, None, None) if inc.prefix_node is not None else None
+                if setting is None and read is not None and read.has_default and read.default is not None:
+                    setting = (read.default, read.name)
+                if setting is not None and isinstance(setting[0], str):
+                    prefix, known = setting[0], True
+                    self.notes.append(f"{module.rel}:{inc.line}: the prefix {shown} is a setting; its default "
+                                      f"{setting[0]!r} is used (the environment can change it)")
+                else:
+                    self.notes.append(f"{module.rel}:{inc.line}: the prefix {shown} could not be read from the "
+                                      f"code; the routes of {inc.child.rpartition('.')[2]} are listed without it")
+            if child in reached and child not in stack:
+                self.notes.append(f"{module.rel}:{inc.line}: {inc.child.rpartition('.')[2]} is mounted more than "
+                                  f"once; its routes are listed under each prefix")
+            self._collect(child, here + (prefix or ""), ok and known, out, reached, stack + (node,))
 
     def _router_node(self, module: _Module, child: str) -> tuple[str, str] | None:
         if (module.name, child) in self.routers:
             return (module.name, child)
-        found = self.split(child)
-        if found and (found[0].name, found[1]) in self.routers:
-            return (found[0].name, found[1])
+        for _ in range(6):  # through re-exports: routes/__init__.py doing `from .items import router`
+            found = self.split(child)
+            if found is None:
+                return None
+            if (found[0].name, found[1]) in self.routers:
+                return (found[0].name, found[1])
+            if found[1] in found[0].aliases:
+                child = found[0].aliases[found[1]]
+            elif self.module_for(child) is not None:  # `from app.routes import items` then items.router
+                return None
+            else:
+                return None
         return None
 
     def _emit(self, node, prefix, resolved, out) -> None:
@@ -553,64 +726,283 @@ class _Project:
                 continue
             key = (module.name, rd.name)
             sse = rd.sse_hint or key in self.sse or _returns_sse_annotation(rd.function, module)
+            beats = not sse or rd.sse_hint or key in self.sse_pinging or module.name in self.comment_lines or \
+                _returns_sse_annotation(rd.function, module)
+            body = self.body_sample(rd.function, module) if any(m in ("POST", "PUT", "PATCH") for m in rd.methods) else None
+            query = self.query_sample(rd.function, module, rd.path)
             for method in rd.methods:
-                out.append(Route(method, _join(prefix, rd.path), module.rel, rd.line, sse, rd.name, resolved))
+                out.append(Route(method, _join(prefix, rd.path), module.rel, rd.line, sse, rd.name, resolved,
+                                 beats, rd.status, body, self.auth_of(rd.function, module), query))
+
+    # -- what a request to a route carries: its JSON body and its credentials
+
+    def _model(self, annotation: ast.AST | None, module: _Module) -> tuple[_Module, ast.ClassDef] | None:
+        if isinstance(annotation, ast.Subscript):  # Annotated[Model, ...] / Optional[Model]
+            annotation = annotation.slice.elts[0] if isinstance(annotation.slice, ast.Tuple) else annotation.slice
+        if isinstance(annotation, ast.BinOp):  # Model | None
+            annotation = annotation.left
+        name = _qualname(annotation, module)
+        if not name:
+            return None
+        if (module.name, name) in self.models:
+            return module, self.models[(module.name, name)]
+        found = self.split(name)
+        if found and (found[0].name, found[1]) in self.models:
+            return found[0], self.models[(found[0].name, found[1])]
+        return None
+
+    def query_sample(self, func: ast.AST | None, module: _Module, path: str) -> dict[str, str]:
+        """Query parameters the handler requires (``q: str`` with no default), with sample values."""
+        args = getattr(func, "args", None)
+        if args is None:
+            return {}
+        plain = args.args[len(args.args) - len(args.defaults):] if args.defaults else []
+        out: dict[str, str] = {}
+        for arg in args.args:
+            if arg in plain or arg.arg in ("self", "request") or "{" + arg.arg in path:
+                continue
+            text = ast.unparse(arg.annotation) if arg.annotation is not None else "str"
+            if text in ("str", "int", "float", "bool") and self._model(arg.annotation, module) is None:
+                out[arg.arg] = {"int": "1", "float": "1", "bool": "false"}.get(text, "streamdeploy")
+        return out
+
+    def body_sample(self, func: ast.AST | None, module: _Module) -> Any:
+        """A JSON body the handler accepts, built from the pydantic model it takes."""
+        args = getattr(func, "args", None)
+        for arg in (args.args + args.kwonlyargs) if args else []:
+            found = self._model(arg.annotation, module)
+            if found is not None:
+                return self._sample(found[1], found[0], 0)
+        return None
+
+    def _sample(self, cls: ast.ClassDef, module: _Module, depth: int) -> dict:
+        out: dict[str, Any] = {}
+        for stmt in cls.body:
+            if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
+                continue
+            name = stmt.target.id
+            required = stmt.value is None or (isinstance(stmt.value, ast.Call) and _qualname(stmt.value.func, module)
+                                              .endswith("Field") and (not stmt.value.args or (
+                                                  isinstance(stmt.value.args[0], ast.Constant)
+                                                  and stmt.value.args[0].value is Ellipsis))
+                                              and _kwarg(stmt.value, "default", "default_factory") is None)
+            if not required:
+                continue
+            out[name] = self._sample_value(stmt.annotation, name, module, depth)
+        return out
+
+    def _sample_value(self, annotation: ast.AST, name: str, module: _Module, depth: int) -> Any:
+        text = ast.unparse(annotation).replace(" ", "")
+        if depth < 3 and (found := self._model(annotation, module)) is not None:
+            return self._sample(found[1], found[0], depth + 1)
+        if isinstance(annotation, ast.Subscript) and _qualname(annotation.value, module).lower() in ("list", "typing.list"):
+            inner = self._model(annotation.slice, module)
+            return [self._sample(inner[1], inner[0], depth + 1)] if inner and depth < 3 else []
+        if text.startswith(("list", "List", "Sequence", "tuple", "set")):
+            return []
+        if text.startswith(("dict", "Dict", "Mapping")):
+            return {}
+        if text in ("int",):
+            return 1
+        if text in ("float",):
+            return 1.0
+        if text in ("bool",):
+            return False
+        return "{marker}" if name.lower() in ("id", "doc_id", "document_id", "key", "session_id") else f"streamdeploy {name}"
+
+    def auth_of(self, func: ast.AST | None, module: _Module) -> tuple[str, str] | None:
+        """The header a route wants (a bearer token, an API key header) and the secret it holds."""
+        if func is None:
+            return None
+        deps = [func]
+        for default in [*func.args.defaults, *func.args.kw_defaults]:
+            if isinstance(default, ast.Call) and _qualname(default.func, module).rpartition(".")[2] in (
+                    "Depends", "Security") and default.args:
+                dep = self.function(module, _qualname(default.args[0], module))
+                if dep is not None:
+                    deps.append(self.functions[dep])
+        for deco in getattr(func, "decorator_list", []):
+            for dependency in _calls_named(_kwarg(deco, "dependencies") if isinstance(deco, ast.Call) else None,
+                                           module, ("Depends", "Security")):
+                dep = self.function(module, _qualname(dependency.args[0], module)) if dependency.args else None
+                if dep is not None:
+                    deps.append(self.functions[dep])
+        header = None
+        for dep in deps:
+            source = ast.unparse(dep)
+            for name in (n.id for n in ast.walk(dep) if isinstance(n, ast.Name)):  # bearer = HTTPBearer()
+                const = self.consts.get(module.name, {}).get(name)
+                if isinstance(const, ast.Call):
+                    source += "\n" + ast.unparse(const)
+            bearer_words = ("HTTPBearer", "HTTPAuthorizationCredentials", "OAuth2PasswordBearer", "Bearer ")
+            if any(w in source for w in bearer_words):
+                header = ("Authorization", "Bearer ")
+            elif (match := re.search(r"APIKeyHeader\(\s*name\s*=\s*['\"]([^'\"]+)", source)) or \
+                    (match := re.search(r"Header\([^)]*alias\s*=\s*['\"]([Xx]-[^'\"]+)", source)):
+                header = (match.group(1), "")
+            elif re.search(r"\bx_api_key\b", source):
+                header = ("X-API-Key", "")
+            if header:
+                secret = self._secret_in(dep, module) or self._secret_in(func, module)
+                if secret:
+                    return header[0], header[1] + "${" + secret + "}"
+        return None
+
+    def _secret_in(self, func: ast.AST, module: _Module) -> str | None:
+        """The app's own key a function compares with (not a provider's, like OPENAI_API_KEY)."""
+        names: list[str] = []
+        for node in ast.walk(func):
+            read = _env_call(node, module, self, func, None)
+            if read is not None:
+                names.append(read.name)
+            elif isinstance(node, ast.Attribute) and node.attr in self.attr_env:
+                names.append(self.attr_env[node.attr].name)
+            elif isinstance(node, ast.Name) and isinstance(const := self.consts.get(module.name, {}).get(node.id),
+                                                           (ast.Call, ast.Subscript)):
+                found = _env_call(const, module, self, None, None)
+                if found is not None:
+                    names.append(found.name)
+        own = [n for n in names if looks_secret(n) and not n.startswith(_PROVIDER_PREFIXES)]
+        return own[0] if own else None
 
     # -- chroma
 
     def chroma(self) -> list[ChromaUse]:
         out = []
         for c in self.chroma_calls:
-            line = c.call.lineno
-            if c.kind == "http":
-                out.append(ChromaUse("http", c.module.rel, line))
-                continue
-            expr = _kwarg(c.call, "path", "persist_directory")
-            if expr is None and c.call.args:
-                expr = c.call.args[0]
-            if expr is None:  # PersistentClient() stores in ./chroma by default
-                out.append(ChromaUse("persistent", c.module.rel, line, path="./chroma", how="detected"))
-                continue
-            literal, env, default, how = self.trace_path(expr, c.module, c.scope, c.cls, 0)
-            out.append(ChromaUse("persistent", c.module.rel, line, literal, env, default, how))
+            use = self._chroma_use(c)
+            if use is not None and self.in_app(c.module):
+                out.append(use)
         return out
 
-    def trace_path(self, expr, module, scope, cls, depth) -> tuple[str | None, str | None, str | None, How]:
-        """Follow a path expression back to a literal or an env var, a few steps deep."""
-        none = (None, None, None, "guessed")
-        if depth > 6 or expr is None:
+    def _chroma_use(self, c: _ChromaCall) -> ChromaUse | None:
+        rel, line = c.module.rel, c.call.lineno
+        call = c.call
+        if c.kind == "http" or (c.kind == "llamaindex" and _kwarg(call, "host") is not None):
+            host = self.trace_path(_kwarg(call, "host"), c.module, c.scope, c.cls)
+            port = self.trace_path(_kwarg(call, "port"), c.module, c.scope, c.cls)
+            return ChromaUse("http", rel, line, host.path, via="HttpClient" if c.kind == "http" else
+                             "LlamaIndex ChromaVectorStore", host_env=host.env, port_env=port.env)
+        if c.kind == "ephemeral":
+            return ChromaUse("ephemeral", rel, line, via="EphemeralClient")
+        if c.kind in ("client", "langchain"):
+            via = "chromadb.Client(Settings(...))" if c.kind == "client" else "LangChain Chroma"
+            if c.kind == "langchain":
+                if _kwarg(call, "client") is not None:
+                    return None  # the client it is given is found on its own
+                expr = _kwarg(call, "persist_directory")
+                if expr is not None:
+                    return self._persistent(expr, c, "LangChain Chroma(persist_directory=...)")
+            settings = _kwarg(call, "settings", "client_settings")
+            if settings is None and c.kind == "client" and call.args:
+                settings = call.args[0]
+            found = self._settings_call(settings, c)
+            if found is not None:
+                persistent = self.resolve_const(_kwarg(found, "is_persistent"), c.module, c.scope, c.cls)
+                impl = self.resolve_const(_kwarg(found, "chroma_db_impl"), c.module, c.scope, c.cls)
+                directory = _kwarg(found, "persist_directory")
+                if persistent is True or (isinstance(impl, str) and ("duckdb" in impl or "parquet" in impl)):
+                    if directory is None:
+                        return ChromaUse("persistent", rel, line, path="./chroma", via=via)
+                    return self._persistent(directory, c, f"{via.split('(')[0]}(Settings(persist_directory=...))")
+            return ChromaUse("ephemeral", rel, line, via=via)
+        if c.kind == "llamaindex":
+            expr = _kwarg(call, "persist_dir", "persist_directory", "path")
+            if expr is None:
+                return None  # over a collection of a client that is found on its own
+            return self._persistent(expr, c, "LlamaIndex ChromaVectorStore(persist_dir=...)")
+        expr = _kwarg(call, "path", "persist_directory")
+        if expr is None and call.args:
+            expr = call.args[0]
+        if expr is None:  # PersistentClient() stores in ./chroma by default
+            return ChromaUse("persistent", rel, line, path="./chroma", how="detected")
+        return self._persistent(expr, c, "PersistentClient")
+
+    def _persistent(self, expr, c: _ChromaCall, via: str) -> ChromaUse:
+        t = self.trace_path(expr, c.module, c.scope, c.cls)
+        return ChromaUse("persistent", c.module.rel, c.call.lineno, t.path, t.env, t.default, t.how, via,
+                         t.anchored, t.suffix)
+
+    def _settings_call(self, node, c: _ChromaCall) -> ast.Call | None:
+        """The ``Settings(...)`` call a client is given, directly or through a variable."""
+        for _ in range(4):
+            if isinstance(node, ast.Call):
+                return node if _qualname(node.func, c.module).endswith("Settings") else None
+            if not isinstance(node, ast.Name):
+                return None
+            node = (_local_assignment(c.scope, node.id) if c.scope is not None else None) or \
+                self.consts.get(c.module.name, {}).get(node.id)
+        return None
+
+    def trace_path(self, expr, module, scope, cls, depth: int = 0) -> _Traced:
+        """Follow a path expression back to a literal or an env var, a few steps deep:
+        names, settings fields, ``Path(__file__).parent / "data"``, ``os.path.join``, f-strings."""
+        none = _Traced()
+        if depth > 8 or expr is None:
             return none
+        deeper = depth + 1
         if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
-            return expr.value, None, None, "detected"
+            return _Traced(expr.value, how="detected")
+        if isinstance(expr, ast.Name) and expr.id == "__file__":
+            return _Traced(module.rel, how="detected", anchored=True)
         read = _env_call(expr, module, self, scope, cls)
         if read is not None:
-            return None, read.name, read.default, read.how
+            return _Traced(None, read.name, read.default, read.how, read.anchored)
+        if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Div):
+            return self._joined(self.trace_path(expr.left, module, scope, cls, deeper), [expr.right], module, scope, cls)
+        if isinstance(expr, ast.JoinedStr) and expr.values:
+            first, rest = expr.values[0], expr.values[1:]
+            if isinstance(first, ast.FormattedValue):
+                base = self.trace_path(first.value, module, scope, cls, deeper)
+                tail = "".join(v.value for v in rest if isinstance(v, ast.Constant)) if all(
+                    isinstance(v, ast.Constant) for v in rest) else None
+                return base.join(tail.lstrip("/")) if tail and base.found else (base if not rest else none)
+            return none
         if isinstance(expr, ast.Call):
             func = _qualname(expr.func, module)
+            if func in ("os.path.join", "posixpath.join") and expr.args:
+                base = self.trace_path(expr.args[0], module, scope, cls, deeper)
+                return self._joined(base, expr.args[1:], module, scope, cls)
+            if func == "os.path.dirname" and expr.args:
+                return self.trace_path(expr.args[0], module, scope, cls, deeper).parent()
             if func in _PATH_WRAPPERS and expr.args:
-                return self.trace_path(expr.args[0], module, scope, cls, depth + 1)
-            if isinstance(expr.func, ast.Attribute) and expr.func.attr in {"resolve", "absolute", "expanduser"}:
-                return self.trace_path(expr.func.value, module, scope, cls, depth + 1)
+                return self.trace_path(expr.args[0], module, scope, cls, deeper)
+            if isinstance(expr.func, ast.Attribute) and expr.func.attr in {"resolve", "absolute", "expanduser",
+                                                                          "as_posix"}:
+                return self.trace_path(expr.func.value, module, scope, cls, deeper)
+            if isinstance(expr.func, ast.Attribute) and expr.func.attr == "joinpath":
+                base = self.trace_path(expr.func.value, module, scope, cls, deeper)
+                return self._joined(base, expr.args, module, scope, cls)
             return none
         if isinstance(expr, ast.Name):
             local = _local_assignment(scope, expr.id) if scope is not None else None
             if local is not None:
-                return self.trace_path(local, module, scope, cls, depth + 1)
+                return self.trace_path(local, module, scope, cls, deeper)
             const = self.consts.get(module.name, {}).get(expr.id)
             if const is not None:
-                return self.trace_path(const, module, None, None, depth + 1)
+                return self.trace_path(const, module, None, None, deeper)
             imported = module.aliases.get(expr.id)
             found = self.split(imported) if imported else None
             if found and found[1] in self.consts.get(found[0].name, {}):
-                return self.trace_path(self.consts[found[0].name][found[1]], found[0], None, None, depth + 1)
+                return self.trace_path(self.consts[found[0].name][found[1]], found[0], None, None, deeper)
         if isinstance(expr, ast.Attribute):
+            if expr.attr == "parent":
+                return self.trace_path(expr.value, module, scope, cls, deeper).parent()
             read = self.attr_env.get(expr.attr)
             if read is not None:  # matched by the attribute's name only: a good guess, not proof
-                return None, read.name, read.default, "guessed"
+                return _Traced(None, read.name, read.default, "guessed", read.anchored)
             default = self.resolve_const(expr, module, scope, cls)
             if isinstance(default, str):
-                return default, None, None, "guessed"
+                return _Traced(default, how="guessed")
         return none
+
+    def _joined(self, base: _Traced, parts, module, scope, cls) -> _Traced:
+        for part in parts:
+            value = self.resolve_const(part, module, scope, cls)
+            if not isinstance(value, str):
+                break  # a file name from a request: the directory above it is what we want
+            base = base.join(value)
+        return base
 
     def resolve_const(self, node, module, scope, cls) -> Any:
         """A literal value behind a name, module constant or class attribute; None if not one."""
@@ -633,6 +1025,168 @@ class _Project:
             if isinstance(value, ast.Constant):
                 return value.value
         return None
+
+    # -- the module graph of the app
+
+    def imports_of(self, module: _Module) -> set[str]:
+        """Project modules ``module`` imports (anywhere in it), and their parent packages."""
+        out: set[str] = set()
+        for node in ast.walk(module.tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = _absolute(module, node.module, node.level)
+                names = [f"{base}.{a.name}" if base else a.name for a in node.names if a.name != "*"] + [base]
+            for name in names:
+                found = self.module_for(name) if name else None
+                if found is None and "." in name:
+                    found = self.module_for(name.rpartition(".")[0])
+                if found is not None:
+                    out.add(found.name)
+        return out
+
+    def reach(self, start: _Module) -> set[str]:
+        """Every module the app's module imports, transitively, with their packages' __init__."""
+        seen: set[str] = set()
+        queue = [start.name]
+        while queue:
+            name = queue.pop()
+            if name in seen or name not in self.by_name:
+                continue
+            seen.add(name)
+            parts = name.split(".")
+            queue.extend(".".join(parts[:i]) for i in range(1, len(parts)))
+            queue.extend(self.imports_of(self.by_name[name]))
+        return seen
+
+    def in_app(self, module: _Module) -> bool:
+        return self.app_modules is None or module.name in self.app_modules
+
+    # -- settings: `settings.api_prefix` is a field default of a BaseSettings class
+
+    def setting_default(self, node: ast.AST | None, module: _Module) -> tuple[Any, str] | None:
+        """(default value, attribute) for ``settings.X`` / ``get_settings().X``; None if not one."""
+        if not isinstance(node, ast.Attribute):
+            return None
+        made: str | None = None
+        if isinstance(node.value, ast.Name):
+            qualified = module.aliases.get(node.value.id, f"{module.name}.{node.value.id}")
+            found = self.split(qualified)
+            made = self.instances.get((found[0].name, found[1])) if found else None
+        elif isinstance(node.value, ast.Call):
+            made = _qualname(node.value.func, module) or None
+        for _ in range(3):
+            found = self.split(made) if made else None
+            if found is None:
+                return None
+            owner, name = found
+            if name in owner.classes:
+                value = self.resolve_const(owner.classes[name].get(node.attr), owner, None, None)
+                return (value, node.attr) if value is not None else None
+            made = self.returns_call.get((owner.name, name))  # get_settings() returns Settings()
+        return None
+
+    # -- state, needs and workers
+
+    def state_and_needs(self) -> tuple[list[StateUse], list[Needs]]:
+        state: list[StateUse] = []
+        needs: list[Needs] = []
+        for c in self.state_calls:
+            if not self.in_app(c.module):
+                continue
+            rel, line = c.module.rel, c.call.lineno
+            at_start = c.scope is None or any(w in c.scope.name.lower() for w in ("lifespan", "startup", "init"))
+            if c.kind == "model":
+                name = self.resolve_const(c.expr, c.module, c.scope, c.cls) if c.expr is not None else None
+                if c.what == "chroma-default" or c.what in ("DefaultEmbeddingFunction", "ONNXMiniLM_L6_V2"):
+                    what = "Chroma's default embedding model (all-MiniLM-L6-v2, ~80 MB)"
+                else:
+                    what = f"the model {name}" if isinstance(name, str) else f"a model ({c.what})"
+                if isinstance(name, str) and (name.startswith(("/", "./", "../")) or name in ("", ".")):
+                    continue  # a model loaded from a path the app ships
+                needs.append(Needs("model", rel, line, None, what, at_start))
+                continue
+            traced = self.trace_path(c.expr, c.module, c.scope, c.cls)
+            if c.kind in ("redis", "postgres", "mongodb", "rabbitmq"):
+                needs.append(Needs(c.kind, rel, line, traced.env, c.what, at_start))
+                continue
+            if c.kind == "db-url":
+                url = traced.path if traced.path is not None else traced.default
+                if url is None and traced.env is None:
+                    continue
+                scheme = (url or "").split(":", 1)[0].lower()
+                if scheme.startswith("sqlite"):
+                    path = _sqlite_path(url)
+                    if path is None:
+                        continue  # :memory:
+                    state.append(StateUse("sqlite", rel, line, path if traced.env is None else None, traced.env,
+                                          path if traced.env else None, traced.how, traced.anchored,
+                                          url=traced.env is not None))
+                else:
+                    kind = next((k for k, words in _SERVERS.items() if scheme.startswith(words)), "postgres")
+                    needs.append(Needs(kind, rel, line, traced.env, _SERVER_NAMES[kind], at_start))
+                continue
+            if not traced.found:
+                continue
+            if c.kind == "sqlite-file":
+                if traced.path == ":memory:":
+                    continue
+                state.append(StateUse("sqlite", rel, line, traced.path, traced.env, traced.default, traced.how,
+                                      traced.anchored, suffix=traced.suffix))
+                continue
+            # a directory the app writes into: an upload folder or some other data
+            place = traced.path if traced.path is not None else traced.default or ""
+            if c.kind == "write-file" and traced.path is not None and "/" not in traced.path.strip("./"):
+                continue  # a single file next to the app (a log, a cache): not a folder of data
+            if place.startswith(("/tmp", "/var/tmp", "/dev")) or (traced.path in (".", "") and not traced.env):
+                continue
+            if c.kind == "write-file" and traced.path is not None:
+                place = posixpath.dirname(traced.path) if "." in posixpath.basename(traced.path) else traced.path
+            words = " ".join(filter(None, [place, traced.env, traced.suffix])).lower()
+            kind: StateKind = "uploads" if any(w in words for w in ("upload", "media", "attachment")) else "files"
+            path = place if traced.env is None else None
+            state.append(StateUse(kind, rel, line, path, traced.env, traced.default, traced.how, traced.anchored,
+                                  suffix=traced.suffix))
+        return state, needs
+
+    def workers(self, app: _Module | None, chroma: list[ChromaUse], state: list[StateUse]) -> list[Worker]:
+        """Programs beside the app that run on their own and open the same data."""
+        if app is None or self.app_modules is None:
+            return []
+        mine = {_data_key(u) for u in [*chroma, *state]}
+        out = []
+        for name in sorted({*self.programs, *self.celery}):
+            module = self.by_name.get(name)
+            if module is None or name in self.app_modules or module.rel.split("/")[0] in _UNLIKELY_DIRS:
+                continue
+            theirs = {_data_key(u) for u in self._data_of(module)}
+            shared = tuple(sorted(mine & theirs))
+            stem = name.rpartition(".")[2].lower()
+            long_running = name in self.loops or name in self.celery or any(w in stem for w in _WORKER_WORDS)
+            if not long_running:
+                continue
+            if name in self.celery:
+                start = f"celery -A {name} worker --loglevel INFO"
+                why = f"Celery app at {module.rel}:{self.celery[name]}"
+            else:
+                start = f"python -m {name}" if "." in name or module.is_package else f"python {module.rel}"
+                why = f"runs on its own ({module.rel}:{self.programs[name]}: `if __name__ == \"__main__\"`" + (
+                    ", with a `while True` loop)" if name in self.loops else ")")
+            out.append(Worker(name, module.rel, start, why, shared))
+        return out
+
+    def _data_of(self, module: _Module) -> list:
+        """Chroma and files that one module (a worker) opens, read as if it were the app."""
+        saved, self.app_modules = self.app_modules, None
+        try:
+            mine = self.reach(module)
+            uses = [u for c in self.chroma_calls if c.module.name in mine and (u := self._chroma_use(c))]
+            self.app_modules = mine
+            uses += self.state_and_needs()[0]
+        finally:
+            self.app_modules = saved
+        return uses
 
     # -- streamlit
 
@@ -681,10 +1235,19 @@ class _Walker(ast.NodeVisitor):
                 self.p.returns.setdefault(key, set()).add(node.value.id)
             elif isinstance(node.value, ast.Call) and _qualname(node.value.func, self.m) in _FASTAPI:
                 self.p.returns_app.add(key)
+            elif isinstance(node.value, ast.Call) and (called := _qualname(node.value.func, self.m)):
+                self.p.returns_call.setdefault(key, called if "." in called else f"{self.m.name}.{called}")
         self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        # ": ping\n\n" written by the app itself: a keep-alive of its own on a plain StreamingResponse
+        if isinstance(node.value, str) and node.value.startswith(":") and node.value.endswith("\n"):
+            self.p.comment_lines.add(self.m.name)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         self.m.classes[node.name] = _class_attributes(node)
+        if any(_qualname(b, self.m).endswith(("BaseModel", "SQLModel")) for b in node.bases):
+            self.p.models[(self.m.name, node.name)] = node
         if any(_qualname(b, self.m).endswith("BaseSettings") for b in node.bases):
             self._settings_class(node)
         self.classes.append(node)
@@ -726,6 +1289,9 @@ class _Walker(ast.NodeVisitor):
             )
             return
         if isinstance(target, ast.Name) and self.scope is None and not self.classes and func:
+            # settings = Settings() / get_settings(): which class's defaults `settings.x` reads
+            self.p.instances[(self.m.name, name)] = func if "." in func else f"{self.m.name}.{func}"
+        if isinstance(target, ast.Name) and self.scope is None and not self.classes and func:
             # app = create_app(): a candidate factory, confirmed once every module is read
             if "." not in func:
                 self.p.factory_of[(self.m.name, name)] = ((self.m.name, func), line)
@@ -744,6 +1310,8 @@ class _Walker(ast.NodeVisitor):
         if self.funcs and _is_sse_marker(node, func, self.m, self.p):
             for enclosing in self.funcs:  # the helper and every function it is nested in
                 self.p.sse_direct.add((self.m.name, enclosing.name))
+                if not func.endswith("EventSourceResponse"):
+                    self.p.sse_plain.add((self.m.name, enclosing.name))
         read = _env_call(node, self.m, self.p, self.scope, self.cls)
         if read is not None:
             self.p.env_reads.append(read)
@@ -760,7 +1328,8 @@ class _Walker(ast.NodeVisitor):
                 prefix = "" if prefix_node is None else self.p.resolve_const(prefix_node, self.m, self.scope, self.cls)
                 if child:
                     self.p.includes.setdefault(self.m.name, []).append(
-                        _Include(owner, child, prefix if isinstance(prefix, str) else None, node.lineno)
+                        _Include(owner, child, prefix if isinstance(prefix, str) else None, node.lineno,
+                                 prefix_node if not isinstance(prefix, str) else None)
                     )
             elif method in ("add_api_route", "add_route") and node.args:
                 path = self.p.resolve_const(node.args[0], self.m, self.scope, self.cls)
@@ -771,9 +1340,10 @@ class _Walker(ast.NodeVisitor):
                     _RouteDef(owner, methods, path if isinstance(path, str) else None,
                               self.p.functions.get((self.m.name, name)), name, node.lineno, False)
                 )
-        if func.startswith("chromadb") and func.endswith((".PersistentClient", ".HttpClient", ".AsyncHttpClient")):
-            kind = "persistent" if func.endswith("PersistentClient") else "http"
+        kind = _chroma_kind(func)
+        if kind is not None:
             self.p.chroma_calls.append(_ChromaCall(kind, self.m, node, self.scope, self.cls))
+        self._state_call(node, func)
         if func in ("uvicorn.run", "uvicorn.main.run"):
             target = self.p.resolve_const(node.args[0], self.m, self.scope, self.cls) if node.args else None
             port_node = _kwarg(node, "port")
@@ -787,6 +1357,59 @@ class _Walker(ast.NodeVisitor):
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 and self.p.heartbeat is None:
                 self.p.heartbeat = Fact(float(value), "detected", f"{self.m.rel}:{node.lineno}", "EventSourceResponse(ping=...)")
         self.generic_visit(node)
+
+    def visit_If(self, node: ast.If) -> None:
+        test = node.test
+        if (not self.funcs and isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+                and test.left.id == "__name__" and len(test.comparators) == 1
+                and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value == "__main__"):
+            self.p.programs.setdefault(self.m.name, node.lineno)
+        self.generic_visit(node)
+
+    def visit_While(self, node: ast.While) -> None:
+        if isinstance(node.test, ast.Constant) and node.test.value is True:
+            self.p.loops.add(self.m.name)
+        self.generic_visit(node)
+
+    def _state_call(self, node: ast.Call, func: str) -> None:
+        """Calls that open a database, write files, reach a server or fetch a model."""
+        first = node.args[0] if node.args else None
+
+        def add(kind: str, expr: ast.AST | None, what: str = "") -> None:
+            self.p.state_calls.append(_Call(kind, self.m, node, self.scope, self.cls, expr, what))
+
+        last = func.rpartition(".")[2]
+        method = node.func.attr if isinstance(node.func, ast.Attribute) else ""
+        if func in ("sqlite3.connect", "aiosqlite.connect"):
+            add("sqlite-file", first or _kwarg(node, "database"))
+        elif last in ("create_engine", "create_async_engine") or func in ("databases.Database",):
+            add("db-url", first or _kwarg(node, "url"))
+        elif func.startswith(("redis", "aioredis")) and last in ("Redis", "StrictRedis", "from_url"):
+            add("redis", first or _kwarg(node, "url", "host"), "Redis")
+        elif func.startswith(("asyncpg", "psycopg", "psycopg2", "psycopg_pool")) and last in (
+                "connect", "create_pool", "ConnectionPool", "AsyncConnectionPool"):
+            add("postgres", first or _kwarg(node, "dsn", "conninfo"), "PostgreSQL")
+        elif func.startswith(("pymongo", "motor")) and last in ("MongoClient", "AsyncIOMotorClient"):
+            add("mongodb", first or _kwarg(node, "host"), "MongoDB")
+        elif func.startswith(("pika", "aio_pika")) and last in ("BlockingConnection", "connect", "connect_robust"):
+            add("rabbitmq", first, "RabbitMQ")
+        elif func.endswith("Celery") and func.startswith("celery"):
+            self.p.celery.setdefault(self.m.name, node.lineno)
+            broker = _kwarg(node, "broker")
+            if broker is not None:
+                add("redis" if "redis" in ast.unparse(broker).lower() else "rabbitmq", broker, "the Celery broker")
+        elif func in ("os.makedirs", "os.mkdir") or method == "mkdir":
+            add("write-dir", first if func.startswith("os.") else node.func.value)
+        elif func in ("open", "io.open", "aiofiles.open") and _write_mode(node):
+            add("write-file", first)
+        elif method in ("write_bytes", "write_text") and isinstance(node.func, ast.Attribute):
+            add("write-file", node.func.value)
+        elif (last in _MODEL_LOADERS and func.split(".")[0] in _MODEL_LIBRARIES) or (
+                method == "from_pretrained" and first is not None):
+            add("model", first or _kwarg(node, "model_name", "model", "repo_id", "model_name_or_path"), last)
+        elif method in ("create_collection", "get_or_create_collection") and _kwarg(node, "embedding_function") is None \
+                and any(v.startswith("chromadb") for v in self.m.aliases.values()):
+            add("model", None, "chroma-default")
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
         read = _env_call(node, self.m, self.p, self.scope, self.cls)
@@ -824,7 +1447,7 @@ class _Walker(ast.NodeVisitor):
             hint = response_class is not None and _qualname(response_class, self.m).endswith("EventSourceResponse")
             self.p.route_defs.setdefault(self.m.name, []).append(
                 _RouteDef(deco.func.value.id, methods, path if isinstance(path, str) else None,
-                          node, node.name, deco.lineno, hint)
+                          node, node.name, deco.lineno, hint, _status_code(_kwarg(deco, "status_code")))
             )
 
     def _settings_class(self, node: ast.ClassDef) -> None:
@@ -858,9 +1481,87 @@ class _Walker(ast.NodeVisitor):
             has_default = default_node is not None and not (
                 isinstance(default_node, ast.Constant) and default_node.value is Ellipsis)
             default = default_node.value if isinstance(default_node, ast.Constant) else None
-            read = EnvRead(env, self.m.rel, stmt.lineno, _text(default), has_default, "detected")
+            anchored = False
+            if default is None and default_node is not None:  # Path("data") / "chroma", BASE_DIR / "db"
+                traced = self.p.trace_path(default_node, self.m, None, node)
+                default, anchored = (traced.path, traced.anchored) if traced.path is not None else (None, False)
+            read = EnvRead(env, self.m.rel, stmt.lineno, _text(default), has_default, "detected", anchored,
+                           required=not has_default)
             self.p.env_reads.append(read)
             self.p.attr_env.setdefault(field_name, read)
+
+
+_MODEL_LOADERS = {"SentenceTransformer", "SentenceTransformerEmbeddingFunction", "HuggingFaceEmbeddings",
+                  "HuggingFaceEmbedding", "HuggingFaceBgeEmbeddings", "hf_hub_download", "snapshot_download",
+                  "pipeline", "DefaultEmbeddingFunction", "ONNXMiniLM_L6_V2", "TextEmbedding", "CrossEncoder"}
+
+
+# Keys of the model providers an app calls: never the key a client of the app sends.
+_PROVIDER_PREFIXES = ("OPENAI", "ANTHROPIC", "GROQ", "COHERE", "MISTRAL", "HF_", "HUGGINGFACE", "GOOGLE", "GEMINI",
+                      "AZURE", "AWS", "PINECONE", "LANGCHAIN", "LANGSMITH", "TOGETHER", "VOYAGE", "JINA", "DEEPSEEK",
+                      "XAI", "PERPLEXITY", "REPLICATE", "SENTRY", "FIREWORKS", "OPENROUTER", "NVIDIA", "TAVILY")
+
+
+def _status_code(node: ast.AST | None) -> int | None:
+    """201 from ``status_code=201`` or ``status.HTTP_201_CREATED``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, int):
+        return node.value
+    match = re.search(r"HTTP_(\d{3})", ast.unparse(node)) if node is not None else None
+    return int(match.group(1)) if match else None
+
+
+def _calls_named(node: ast.AST | None, module: _Module, names: tuple[str, ...]) -> list[ast.Call]:
+    if node is None:
+        return []
+    return [n for n in ast.walk(node) if isinstance(n, ast.Call) and _qualname(n.func, module).rpartition(".")[2] in names]
+
+
+_MODEL_LIBRARIES = {"sentence_transformers", "transformers", "huggingface_hub", "chromadb", "langchain_huggingface",
+                    "langchain_community", "langchain", "llama_index", "fastembed"}
+
+
+def _chroma_kind(func: str) -> str | None:
+    """What kind of Chroma client a call makes, by its qualified name."""
+    last = func.rpartition(".")[2]
+    if func.startswith("chromadb."):
+        return {"PersistentClient": "persistent", "HttpClient": "http", "AsyncHttpClient": "http",
+                "CloudClient": "http", "EphemeralClient": "ephemeral", "Client": "client"}.get(last)
+    if func.startswith("langchain") and (last == "Chroma" or func.endswith((".Chroma.from_documents",
+                                                                            ".Chroma.from_texts"))):
+        return "langchain"
+    if func.startswith("llama_index") and (last == "ChromaVectorStore" or func.endswith(".ChromaVectorStore.from_params")):
+        return "llamaindex"
+    return None
+
+
+def _write_mode(call: ast.Call) -> bool:
+    mode = call.args[1] if len(call.args) > 1 else _kwarg(call, "mode")
+    return isinstance(mode, ast.Constant) and isinstance(mode.value, str) and any(c in mode.value for c in "wax+")
+
+
+_SERVERS = {"postgres": ("postgres",), "mysql": ("mysql", "mariadb"), "mongodb": ("mongodb",),
+            "redis": ("redis", "rediss")}
+_SERVER_NAMES = {"postgres": "PostgreSQL", "mysql": "MySQL", "mongodb": "MongoDB", "redis": "Redis",
+                 "rabbitmq": "RabbitMQ"}
+_WORKER_WORDS = ("worker", "consumer", "queue", "jobs", "scheduler", "tasks", "indexer", "watcher")
+
+
+def _sqlite_path(url: str | None) -> str | None:
+    """The file of ``sqlite:///./app.db`` (relative) or ``sqlite:////data/app.db`` (absolute)."""
+    if not url:
+        return None
+    rest = url.split(":///", 1)[1] if ":///" in url else ""
+    rest = rest.split("?", 1)[0]
+    if not rest or rest == ":memory:" or "mode=memory" in url:
+        return None
+    return rest
+
+
+def _data_key(use) -> str:
+    """One name for the same data, whoever opens it: chroma:CHROMA_DB_PATH, sqlite:./app.db."""
+    kind = "chroma" if isinstance(use, ChromaUse) else use.kind
+    where = use.env or posixpath.normpath(use.path or "")
+    return f"{kind}:{where}"
 
 
 # --- small AST helpers -------------------------------------------------------------------
@@ -954,7 +1655,7 @@ def _env_call(node: ast.AST, module: _Module, project: _Project, scope, cls) -> 
         if _qualname(node.value, module) == "os.environ":
             key = node.slice
             if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                return EnvRead(key.value, module.rel, node.lineno, None, False, "detected")
+                return EnvRead(key.value, module.rel, node.lineno, None, False, "detected", required=True)
         return None
     if not isinstance(node, ast.Call) or not node.args:
         return None
@@ -965,8 +1666,12 @@ def _env_call(node: ast.AST, module: _Module, project: _Project, scope, cls) -> 
     func = _qualname(node.func, module)
     default_node = node.args[1] if len(node.args) > 1 else _kwarg(node, "default")
     default = project.resolve_const(default_node, module, scope, cls) if default_node is not None else None
+    anchored = False
+    if default is None and default_node is not None and func in _GETENV:
+        traced = project.trace_path(default_node, module, scope, cls, 1)  # os.getenv("X", str(BASE / "db"))
+        default, anchored = (traced.path, traced.anchored) if traced.path is not None else (None, False)
     if func in _GETENV:
-        return EnvRead(name, module.rel, node.lineno, _text(default), default_node is not None, "detected")
+        return EnvRead(name, module.rel, node.lineno, _text(default), default_node is not None, "detected", anchored)
     if not _ENV_NAME.match(name) or len(name) < 2:
         return None
     receiver = func.rpartition(".")[0].lower()
@@ -981,8 +1686,9 @@ def _env_call(node: ast.AST, module: _Module, project: _Project, scope, cls) -> 
         or (isinstance(node.func, ast.Name) and node.func.id in ("config", "env", "getenv"))
         or (method == "get" and ("env" in receiver or "config" in receiver))
     )
-    if helper:
-        return EnvRead(name, module.rel, node.lineno, _text(default), default_node is not None, "guessed")
+    if helper:  # decouple's config("X") and environs' env.str("X") raise without a default
+        return EnvRead(name, module.rel, node.lineno, _text(default), default_node is not None, "guessed",
+                       required=default_node is None and method not in ("get", "optional"))
     return None
 
 
@@ -1134,12 +1840,59 @@ def _server(facts: AppFacts) -> Fact:
     return Fact("uvicorn", "guessed", source, why)
 
 
-def _name(root: Path) -> Fact:
-    project_name = _pyproject(root).get("project", {}).get("name") if (root / "pyproject.toml").is_file() else None
-    if isinstance(project_name, str) and (label := dns_label(project_name)):
-        return Fact(label, "detected", "pyproject.toml", "[project].name")
-    label = dns_label(root.name) or "app"
-    return Fact(label, "guessed", None, f"from the directory name {root.name!r}")
+# Directory names that say where code sits in a repository, not what the project is called.
+_GENERIC_NAMES = {"backend", "api", "server", "app", "apps", "service", "services", "src", "web", "python", "core",
+                  "project", "code", "main", "site", "application", "fastapi", "py"}
+
+
+def _name(root: Path, context: Path | None = None) -> Fact:
+    for where in dict.fromkeys([context or root, root]):
+        data = _pyproject(where) if (where / "pyproject.toml").is_file() else {}
+        project = data.get("project", {}) if isinstance(data.get("project"), dict) else {}
+        poetry = data.get("tool", {}).get("poetry", {}) if isinstance(data.get("tool"), dict) else {}
+        project_name = project.get("name") or (poetry.get("name") if isinstance(poetry, dict) else None)
+        label = dns_label(project_name) if isinstance(project_name, str) else ""
+        if label and label not in _GENERIC_NAMES:
+            rel = (where / "pyproject.toml").relative_to(root).as_posix() if where != root else "pyproject.toml"
+            return Fact(label, "detected", rel, "[project].name")
+    repo = _repository_root(root)
+    if repo is not None and dns_label(repo.name) and dns_label(repo.name) not in _GENERIC_NAMES:
+        return Fact(dns_label(repo.name), "guessed", None, f"from the repository's directory name {repo.name!r}")
+    for directory in (root, *root.parents[:3]):
+        label = dns_label(directory.name)
+        if label and label not in _GENERIC_NAMES:
+            why = f"from the directory name {directory.name!r}"
+            return Fact(label, "guessed", None, why if directory == root else why + f" ({root.name!r} says where, not what)")
+    return Fact(dns_label(root.name) or "app", "guessed", None, f"from the directory name {root.name!r}")
+
+
+def _repository_root(root: Path) -> Path | None:
+    for directory in (root, *list(root.parents)[:6]):
+        if (directory / ".git").exists():
+            return directory
+    return None
+
+
+def _has_python_pin(where: Path) -> bool:
+    return any((where / n).is_file() for n in (".python-version", "runtime.txt", "pyproject.toml"))
+
+
+def _context(root: Path, app_dir: str | None) -> str:
+    """The nearest directory at or above the app's import root with a dependency file."""
+    start = root / (app_dir or ".")
+    for directory in (start, *start.parents):
+        if directory != root and root not in directory.parents:
+            break
+        if any((directory / n).is_file() for n in ("requirements.txt", "pyproject.toml")):
+            return directory.relative_to(root).as_posix() or "."
+    return "."
+
+
+def _module_of_file(project: _Project, rel: str) -> str | None:
+    for module in project.modules:
+        if module.rel == rel:
+            return module.name
+    return None
 
 
 def dns_label(text: str) -> str:

@@ -127,8 +127,8 @@ class Captured:
 def preflight(plan: Plan, values: Mapping[str, str]) -> None:
     """Raise ProblemsError before step 1 if a secret cannot travel in its step's stdin format."""
     for step in plan.steps:
-        if step.stdin:
-            stdin_text(step.stdin.format, step.stdin.secrets, values)
+        if step.stdin and step.stdin.present(values):
+            stdin_text(step.stdin.format, step.stdin.present(values), values)
 
 
 # --- paths --------------------------------------------------------------------------------
@@ -238,6 +238,9 @@ class Runner:
             raise KeyError(f"step {index} needs secrets that were not resolved: {', '.join(missing)}")
         started = time.monotonic()
         try:
+            if step.stdin is not None and not step.stdin.present(self.secrets):
+                self._done(label, "skipped", "no value to send (its secrets are optional and unset), skipping")
+                return StepResult(index, step, "skipped", seconds=time.monotonic() - started)
             if step.skip_if is not None and self._probe_says_skip(step):
                 self._done(label, "skipped", f"{skip_reason(step.skip_if)}, skipping")
                 return StepResult(index, step, "skipped", seconds=time.monotonic() - started)
@@ -273,7 +276,8 @@ class Runner:
         env = self._child_env(step)
         cwd = self._cwd(step)
         try:
-            data = stdin_text(step.stdin.format, step.stdin.secrets, self.secrets).encode() if step.stdin else None
+            data = (stdin_text(step.stdin.format, step.stdin.present(self.secrets), self.secrets).encode()
+                    if step.stdin else None)
         except ProblemsError as error:  # a value this CLI's stdin format cannot carry
             message = str(error)
             self._done(label, "failed", message)
@@ -809,7 +813,9 @@ def plan_as_dict(plan: Plan, secrets_set: Mapping[str, bool] | None = None) -> d
             "description": step.description,
             "argv": list(step.argv),
             "command": show(step.argv),
-            "stdin": ({"secrets": list(step.stdin.secrets), "format": step.stdin.format} if step.stdin else None),
+            "stdin": ({"secrets": list(step.stdin.secrets), "format": step.stdin.format,
+                       **({"optional": list(step.stdin.optional)} if step.stdin.optional else {})}
+                      if step.stdin else None),
             "env": dict(step.env),
             "pass_secrets": list(step.pass_secrets),
             "pass_if_set": list(step.pass_if_set),
@@ -850,7 +856,8 @@ def print_plan(plan: Plan, secrets_set: Mapping[str, bool] | None = None, mask: 
         out.print(f"[bold][{index}/{total}][/bold] {console.escape(step.description)}")
         command = show(step.argv)
         if step.stdin:
-            command += f" <stdin: {', '.join(step.stdin.secrets)}>"
+            sent = [*step.stdin.secrets, *(f"{n} (when set)" for n in step.stdin.optional)]
+            command += f" <stdin: {', '.join(sent)}>"
         if step.pipe_to:
             command += f" | {show(step.pipe_to)}"
         if step.background:

@@ -42,10 +42,16 @@ class Resolved:
     missing: tuple[str, ...] = ()  # required, and not set
     empty: tuple[str, ...] = ()  # required, set to "": platforms reject or ignore empty secrets
     left_out: tuple[str, ...] = ()  # optional, with no value: the steps go on without them
+    unmet: tuple[tuple[str, ...], ...] = ()  # alternatives none of which has a value
 
     @property
     def unset(self) -> tuple[str, ...]:
         return self.missing + self.empty
+
+    @property
+    def not_ready(self) -> bool:
+        """Something `up` needs before step 1 has no value."""
+        return bool(self.unset or self.unmet)
 
     def masker(self) -> Masker:
         return Masker(self.values.values())
@@ -71,7 +77,9 @@ def required_names(plan: Plan) -> list[str]:
 def optional_names(plan: Plan) -> list[str]:
     """The secrets steps pass only when they have a value (and that no step requires)."""
     required = set(required_names(plan))
-    return [n for n in dict.fromkeys(n for s in plan.steps for n in s.pass_if_set) if n not in required]
+    sent = [n for s in plan.steps for n in (*s.pass_if_set, *(s.stdin.optional if s.stdin else ()))]
+    sent += [n for group in plan.secret_groups for n in group]
+    return [n for n in dict.fromkeys(sent) if n not in required]
 
 
 def platform_tokens(environ: Mapping[str, str]) -> list[str]:
@@ -80,11 +88,13 @@ def platform_tokens(environ: Mapping[str, str]) -> list[str]:
 
 
 def resolve(names: Iterable[str], env_file: Path | None = None,
-            environ: Mapping[str, str] | None = None, optional: Iterable[str] = ()) -> Resolved:
+            environ: Mapping[str, str] | None = None, optional: Iterable[str] = (),
+            groups: Iterable[tuple[str, ...]] = ()) -> Resolved:
     """Look up each name in the environment, then in ``env_file``.
 
     ``names`` are required (unset ones end in ``missing``/``empty``); ``optional`` ones
-    with no value end in ``left_out``.
+    with no value end in ``left_out``; a group of alternatives none of which has a value
+    ends in ``unmet``.
     """
     environ = os.environ if environ is None else environ
     from_file = read_env_file(env_file, environ) if env_file is not None else {}
@@ -105,7 +115,8 @@ def resolve(names: Iterable[str], env_file: Path | None = None,
             empty.append(name)
         else:
             missing.append(name)
-    return Resolved(values, sources, tuple(missing), tuple(empty), tuple(left_out))
+    unmet = tuple(tuple(g) for g in groups if not any(n in values for n in g))
+    return Resolved(values, sources, tuple(missing), tuple(empty), tuple(left_out), unmet)
 
 
 def unset_problem(resolved: Resolved, target: str, env_file: Path | None = None,
@@ -123,6 +134,13 @@ def unset_problem(resolved: Resolved, target: str, env_file: Path | None = None,
             fix=f"export {name}=... in {where}, or put {name}=... in a file and pass --env-file FILE "
                 "(keep that file out of git)",
             **(declared or {}).get(name, {}),
+        ))
+    for group in resolved.unmet:
+        names = ", ".join(group)
+        problems.append(Problem(
+            f"none of the secrets {names} is set; `up --target {target}` needs one of them (any_of)",
+            fix=f"export one of them ({group[0]}=...) in {where}, or put it in a file and pass --env-file FILE",
+            **(declared or {}).get(group[0], {}),
         ))
     return ProblemsError(problems, exitcodes.NOT_READY)
 

@@ -111,6 +111,11 @@ class Build(Model):
     system_packages: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9+.-]*$")]] = Field(
         default_factory=list, description="Debian packages the app needs at run time."
     )
+    exclude: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="Paths in the build context the image leaves out (data the app wrote locally, caches), "
+                    "in .dockerignore syntax; added to the generated .dockerignore.",
+    )
 
 
 class Health(Model):
@@ -123,7 +128,9 @@ class Health(Model):
 class Streaming(Model):
     paths: list[Annotated[str, Field(pattern=r"^/")]] = Field(description="Paths that answer with SSE.")
     max_duration: Duration = Field(600.0, description="Longest a client stays connected to one stream.")
-    heartbeat: Duration = Field(15.0, description="Interval of the keep-alive comment the app sends.")
+    heartbeat: Duration | None = Field(
+        15.0, description="Interval of the keep-alive comment the app sends; null when it sends none "
+                          "(a plain StreamingResponse): then idle cutoffs can end a quiet stream.")
 
 
 class Volume(Model):
@@ -154,8 +161,17 @@ class Request(Model):
 
 
 class StreamCheck(Model):
+    """The stream `verify` holds open: a GET, or a POST with a JSON body (a chat endpoint)."""
+
+    method: Literal["GET", "POST"] = "GET"
     path: str = Field(pattern=r"^/")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Values may name secrets as ${NAME}; they are read at run time."
+    )
+    json_body: Any = Field(None, alias="json", description="The request body (POST); `{marker}` is filled in.")
     hold: Duration | None = Field(None, description="How long to hold it open; default: one heartbeat and a bit.")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class Verify(Model):
@@ -164,6 +180,37 @@ class Verify(Model):
     write: Request | None = None
     read: Request | None = None
     stream: StreamCheck | None = None
+
+
+class OptionalSecret(Model):
+    """A secret named with options: ``{name: SENTRY_DSN, optional: true}``."""
+
+    name: EnvName
+    optional: bool = Field(False, description="true: the service starts without it; `up` sends it when set.")
+
+
+class AnyOfSecrets(Model):
+    """Alternatives: the service needs at least one of these (``{any_of: [OPENAI_API_KEY, ANTHROPIC_API_KEY]}``)."""
+
+    any_of: list[EnvName] = Field(min_length=2, description="`up` needs a value for one of them at least.")
+
+
+def _secret_kind(value: object) -> str | None:
+    if isinstance(value, str):
+        return "[name]"
+    if isinstance(value, (AnyOfSecrets, OptionalSecret)):
+        return "[any_of]" if isinstance(value, AnyOfSecrets) else "[ref]"
+    if isinstance(value, dict):
+        return "[any_of]" if "any_of" in value else "[ref]"
+    return None
+
+
+# The tags are in brackets so that error locations drop them, as they drop validator names.
+SecretEntry = Annotated[
+    Annotated[EnvName, Tag("[name]")] | Annotated[OptionalSecret, Tag("[ref]")] | Annotated[AnyOfSecrets, Tag("[any_of]")],
+    Discriminator(_secret_kind, custom_error_type="secret_entry",
+                  custom_error_message="a secret is a name, {name: NAME, optional: true} or {any_of: [A, B]}"),
+]
 
 
 class Service(Model):
@@ -176,7 +223,10 @@ class Service(Model):
     env: dict[EnvName, EnvEntry] = Field(
         default_factory=dict, json_schema_extra={"additionalProperties": False},
         description="Plain values, or {service: NAME} for another service's address on each platform.")
-    secrets: list[EnvName] = Field(default_factory=list, description="Names only; values never go in this file.")
+    secret_entries: list[SecretEntry] = Field(
+        default_factory=list, alias="secrets",
+        description="Names only; values never go in this file. A name is required; "
+                    "{name: NAME, optional: true} may be left unset; {any_of: [A, B]} needs one of them.")
     resources: Resources = Field(default_factory=Resources)
     replicas: int = Field(1, ge=1, le=100)
     store: str | None = Field(None, description="Name of a server-mode store under `stores:` this service uses.")
@@ -185,6 +235,34 @@ class Service(Model):
     scale_to_zero: bool = Field(False, description="Stop when idle; the next request starts it again (a cold "
                                 "start), where the platform can.")
     verify: Verify | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every secret name the service may receive, in the order written."""
+        names: list[str] = []
+        for entry in self.secret_entries:
+            names.extend(entry.any_of if isinstance(entry, AnyOfSecrets) else
+                         [entry.name if isinstance(entry, OptionalSecret) else entry])
+        return list(dict.fromkeys(names))
+
+    @property
+    def required_secrets(self) -> list[str]:
+        """Names that must have a value before a hosted `up`."""
+        return [e if isinstance(e, str) else e.name for e in self.secret_entries
+                if isinstance(e, str) or (isinstance(e, OptionalSecret) and not e.optional)]
+
+    @property
+    def optional_secrets(self) -> list[str]:
+        """Names sent when they have a value: optional ones and alternatives."""
+        required = set(self.required_secrets)
+        return [n for n in self.secrets if n not in required]
+
+    @property
+    def secret_groups(self) -> list[tuple[str, ...]]:
+        """Alternatives, each needing one value at least."""
+        return [tuple(e.any_of) for e in self.secret_entries if isinstance(e, AnyOfSecrets)]
 
     @property
     def plain_env(self) -> dict[str, str]:
@@ -364,6 +442,8 @@ class FargateTarget(Model):
 
 class LocalTarget(Model):
     port: int | None = Field(None, ge=1, le=65535, description="Host port; default: the service's port.")
+    python: str | None = Field(None, pattern=r"^3\.\d{1,2}$",
+                               description="Python version of the local virtualenv; default: build.python.")
 
 
 class GithubTarget(Model):
@@ -417,3 +497,13 @@ def store_urls(spec: Spec, target: str) -> dict[str, str]:
     """Stores that already run elsewhere for this target (`targets.<target>.store_urls`)."""
     config = getattr(spec.targets, target, None)
     return dict(getattr(config, "store_urls", None) or {})
+
+
+# The env var a volume's mount path goes in when the app has none yet: what `init` suggests
+# and what `up --target local` asks for are this one name.
+_SUGGESTED_ENV = {"chroma_data": "CHROMA_DB_PATH", "sqlite_data": "DB_DIR", "uploads": "UPLOAD_DIR"}
+
+
+def suggested_env(volume: str) -> str:
+    """``CHROMA_DB_PATH`` for chroma_data, ``UPLOAD_DIR`` for uploads, ``<NAME>_DIR`` otherwise."""
+    return _SUGGESTED_ENV.get(volume) or f"{volume.upper()}_DIR"

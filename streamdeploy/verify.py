@@ -165,7 +165,9 @@ class Prepared:
 
 
 def prepare(request: Any, marker: str, env: Mapping[str, str]) -> Prepared:
-    """The description's request with the marker filled in and ${NAME} read from ``env``."""
+    """The description's request with the marker filled in and ${NAME} read from ``env``.
+
+    ``request`` is a verify ``Request``, or a ``StreamCheck`` (no expectations: 200)."""
     headers: dict[str, str] = {}
     dropped: list[tuple[str, str]] = []
     values: list[str] = []
@@ -180,13 +182,14 @@ def prepare(request: Any, marker: str, env: Mapping[str, str]) -> Prepared:
         for name in _SECRET_REF.findall(template):
             values.append(env[name])
         headers[header] = _SECRET_REF.sub(lambda m: env[m.group(1)], template)
+    expect_text = getattr(request, "expect_text", None)
     return Prepared(
         method=request.method,
         path=request.path.replace("{marker}", marker),
         json_body=_fill(request.json_body, marker),
         headers=headers,
-        expect_status=request.expect_status,
-        expect_text=request.expect_text.replace("{marker}", marker) if request.expect_text else None,
+        expect_status=getattr(request, "expect_status", 200),
+        expect_text=expect_text.replace("{marker}", marker) if expect_text else None,
         dropped=dropped,
         secret_values=[v for v in values if v],
     )
@@ -236,13 +239,18 @@ def _snippet(text: str) -> str:
 
 
 def check_health(client: Any, base: str, path: str, timeout: float, request_timeout: float,
-                 progress: Progress | None = None) -> Check:
-    """GET path until 2xx; waits 0.25 s, 0.5 s, 1 s ... (at most 5 s) between tries."""
+                 progress: Progress | None = None, grace: float | None = None) -> Check:
+    """GET path until 2xx; waits 0.25 s, 0.5 s, 1 s ... (at most 5 s) between tries.
+
+    ``grace``: once the app answers, how long an unhealthy answer (a 503 while it loads) may
+    last before that answer is the result: a server that keeps saying 503 is reported as
+    503, not as a timeout two minutes later."""
     import httpx
 
     start = time.monotonic()
     deadline = start + max(timeout, 0.0)
     delay, attempts, last = 0.25, 0, "no answer"
+    answered_at: float | None = None
     if progress:
         progress(f"waiting for GET {path} to answer (up to {timeout:g} s)")
     while True:
@@ -260,6 +268,12 @@ def check_health(client: Any, base: str, path: str, timeout: float, request_time
                              time.monotonic() - start,
                              {"status": response.status_code, "attempts": attempts, "latency_s": round(took, 4)})
             last = f"{response.status_code} {_snippet(response.text)}".rstrip()
+            answered_at = sent if answered_at is None else answered_at
+            if grace is not None and time.monotonic() - answered_at >= grace:
+                return Check("health", "failed",
+                             f"GET {path} → {last} (it has answered so for {duration_text(time.monotonic() - answered_at)}, "
+                             f"past health.grace, {attempts} tries)", time.monotonic() - start,
+                             {"attempts": attempts, "status": response.status_code})
         now = time.monotonic()
         if now >= deadline:
             return Check("health", "failed",
@@ -269,26 +283,44 @@ def check_health(client: Any, base: str, path: str, timeout: float, request_time
         delay = min(delay * 2, 5.0)
 
 
-def check_stream(base: str, path: str, heartbeat: float, hold: float | None,
-                 progress: Progress | None = None) -> Check:
-    """Hold an SSE stream open until a heartbeat arrived and ``hold`` seconds passed."""
+# How long a stream whose app sends no heartbeat gets to deliver its first event.
+_NO_HEARTBEAT_WAIT = 10.0
+
+
+def check_stream(base: str, path: str, heartbeat: float | None, hold: float | None,
+                 progress: Progress | None = None, request: Prepared | None = None) -> Check:
+    """Hold an SSE stream open until a heartbeat arrived and ``hold`` seconds passed.
+
+    ``request``: the stream's method, headers and JSON body (a POST chat stream with a bearer
+    token); default a plain GET of ``path``. With ``heartbeat`` None (the app sends none) the
+    stream passes on its first event, and may end after it, as a chat answer does.
+    """
     import asyncio
 
     hold = hold or 0.0
     # Long enough for one heartbeat with some slack, and for the whole hold.
-    deadline = max(hold, heartbeat * 1.5 + 2.0)
+    deadline = max(hold, heartbeat * 1.5 + 2.0 if heartbeat is not None else _NO_HEARTBEAT_WAIT)
+    method = request.method if request is not None else "GET"
     if progress:
-        wait = f"{hold:g} s" if hold >= heartbeat else f"a heartbeat (every {heartbeat:g} s)"
-        progress(f"holding GET {path} open for {wait}")
-    return asyncio.run(_hold_stream(base + path, path, heartbeat, hold, deadline))
+        wait = (f"{hold:g} s" if heartbeat is None or hold >= heartbeat else f"a heartbeat (every {heartbeat:g} s)")
+        if heartbeat is None and not hold:
+            wait = "its first event (the app sends no heartbeat)"
+        progress(f"holding {method} {path} open for {wait}")
+    return asyncio.run(_hold_stream(base + path, path, heartbeat, hold, deadline, request))
 
 
-async def _hold_stream(url: str, path: str, heartbeat: float, hold: float, deadline: float) -> Check:
+async def _hold_stream(url: str, path: str, heartbeat: float | None, hold: float, deadline: float,
+                       request: Prepared | None = None) -> Check:
     import asyncio
 
     import httpx
 
-    facts: dict[str, Any] = {"path": path, "heartbeat_expected_s": heartbeat}
+    method = request.method if request is not None else "GET"
+    shown = f"{method} {path}"
+    finite = heartbeat is None or method != "GET"  # a chat answer streams, then ends
+    facts: dict[str, Any] = {"path": path, "method": method, "heartbeat_expected_s": heartbeat}
+    if request is not None and request.dropped:
+        facts["headers_left_out"] = [h for h, _ in request.dropped]
     first_event = first_heartbeat = None
     heartbeats = events = 0
     in_event = False
@@ -298,18 +330,25 @@ async def _hold_stream(url: str, path: str, heartbeat: float, hold: float, deadl
     try:
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client:
             start = time.monotonic()  # after the client exists: building its TLS context takes ~0.1 s
-            async with client.stream("GET", url, headers={"Accept": "text/event-stream", "Cache-Control": "no-cache"}) as r:
+            headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache",
+                       **(request.headers if request is not None else {})}
+            body = {"json": request.json_body} if request is not None and request.json_body is not None else {}
+            async with client.stream(method, url, headers=headers, **body) as r:
                 headers_at = time.monotonic() - start
                 facts["headers_s"] = round(headers_at, 4)
                 content_type = r.headers.get("content-type", "")
                 facts["content_type"] = content_type
                 if r.status_code != 200:
-                    body = (await r.aread()).decode("utf-8", "replace")
-                    return Check("stream", "failed", f"GET {path} → {r.status_code}: {_snippet(body)}",
+                    text = (await r.aread()).decode("utf-8", "replace")
+                    hint = ""
+                    if r.status_code in (401, 403) and request is not None and request.dropped:
+                        hint = f"; set {request.dropped[0][1]} (environment or .env) so verify can authenticate"
+                    detail = f"{shown} → {r.status_code}: {_snippet(text)}{hint}"
+                    return Check("stream", "failed", redact(detail, request.secret_values if request else []),
                                  time.monotonic() - start, facts)
                 if not content_type.split(";")[0].strip().lower() == "text/event-stream":
                     return Check("stream", "failed",
-                                 f"GET {path} answered with content type `{content_type or 'none'}`, "
+                                 f"{shown} answered with content type `{content_type or 'none'}`, "
                                  "not text/event-stream", time.monotonic() - start, facts)
                 try:
                     async with asyncio.timeout(deadline):
@@ -327,7 +366,8 @@ async def _hold_stream(url: str, path: str, heartbeat: float, hold: float, deadl
                                 in_event = False
                             else:
                                 in_event = True
-                            if first_heartbeat is not None and now >= hold:
+                            if now >= hold and (first_heartbeat is not None
+                                                or (heartbeat is None and first_event is not None)):
                                 break
                         else:
                             ended_early = True
@@ -337,7 +377,7 @@ async def _hold_stream(url: str, path: str, heartbeat: float, hold: float, deadl
         if first_heartbeat is not None and time.monotonic() - start >= hold:
             pass  # broke after we had what we needed; the check stands
         else:
-            return Check("stream", "failed", f"GET {path}: {_describe_error(err)} after {duration_text(time.monotonic() - start)}",
+            return Check("stream", "failed", f"{shown}: {_describe_error(err)} after {duration_text(time.monotonic() - start)}",
                          time.monotonic() - start, facts)
     held = time.monotonic() - start
     facts.update(held_s=round(held, 3), heartbeats=heartbeats, events=events,
@@ -346,18 +386,25 @@ async def _hold_stream(url: str, path: str, heartbeat: float, hold: float, deadl
     timing = f"headers in {duration_text(facts['headers_s'])}"
     if first_event is not None:
         timing += f", first event in {duration_text(first_event)}"
+    if finite and first_event is not None and (ended_early or first_heartbeat is None):
+        how = f"{events} event{'s' if events != 1 else ''}" + (", then it ended" if ended_early else "")
+        beat = "; the app sends no heartbeat" if heartbeat is None else ""
+        return Check("stream", "ok", f"{shown}: text/event-stream, {timing}, {how}{beat}", held, facts)
     if ended_early and (first_heartbeat is None or held < hold):
         return Check("stream", "failed",
-                     f"GET {path}: the stream ended after {duration_text(held)}, before "
-                     + ("the hold time" if first_heartbeat is not None else "any heartbeat")
+                     f"{shown}: the stream ended after {duration_text(held)}, before "
+                     + ("the hold time" if first_heartbeat is not None else
+                        "any event" if heartbeat is None else "any heartbeat")
                      + f" ({timing}); a stream must stay open", held, facts)
+    if heartbeat is None:
+        return Check("stream", "failed", f"{shown}: no event in {duration_text(held)} ({timing})", held, facts)
     if first_heartbeat is None:
         return Check("stream", "failed",
-                     f"GET {path}: no heartbeat (a comment line starting with `:`) in {duration_text(held)}; "
+                     f"{shown}: no heartbeat (a comment line starting with `:`) in {duration_text(held)}; "
                      f"the app should send one every {heartbeat:g} s (streaming.heartbeat) or proxies "
                      f"close idle streams ({timing})", held, facts)
     return Check("stream", "ok",
-                 f"GET {path}: text/event-stream, {timing}, heartbeat at {duration_text(first_heartbeat)}, held {duration_text(held)}",
+                 f"{shown}: text/event-stream, {timing}, heartbeat at {duration_text(first_heartbeat)}, held {duration_text(held)}",
                  held, facts)
 
 
@@ -441,14 +488,15 @@ def run_checks(
         report.notes.append(f"service `{name}` has no port (a worker); checked GET {health_path} at {base} anyway")
 
     with httpx.Client(follow_redirects=True, headers={"User-Agent": "streamdeploy-verify"}) as client:
-        health = check_health(client, base, health_path, timeout, request_timeout, progress)
+        grace = svc.health.grace if svc is not None and svc.health else None
+        health = check_health(client, base, health_path, timeout, request_timeout, progress, grace)
         report.checks.append(health)
         if not health.ok:
             for skipped in ("stream", "persistence"):
                 report.checks.append(Check(skipped, "skipped", "not tried: the service is not healthy"))
             return report
 
-        report.checks.append(_stream_check(base, name, svc, progress))
+        report.checks.append(_stream_check(base, name, svc, progress, env))
 
         verify = svc.verify if svc is not None else None
         if verify is None or (verify.write is None and verify.read is None):
@@ -528,12 +576,15 @@ def _resolve_expected(expect_marker: str | None, root: Path | None, base: str, s
     return expect_marker
 
 
-def _stream_check(base: str, name: str | None, svc: Any, progress: Progress | None) -> Check:
+def _stream_check(base: str, name: str | None, svc: Any, progress: Progress | None,
+                  env: Mapping[str, str] | None = None) -> Check:
     verify = svc.verify if svc is not None else None
     streaming = svc.streaming if svc is not None else None
     heartbeat = streaming.heartbeat if streaming else _DEFAULT_HEARTBEAT
     if verify is not None and verify.stream is not None:
-        return check_stream(base, verify.stream.path, heartbeat, verify.stream.hold, progress)
+        stream = verify.stream
+        request = prepare(stream, new_marker(), os.environ if env is None else env)
+        return check_stream(base, request.path, heartbeat, stream.hold, progress, request)
     if streaming is None:
         why = "no streamdeploy.yaml" if svc is None else f"service `{name}` declares no streaming paths"
         return Check("stream", "skipped", why)

@@ -78,3 +78,6 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, input:
 def assert_no_traceback(result: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in result.stderr, result.stderr
     assert "Traceback" not in result.stdout, result.stdout
+
+# The corpus apps are services, not tests: their own tests/ folders are part of what `init` reads.
+collect_ignore_glob = ["corpus/apps/*"]

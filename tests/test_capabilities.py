@@ -53,13 +53,13 @@ def found(findings, target: str, rule: str, severity: str | None = None) -> list
             and (severity is None or f.severity == severity)]
 
 
-REAL_SCAN = capabilities._scan_routes
+REAL_SCAN = capabilities._scan
 
 
 @pytest.fixture(autouse=True)
 def no_app_scanner(monkeypatch):
     """Route checks read the app's source; tests that want routes give them."""
-    monkeypatch.setattr(capabilities, "_scan_routes", lambda where: None)
+    monkeypatch.setattr(capabilities, "_scan", lambda where: None)
 
 
 # ----------------------------------------------------------------------------- the data
@@ -410,7 +410,10 @@ class _Route:
 
 
 def _with_routes(monkeypatch, routes):
-    monkeypatch.setattr(capabilities, "_scan_routes", lambda where: list(routes) or None)
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(capabilities, "_scan", lambda where: SimpleNamespace(routes=list(routes), app=None,
+                                                                            needs=[], root=where))
 
 
 def test_a_health_path_the_app_does_not_serve(tmp_path, monkeypatch):
@@ -481,7 +484,7 @@ def test_routes_under_an_unknown_prefix_only_earn_a_note(tmp_path, monkeypatch):
 
 
 def test_the_real_scanner_finds_the_example_app_routes(monkeypatch):
-    monkeypatch.setattr(capabilities, "_scan_routes", REAL_SCAN)
+    monkeypatch.setattr(capabilities, "_scan", REAL_SCAN)
     findings = capabilities.check(loader.load(EXAMPLES / "app" / "streamdeploy.yaml"), [], today=TODAY)
     assert not [f for f in findings if "path" in f.rule]
 

@@ -17,7 +17,7 @@ HOURS = 730  # a month of per-second / per-hour billing
 
 @pytest.fixture(autouse=True)
 def no_app_scanner(monkeypatch):
-    monkeypatch.setattr(capabilities, "_scan_routes", lambda where: None)
+    monkeypatch.setattr(capabilities, "_scan", lambda where: None)
 
 
 def p(name):

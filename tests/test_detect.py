@@ -238,7 +238,7 @@ def test_a_prefix_we_cannot_read_is_marked(tmp_path):
 
 
 def test_a_router_that_is_never_included_keeps_its_own_prefix(tmp_path):
-    tree(tmp_path, {"main.py": MINIMAL, "extra.py": """\
+    tree(tmp_path, {"main.py": "import extra\n" + MINIMAL, "extra.py": """\
         from fastapi import APIRouter
         router = APIRouter(prefix="/extra")
 
@@ -247,6 +247,17 @@ def test_a_router_that_is_never_included_keeps_its_own_prefix(tmp_path):
         """})
     (route,) = scan_app(tmp_path).routes
     assert (route.path, route.resolved) == ("/extra/x", False)
+
+
+def test_routes_of_modules_the_app_never_imports_are_not_the_service(tmp_path):
+    tree(tmp_path, {"main.py": MINIMAL, "tools/debug_server.py": """\
+        from fastapi import APIRouter
+        router = APIRouter()
+
+        @router.get("/debug")
+        def x(): ...
+        """})
+    assert scan_app(tmp_path).routes == []
 
 
 @pytest.mark.parametrize("paths,expected", [
@@ -512,3 +523,129 @@ def test_a_missing_or_empty_directory(tmp_path):
 def test_the_scan_is_deterministic():
     first, second = scan_app(EXAMPLES / "app"), scan_app(EXAMPLES / "app")
     assert first.routes == second.routes and first.env_reads == second.env_reads and first.notes == second.notes
+
+
+# --- what the corpus taught: storage, needs, workers, monorepos, routers, streams ------------------
+
+
+@pytest.mark.parametrize("code,expected", [
+    ("import chromadb\nfrom chromadb.config import Settings\n"
+     "c = chromadb.Client(Settings(is_persistent=True, persist_directory='db'))\n", ("persistent", "db", None)),
+    ("import chromadb\nc = chromadb.Client()\n", ("ephemeral", None, None)),
+    ("from langchain_chroma import Chroma\nimport os\n"
+     "s = Chroma(collection_name='x', persist_directory=os.getenv('VDB', './v'))\n", ("persistent", None, "VDB")),
+    ("from langchain_community.vectorstores import Chroma\ns = Chroma.from_documents([], None)\n",
+     ("ephemeral", None, None)),
+    ("from llama_index.vector_stores.chroma import ChromaVectorStore\n"
+     "s = ChromaVectorStore.from_params(collection_name='x', persist_dir='./idx')\n", ("persistent", "./idx", None)),
+    ("import chromadb\nfrom pathlib import Path\nBASE = Path(__file__).resolve().parent\n"
+     "c = chromadb.PersistentClient(path=str(BASE / 'data' / 'chroma'))\n", ("persistent", "data/chroma", None)),
+])
+def test_chroma_storage_in_all_its_spellings(tmp_path, code, expected):
+    tree(tmp_path, {"main.py": MINIMAL + code})
+    (use,) = scan_app(tmp_path).chroma
+    assert (use.kind, use.path, use.env) == expected
+
+
+def test_a_chroma_server_and_its_settings(tmp_path):
+    tree(tmp_path, {"main.py": MINIMAL + textwrap.dedent("""\
+        import chromadb
+        from pydantic_settings import BaseSettings
+
+        class S(BaseSettings):
+            chroma_server_host: str = "localhost"
+            chroma_server_port: int = 8000
+
+        s = S()
+        client = chromadb.HttpClient(host=s.chroma_server_host, port=s.chroma_server_port)
+        """)})
+    (use,) = scan_app(tmp_path).chroma
+    assert (use.kind, use.host_env, use.port_env) == ("http", "CHROMA_SERVER_HOST", "CHROMA_SERVER_PORT")
+
+
+def test_sqlite_uploads_and_servers(tmp_path):
+    tree(tmp_path, {"main.py": MINIMAL + textwrap.dedent("""\
+        import os, sqlite3
+        import redis
+        from sqlalchemy import create_engine
+
+        engine = create_engine(os.getenv("DATABASE_URL", "sqlite:///./app.db"))
+        conn = sqlite3.connect("data/local.db")
+        cache = redis.from_url(os.environ["REDIS_URL"])
+        UPLOADS = os.getenv("UPLOAD_FOLDER", "uploads")
+
+        @app.post("/up")
+        def up(name: str):
+            with open(os.path.join(UPLOADS, name), "wb") as f:
+                f.write(b"")
+        """)})
+    facts = scan_app(tmp_path)
+    assert [(s.kind, s.path, s.env, s.default, s.url) for s in facts.state] == [
+        ("sqlite", None, "DATABASE_URL", "./app.db", True), ("sqlite", "data/local.db", None, None, False),
+        ("uploads", None, "UPLOAD_FOLDER", "uploads", False)]
+    assert [(n.kind, n.env, n.at_start) for n in facts.needs] == [("redis", "REDIS_URL", True)]
+
+
+def test_a_worker_that_opens_the_apps_chroma(tmp_path):
+    store = "import os, chromadb\nc = chromadb.PersistentClient(path=os.getenv('CHROMA_DB_PATH', 'db'))\n"
+    tree(tmp_path, {"main.py": "import store\n" + MINIMAL, "store.py": store,
+                    "worker.py": "import time, store\nif __name__ == '__main__':\n    while True:\n        time.sleep(1)\n",
+                    "scripts/once.py": "import store\nif __name__ == '__main__':\n    print(1)\n"})
+    (worker,) = scan_app(tmp_path).workers
+    assert (worker.start, worker.shares) == ("python worker.py", ("chroma:CHROMA_DB_PATH",))
+
+
+def test_a_monorepo_backend_is_built_from_its_own_directory_and_named_after_the_repository(tmp_path):
+    repo = tmp_path / "helpdesk"
+    tree(repo, {".git/HEAD": "ref: refs/heads/main\n", "backend/requirements.txt": "fastapi\nuvicorn\n",
+                "backend/app/__init__.py": "", "backend/app/main.py": "from app import deps\n" + MINIMAL,
+                "backend/app/deps.py": "", "frontend/package.json": "{}"})
+    for where in (repo, repo / "backend"):
+        facts = scan_app(where)
+        assert facts.name.value == "helpdesk" and facts.app.value == "app.main:app" and facts.app_dir is None
+    assert scan_app(repo).context == "backend" and scan_app(repo / "backend").context == "."
+
+
+def test_routers_through_a_package_and_prefixes_from_settings(tmp_path):
+    tree(tmp_path, {
+        "main.py": "from routes import items_router\nfrom config import settings\n" + MINIMAL +
+                   "app.include_router(items_router, prefix=settings.prefix)\n"
+                   "app.include_router(items_router, prefix='/old')\n",
+        "config.py": "from pydantic_settings import BaseSettings\nclass S(BaseSettings):\n    prefix: str = '/api'\n"
+                     "settings = S()\n",
+        "routes/__init__.py": "from .items import router as items_router\n",
+        "routes/items.py": "from fastapi import APIRouter\nrouter = APIRouter()\n@router.get('/items')\ndef i(): ...\n",
+    })
+    facts = scan_app(tmp_path)
+    assert [r.path for r in facts.routes] == ["/api/items", "/old/items"]
+    assert any("its default '/api' is used" in n for n in facts.notes)
+    assert any("mounted more than once" in n for n in facts.notes)
+
+
+def test_plain_streaming_response_sends_no_heartbeat_and_a_post_stream_carries_its_body_and_token(tmp_path):
+    tree(tmp_path, {"main.py": MINIMAL + textwrap.dedent("""\
+        import os
+        from fastapi import Depends
+        from fastapi.responses import StreamingResponse
+        from fastapi.security import HTTPBearer
+        from pydantic import BaseModel
+
+        TOKEN = os.environ["CHAT_TOKEN"]
+        bearer = HTTPBearer()
+
+        def auth(c=Depends(bearer)):
+            assert c.credentials == TOKEN
+
+        class Ask(BaseModel):
+            prompt: str
+            n: int
+            stream: bool = True
+
+        @app.post("/chat/stream")
+        def chat(ask: Ask, _=Depends(auth)):
+            return StreamingResponse(iter(()), media_type="text/event-stream")
+        """)})
+    (route,) = [r for r in scan_app(tmp_path).routes if r.sse]
+    assert (route.method, route.heartbeat) == ("POST", False)
+    assert route.body == {"prompt": "streamdeploy prompt", "n": 1}
+    assert route.auth == ("Authorization", "Bearer ${CHAT_TOKEN}")

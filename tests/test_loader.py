@@ -426,3 +426,27 @@ def test_empty_services_and_start_say_so_in_words_with_a_fix(tmp_path):
     problems = problems_of(tmp_path, GOOD.replace("start: uvicorn app.main:app --host 0.0.0.0 --port $PORT",
                                                   'start: ""'))
     assert problems[0].message == "`start` cannot be empty" and "uvicorn" in problems[0].fix
+
+
+def test_secrets_may_be_optional_or_alternatives(tmp_path):
+    text = service("secrets: [API_KEY, {name: SENTRY_DSN, optional: true}, {any_of: [OPENAI_API_KEY, GROQ_API_KEY]}]\n")
+    (tmp_path / "streamdeploy.yaml").write_text(text)
+    api = loader.load(tmp_path / "streamdeploy.yaml").spec.services["api"]
+    assert api.secrets == ["API_KEY", "SENTRY_DSN", "OPENAI_API_KEY", "GROQ_API_KEY"]
+    assert api.required_secrets == ["API_KEY"] and api.secret_groups == [("OPENAI_API_KEY", "GROQ_API_KEY")]
+
+
+@pytest.mark.parametrize("entry,key,message", [
+    ("{any_of: [ONLY_ONE]}", "services.api.secrets[0].any_of", "`any_of`: list should have at least 2 items"),
+    ("{name: 1BAD, optional: true}", "services.api.secrets[0].name", "'1BAD' is not a valid name"),
+    ("[A, {any_of: [A, B]}]", "services.api.secrets[1]", "secret `A` is listed twice"),
+])
+def test_bad_secret_entries_point_at_the_entry(tmp_path, entry, key, message):
+    text = f"secrets: {entry}\n" if entry.startswith("[") else f"secrets: [{entry}]\n"
+    p = only(tmp_path, service(text))
+    assert p.key == key and p.message.startswith(message), p
+
+
+def test_a_misspelt_key_in_a_secret_entry_gets_a_suggestion(tmp_path):
+    found = problems_of(tmp_path, service("secrets: [{nme: X}]\n"))
+    assert any(p.key == "services.api.secrets[0].nme" and p.fix == "did you mean `name`?" for p in found), found

@@ -699,3 +699,44 @@ def test_fargate_up_without_a_secret_in_secrets_manager_stops_at_the_plan(fake_c
     assert result.returncode == 1
     assert "couldn't find resource" in result.stderr + result.stdout and "create-secret" in result.stderr
     assert "apply" not in [c.command[0] for c in fake_clis.calls("terraform")]
+# --- optional secrets and alternatives, on every target that sends secrets ---------------------------
+
+ALTERNATIVES = ("secrets: [{any_of: [OPENAI_API_KEY, ANTHROPIC_API_KEY]}, API_KEY, "
+                "{name: SENTRY_DSN, optional: true}]")
+
+
+def with_alternatives(tmp_path: Path) -> Path:
+    root = project_from("app", tmp_path)
+    path = root / "streamdeploy.yaml"
+    text = path.read_text()
+    assert "secrets: [OPENAI_API_KEY, API_KEY]" in text
+    path.write_text(text.replace("secrets: [OPENAI_API_KEY, API_KEY]", ALTERNATIVES))
+    return root
+
+
+@pytest.mark.parametrize("target", ["fly", "railway", "kubernetes", "docker", "compose"])
+def test_up_needs_one_of_the_alternatives_and_none_of_the_optional_secrets(fake_clis, tmp_path, target):
+    root = with_alternatives(tmp_path)
+    if target == "kubernetes":
+        cluster(fake_clis)
+    # SECRETS has OPENAI_API_KEY and API_KEY: no ANTHROPIC_API_KEY, no SENTRY_DSN, and that is fine
+    done = ship(fake_clis, root, target)
+    assert done.returncode == 0, done.stderr
+    assert "ANTHROPIC_API_KEY is not set" not in done.stderr  # one of the alternatives is enough
+    if target == "fly":
+        (imported,) = [c for c in fake_clis.calls("fly") if c.command == ["secrets", "import"]]
+        assert set(fly_reads(imported.stdin)) == {"OPENAI_API_KEY", "API_KEY"}
+    if target == "railway":
+        sets = [c.argv[2] for c in fake_clis.calls("railway") if c.command == ["variable", "set"]]
+        assert sorted(sets) == ["API_KEY", "OPENAI_API_KEY"]  # the unset optional ones are skipped
+    assert_secrets_stayed_hidden(fake_clis, root, done)
+
+
+@pytest.mark.parametrize("target", ["fly", "kubernetes", "docker"])
+def test_up_stops_when_none_of_the_alternatives_is_set(fake_clis, tmp_path, target):
+    root = with_alternatives(tmp_path)
+    done = fake_clis.run("up", "--target", target, "--no-verify", cwd=root, env={"API_KEY": SECRETS["API_KEY"]})
+    assert done.returncode == 3, done.stderr
+    assert "none of the secrets OPENAI_API_KEY, ANTHROPIC_API_KEY is set" in done.stderr
+    assert "SENTRY_DSN" not in done.stderr
+    assert not fake_clis.calls()  # nothing ran

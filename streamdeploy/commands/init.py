@@ -8,7 +8,6 @@ The result is loaded with the same loader as ``validate`` before anything is wri
 
 from __future__ import annotations
 
-import posixpath
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -16,12 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from streamdeploy import console, exitcodes, loader
-from streamdeploy.detect import AppFacts, ChromaUse, Fact, scan_app
+from streamdeploy.commands import init_state
+from streamdeploy.detect import AppFacts, Fact, dns_label, scan_app
 from streamdeploy.problems import ProblemsError, fail
 
-# Where the generated Dockerfile runs the app from: a relative data path lands under it.
-WORKDIR = "/app"
-VOLUME_ROOT = "/data"
 MAX_ENV_LISTED = 40
 WIDTH = 100  # comments wrap here; values never do
 
@@ -229,30 +226,67 @@ def compose(facts: AppFacts) -> Draft:
     if sse:
         findings.append(Finding("SSE routes", ", ".join(sse_paths), "detected",
                                 ", ".join(sorted({r.where for r in sse})[:4])))
-    volumes = _volumes(facts, port)
+    volumes, volume_notes = init_state.volumes(facts)
     for volume in volumes:
         findings.append(Finding("volume", f"{volume.name} at {volume.mount}" + (f" (${volume.env})" if volume.env else ""),
                                 volume.how, volume.where, volume.why))
         if volume.warning:
             notes.append(volume.warning)
-    if any(c.kind == "http" for c in facts.chroma) and not facts.persistent_chroma:
-        notes.append("the app uses a Chroma server (HttpClient): describe it under `stores:` "
-                     "(see examples/scaled/streamdeploy.yaml)")
+    notes.extend(n.text for n in volume_notes)
+    for use in facts.chroma:
+        if use.kind == "ephemeral":
+            notes.append(f"{use.via} at {use.where} keeps its data in memory: it is gone at every restart "
+                         "and deploy (give it a persist directory to keep it)")
+    servers = [c for c in facts.chroma if c.kind == "http"]
+    store = "chroma" if servers and not facts.persistent_chroma else None
+    if store:
+        first = servers[0]
+        findings.append(Finding("Chroma server", "stores.chroma (a server of its own)", "detected", first.where,
+                                f"{first.via}"))
+        other = [e for e in (first.host_env, first.port_env) if e and e not in ("CHROMA_HOST", "CHROMA_PORT")]
+        if other:
+            notes.append(f"the app reads the Chroma server's address from {' and '.join(other)} ({first.where}); "
+                         "`store: chroma` sets CHROMA_HOST and CHROMA_PORT: read those, or the app will not find it")
+        elif not (first.host_env or first.port_env):
+            notes.append(f"{first.via} at {first.where} does not read its host from the environment; make it read "
+                         "CHROMA_HOST and CHROMA_PORT, which `store: chroma` sets")
+    excludes = list(dict.fromkeys(x for x in [*(v.exclude for v in volumes), *(n.exclude for n in volume_notes)] if x))
+    service_urls = {n.env: n.what for n in facts.needs if n.env and n.kind != "model"}
+    for need in facts.needs:
+        notes.append(_need_note(need))
     volume_envs = {v.env for v in volumes if v.env}
-    secrets = [r for r in facts.secrets if r.name not in volume_envs]
-    plain = [r for r in facts.plain_env if r.name not in volume_envs]
-    for read in secrets:
-        findings.append(Finding("secret", read.name, read.how, read.where,
-                                "" if read.how == "detected" else "read through a settings helper"))
+    set_env: dict[str, str] = {k: v for vol in volumes for k, v in vol.env_values.items()}
+    stream = init_state.stream_route(facts)
+    auth = {_secret_of(r.auth) for r in facts.routes if r.auth}
+    reads = [r for r in facts.env_names() if r.name not in volume_envs and r.name not in set_env
+             and (r.secret or r.name in service_urls)]
+    secret_plans = init_state.secrets(facts, reads, auth, service_urls)
+    secret_names = {n for plan in secret_plans for n in plan.names}
+    plain = [r for r in facts.plain_env if r.name not in volume_envs and r.name not in set_env
+             and r.name not in secret_names]
+    for plan in secret_plans:
+        findings.append(Finding("secret", scalar(plan.entry), plan.note.split(":")[0], None, plan.note))
     required_plain = [r for r in plain if not r.has_default]
     for read in required_plain:
         notes.append(f"the app reads {read.name} ({read.where}) with no default: set it under `env:`")
     if facts.name:
         found("name", facts.name)
+    for worker in facts.workers:
+        findings.append(Finding("worker", worker.start, "detected", worker.file, worker.why))
+        if worker.shares:
+            notes.append(f"the worker {worker.file} opens the same data as the app ({', '.join(worker.shares)}): "
+                         "embedded Chroma and SQLite take one writer, and most platforms attach a volume to one "
+                         "service only; run Chroma as a server (stores:) so both can use it")
     chroma = bool(facts.persistent_chroma) or facts.has("chromadb")
     dashboards = facts.streamlit if facts.has("streamlit") else []
     for extra in dashboards[1:]:
         notes.append(f"another Streamlit script: {extra.value}; add it as a service if it is one")
+    heartbeat_none = any(not r.heartbeat for r in sse)
+    if heartbeat_none:
+        plain_routes = ", ".join(sorted({f"{r.method} {r.path}" for r in sse if not r.heartbeat}))
+        notes.append(f"{plain_routes} stream{'s' if ',' not in plain_routes else ''} with a plain StreamingResponse, "
+                     "which sends no heartbeat: proxies with an idle cutoff end a quiet stream (`check` says where); "
+                     "sse-starlette's EventSourceResponse sends one every 15 s")
 
     doc = _Lines()
     doc.lines.append(f"# yaml-language-server: $schema={SCHEMA_ID}")
@@ -270,15 +304,11 @@ def compose(facts: AppFacts) -> Draft:
     doc.entry(0, "name", name, _how(facts.name) if facts.name else None)
     doc.entry(0, "services")
     doc.entry(2, "api")
-    doc.entry(4, "build")
-    doc.entry(6, "context", ".")
-    doc.entry(6, "python", str(facts.python.value), _how(facts.python))
-    install = str(facts.dependency_file.value) if facts.dependency_file else "requirements.txt"
-    doc.entry(6, "install", install, _how(facts.dependency_file) if facts.dependency_file else
-              "guessed: no dependency file found; create it")
+    _build(doc, facts, excludes)
     doc.comment(f"{'Your Procfile' if facts.procfile else facts.server.value.capitalize()} serving {facts.app.value} "
                 f"({facts.app.where}).", 4)
     if facts.procfile is None and facts.server.value == "uvicorn":  # the flags we chose, explained
+        doc.comment("--host ${HOST:-0.0.0.0}: all interfaces on a platform; `up --target local` sets HOST=127.0.0.1.", 4)
         if facts.persistent_chroma:
             doc.comment("--workers 1: embedded Chroma lets one process own its data directory (uvicorn would "
                         "otherwise take the count from $WEB_CONCURRENCY).", 4)
@@ -303,32 +333,22 @@ def compose(facts: AppFacts) -> Draft:
         doc.entry(6, "paths", raw=scalar(sse_paths))
         doc.entry(6, "max_duration", "10m", "guessed: the longest a client stays on one stream")
         heartbeat = facts.heartbeat
-        doc.entry(6, "heartbeat", units.format_duration(heartbeat.value) if heartbeat else "15s",
-                  _how(heartbeat) if heartbeat else "guessed: sse-starlette's default ping; proxies close idle streams")
+        if heartbeat_none:
+            doc.entry(6, "heartbeat", raw="null", note="detected: a plain StreamingResponse sends no keep-alive")
+        else:
+            doc.entry(6, "heartbeat", units.format_duration(heartbeat.value) if heartbeat else "15s",
+                      _how(heartbeat) if heartbeat else "guessed: sse-starlette's default ping; proxies close idle streams")
     if volumes:
         doc.entry(4, "volumes")
         for volume in volumes:
-            doc.comment(volume.comment, 6)
-            doc.lines.append(" " * 6 + f"- name: {scalar(volume.name)}")
-            doc.entry(8, "mount", volume.mount)
-            doc.entry(8, "size", "1GB", "guessed: grow it later; shrinking is rarely possible")
-            if volume.env:
-                doc.entry(8, "env", volume.env, f"the app reads its data path from {volume.env}")
-    if plain:
-        doc.comment("Settings the app reads from the environment. Those with a default in code work as they are;", 4)
-        doc.comment("uncomment one to set it (the value shown is the default in code).", 4)
-        doc.comment("env:", 4)
-        for read in plain[:MAX_ENV_LISTED]:
-            value = read.default if read.default is not None else ""
-            tail = f"{read.where}" + ("" if read.has_default else ", no default: set it") + (
-                ", guessed" if read.how != "detected" else "")
-            doc.comment(f"  {read.name}: {scalar(value)}  # {tail}", 4, wrap=False)
-        if len(plain) > MAX_ENV_LISTED:
-            doc.comment(f"  ... and {len(plain) - MAX_ENV_LISTED} more", 4)
-    if secrets:
+            _volume(doc, volume, 6)
+    if store:
+        doc.entry(4, "store", store, "the app talks to a Chroma server; stores.chroma runs it, CHROMA_HOST/PORT point at it")
+    _env(doc, set_env, plain)
+    if secret_plans:
         doc.entry(4, "secrets", note="names only: values go to each platform's secret store, never in this file")
-        for read in secrets:
-            doc.item(6, read.name, f"{read.how}: {read.where}")
+        for plan in secret_plans:
+            doc.item(6, plan.entry, plan.note)
     else:
         doc.comment("secrets: [OPENAI_API_KEY]  # names only; none found in the code", 4, wrap=False)
     doc.entry(4, "resources")
@@ -338,13 +358,107 @@ def compose(facts: AppFacts) -> Draft:
     doc.entry(6, "memory", "512MB")
     doc.entry(4, "replicas", 1, "embedded Chroma allows one; examples/scaled runs Chroma as a server"
               if facts.persistent_chroma else None)
+    _verify(doc, facts, stream)
+    for worker in facts.workers:
+        _worker(doc, facts, worker, volumes, excludes)
     if dashboards:
         _dashboard(doc, facts, dashboards[0], findings)
+    if store:
+        doc.entry(0, "stores", note="Chroma as a server of its own, on its own volume")
+        doc.entry(2, "chroma", raw=scalar({"engine": "chroma"}))
     doc.entry(0, "targets", note="per-platform settings; all optional")
     doc.entry(2, "fly", raw=scalar({"app": name, "region": "iad"}))
     doc.entry(2, "railway", raw=scalar({"project": name, "format": "iac"}))
     doc.entry(2, "render", raw=scalar({"plan": "starter", "region": "oregon"}))
     return Draft(doc.text(), findings, notes)
+
+
+def _secret_of(auth: tuple[str, str] | None) -> str:
+    match = re.search(r"\$\{([A-Za-z_]\w*)\}", auth[1]) if auth else None
+    return match.group(1) if match else ""
+
+
+def _need_note(need) -> str:
+    when = "when it starts" if need.at_start else "when a request needs it"
+    if need.kind == "model":
+        who = "every cold start needs the network and waits" if need.at_start else \
+            "the first request after each deploy needs the network and waits"
+        return (f"the app downloads {need.what} from a model hub {when} ({need.where}): {who} for it. Bake it "
+                "into the image (a build command that loads it once, with HF_HOME set to a folder of the app) or "
+                "keep the cache on a volume")
+    address = f" at ${need.env}" if need.env else ""
+    return (f"the app connects to {need.what}{address} {when} ({need.where}); nothing here creates it: add one on "
+            f"your platform" + (f" and set {need.env} (listed under secrets: it carries a password)" if need.env else
+                                 ", and read its address from an env var"))
+
+
+def _build(doc: _Lines, facts: AppFacts, excludes: list[str], indent: int = 4) -> None:
+    doc.entry(indent, "build")
+    doc.entry(indent + 2, "context", facts.context, "detected: the app's own dependency file is here"
+              if facts.context != "." else None)
+    doc.entry(indent + 2, "python", str(facts.python.value), _how(facts.python))
+    install = str(facts.dependency_file.value) if facts.dependency_file else "requirements.txt"
+    doc.entry(indent + 2, "install", install, _how(facts.dependency_file) if facts.dependency_file else
+              "guessed: no dependency file found; create it")
+    if excludes:
+        doc.entry(indent + 2, "exclude", raw=scalar(excludes),
+                  note="the app's local data: kept out of the image (.dockerignore)")
+
+
+def _volume(doc: _Lines, volume: init_state.VolumePlan, indent: int) -> None:
+    doc.comment(volume.comment, indent)
+    doc.lines.append(" " * indent + f"- name: {scalar(volume.name)}")
+    doc.entry(indent + 2, "mount", volume.mount)
+    doc.entry(indent + 2, "size", "1GB", "guessed: grow it later; shrinking is rarely possible")
+    if volume.env:
+        doc.entry(indent + 2, "env", volume.env, f"the app reads its data path from {volume.env}")
+
+
+def _env(doc: _Lines, set_env: dict[str, str], plain: list) -> None:
+    if set_env:
+        doc.entry(4, "env")
+        for key, value in set_env.items():
+            doc.entry(6, key, value, "on the volume; a local run points it at the local volume directory")
+    if plain:
+        doc.comment("Settings the app reads from the environment. Those with a default in code work as they are;", 4)
+        doc.comment("uncomment one to set it (the value shown is the default in code).", 4)
+        if not set_env:
+            doc.comment("env:", 4)
+        for read in plain[:MAX_ENV_LISTED]:
+            value = read.default if read.default is not None else ""
+            tail = f"{read.where}" + ("" if read.has_default else ", no default: set it") + (
+                ", guessed" if read.how != "detected" else "")
+            doc.comment(f"  {read.name}: {scalar(value)}  # {tail}", 4, wrap=False)
+        if len(plain) > MAX_ENV_LISTED:
+            doc.comment(f"  ... and {len(plain) - MAX_ENV_LISTED} more", 4)
+
+
+def _verify(doc: _Lines, facts: AppFacts, stream) -> None:
+    pair = init_state.write_read(facts)
+    check = init_state.stream_check(stream)
+    if pair is None and check is None:
+        return
+    doc.entry(4, "verify", note="how `streamdeploy verify` proves the service works and keeps its data")
+    if pair is not None:
+        write, read = pair
+        doc.entry(6, "write", raw=scalar(write), note="guessed: stores a document under the marker")
+        doc.entry(6, "read", raw=scalar(read), note="guessed: reads it back")
+    if check is not None:
+        doc.entry(6, "stream", raw=scalar(check), note=f"guessed: {stream.method} {stream.path} ({stream.where})")
+
+
+def _worker(doc: _Lines, facts: AppFacts, worker, volumes: list, excludes: list[str]) -> None:
+    name = "worker" if worker is facts.workers[0] else dns_label(worker.module.rpartition(".")[2]) or "worker"
+    doc.entry(2, name, note=f"detected: {worker.why}")
+    _build(doc, facts, excludes)
+    doc.entry(4, "start", worker.start)
+    shared = [v for v in volumes if any(key.split(":", 1)[1] in (v.env, v.mount) or v.kind in key
+                                        for key in worker.shares)]
+    if shared:
+        doc.entry(4, "volumes", note="the same data as api: one writer at a time (see the notes above)")
+        for volume in shared:
+            _volume(doc, volume, 6)
+    doc.entry(4, "resources", raw=scalar({"cpu": 0.5, "memory": "512MB"}), note="guessed")
 
 
 def _summary(doc: _Lines, findings: list[Finding], notes: list[str]) -> None:
@@ -375,14 +489,14 @@ def start_command(facts: AppFacts, port: int) -> tuple[str, Fact, list[str]]:
         return command, facts.procfile, notes
     target = str(facts.app.value)
     if facts.server.value == "hypercorn":
-        argv = ["hypercorn", target, "--bind", f"0.0.0.0:${{PORT:-{port}}}"]
+        argv = ["hypercorn", target, "--bind", f"${{HOST:-0.0.0.0}}:${{PORT:-{port}}}"]
         return " ".join(argv), Fact(" ".join(argv), "guessed", None, "hypercorn, from the dependencies"), notes
     argv = ["uvicorn", shlex.quote(target)]
     if facts.factory:
         argv.append("--factory")
     if facts.app_dir:
         argv += ["--app-dir", shlex.quote(facts.app_dir)]
-    argv += ["--host", "0.0.0.0", "--port", f"${{PORT:-{port}}}"]
+    argv += ["--host", "${HOST:-0.0.0.0}", "--port", f"${{PORT:-{port}}}"]
     if facts.persistent_chroma:
         argv += ["--workers", "1"]
     argv += ["--proxy-headers", "--forwarded-allow-ips", "'*'"]
@@ -391,60 +505,6 @@ def start_command(facts: AppFacts, port: int) -> tuple[str, Fact, list[str]]:
     command = " ".join(argv)
     why = "uvicorn on all interfaces, on the port the platform assigns"
     return command, Fact(command, "guessed" if not facts.server.detected else "detected", facts.server.where, why), notes
-
-
-@dataclass
-class _Volume:
-    name: str
-    mount: str
-    env: str | None
-    how: str
-    where: str
-    why: str
-    comment: str
-    warning: str | None = None
-
-
-def _volumes(facts: AppFacts, port: int) -> list[_Volume]:
-    out: list[_Volume] = []
-    seen: set[tuple] = set()
-    for use in facts.persistent_chroma:
-        key = (use.env, use.path)
-        if key in seen:
-            continue
-        seen.add(key)
-        name = "chroma_data" if not out else f"chroma_data_{len(out) + 1}"
-        out.append(_chroma_volume(use, name, len(out)))
-    return out
-
-
-def _chroma_volume(use: ChromaUse, name: str, index: int) -> _Volume:
-    mount = f"{VOLUME_ROOT}/chroma" if index == 0 else f"{VOLUME_ROOT}/chroma{index + 1}"
-    if use.env:
-        default = f", default {use.default!r} in code" if use.default else ""
-        how = use.how
-        why = f"PersistentClient's path comes from ${use.env}{default}"
-        comment = (f"Chroma's PersistentClient ({use.where}) stores its data at ${use.env}: the volume is "
-                   f"mounted at {mount} and {use.env} is set to that path.")
-        return _Volume(name, mount, use.env, how, use.where, why, comment)
-    if use.path:
-        absolute = use.path.startswith("/")
-        path = posixpath.normpath(use.path if absolute else posixpath.join(WORKDIR, use.path))
-        comment = f"Chroma's PersistentClient ({use.where}) stores its data at {use.path!r}"
-        if absolute:
-            return _Volume(name, path, None, "detected", use.where, f"PersistentClient(path={use.path!r})",
-                           comment + ".")
-        warning = (f"PersistentClient at {use.where} uses the relative path {use.path!r}; the volume is mounted at "
-                   f"{path} (the app runs from {WORKDIR}). Safer: read the path from an env var, e.g. "
-                   f"os.environ.get('CHROMA_DB_PATH', {use.path!r}), and add `env: CHROMA_DB_PATH` to the volume")
-        return _Volume(name, path, None, "guessed", use.where, f"relative path {use.path!r} under {WORKDIR}",
-                       comment + f", relative to {WORKDIR} where the app runs.", warning)
-    warning = (f"could not tell where PersistentClient at {use.where} stores its data; make it read "
-               f"os.environ['CHROMA_DB_PATH'] and add `env: CHROMA_DB_PATH` to the volume, or data will not "
-               f"land on it")
-    return _Volume(name, mount, None, "guessed", use.where, "path not readable from the code",
-                   f"Chroma's PersistentClient ({use.where}): its path could not be read from the code; "
-                   f"point it at {mount}.", warning)
 
 
 def _dashboard(doc: _Lines, facts: AppFacts, script: Fact, findings: list[Finding]) -> None:

@@ -33,6 +33,7 @@ from typing import Callable
 from streamdeploy import console, exitcodes, loader, runner, targets
 from streamdeploy import secrets as secret_values
 from streamdeploy.problems import ProblemsError, fail
+from streamdeploy.targets import local as local_target
 from streamdeploy.targets.base import Note, Plan
 
 LOCAL = "local"
@@ -76,7 +77,7 @@ def ship(loaded: loader.Loaded, plan: Plan, env_file: Path | None, *, dry_run: b
         if as_json:
             console.emit_json({"ok": False, "target": name, "stopped": "check found errors (`streamdeploy check`)"})
         return exitcodes.FAILED
-    if resolved.unset:
+    if resolved.not_ready:
         raise secret_values.unset_problem(resolved, name, env_file, declared=_declared(loaded))
     runner.preflight(plan, resolved.values)
     from streamdeploy.commands import doctor
@@ -98,8 +99,12 @@ def ship(loaded: loader.Loaded, plan: Plan, env_file: Path | None, *, dry_run: b
     with runner.interrupts():
         try:
             started = time.monotonic()
+            # what the source tree holds before the app runs: data that lands there instead of
+            # on a volume is a failed verify (local runs only; platforms have no source tree)
+            before = local_target.snapshot(loaded.spec, loaded.root) if name == LOCAL else None
             work.run(plan, result=result)
-            return _after_run(loaded, plan, result, resolved, written, started, detach, verify, as_json, command)
+            return _after_run(loaded, plan, result, resolved, written, started, detach, verify, as_json, before,
+                              command)
         except (KeyboardInterrupt, runner.Interrupted) as signal:
             return _interrupted(loaded, name, result, signal, as_json)
         except BaseException:
@@ -118,7 +123,7 @@ def _write_state(loaded: loader.Loaded, plan: Plan, as_json: bool) -> list[str]:
 
 
 def _after_run(loaded, plan: Plan, result: runner.RunResult, resolved, written: list[str], started: float,
-               detach: bool, verify: bool, as_json: bool, command: str = "up") -> int:
+               detach: bool, verify: bool, as_json: bool, before: dict | None = None, command: str = "up") -> int:
     """Verify, then serve in the foreground, leave running (--detach) or stop what the run started."""
     name = plan.target
     outcome = {"ok": result.ok, "command": command, "target": name, "written": written, "run": result.as_dict(),
@@ -136,7 +141,7 @@ def _after_run(loaded, plan: Plan, result: runner.RunResult, resolved, written: 
         console.success(f"{name}: {_summary(result)} in {runner.seconds_text(time.monotonic() - started)}")
     code = exitcodes.OK
     if verify and plan.url:
-        report = _verify(loaded, plan, resolved, result, as_json)
+        report = _verify(loaded, plan, resolved, result, as_json, before)
         code = exitcodes.FAILED if report is None else report.exit_code
         outcome["verify"] = report.as_dict() if report is not None else None
         outcome["ok"] = code == exitcodes.OK
@@ -232,7 +237,7 @@ def make_plan(loaded: loader.Loaded, name: str, action: str = "plan") -> Plan:
 def resolve_secrets(plan: Plan, env_file: Path | None) -> secret_values.Resolved:
     """Every secret the plan sends, resolved before step 1 (so nothing is looked up mid-run)."""
     return secret_values.resolve(secret_values.required_names(plan), env_file,
-                                 optional=secret_values.optional_names(plan))
+                                 optional=secret_values.optional_names(plan), groups=plan.secret_groups)
 
 
 def _say_left_out(loaded: loader.Loaded, name: str, resolved: secret_values.Resolved,
@@ -243,10 +248,25 @@ def _say_left_out(loaded: loader.Loaded, name: str, resolved: secret_values.Reso
         console.warning(f"the value of {secret} is shorter than {secret_values.MIN_MASKED} characters: too short "
                         "to hide in output, so it is not masked", where=name,
                         fix=f"use a real value for {secret} (a placeholder is visible wherever it appears)")
+    groups = [g for s in loaded.spec.services.values() for g in s.secret_groups]
+    said: set[str] = set()
+    for group in groups:  # alternatives: one value is enough; none is worth one warning
+        if any(n in resolved.values for n in group):
+            said.update(group)
+        elif not said.intersection(group):
+            said.update(group)
+            key = declared.get(group[0], {}).get("key")
+            console.warning(f"none of {', '.join(group)} is set: the service starts without them, and it "
+                            "needs one of them for what uses it", where=name + (f" ({key})" if key else ""),
+                            fix=f"export one of them, or put it in {where} (or pass --env-file FILE)")
+    optional = {n for s in loaded.spec.services.values() for n in s.optional_secrets}
     for secret in resolved.left_out:
+        if secret in said:
+            continue
         key = declared.get(secret, {}).get("key")
-        console.warning(f"{secret} is not set: the service starts without it (it is optional for "
-                        f"`up --target {name}`)", where=name + (f" ({key})" if key else ""),
+        why = "it is optional" if secret in optional else f"it is optional for `up --target {name}`"
+        console.warning(f"{secret} is not set: the service starts without it ({why})",
+                        where=name + (f" ({key})" if key else ""),
                         fix=f"export {secret}=..., or put {secret}=... in {where} (or pass --env-file FILE)")
 
 
@@ -254,11 +274,13 @@ def _declared(loaded: loader.Loaded) -> dict[str, dict]:
     """Where each secret is listed in the description, so a missing one points there."""
     found: dict[str, dict] = {}
     for service_name, service in loaded.spec.services.items():
-        for index, secret in enumerate(service.secrets):
+        for index, entry in enumerate(service.secret_entries):
             path = ("services", service_name, "secrets", index)
             position = loaded.positions.of(path)
-            found.setdefault(secret, {"file": str(loaded.path), "key": f"services.{service_name}.secrets",
-                                      "line": position[0] if position else None})
+            names = getattr(entry, "any_of", None) or [getattr(entry, "name", entry)]
+            for secret in names:
+                found.setdefault(secret, {"file": str(loaded.path), "key": f"services.{service_name}.secrets",
+                                          "line": position[0] if position else None})
     return found
 
 
@@ -350,10 +372,11 @@ def _say_stopped(result: runner.RunResult, name: str, as_json: bool, command: st
 # --- verifying and serving ---------------------------------------------------------------
 
 
-def _verify(loaded, plan: Plan, resolved, result: runner.RunResult, as_json: bool):
+def _verify(loaded, plan: Plan, resolved, result: runner.RunResult, as_json: bool, before: dict | None = None):
     """Run `verify` against each web service the plan reaches, while making sure local processes
     stay alive: the plan's main URL fully (health, stream, data), the others' health (a dashboard
-    answers on its own health path).
+    answers on its own health path). ``before``: a local run's volume snapshot, to check the data
+    went into the volumes and not the source tree.
 
     Returns the main report, failed when another service failed, or None when a local process
     died first (then it is stopped). Ctrl-C and SIGTERM reach the caller as ``runner.Interrupted``."""
@@ -389,6 +412,8 @@ def _verify(loaded, plan: Plan, resolved, result: runner.RunResult, as_json: boo
     if "error" in box:
         raise box["error"]
     report, *rest = box["reports"]
+    if before is not None and report.ok:
+        report.checks.extend(local_target.volume_checks(loaded.spec, loaded.root, before))
     if not as_json:
         for one in box["reports"]:
             print_report(one)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Mapping, Protocol
 
-from streamdeploy.spec import Spec
+from streamdeploy.spec import Service, Spec
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,13 @@ class Stdin:
 
     secrets: tuple[str, ...]
     format: Literal["dotenv", "value", "envfile"] = "dotenv"
+    # Sent when they have a value, left out when not (optional secrets, alternatives). A step
+    # with nothing to send is skipped.
+    optional: tuple[str, ...] = ()
+
+    def present(self, values: Mapping[str, str]) -> tuple[str, ...]:
+        """The names this stdin carries, given the values `up` resolved."""
+        return (*self.secrets, *(n for n in self.optional if n in values))
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,8 @@ class Plan:
     # Required secrets besides the ones steps send; a missing required secret (these, stdin's,
     # pass_secrets) stops `up` before step 1. Steps' pass_if_set names are optional.
     secrets: tuple[str, ...] = ()
+    # Alternatives (`{any_of: [A, B]}`): `up` stops before step 1 when none of a group has a value.
+    secret_groups: tuple[tuple[str, ...], ...] = ()
     # Executables the plan runs, for `doctor`-style readiness checks before step 1.
     tools: tuple[str, ...] = ()
     # Deploy-time files (paths under .streamdeploy/, never committed, never drift-checked) the
@@ -105,6 +114,36 @@ class Plan:
     # this machine's (compose, docker): recorded in .streamdeploy/releases.json once the steps
     # succeed, so `rollback` knows what ran before. None: the platform keeps the history.
     release: tuple[tuple[str, str], ...] | None = None
+
+
+@dataclass(frozen=True)
+class SecretNeeds:
+    """What some services need of their secrets: every target plans with this one rule."""
+
+    required: tuple[str, ...] = ()  # `up` stops without a value
+    optional: tuple[str, ...] = ()  # sent when set: optional ones and alternatives
+    groups: tuple[tuple[str, ...], ...] = ()  # alternatives: one of each needs a value
+
+    @classmethod
+    def of(cls, *services: Service) -> "SecretNeeds":
+        required = list(dict.fromkeys(n for s in services for n in s.required_secrets))
+        optional = [n for n in dict.fromkeys(n for s in services for n in s.optional_secrets) if n not in required]
+        groups = tuple(dict.fromkeys(g for s in services for g in s.secret_groups))
+        return cls(tuple(required), tuple(optional), groups)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (*self.required, *self.optional)
+
+    def describe(self) -> str:
+        """``A, B; one of C, D; optional: E`` for a message that asks a person for values."""
+        grouped = {n for g in self.groups for n in g}
+        parts = [", ".join(self.required)] if self.required else []
+        parts += [f"one of {', '.join(g)}" for g in self.groups]
+        loose = [n for n in self.optional if n not in grouped]
+        if loose:
+            parts.append(f"optional: {', '.join(loose)}")
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)

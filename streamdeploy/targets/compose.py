@@ -28,7 +28,7 @@ import posixpath
 from streamdeploy import units
 from streamdeploy.spec import Resources, Service, ServiceRef, Spec, Store
 from streamdeploy.targets import docker, kubernetes, peers
-from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, Step
+from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, SecretNeeds, Step
 
 NAME = "compose"
 FILE = "compose.yaml"
@@ -102,7 +102,7 @@ class ComposeTarget:
         notes.extend(_unsized_volumes(spec))
         notes.extend(_reach_notes(spec))
         notes.extend(_backup_notes(spec, volumes))
-        secrets = sorted({s for service in spec.services.values() for s in service.secrets})
+        secrets = sorted({s for service in spec.services.values() for s in service.required_secrets})
         if secrets:
             notes.append(Note(
                 "compose",
@@ -115,7 +115,7 @@ class ComposeTarget:
         return Rendering(files=(*images.files, RenderedFile(FILE, content), *extra_files), notes=tuple(notes))
 
     def plan(self, spec: Spec, ctx: Context) -> Plan:
-        secrets = _secrets(spec)
+        needs = SecretNeeds.of(*spec.services.values())
         images = docker.release_images(spec, ctx)
         steps = (
             Step(
@@ -132,15 +132,16 @@ class ComposeTarget:
                       "--remove-orphans"),
                 description=f"Building and starting {', '.join(_started(spec))}",
                 env=_tags(images),
-                pass_secrets=secrets,
+                pass_secrets=needs.required,
+                pass_if_set=needs.optional,
                 cwd=".",
                 timeout=BUILD_TIMEOUT + WAIT_TIMEOUT,
                 hint=_logs_hint(spec),
             ),
         )
         url, urls = _urls(spec)
-        return Plan(target=self.name, steps=steps, url=url, urls=urls, secrets=secrets, tools=("docker",),
-                    release=tuple(images.items()))
+        return Plan(target=self.name, steps=steps, url=url, urls=urls, secrets=needs.required, tools=("docker",),
+                    secret_groups=needs.groups, release=tuple(images.items()))
 
     def rollback(self, spec: Spec, ctx: Context) -> Plan:
         return rollback(spec, ctx)
@@ -197,7 +198,10 @@ def _app_service(spec: Spec, name: str, service: Service, volumes: dict, notes: 
     notes.extend(env_notes)
     environment: dict[str, str | None] = {k: escape(v) for k, v in env.items()}
     # From the environment of `docker compose`; unset or empty, every command stops and says so.
-    environment.update({secret: required(secret, name) for secret in service.secrets})
+    # Optional ones and alternatives by name only: passed when set, left out when not.
+    required_names = set(service.required_secrets)
+    environment.update({secret: required(secret, name) if secret in required_names else None
+                        for secret in service.secrets})
     if environment:
         out["environment"] = environment
     if service.volumes:
@@ -403,10 +407,6 @@ def _port_clashes(spec: Spec) -> list[Note]:
 COMPOSE = ("docker", "compose", "-f", FILE)
 
 
-def _secrets(spec: Spec) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(s for service in spec.services.values() for s in service.secrets))
-
-
 def _urls(spec: Spec) -> tuple[str | None, tuple[tuple[str, str], ...]]:
     """(the URL `verify` checks, each web service's URL)."""
     web = kubernetes.web_services(spec)
@@ -439,6 +439,7 @@ def rollback(spec: Spec, ctx: Context) -> Plan:
     back = {name: before[name] for name in spec.services if before and name in before}
     if not back:
         raise releases.none_here(NAME, live)
+    needs = SecretNeeds.of(*spec.services.values())
     images = {**{name: (live or {})[name] for name in spec.services if name in (live or {})}, **back}
     changed = [name for name in back if back[name] != (live or {}).get(name)] or list(back)
     steps = (Step(
@@ -447,15 +448,16 @@ def rollback(spec: Spec, ctx: Context) -> Plan:
         description="Starting the previous release of " + ", ".join(
             f"{name} ({back[name].rsplit(':', 1)[1]})" for name in changed),
         env=_tags(images),
-        pass_secrets=_secrets(spec),
+        pass_secrets=needs.required,
+        pass_if_set=needs.optional,
         cwd=".",
         timeout=WAIT_TIMEOUT + 60,
         hint="\"No such image\" means it was removed from this host (`docker image prune -a`): check out that "
              f"release's commit and run `streamdeploy up --target {NAME}`. " + _logs_hint(spec),
     ),)
     url, urls = _urls(spec)
-    return Plan(target=NAME, steps=steps, url=url, urls=urls, secrets=_secrets(spec), tools=("docker",),
-                release=tuple(images.items()))
+    return Plan(target=NAME, steps=steps, url=url, urls=urls, secrets=needs.required, tools=("docker",),
+                secret_groups=needs.groups, release=tuple(images.items()))
 
 
 TARGET = ComposeTarget()

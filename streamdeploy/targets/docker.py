@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from streamdeploy.spec import Service, ServiceRef, Spec
-from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, Step
+from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, SecretNeeds, Step
 
 NAME = "docker"
 TITLE = "Docker (this machine's engine)"
@@ -347,6 +347,11 @@ def _dockerignore(spec: Spec, context: str) -> str:
     if volume_dirs:
         lines.append("# and the folders apps write a volume's data to when run without one")
         lines.extend(f"/{d}" for d in volume_dirs)
+    excluded = list(dict.fromkeys(p for s in spec.services.values() if _norm(s.build.context) == context
+                                  for p in s.build.exclude))
+    if excluded:
+        lines.append("# and what the description says the app keeps locally (build.exclude)")
+        lines.extend(excluded)
     lines += [
         "",
         "# Editors and OS",
@@ -476,7 +481,8 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
     service_steps, urls, secrets = _service_steps(spec, images, notes)
     steps.extend(service_steps)
     return Plan(NAME, tuple(steps), tuple(notes), url=peers.main_url(spec, urls), urls=tuple(urls),
-                secrets=tuple(secrets), tools=("docker",), release=tuple(images.items()))
+                secrets=tuple(secrets), tools=("docker",), release=tuple(images.items()),
+                secret_groups=SecretNeeds.of(*spec.services.values()).groups)
 
 
 def _service_steps(spec: Spec, images: dict[str, str], notes: list[Note], only: tuple[str, ...] | None = None
@@ -534,11 +540,12 @@ def _service_steps(spec: Spec, images: dict[str, str], notes: list[Note], only: 
         if only is not None:
             hint = ("\"No such image\" means it was removed from this host (`docker image prune -a`): check out "
                     f"that release's commit and run `streamdeploy up --target {NAME}`; " + hint)
+        needs = SecretNeeds.of(svc)  # `--env NAME` with NAME unset sets nothing in the container
         steps.append(Step(
             tuple(argv), f"Starting {name}{where}" + (f" from {images[name]}" if only is not None else ""),
-            pass_secrets=tuple(svc.secrets), hint=hint,
+            pass_secrets=needs.required, pass_if_set=needs.optional, hint=hint,
         ))
-        secrets.extend(s for s in svc.secrets if s not in secrets)
+        secrets.extend(s for s in needs.required if s not in secrets)
     return steps, urls, secrets
 
 
@@ -588,7 +595,8 @@ def rollback(spec: Spec, ctx: Context) -> Plan:
     notes: list[Note] = []
     steps, urls, secrets = _service_steps(spec, images, notes, only=tuple(back))
     return Plan(NAME, tuple(steps), tuple(notes), url=peers.main_url(spec, urls), urls=tuple(urls),
-                secrets=tuple(secrets), tools=("docker",), release=tuple(images.items()))
+                secrets=tuple(secrets), tools=("docker",), release=tuple(images.items()),
+                secret_groups=SecretNeeds.of(*spec.services.values()).groups)
 
 
 TARGET = DockerTarget()

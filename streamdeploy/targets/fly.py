@@ -17,7 +17,8 @@ from streamdeploy import units
 from streamdeploy.problems import fail
 from streamdeploy.spec import Service, ServiceRef, Spec
 from streamdeploy.targets import docker, image_tag, peers, volumes
-from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, Step, Stdin
+from streamdeploy.targets.base import (Context, Note, Plan, Probe, RenderedFile, Rendering, SecretNeeds, Step,
+                                       Stdin)
 
 NAME = "fly"
 TITLE = "Fly.io"
@@ -253,6 +254,7 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
                   hint="set FLY_API_TOKEN (`fly tokens create deploy`), or run `fly auth login`")]
     notes: list[Note] = []
     secrets: list[str] = []
+    groups: list[tuple[str, ...]] = []
     urls: list[tuple[str, str]] = []
     for name in peers.deploy_order(spec):
         svc = spec.services[name]
@@ -276,12 +278,14 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
                 skip_if=Probe(("fly", "volumes", "list", "--app", app, "--json"), "contains", f'"{volume.name}"'),
             ))
         if svc.secrets:
+            needs = SecretNeeds.of(svc)
             steps.append(Step(
                 ("fly", "secrets", "import", "--app", app, "--stage"),
                 f"Staging secrets of {app}: {', '.join(svc.secrets)}", env=FLY_ENV,
-                stdin=Stdin(tuple(svc.secrets), "dotenv"),
+                stdin=Stdin(needs.required, "dotenv", optional=needs.optional),
             ))
-            secrets.extend(s for s in svc.secrets if s not in secrets)
+            secrets.extend(s for s in needs.required if s not in secrets)
+            groups.extend(g for g in needs.groups if g not in groups)
         context = docker.build_context(spec, name)
         config = config_path(spec, name) if context == "." else _relative(ctx, config_path(spec, name), context)
         wait = _wait_timeout(svc)
@@ -312,7 +316,7 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
         if svc.is_web and not private(spec, name):
             urls.append((name, url(spec, name)))
     return Plan(NAME, tuple(steps), tuple(notes), url=peers.main_url(spec, urls), urls=tuple(urls),
-                secrets=tuple(secrets), tools=("fly",))
+                secrets=tuple(secrets), tools=("fly",), secret_groups=tuple(groups))
 
 
 def _relative(ctx: Context, path: str, start: str) -> str:

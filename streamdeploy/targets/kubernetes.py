@@ -27,7 +27,7 @@ import math
 
 from streamdeploy.spec import Service, ServiceRef, Spec, Store
 from streamdeploy.targets import docker, image_tag, peers, volumes
-from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, Step
+from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, SecretNeeds, Step
 
 DIR = "k8s"
 OVERLAY = ".streamdeploy/kubernetes"  # what `up` applies: k8s/ with the tags it built
@@ -241,11 +241,16 @@ class KubernetesTarget:
             # The env file lists names only: kubectl reads each value from its own environment
             # (kubectl pkg/cmd/util/env_file.go), so values travel neither on argv nor on disk.
             # These values are ours to set: --force-conflicts takes them from a hand-made Secret.
+            # An optional name with no value here is stored empty (kubectl env_file.go reads it
+            # from its environment); its secretKeyRef is optional, so a Secret made by hand
+            # without that key still lets the pod start.
+            needs = SecretNeeds.of(service)
             steps.append(Step(
                 argv=("kubectl", "create", "secret", "generic", secret_name(name),
                       f"--from-env-file={secret_names_file(name)}", "--dry-run=client", "-o", "yaml", *ns),
                 pipe_to=(*apply, "--force-conflicts", "-f", "-", *ns),
-                pass_secrets=tuple(service.secrets),
+                pass_secrets=needs.required,
+                pass_if_set=needs.optional,
                 description=f"Storing {', '.join(service.secrets)} in Secret {secret_name(name)}{where}",
                 cwd=".",
                 timeout=120,
@@ -269,11 +274,9 @@ class KubernetesTarget:
         for name in spec.stores:
             steps.append(_rollout("statefulset", name, ROLLOUT_TIMEOUT, ns, has_claim=True))
         steps.extend(_deployment_rollouts(spec, ns))
-        secrets: list[str] = []
-        for service in spec.services.values():
-            secrets.extend(s for s in service.secrets if s not in secrets)
+        needs = SecretNeeds.of(*spec.services.values())
         notes = []
-        if secrets:
+        if needs.names:
             notes.append(Note(
                 self.name,
                 "a changed secret value reaches running pods when they restart: "
@@ -286,7 +289,8 @@ class KubernetesTarget:
             steps=tuple(steps),
             notes=tuple(notes),
             url=url,
-            secrets=tuple(secrets),
+            secrets=needs.required,
+            secret_groups=needs.groups,
             tools=tuple(tools),
             writes=(overlay(spec, {name: image_for(spec, name, ctx) for name in spec.services}),),
         )
@@ -509,8 +513,10 @@ def _deployment(spec: Spec, name: str, service: Service, env: dict[str, str], re
         container["ports"] = [{"name": "http", "containerPort": service.port, "protocol": "TCP"}]
     container["envFrom"] = [{"configMapRef": {"name": config_map_name(name)}}]
     if service.secrets:
+        optional = set(service.optional_secrets)
         container["env"] = [
-            {"name": secret, "valueFrom": {"secretKeyRef": {"name": secret_name(name), "key": secret}}}
+            {"name": secret, "valueFrom": {"secretKeyRef": {"name": secret_name(name), "key": secret,
+                                                            **({"optional": True} if secret in optional else {})}}}
             for secret in service.secrets
         ]
     container["resources"] = _resources(service.resources)
@@ -894,8 +900,8 @@ def secret_recipe(spec: Spec, name: str) -> str:
     """
     service = spec.services[name]
     ns = f" -n {spec.targets.kubernetes.namespace}" if spec.targets.kubernetes.namespace else ""
-    checks = " ".join(f'"${{{secret}:?}}"' for secret in service.secrets)
-    return (f": {checks} && kubectl create secret generic {secret_name(name)}{ns} "
+    checks = " ".join(f'"${{{secret}:?}}"' for secret in service.required_secrets)  # optional ones may be unset
+    return (f"{': ' + checks + ' && ' if checks else ''}kubectl create secret generic {secret_name(name)}{ns} "
             f"--from-env-file={secret_names_file(name)} --dry-run=client -o yaml | "
             f"kubectl apply --server-side --field-manager={FIELD_MANAGER} --force-conflicts -f -{ns}")
 

@@ -2,9 +2,11 @@
 
 The plan, all real commands the runner executes (and `plan` shows):
 
-1. a virtualenv per dependency file at ``.streamdeploy/venv`` (``uv`` when on PATH, else
-   ``python -m venv`` + pip), the requirements installed into it, then ``build.commands``;
-   a stamp with the hash of the requirements and build commands skips all of that next
+1. a virtualenv per dependency file at ``.streamdeploy/venv``, with the Python the description
+   names (``local_python``: found on this machine, or `up` stops and says how to get it),
+   built with ``uv`` when installed (else ``python -m venv`` + pip), the dependencies
+   installed as their lock file pins them (``uv.lock``, ``poetry.lock``, a requirements
+   file), then ``build.commands``; a stamp with the hash of all of that skips it next
    time, until one of them changes;
 2. each volume a directory ``.streamdeploy/volumes/<name>``, the env var that names the
    volume pointed at it (the data survives ``down`` and the next ``up``);
@@ -25,7 +27,6 @@ Render writes no files: nothing needs configuring to run here.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shlex
 import shutil
@@ -35,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamdeploy.problems import fail
-from streamdeploy.spec import Service, ServiceRef, Spec
-from streamdeploy.targets import peers
+from streamdeploy.spec import Service, ServiceRef, Spec, suggested_env
+from streamdeploy.targets import local_python, peers
 from streamdeploy.targets.base import Context, Note, Plan, Probe, Rendering, Step
 
 NAME = "local"
@@ -97,7 +98,7 @@ class LocalTarget:
         url = peers.main_url(spec, urls)
         tools = {"sh", "mkdir"}
         if any(e.venv for e in environments):
-            tools |= {"grep"} | ({"uv"} if _uv() else set())
+            tools |= {"grep"}  # uv runs by the absolute path it was found at: nothing to look up
         return Plan(target=NAME, steps=tuple(steps), notes=tuple(notes), url=url, urls=tuple(urls), secrets=(),
                     tools=tuple(sorted(tools)))
 
@@ -128,7 +129,7 @@ def _rel(path: Path) -> str:
 
 
 def _uv() -> str | None:
-    return shutil.which("uv")
+    return local_python.uv_binary()
 
 
 def _given_python(ctx: Context) -> Path | None:
@@ -212,43 +213,24 @@ def _environment_steps(spec: Spec, environment: Environment, root: Path, notes: 
     commands = first.build.commands
     steps: list[Step] = []
     fresh: Probe | None = None
+    digest = None
     if environment.venv is not None:
-        venv, python = environment.venv, environment.python
-        digest = build_digest(install_path, commands)
-        stamp = venv / STAMP
-        fresh = Probe(argv=("grep", "-qxF", digest, str(stamp)), skip_when="exit0", reason="up to date")
+        # Which Python and how to install: local_python decides (lock files, uv or pip).
+        want = spec.targets.local.python or first.build.python
+        python_key = "targets.local.python" if spec.targets.local.python else f"{key}.python"
+        interpreter = local_python.choose(want, python_key)
         uv = _uv()
-        if uv:
-            create = (uv, "venv", "--python", sys.executable, "--clear", str(venv))
-        else:
-            create = (sys.executable, "-m", "venv", "--clear", str(venv))
-        steps.append(Step(
-            argv=create,
-            description=f"Creating virtualenv {environment.label} (Python {_version()}, {'uv' if uv else 'venv'})",
-            skip_if=Probe(argv=(str(python), "-c", "import sys"), skip_when="exit0"),
-            timeout=300.0,
-        ))
-        if environment.install.endswith(".toml"):
-            target = ("-e", str(environment.context))
-        else:
-            target = ("-r", str(install_path))
-        if uv:
-            install = (uv, "pip", "install", "--python", str(python), *target)
-        else:
-            install = (str(python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off",
-                       *target)
-        steps.append(Step(
-            argv=install,
-            description=f"Installing {environment.install} into {environment.label} ({'uv' if uv else 'pip'})",
-            skip_if=fresh,
-            cwd=_cwd(environment.context, root),
-            timeout=1800.0,
-            hint="check the requirements file; pip's output above names the package that failed",
-        ))
-        want = _spec_python(spec, environment)
-        if want and want != _version():
-            notes.append(Note(NAME, f"runs Python {_version()} (this interpreter); the images use {want}",
-                              key=f"{key}.python", level="info"))
+        digest = local_python.digest(environment.context, environment.install, commands, interpreter, uv)
+        fresh = Probe(argv=("grep", "-qxF", digest, str(environment.venv / STAMP)), skip_when="exit0",
+                      reason="up to date")
+        built = local_python.venv_steps(environment.venv, interpreter, environment.context,
+                                        _cwd(environment.context, root), environment.install, uv,
+                                        f"{key}.install", fresh, environment.label)
+        steps.extend(built.steps)
+        notes.extend(built.notes)
+        if interpreter.source != "this interpreter":
+            notes.append(Note(NAME, f"runs Python {interpreter.version} ({interpreter.path}, from "
+                                    f"{interpreter.source}), as {python_key} says", key=python_key, level="info"))
     else:
         notes.append(Note(NAME, f"{PYTHON_ENV} is set: using {environment.python} as it is; "
                                 f"{environment.install} is not installed", level="info"))
@@ -264,7 +246,7 @@ def _environment_steps(spec: Spec, environment: Environment, root: Path, notes: 
         ))
     if environment.venv is not None:
         steps.append(Step(
-            argv=(*_HELPER, "stamp", str(environment.venv / STAMP), build_digest(install_path, commands)),
+            argv=(*_HELPER, "stamp", str(environment.venv / STAMP), digest),
             description=f"Recording what {environment.label} was built from",
             skip_if=fresh,
             timeout=30.0,
@@ -281,6 +263,10 @@ def _start_step(spec: Spec, name: str, service: Service, environment: Environmen
     for volume in service.volumes:
         if volume.env:
             env[volume.env] = str(volumes_dir / volume.name)
+        # a value that names a file on the volume (DATABASE_URL=sqlite:////data/sqlite/app.db) names it here
+        for key, value in service.env.items():
+            if key != volume.env and _under(value, volume.mount):
+                env[key] = _moved(env[key], volume.mount, str(volumes_dir / volume.name))
     if service.store is not None and service.store in spec.stores:
         host_var, port_var = spec.stores[service.store].env_names
         env[host_var] = HOST
@@ -302,6 +288,20 @@ def _start_step(spec: Spec, name: str, service: Service, environment: Environmen
         background=True,
         hint=f"the service's output is in {STATE_DIR}/logs/; try its start command by hand in {environment.context}",
     )
+
+
+def _under(value: str, mount: str) -> bool:
+    """Does an env value name ``mount`` or a path below it (a path, or a URL ending in one)?"""
+    at = value.find(mount)
+    if at < 0:
+        return False
+    end = at + len(mount)
+    return (end == len(value) or value[end] == "/") and (at == 0 or value[at - 1] in "/:=")
+
+
+def _moved(value: str, mount: str, local: str) -> str:
+    at = value.find(mount)
+    return value[:at] + local + value[at + len(mount):]
 
 
 def exec_form(command: str) -> str:
@@ -354,23 +354,6 @@ def _cwd(context: Path, root: Path) -> str:
         return str(context.relative_to(root)) or "."
     except ValueError:
         return str(context)
-
-
-def build_digest(install_path: Path, commands: list[str]) -> str:
-    """What a virtualenv was built from: the dependency file, the build commands, the Python."""
-    h = hashlib.sha256()
-    h.update(install_path.read_bytes())
-    h.update(b"\0".join(c.encode("utf-8") for c in commands))
-    h.update(_version().encode())
-    return h.hexdigest()
-
-
-def _version() -> str:
-    return f"{sys.version_info.major}.{sys.version_info.minor}"
-
-
-def _spec_python(spec: Spec, environment: Environment) -> str:
-    return spec.services[environment.services[0]].build.python
 
 
 # --- ports ----------------------------------------------------------------------------
@@ -455,16 +438,81 @@ def _static_notes(spec: Spec) -> list[Note]:
                               key=f"{base}.build.dockerfile", level="info"))
         notes.append(Note(NAME, "cpu and memory limits are not enforced", key=f"{base}.resources", level="info"))
         for i, volume in enumerate(service.volumes):
-            if not volume.env:
+            if not volume.env and not any(_under(value, volume.mount) for value in service.env.values()):
                 notes.append(Note(
                     NAME, f"volume {volume.name} has no `env`, so the app cannot learn its local directory "
                           f"({STATE_DIR}/volumes/{volume.name}) and would write to {volume.mount} instead",
-                    key=f"{base}.volumes[{i}].env", fix=f"add `env: {volume.name.upper()}_PATH` and read it in the app"))
+                    key=f"{base}.volumes[{i}].env",
+                    fix=f"add `env: {suggested_env(volume.name)}` and read it in the app"))
         if "0.0.0.0" in service.start and "${HOST" not in service.start:
             notes.append(Note(NAME, f"{name} binds 0.0.0.0, so other machines on your network can reach it "
                                     "while it runs here", key=f"{base}.start",
                               fix="bind ${HOST:-0.0.0.0}: local runs set HOST=127.0.0.1", level="info"))
     return notes
+
+
+# --- did the data land on the volumes? -------------------------------------------------
+
+_SNAPSHOT_SKIP = {STATE_DIR, ".git", ".venv", "venv", "node_modules", "__pycache__", ".pytest_cache", ".mypy_cache",
+                  ".ruff_cache"}
+_SNAPSHOT_LIMIT = 20_000  # files per context: a bigger tree is not looked at
+
+
+def _files(directory: Path) -> dict[str, float] | None:
+    """Each file (relative) and when it last changed; None for a tree too big to watch."""
+    found: dict[str, float] = {}
+    for current, dirs, names in os.walk(directory):
+        dirs[:] = [d for d in dirs if d not in _SNAPSHOT_SKIP and not d.endswith(".egg-info")]
+        for name in names:
+            if not name.endswith((".pyc", ".log")):
+                path = os.path.join(current, name)
+                try:
+                    found[os.path.relpath(path, directory)] = os.stat(path).st_mtime_ns
+                except OSError:
+                    continue
+        if len(found) > _SNAPSHOT_LIMIT:
+            return None
+    return found
+
+
+def snapshot(spec: Spec, root: Path) -> dict[str, dict[str, float] | None]:
+    """The files of each build context that keeps a volume, before the service starts."""
+    root = root.resolve()
+    return {str((root / s.build.context).resolve()): _files((root / s.build.context).resolve())
+            for s in spec.services.values() if s.volumes}
+
+
+def volume_checks(spec: Spec, root: Path, before: dict[str, dict[str, float] | None]) -> list:
+    """A failed check per volume that stayed empty while the app wrote files in its source tree
+    instead: the app does not keep its data where the volume is, so a platform would lose it."""
+    from streamdeploy.verify import Check
+
+    root = root.resolve()
+    checks = []
+    for name, service in spec.services.items():
+        context = (root / service.build.context).resolve()
+        earlier = before.get(str(context))
+        if not service.volumes or earlier is None:
+            continue
+        now = _files(context) or {}
+        new = sorted(p for p, changed in now.items() if earlier.get(p) != changed)  # written since the start
+        for volume in service.volumes:
+            local = root / STATE_DIR / "volumes" / volume.name
+            if any(p.is_file() for p in local.rglob("*")) if local.is_dir() else False:
+                checks.append(Check("volumes", "ok", f"volume {volume.name}: the app wrote its data there "
+                                                     f"({_rel(local)})", facts={"volume": volume.name}))
+                continue
+            if not new:
+                continue  # nothing written anywhere yet: nothing to say
+            how = (f"the app does not read {volume.env}" if volume.env else
+                   f"the volume has no `env`, so the app cannot learn where it is (add `env: "
+                   f"{suggested_env(volume.name)}` and read it)")
+            checks.append(Check(
+                "volumes", "failed",
+                f"volume {volume.name} stayed empty while {name} wrote {', '.join(new[:3])}"
+                f"{' and more' if len(new) > 3 else ''} in {_rel(context)}: {how}, so on a platform this data "
+                f"would be lost at the next deploy", facts={"volume": volume.name, "written": new[:20]}))
+    return checks
 
 
 # --- tiny helpers the plan runs as steps ------------------------------------------------

@@ -27,6 +27,7 @@ from streamdeploy.targets.base import (
     Probe,
     RenderedFile,
     Rendering,
+    SecretNeeds,
     Stdin,
     Step,
 )
@@ -479,11 +480,14 @@ class RailwayTarget:
             steps += self._toml_steps(apps)
 
         for app in apps:
+            needs = SecretNeeds.of(app.service)
             for secret in app.service.secrets:
+                required = secret in needs.required
                 steps.append(Step(
                     ("railway", "variable", "set", secret, "--stdin", "--service", app.name, "--skip-deploys"),
-                    f"Setting secret {secret} on {app.name}",
-                    stdin=Stdin((secret,), format="value"), env=ENV))
+                    f"Setting secret {secret} on {app.name}" + ("" if required else " (when set)"),
+                    stdin=Stdin((secret,), format="value") if required else Stdin((), "value", optional=(secret,)),
+                    env=ENV))
         for app in apps:
             argv = ("railway", "up")
             if app.context != ".":
@@ -499,9 +503,10 @@ class RailwayTarget:
                     ("railway", "domain", "--service", app.name, "--port", str(app.service.port), "--json"),
                     f"Giving {app.name} a public *.up.railway.app domain (kept when one exists)", env=ENV))
 
-        secrets = tuple(dict.fromkeys(s for app in apps for s in app.service.secrets))
+        needs = SecretNeeds.of(*(app.service for app in apps))
         tools = ("railway", "node", "npm") if iac else ("railway",)
-        return Plan(NAME, tuple(steps), tuple(notes), url=None, secrets=secrets, tools=tools)
+        return Plan(NAME, tuple(steps), tuple(notes), url=None, secrets=needs.required, tools=tools,
+                    secret_groups=needs.groups)
 
     def _iac_steps(self, apps: list[_App]) -> list[Step]:
         return [

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from streamdeploy import units
 from streamdeploy.spec import Service, ServiceRef, Spec, Store
 from streamdeploy.targets import docker, peers, pushed, volumes
-from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, Step
+from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, SecretNeeds, Step
 
 NAME = "render"
 FILE = "render.yaml"
@@ -204,10 +204,10 @@ class RenderTarget:
     def render(self, spec: Spec, ctx: Context) -> Rendering:
         data, notes = blueprint(spec)
         images = docker.image_files(spec, ctx)
-        secrets = list(dict.fromkeys(s for svc in spec.services.values() for s in svc.secrets))
-        if secrets:
+        needs = SecretNeeds.of(*spec.services.values())
+        if needs.names:
             notes.append(Note(
-                NAME, f"secrets are declared `sync: false` ({', '.join(secrets)}): Render asks for their values "
+                NAME, f"secrets are declared `sync: false` ({needs.describe()}): Render asks for their values "
                 "when the Blueprint is created, and they never appear in render.yaml", level="info"))
         notes.append(Note(
             NAME, "render.yaml's paths are relative to the repository root: keep streamdeploy.yaml there, or set "
@@ -237,8 +237,8 @@ class RenderTarget:
                 pipe_to=glue + ("deploy", render_name), timeout=DEPLOY_TIMEOUT,
                 hint="read its logs: `render logs -r <service id> --limit 200` (the id is in `render services`)"))
         names = ", ".join(service_name(spec, n) for n in spec.services)
-        secrets = list(dict.fromkeys(s for svc in spec.services.values() for s in svc.secrets))
-        asks = f", and enter the secrets it asks for ({', '.join(secrets)})" if secrets else ""
+        needs = SecretNeeds.of(*spec.services.values())
+        asks = f", and enter the secrets it asks for ({needs.describe()})" if needs.names else ""
         notes = (Note(
             NAME, "Render applies render.yaml from your git repository, never from this directory, and no CLI "
             f"or API can create a Blueprint: the first time, push, then in the Render Dashboard choose New > "

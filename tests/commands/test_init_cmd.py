@@ -53,7 +53,7 @@ def test_init_on_a_plain_fastapi_project_writes_a_file_validate_accepts(tmp_path
     assert "guessed   name" in result.stderr
     assert "# Detected:" in text and "# Guessed (check these):" in text
     spec = load(app).services["api"]
-    assert spec.start.startswith("uvicorn main:app --host 0.0.0.0 --port ${PORT:-8080}")
+    assert spec.start.startswith("uvicorn main:app --host ${HOST:-0.0.0.0} --port ${PORT:-8080}")
     assert (spec.port, spec.health.path, spec.build.python, spec.build.install) == (8080, "/healthz", "3.11",
                                                                                      "requirements.txt")
     assert spec.volumes == [] and spec.secrets == [] and spec.streaming is None
@@ -130,9 +130,10 @@ def test_fastapi_chroma_sse_project(tmp_path):
     assert run_init(app).returncode == 0
     spec = load(app)
     api = spec.services["api"]
-    assert api.start == ("uvicorn service.main:app --host 0.0.0.0 --port ${PORT:-8000} --workers 1 --proxy-headers "
+    assert api.start == ("uvicorn service.main:app --host ${HOST:-0.0.0.0} --port ${PORT:-8000} --workers 1 --proxy-headers "
                          "--forwarded-allow-ips '*' --timeout-graceful-shutdown 10")
-    assert api.streaming.paths == ["/api/v1/raw", "/api/v1/stream"] and api.streaming.heartbeat == 10
+    # /raw is a plain StreamingResponse: it sends no heartbeat, so none is claimed for the service
+    assert api.streaming.paths == ["/api/v1/raw", "/api/v1/stream"] and api.streaming.heartbeat is None
     (volume,) = api.volumes
     assert (volume.name, volume.mount, volume.env) == ("chroma_data", "/data/chroma", "VECTOR_DIR")
     assert api.secrets == ["OPENAI_API_KEY", "SVC_ADMIN_TOKEN"]
@@ -152,11 +153,11 @@ def test_src_layout_with_a_factory(tmp_path):
     spec = load(app)
     api = spec.services["api"]
     assert spec.name == "acme-api"
-    assert api.start.startswith("uvicorn acme_api.app:create_app --factory --app-dir src --host 0.0.0.0")
+    assert api.start.startswith("uvicorn acme_api.app:create_app --factory --app-dir src --host ${HOST:-0.0.0.0}")
     assert (api.build.install, api.build.python) == ("pyproject.toml", "3.11")
     (volume,) = api.volumes
     assert (volume.mount, volume.env) == ("/app/data/chroma", None)  # relative to the image's WORKDIR
-    assert "uses the relative path 'data/chroma'" in result.stderr
+    assert "uses the path 'data/chroma', fixed in the code" in result.stderr
 
 
 def test_the_example_app_matches_the_hand_written_description_in_spirit(tmp_path):

@@ -14,7 +14,7 @@ from conftest import EXAMPLES
 from streamdeploy import loader
 from streamdeploy.problems import ProblemsError
 from streamdeploy.targets import get
-from streamdeploy.targets import local
+from streamdeploy.targets import local, local_python
 from streamdeploy.targets.base import Context
 
 APP = """\
@@ -39,11 +39,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+THIS = local_python.Interpreter(Path(sys.executable), local_python.current_version(), "this interpreter")
+
+
 @pytest.fixture(autouse=True)
 def no_given_python(monkeypatch):
     monkeypatch.delenv(local.PYTHON_ENV, raising=False)
     monkeypatch.delenv("API_KEY", raising=False)
     monkeypatch.setattr(local, "_uv", lambda: None)
+    # every version the description names is "installed" as this interpreter, unless a test says
+    monkeypatch.setattr(local_python, "find_python", lambda version: THIS)
 
 
 def make(tmp_path: Path, text: str, requirements: str = "fastapi\n") -> loader.Loaded:
@@ -75,10 +80,10 @@ def test_example_plan_builds_a_venv_then_starts_the_service(tmp_path):
     assert kinds == ["Creating", "Installing", "Build", "Recording", "Volume", "Starting"]
     create, install, build, stamp, volume, start = plan.steps
     assert create.argv == (sys.executable, "-m", "venv", "--clear", str(venv))
-    assert create.skip_if.argv == (str(venv / "bin" / "python"), "-c", "import sys")
+    assert create.skip_if.argv == (str(venv / "bin" / "python"), *THIS.matches())
     assert install.argv[:3] == (str(venv / "bin" / "python"), "-m", "pip")
     assert install.argv[-2:] == ("-r", str(tmp_path / "requirements.txt"))
-    digest = local.build_digest(tmp_path / "requirements.txt", ["python -m app.warmup"])
+    digest = local_python.digest(tmp_path, "requirements.txt", ["python -m app.warmup"], THIS, None)
     fresh = ("grep", "-qxF", digest, str(venv / local.STAMP))
     assert install.skip_if.argv == build.skip_if.argv == stamp.skip_if.argv == fresh
     assert install.skip_if.reason == build.skip_if.reason == "up to date"  # not "already exists"
@@ -134,7 +139,7 @@ def test_uv_is_used_when_on_path(tmp_path, monkeypatch):
     venv = tmp_path / ".streamdeploy" / "venv"
     assert plan.steps[0].argv == ("/opt/bin/uv", "venv", "--python", sys.executable, "--clear", str(venv))
     assert plan.steps[1].argv[:5] == ("/opt/bin/uv", "pip", "install", "--python", str(venv / "bin" / "python"))
-    assert "uv" in plan.tools
+    assert "uv" not in plan.tools  # run by its absolute path, found beside streamdeploy's python or on PATH
 
 
 def test_given_python_skips_the_venv(tmp_path, monkeypatch):
@@ -272,3 +277,32 @@ def test_wait_http_gives_up_on_a_closed_port():
 ])
 def test_a_simple_start_command_replaces_the_shell(command, expected):
     assert local.exec_form(command) == expected
+
+
+def test_the_env_var_a_volume_needs_is_the_one_init_suggests(tmp_path):
+    from streamdeploy.commands import init_state
+    from streamdeploy.detect import scan_app
+
+    text = APP.replace("{name: chroma_data, mount: /data/chroma, env: CHROMA_DB_PATH}",
+                       "{name: chroma_data, mount: /data/chroma}")
+    plan = plan_of(make(tmp_path, text % {"port": free_port()}))
+    (note,) = [n for n in plan.notes if n.key == "services.api.volumes[0].env"]
+    assert note.fix == "add `env: CHROMA_DB_PATH` and read it in the app"
+    (tmp_path / "main.py").write_text("import chromadb\nfrom fastapi import FastAPI\napp = FastAPI()\n"
+                                      "c = chromadb.PersistentClient(path='./db')\n")
+    (volume,), _ = init_state.volumes(scan_app(tmp_path))
+    assert "os.environ.get('CHROMA_DB_PATH', './db')" in volume.warning
+
+
+def test_a_value_that_names_a_file_on_a_volume_names_it_in_the_local_directory(tmp_path):
+    text = APP.replace("env: {ENVIRONMENT: production, QUOTED: \"it's $HOME\"}",
+                       "env: {DATABASE_URL: 'sqlite:////data/sqlite/app.db', DB_FILE: /data/sqlite/x.db, "
+                       "OTHER: /data/sqlitex}")
+    text = text.replace("      - {name: chroma_data, mount: /data/chroma, env: CHROMA_DB_PATH}",
+                        "      - {name: sqlite_data, mount: /data/sqlite}")
+    plan = plan_of(make(tmp_path, text % {"port": free_port()}))
+    env = dict(plan.steps[-1].env)
+    local_dir = tmp_path / ".streamdeploy" / "volumes" / "sqlite_data"
+    assert env["DATABASE_URL"] == f"sqlite:///{local_dir}/app.db" and env["DB_FILE"] == f"{local_dir}/x.db"
+    assert env["OTHER"] == "/data/sqlitex"  # not below the mount: left alone
+    assert not [n for n in plan.notes if "has no `env`" in n.message]  # the app learns it through DATABASE_URL

@@ -1,0 +1,2 @@
+from service.api.items import router as items
+from service.api.events import router as events

@@ -1,0 +1,3 @@
+import os
+
+DATABASE_PASSWORD = os.environ["MIGRATION_DB_PASSWORD"]
