@@ -759,6 +759,24 @@ def _deploys_with_volume(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw
                        zero_downtime.source, "expect a short outage per deploy; clients reconnect with "
                        "Last-Event-ID, or move the data to a store server to deploy without downtime",
                        "deploy-downtime")
+    replication = p.fact("volume_replication")
+    if replication.value is False:
+        snapshots = p.fact("volume_snapshots")
+        scale = p.fact("scale_with_volume")
+        kept = getattr(getattr(ctx.spec.targets, p.target or "", None), "snapshot_retention", None) or 5
+        for service_name, service in volume_services:
+            yield _Raw("warning", ("services", service_name, "volumes"),
+                       f"one {p.title} Machine with one volume has no replica: if its host fails, what was written "
+                       f"since the last snapshot is lost (snapshots: {snapshots.value or 'unknown'}, kept {kept} days)",
+                       replication.why(),
+                       replication.source, f"targets.{p.target}.snapshot_retention: up to 60 days, and copy backups "
+                       "off the volume; two Machines would mean two separate databases, not a replica",
+                       "volume-not-replicated")
+            if scale.known:
+                yield _Raw("info", ("services", service_name, "replicas"),
+                           f"never `fly scale count` `{service_name}`: every Machine it adds gets a new, empty volume, "
+                           "so the app becomes several databases behind one address (`up` stops when it finds more "
+                           "than one Machine)", scale.why(), scale.source, None, "scale-count-splits-data")
     pinned = p.fact("region_pinned")
     if pinned.value is True:
         yield _Raw("info", ("services", volume_services[0][0], "volumes"),
@@ -891,30 +909,33 @@ def _ingress_read_timeout(ctx: _Context) -> float | str | None:
 
 
 def _plan(ctx: _Context, name: str, p: Platform) -> Iterator[_Raw]:
-    """The instance the target config pins (Render's `plan`) against what the description asks."""
+    """The instance the target config pins (Render's `plan`, one for all or one per service or
+    store) against what the description asks; a workload with no plan set gets one that fits."""
     from streamdeploy import pricing
 
     key = p.pricing.get("plan_key")
     target_config = getattr(ctx.spec.targets, p.target or "", None) if p.target else None
     if not key or target_config is None:
         return
-    chosen = getattr(target_config, key, None)
-    size = pricing.size_named(p, chosen) if chosen else None
-    if size is None:
-        return
-    path = ("targets", p.target, key)
+    setting = getattr(target_config, key, None)
     sizes = p.price("instances")
     disk_plans = p.fact("disk_plans")
-    if size.disk is False and _disks(ctx, p):
-        yield _Raw("error", path, f"the {p.title} `{chosen}` plan has no persistent disks",
-                   disk_plans.why(), disk_plans.source, f"{key}: starter (or larger)", "plan-no-disk")
     scale = p.fact("scale_to_zero")
-    if size.disk is False and any(s.streaming for s in ctx.spec.services.values()):
-        yield _Raw("warning", path, f"the {p.title} `{chosen}` plan spins down when idle, ending streams",
-                   scale.why(), scale.source, f"{key}: starter (or larger) keeps it running", "plan-spins-down")
     workloads = [(("services", n, "resources"), s.resources, n, s) for n, s in ctx.spec.services.items()]
     workloads += [(("stores", n, "resources"), st.resources, n, None) for n, st in _stores_here(ctx, p)]
     for res_path, res, workload, service in workloads:
+        chosen = setting.get(workload) if isinstance(setting, dict) else setting
+        size = pricing.size_named(p, chosen) if isinstance(chosen, str) else None
+        if size is None:
+            continue
+        path = ("targets", p.target, key) + ((workload,) if isinstance(setting, dict) else ())
+        has_disk = service is None or bool(service.volumes)
+        if size.disk is False and has_disk:
+            yield _Raw("error", path, f"the {p.title} `{chosen}` plan has no persistent disks ({workload} has one)",
+                       disk_plans.why(), disk_plans.source, f"{key}: starter (or larger)", "plan-no-disk")
+        if size.disk is False and service is not None and service.streaming:
+            yield _Raw("warning", path, f"the {p.title} `{chosen}` plan spins down when idle, ending streams",
+                       scale.why(), scale.source, f"{key}: starter (or larger) keeps it running", "plan-spins-down")
         if res.memory > size.memory:
             need = _stack_need(ctx, service) if service is not None else None
             below_start = need is not None and size.memory < need[0]

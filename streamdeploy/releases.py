@@ -118,12 +118,12 @@ def none_here(target: str, live: dict[str, str] | None):
 
 
 # --- the programs the rollback plans pipe into -------------------------------------------
-# `python -m streamdeploy.releases PLATFORM [ARG...] -- COMMAND...`, the platform's JSON list on
-# stdin: pick the release, then become the platform's command (its exit code is the step's),
-# or stop with exit 1 when there is nothing earlier. They run as plan steps, so this module
-# imports nothing heavy (no targets, no pydantic).
+# `python -m streamdeploy.glue rollback PLATFORM [ARG...] -- COMMAND...`, the platform's JSON
+# list on stdin: pick the release, then become the platform's command (its exit code is the
+# step's), or stop with exit 1 when there is nothing earlier. They run as plan steps, so this
+# module imports nothing heavy (no targets, no pydantic).
 
-GLUE = (sys.executable, "-m", "streamdeploy.releases")
+GLUE = (sys.executable, "-m", "streamdeploy.glue", "rollback")
 REVISION = "deployment.kubernetes.io/revision"  # set by the Deployment controller on each ReplicaSet
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"  # the revisions a reused ReplicaSet had
 
@@ -259,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     program = PROGRAMS.get(args[0]) if args else None
     if program is None or "--" not in args or args.index("--") == len(args) - 1:
-        print(f"usage: python -m streamdeploy.releases {'|'.join(PROGRAMS)} [ARG...] -- COMMAND...", file=sys.stderr)
+        print(f"usage: python -m streamdeploy.glue rollback {'|'.join(PROGRAMS)} [ARG...] -- COMMAND...",
+              file=sys.stderr)
         return exitcodes.BAD_INPUT
     what, choose = program
     split = args.index("--")
@@ -268,7 +269,3 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         return stop(f"`{what}` did not answer with JSON")
     return choose(args[1:split], args[split + 1:], listed)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -158,7 +158,8 @@ def capture(argv: Iterable[str], timeout: float = 20.0, env: Mapping[str, str] |
     if executable is None:
         return Captured(argv, None, error=f"{argv[0]}: command not found")
     try:
-        process = subprocess.Popen([executable, *argv[1:]], cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+        process = subprocess.Popen([executable, *argv[1:]], cwd=cwd, env=exec_env(full_env, executable),
+                                   stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     except OSError as err:
         return Captured(argv, None, error=f"{argv[0]}: {err.strerror}")
@@ -173,6 +174,15 @@ def capture(argv: Iterable[str], timeout: float = 20.0, env: Mapping[str, str] |
         process.wait()
         raise
     return Captured(argv, process.returncode, out.decode("utf-8", "replace"), errors.decode("utf-8", "replace"))
+
+
+def exec_env(env: Mapping[str, str], executable: str) -> dict[str, str]:
+    """The environment a program starts with: ``_`` is its own path, as a shell sets it.
+
+    Copied from ours, ``_`` would name streamdeploy (bash and zsh export it for the command
+    typed), and tools read it: the Railway IaC SDK runs ``$_ --version`` to find the CLI that
+    evaluates it (npm railway@3.11.0 dist/iac/index.js, assertMinimumIacCliVersion)."""
+    return {**env, "_": executable}
 
 
 # --- the runner ---------------------------------------------------------------------------
@@ -354,15 +364,15 @@ class Runner:
         # Each step gets its own process group (not the terminal's foreground group, so a
         # Ctrl-C reaches only us and we decide how to stop it); a pipe's two ends share it.
         if second_argv is None:
-            process = subprocess.Popen(first_argv, cwd=cwd, env=env, stdin=stdin, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, process_group=0)
+            process = subprocess.Popen(first_argv, cwd=cwd, env=exec_env(env, first_argv[0]), stdin=stdin,
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, process_group=0)
             _reader(process.stdout, lines)
             return [process]
-        first = subprocess.Popen(first_argv, cwd=cwd, env=env, stdin=stdin, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, process_group=0)
+        first = subprocess.Popen(first_argv, cwd=cwd, env=exec_env(env, first_argv[0]), stdin=stdin,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0)
         try:
-            second = subprocess.Popen(second_argv, cwd=cwd, env=env, stdin=first.stdout, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, process_group=first.pid)
+            second = subprocess.Popen(second_argv, cwd=cwd, env=exec_env(env, second_argv[0]), stdin=first.stdout,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, process_group=first.pid)
         except BaseException:
             _terminate(first, 0)
             raise
@@ -382,7 +392,8 @@ class Runner:
             handle.write(f"--- {clock.now().strftime('%Y-%m-%d %H:%M:%S')}Z {step.description}\n".encode())
             handle.flush()
             try:
-                process = subprocess.Popen(self._resolve(step.argv, env), cwd=self._cwd(step), env=env,
+                argv = self._resolve(step.argv, env)
+                process = subprocess.Popen(argv, cwd=self._cwd(step), env=exec_env(env, argv[0]),
                                            stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT,
                                            start_new_session=True)
             except FileNotFoundError:

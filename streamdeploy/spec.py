@@ -327,6 +327,8 @@ class FlyTarget(Model):
     region: str = Field("iad", pattern=r"^[a-z]{3}$")
     org: str | None = None
     vm_size: str | None = Field(None, description="Fly VM preset, e.g. shared-cpu-1x; default: from resources.")
+    snapshot_retention: int | None = Field(
+        None, ge=1, le=60, description="Days Fly keeps each volume's daily snapshots (Fly's default: 5).")
 
 
 class RailwayTarget(Model):
@@ -334,10 +336,20 @@ class RailwayTarget(Model):
     environment: str = "production"
     format: Literal["iac", "toml"] = Field("iac", description="iac: .railway/railway.ts; toml: legacy railway.toml.")
     region: str | None = None
+    workspace: str | None = Field(None, description="Workspace (id or name) `railway init` creates the project in; "
+                                  "needed when your account has several.")
+    backups: list[Literal["daily", "weekly", "monthly"]] = Field(
+        default_factory=list, description="Railway's scheduled backups of every volume (and store volume), "
+        "e.g. [daily].")
+
+
+RenderPlan = Literal["free", "starter", "standard", "pro", "pro plus", "pro max", "pro ultra"]
 
 
 class RenderTarget(Model):
-    plan: Literal["free", "starter", "standard", "pro", "pro plus", "pro max", "pro ultra"] = "starter"
+    plan: RenderPlan | dict[Annotated[str, Field(pattern=DNS_LABEL)], RenderPlan] | None = Field(
+        None, description="Instance type: one for every service and store, or one per name ({api: standard}); "
+        "left out (or a name left out), the smallest that fits the resources.")
     region: Literal["oregon", "ohio", "virginia", "frankfurt", "singapore"] = "oregon"
     branch: str | None = None
     repo: str | None = None

@@ -206,15 +206,19 @@ CASES = [
      CHROMA_REQUIREMENTS, "railway", "volume-count", "error"),
     ("fly-two-volumes", {"volumes": [CHROMA_VOLUME, {"name": "uploads", "mount": "/data/uploads"}]}, {},
      CHROMA_REQUIREMENTS, "fly", "volume-count", "error"),
+    ("fly-volume-not-replicated", {"volumes": [CHROMA_VOLUME]}, {}, CHROMA_REQUIREMENTS, "fly",
+     "volume-not-replicated", "warning"),
+    ("fly-scale-count-splits", {"volumes": [CHROMA_VOLUME]}, {}, CHROMA_REQUIREMENTS, "fly",
+     "scale-count-splits-data", "info"),
     ("render-mount-path", {"volumes": [{**CHROMA_VOLUME, "mount": "/opt/render"}]}, {}, CHROMA_REQUIREMENTS,
      "render", "mount-disallowed", "error"),
     ("render-free-disk", {"volumes": [CHROMA_VOLUME]}, {"targets": {"render": {"plan": "free"}}},
      CHROMA_REQUIREMENTS, "render", "plan-no-disk", "error"),
     ("render-free-spins-down", {}, {"targets": {"render": {"plan": "free"}}}, WEB_REQUIREMENTS, "render",
      "plan-spins-down", "warning"),
-    ("render-plan-memory", {"resources": {"cpu": 1, "memory": "1GB"}}, {}, WEB_REQUIREMENTS, "render",
+    ("render-plan-memory", {"resources": {"cpu": 1, "memory": "1GB"}}, {"targets": {"render": {"plan": "starter"}}}, WEB_REQUIREMENTS, "render",
      "plan-memory", "warning"),
-    ("render-plan-cpu", {"resources": {"cpu": 1, "memory": "512MB"}}, {}, WEB_REQUIREMENTS, "render",
+    ("render-plan-cpu", {"resources": {"cpu": 1, "memory": "512MB"}}, {"targets": {"render": {"plan": "starter"}}}, WEB_REQUIREMENTS, "render",
      "plan-cpu", "info"),
     ("render-no-size", {"resources": {"cpu": 16, "memory": "8GB"}}, {}, WEB_REQUIREMENTS, "render",
      "no-size-fits", "error"),
@@ -504,3 +508,14 @@ def test_routes_are_only_judged_for_the_python_app_the_scanner_reads(tmp_path, m
     assert not found(capabilities.check(streamlit, [], today=TODAY), "any", "health-path-not-served")
     uvicorn = describe(tmp_path, health={"path": "/_stcore/health"}, streaming=None)
     assert found(capabilities.check(uvicorn, [], today=TODAY), "any", "health-path-not-served")
+
+
+def test_fly_says_one_machine_and_one_volume_has_no_replica(tmp_path):
+    """F2, F11: superfly/docs volumes/overview: "a single Machine and volume leaves you at risk for
+    downtime and data loss. Volumes don't have built-in replication"."""
+    loaded = describe(tmp_path, {"targets": {"fly": {"snapshot_retention": 30}}}, CHROMA_REQUIREMENTS,
+                      volumes=[CHROMA_VOLUME])
+    [finding] = found(capabilities.check(loaded, ["fly"], today=TODAY), "fly", "volume-not-replicated")
+    assert "no replica" in finding.message and "kept 30 days" in finding.message
+    assert "snapshot_retention" in finding.fix and "fly.io/docs/volumes" in finding.source
+    assert not found(capabilities.check(loaded, ["railway", "render"], today=TODAY), "railway", "volume-not-replicated")

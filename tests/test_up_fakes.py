@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, assert_no_traceback
-from fakes import fake_clis  # noqa: F401  (fixture)
+from conftest import EXAMPLES, REPO, assert_no_traceback
+from fakes import fake_clis, store  # noqa: F401  (fixture)
 from fakes.platforms import digest
 from fakes.platforms.fly import parse_secrets as fly_reads
+from fakes.render_api import RenderAPI
 from streamdeploy import loader
 from streamdeploy.commands.up import make_plan
 
@@ -106,7 +107,9 @@ def test_fly_up_creates_the_app_and_volume_imports_secrets_on_stdin_and_deploys(
     assert app["deployed"] and [v["name"] for v in app["volumes"]] == ["chroma_data"]
     assert {k: v["digest"] for k, v in app["secrets"].items()} == {
         "OPENAI_API_KEY": digest(SECRETS["OPENAI_API_KEY"]), "API_KEY": digest(SECRETS["API_KEY"])}
-    assert "[3/5] Creating volume chroma_data (1 GB, iad)" in first.stderr
+    assert "[3/6] Creating volume chroma_data (1 GB, iad, for a shared-cpu-1x Machine)" in first.stderr
+    # F6: sized for the Machine, as flyctl's first deploy would have done it
+    assert app["volumes"][0]["compute"] == {"size": "shared-cpu-1x", "memory": "512"}
 
     fake_clis.clear_calls()
     second = ship(fake_clis, root, "fly")
@@ -117,6 +120,38 @@ def test_fly_up_creates_the_app_and_volume_imports_secrets_on_stdin_and_deploys(
     app = fake_clis.state()["fly"]["apps"]["stream-gen-ui"]
     assert len(app["volumes"]) == 1 and app["releases"] == 2
     assert_secrets_stayed_hidden(fake_clis, root, first, second)
+
+
+def test_fly_up_refuses_to_deploy_an_app_split_into_several_databases(fake_clis, tmp_path):
+    """F3: `fly scale count 2` adds a Machine with a new, empty volume (flyctl
+    internal/command/scale/count_machines.go): two Chroma databases behind one address."""
+    root = project_from("app", tmp_path)
+    assert ship(fake_clis, root, "fly").returncode == 0
+    with store.state(fake_clis.home) as state:  # what `fly scale count 2` leaves
+        app = state["fly"]["apps"]["stream-gen-ui"]
+        app["machines"].append({"id": "e2865f0c9d4e18", "state": "started", "region": "iad",
+                                "config": {"metadata": {"fly_process_group": "app"}}})
+        app["volumes"].append({**app["volumes"][0], "id": "vol_second000000", "attached_machine_id": "e2865f0c9d4e18"})
+    releases = fake_clis.state()["fly"]["apps"]["stream-gen-ui"]["releases"]
+    result = ship(fake_clis, root, "fly")
+    assert result.returncode == 1
+    assert "runs 2 Machines" in result.stderr and "2 separate databases" in result.stderr
+    assert "fly machines destroy" in result.stderr
+    assert fake_clis.state()["fly"]["apps"]["stream-gen-ui"]["releases"] == releases  # nothing deployed
+
+
+def test_fly_up_with_several_orgs_needs_the_org(fake_clis, tmp_path):
+    """F10"""
+    root = project_from("app", tmp_path)
+    fake_clis.seed("fly", {"orgs": [{"slug": "personal", "type": "PERSONAL"}, {"slug": "acme", "type": "SHARED"}]})
+    stuck = ship(fake_clis, root, "fly")
+    assert stuck.returncode == 1 and "org slug must be specified" in stuck.stderr
+    assert "targets.fly.org" in stuck.stderr
+    description = root / "streamdeploy.yaml"
+    description.write_text(description.read_text().replace("region: iad}", "region: iad, org: acme}"))
+    shipped = ship(fake_clis, root, "fly")
+    assert shipped.returncode == 0, shipped.stderr
+    assert fake_clis.state()["fly"]["apps"]["stream-gen-ui"]["org"] == "acme"
 
 
 # --- railway ---------------------------------------------------------------------------------
@@ -146,6 +181,154 @@ def test_railway_iac_up_applies_the_config_sets_secrets_on_stdin_and_waits(fake_
     assert set(services) == {"api", "admin"} and len(services["api"]["volumes"]) == 1
     assert sum(1 for c in fake_clis.calls("railway") if c.command == ["init"]) == 1
     assert_secrets_stayed_hidden(fake_clis, root, first, second)
+
+
+def railway_service(fakes, name: str) -> dict:
+    [project] = fakes.state()["railway"]["projects"].values()
+    return next(s for s in project["services"].values() if s["name"] == name)
+
+
+def change_railway(fakes, name: str, change) -> None:
+    """Change what Railway holds, as a person in the dashboard would."""
+    with store.state(fakes.home) as state:
+        [project] = state["railway"]["projects"].values()
+        change(next(s for s in project["services"].values() if s["name"] == name))
+
+
+def test_railway_up_typed_in_a_shell_gets_through_the_sdk_version_check(fake_clis, tmp_path):
+    """R1: bash and zsh export `_` as the command typed, here streamdeploy; the IaC SDK runs
+    `$_ --version` when the CLI evaluates railway.ts (npm railway@3.11.0 dist/iac/index.js)."""
+    root = project_from("app", tmp_path)
+    typed = {"_": str(REPO / ".venv" / "bin" / "streamdeploy")}
+    result = ship(fake_clis, root, "railway", env=typed)
+    assert result.returncode == 0, result.stderr
+    versions = [c for c in fake_clis.calls("railway") if c.argv == ["--version"]]
+    assert versions, "the SDK's guard ran the railway CLI (found through `_`)"
+    assert "requires Railway CLI 5.42.1" not in result.stderr
+    # The fake is what it models: with `_` left as streamdeploy, the evaluation fails.
+    direct = fake_clis.cli("railway", "config", "apply", "--file", ".railway/railway.ts", "--yes", cwd=root,
+                           env=typed)
+    assert direct.returncode == 1 and "requires Railway CLI 5.42.1 or newer" in direct.stderr
+
+
+def test_railway_up_stops_before_step_1_when_node_is_too_old(fake_clis, tmp_path):
+    """R2: `railway config` runs node --experimental-strip-types, new in Node 22.6 (Debian 12 has 18)."""
+    root = project_from("app", tmp_path)
+    assert ship(fake_clis, root, "railway").returncode == 0
+    fake_clis.seed("node", {"version": "v18.20.4"})
+    fake_clis.clear_calls()
+    result = ship(fake_clis, root, "railway")
+    assert result.returncode == 3, result.stderr
+    assert "Node.js 18.20.4" in result.stderr and "older than 22.6" in result.stderr
+    assert "nvm install 22" in result.stderr
+    assert not [c for c in fake_clis.calls("railway") if c.command in (["init"], ["config", "apply"])]
+    doctor = fake_clis.run("doctor", "--target", "railway", cwd=root)
+    assert doctor.returncode == 3 and "older than 22.6" in doctor.stdout + doctor.stderr
+    # and the fake node is as strict as the real one
+    assert "bad option: --experimental-strip-types" in fake_clis.cli(
+        "railway", "config", "plan", "--file", ".railway/railway.ts", cwd=root).stderr
+
+
+def test_railway_second_up_keeps_what_railway_holds(fake_clis, tmp_path):
+    """R3, R8: Railway placed the volume in a region, it was grown in the dashboard, and a variable
+    was added there. Re-running `up` must not move, shrink or delete any of it (each would be a
+    destructive change that `config apply --yes` refuses)."""
+    root = project_from("app", tmp_path)
+    first = ship(fake_clis, root, "railway")
+    assert first.returncode == 0, first.stderr
+    [volume] = railway_service(fake_clis, "api")["volumes"]
+    assert volume["region"] == "us-west2"  # Railway's placement: the file named none
+
+    def in_the_dashboard(service):
+        service["volumes"][0]["sizeMB"] = 5000
+        service["variables"]["SENTRY_DSN"] = "https://key@sentry.example/1"
+
+    change_railway(fake_clis, "api", in_the_dashboard)
+    fake_clis.clear_calls()
+    second = ship(fake_clis, root, "railway")
+    assert second.returncode == 0, second.stderr
+    assert "Destructive" not in second.stderr
+    api = railway_service(fake_clis, "api")
+    assert api["volumes"] == [{**volume, "sizeMB": 5000}]
+    assert api["variables"]["SENTRY_DSN"] == "https://key@sentry.example/1"
+    assert api["redeploys"] == 0  # nothing changed in the config: only `railway up` deployed
+    text = (root / ".railway" / "railway.ts").read_text()
+    assert 'sizeMB: 5000,\n    region: "us-west2",' in text and "SENTRY_DSN: preserve()," in text
+    assert "keeps 1 variable set outside the description (SENTRY_DSN)" in second.stderr
+    assert "changes nothing and deploys nothing" in second.stderr
+    reads = [c for c in fake_clis.calls("railway") if c.command == ["config", "plan"]]
+    assert reads[0].argv[3].endswith("railway_held.mjs")  # read before rendering, with no SDK
+    assert_every_call_parsed(fake_clis)
+
+
+def test_railway_up_says_which_changes_redeploy(fake_clis, tmp_path):
+    """R7: a variable or deploy change makes `config apply` redeploy, and `railway up` deploys again."""
+    root = project_from("app", tmp_path)
+    assert ship(fake_clis, root, "railway").returncode == 0
+    description = root / "streamdeploy.yaml"
+    description.write_text(description.read_text().replace("ENVIRONMENT: production", "ENVIRONMENT: staging"))
+    second = ship(fake_clis, root, "railway")
+    assert second.returncode == 0, second.stderr
+    assert "Update variable api.ENVIRONMENT  (redeploys)" in second.stderr
+    assert "`railway up` deploys it again" in second.stderr
+    api = railway_service(fake_clis, "api")
+    assert api["variables"]["ENVIRONMENT"] == "staging" and api["redeploys"] == 1
+
+
+def test_railway_up_never_deletes_a_service_left_out_of_the_description(fake_clis, tmp_path):
+    root = project_from("multi", tmp_path)
+    assert ship(fake_clis, root, "railway").returncode == 0
+    description = root / "streamdeploy.yaml"
+    text = description.read_text()
+    description.write_text(text[:text.index("  admin:")] + text[text.index("stores:"):] if "stores:" in text
+                           else text[:text.index("  admin:")])
+    result = ship(fake_clis, root, "railway")
+    assert result.returncode == 1
+    assert "destructive: Delete service admin" in result.stderr
+    assert "never applies a change that deletes" in result.stderr
+    assert railway_service(fake_clis, "admin")  # still there
+    assert not [c for c in fake_clis.calls("railway") if c.command == ["config", "apply"] and c.exit == 0][1:]
+
+
+def test_the_fake_railway_refuses_a_destructive_apply_like_the_real_one(fake_clis, tmp_path):
+    root = project_from("app", tmp_path)
+    assert ship(fake_clis, root, "railway").returncode == 0
+    iac = root / ".railway" / "railway.ts"
+    iac.write_text(iac.read_text().replace("sizeMB: 1000,", "sizeMB: 500,"))
+    refused = fake_clis.cli("railway", "config", "apply", "--file", ".railway/railway.ts", "--yes", cwd=root)
+    assert refused.returncode == 1
+    assert "Destructive Railway configuration changes require explicit confirmation" in refused.stderr
+    assert railway_service(fake_clis, "api")["volumes"][0]["sizeMB"] == 1000
+    forced = fake_clis.cli("railway", "config", "apply", "--file", ".railway/railway.ts", "--yes",
+                           "--confirm-destructive", cwd=root)
+    assert forced.returncode == 0 and railway_service(fake_clis, "api")["volumes"][0]["sizeMB"] == 500
+
+
+def test_railway_up_names_the_workspace_when_there_are_several(fake_clis, tmp_path):
+    """R4: `railway init` needs --workspace when not interactive and the account has several."""
+    root = project_from("app", tmp_path)
+    fake_clis.seed("railway", {"workspaces": [{"id": "ws-me", "name": "Me"}, {"id": "ws-team", "name": "Acme"}]})
+    stuck = ship(fake_clis, root, "railway")
+    assert stuck.returncode == 1
+    assert "--workspace required in non-interactive mode" in stuck.stderr
+    assert "targets.railway.workspace" in stuck.stderr
+    description = root / "streamdeploy.yaml"
+    description.write_text(description.read_text().replace("format: iac}", "format: iac, workspace: Acme}"))
+    shipped = ship(fake_clis, root, "railway")
+    assert shipped.returncode == 0, shipped.stderr
+    [project] = fake_clis.state()["railway"]["projects"].values()
+    assert project["workspace"] == "ws-team"
+
+
+def test_railway_up_schedules_daily_backups_of_the_volume(fake_clis, tmp_path):
+    """R10"""
+    root = project_from("app", tmp_path)
+    description = root / "streamdeploy.yaml"
+    description.write_text(description.read_text().replace("format: iac}", "format: iac, backups: [daily]}"))
+    assert ship(fake_clis, root, "railway").returncode == 0
+    assert railway_service(fake_clis, "api")["volumes"][0]["backupSchedules"] == ["DAILY"]
+    again = ship(fake_clis, root, "railway")
+    assert again.returncode == 0 and "changes nothing" in again.stderr
 
 
 # Railway read railway.toml until 2026-12-01; the legacy path is judged on a day before that.
@@ -188,61 +371,131 @@ def test_railway_toml_up_is_refused_after_the_cutoff(fake_clis, tmp_path):
 # --- render ----------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def render_api(fake_clis):
+    """Render's REST API on loopback, serving the fake render CLI's state."""
+    server = RenderAPI(fake_clis.home)
+    yield server
+    server.close()
+
+
 def pushed_repository(fakes, root: Path, target: str, repo: Path | None = None) -> dict:
     """A git repository (``repo``, default the project itself) holding the files rendered for
-    `target`, pushed to a local remote."""
+    `target`, pushed to a local remote, as a clone would know it (origin/HEAD is main)."""
     env = fakes.env()
     repo = repo or root
     rendered = fakes.run("render", "--target", target, cwd=root)
     assert rendered.returncode == 0, rendered.stderr
     remote = repo.parent / "remote.git"
-    git(repo.parent, "init", "--bare", "-q", str(remote), env=env)
+    git(repo.parent, "init", "--bare", "-q", "-b", "main", str(remote), env=env)
     git(repo, "init", "-q", "-b", "main", env=env)
     git(repo, "add", "-A", env=env)
     git(repo, "commit", "-q", "-m", "streamdeploy render", env=env)
     git(repo, "remote", "add", "origin", str(remote), env=env)
     git(repo, "push", "-q", "-u", "origin", "main", env=env)
+    git(repo, "remote", "set-head", "origin", "--auto", env=env)
     return env
 
 
 def render_repository(fakes, root: Path, repo: Path | None = None, services: dict | None = None) -> dict:
     """A pushed git repository holding the rendered files, and the services the Blueprint made
-    (id -> name)."""
+    (id -> name), following main in that repository, with the OPENAI_API_KEY it asked for."""
     env = pushed_repository(fakes, root, "render", repo)
-    # What the one-time Dashboard step (New > Blueprint) creates.
+    remote = (repo or root).parent / "remote.git"
     services = services or {"srv-d2abc3def4ghi5jkl6mn": "stream-gen-ui-api"}
-    fakes.seed("render", {"services": {sid: {"name": name, "type": "web_service"} for sid, name in services.items()}})
+    fakes.seed("render", {"services": {sid: {
+        "name": name, "type": "web_service", "repo": str(remote), "branch": "main",
+        "env_vars": {"OPENAI_API_KEY": digest(SECRETS["OPENAI_API_KEY"])}} for sid, name in services.items()}})
     return env
 
 
-def test_render_up_validates_checks_git_and_deploys_the_blueprint_service(fake_clis, tmp_path):
+def ship_render(fakes, root: Path, api, env: dict | None = None):
+    return ship(fakes, root, "render", env={"RENDER_HOST": api.url, **(env or {})})
+
+
+def render_service(fakes) -> dict:
+    return fakes.state()["render"]["services"]["srv-d2abc3def4ghi5jkl6mn"]
+
+
+def test_render_up_validates_checks_git_and_deploys_the_blueprint_service(fake_clis, render_api, tmp_path):
     root = project_from("app", tmp_path)
-    render_repository(fake_clis, root)
-    first = ship(fake_clis, root, "render")
+    env = render_repository(fake_clis, root)
+    head = git(root, "rev-parse", "HEAD", env=env).strip()
+    first = ship_render(fake_clis, root, render_api)
     assert first.returncode == 0, first.stderr
     assert_every_call_parsed(fake_clis)
     calls = [" ".join(c.command) for c in fake_clis.calls("render")]
     assert calls.index("blueprints validate") < calls.index("deploys create")
     [deploy] = [c for c in fake_clis.calls("render") if c.command == ["deploys", "create"]]
-    assert deploy.argv[:3] == ["deploys", "create", "srv-d2abc3def4ghi5jkl6mn"]
+    assert deploy.argv[:5] == ["deploys", "create", "srv-d2abc3def4ghi5jkl6mn", "--commit", head]  # D2
     assert "--confirm" in deploy.argv and "--wait" in deploy.argv
 
-    second = ship(fake_clis, root, "render")
+    second = ship_render(fake_clis, root, render_api)
     assert second.returncode == 0, second.stderr
-    deploys = fake_clis.state()["render"]["services"]["srv-d2abc3def4ghi5jkl6mn"]["deploys"]
-    assert [d["status"] for d in deploys] == ["live", "live"]
+    deploys = render_service(fake_clis)["deploys"]
+    assert [(d["status"], d["commit"]) for d in deploys] == [("live", head), ("live", head)]
     assert_secrets_stayed_hidden(fake_clis, root, first, second)
 
 
-def test_render_up_stops_when_the_work_is_not_pushed(fake_clis, tmp_path):
+def test_render_up_sets_secrets_added_after_the_blueprint_through_the_api(fake_clis, render_api, tmp_path):
+    """D1: `sync: false` asks only when the Blueprint is created; API_KEY came later and was never
+    set. `up` sets what it is given, by name, the value in the request body, before the deploy."""
+    root = project_from("app", tmp_path)
+    render_repository(fake_clis, root)
+    first = ship_render(fake_clis, root, render_api)
+    assert first.returncode == 0, first.stderr
+    service = render_service(fake_clis)
+    assert service["env_vars"] == {k: digest(SECRETS[k]) for k in ("OPENAI_API_KEY", "API_KEY")}
+    assert service["deploys"][-1]["env_vars"] == ["API_KEY", "OPENAI_API_KEY"]  # set before it deployed
+    puts = [r for r in render_api.requests if r["method"] == "PUT"]
+    assert [r["path"] for r in puts] == ["/v1/services/srv-d2abc3def4ghi5jkl6mn/env-vars/OPENAI_API_KEY",
+                                         "/v1/services/srv-d2abc3def4ghi5jkl6mn/env-vars/API_KEY"]
+    assert all(r["body_keys"] == ["value"] for r in puts)
+    assert_secrets_stayed_hidden(fake_clis, root, first)
+
+    kept = ship_render(fake_clis, root, render_api, env={"API_KEY": ""})  # not given: Render has it
+    assert kept.returncode == 0, kept.stderr
+    assert "API_KEY: not given here; kept as it is on Render" in kept.stderr
+
+
+def test_render_up_names_a_secret_that_is_set_nowhere(fake_clis, render_api, tmp_path):
+    root = project_from("app", tmp_path)
+    render_repository(fake_clis, root)
+    result = ship_render(fake_clis, root, render_api, env={"API_KEY": ""})
+    assert result.returncode == 1
+    assert "not set on Render and not given here: API_KEY" in result.stderr
+    assert not [c for c in fake_clis.calls("render") if c.command == ["deploys", "create"]]
+
+
+def test_render_up_refuses_a_commit_that_is_not_on_the_blueprints_branch(fake_clis, render_api, tmp_path):
+    """D2: on a pushed feature branch the old check (HEAD is in @{u}) passed, and Render deployed
+    main's head while `up` said it shipped this commit."""
+    root = project_from("app", tmp_path)
+    env = render_repository(fake_clis, root)
+    git(root, "switch", "-q", "-c", "feature", env=env)
+    (root / "NOTES.md").write_text("a change on a branch\n")
+    git(root, "add", "NOTES.md", env=env)
+    git(root, "commit", "-q", "-m", "feature work", env=env)
+    git(root, "push", "-q", "-u", "origin", "feature", env=env)
+    result = ship_render(fake_clis, root, render_api)
+    assert result.returncode == 1
+    assert "the branch Render deploys" in result.stderr and "targets.render.branch" in result.stderr
+    assert not [c for c in fake_clis.calls("render") if c.command == ["deploys", "create"]]
+    # Without --commit the fake builds the branch head, as Render does: not this commit.
+    plain = fake_clis.cli("render", "deploys", "create", "srv-d2abc3def4ghi5jkl6mn", "--wait", "--confirm")
+    assert plain.returncode == 0
+    assert render_service(fake_clis)["deploys"][-1]["commit"] == git(root, "rev-parse", "main", env=env).strip()
+
+
+def test_render_up_stops_when_the_work_is_not_pushed(fake_clis, render_api, tmp_path):
     root = project_from("app", tmp_path)
     env = render_repository(fake_clis, root)
     (root / "README.md").write_text("a change\n")
     git(root, "add", "README.md", env=env)
     git(root, "commit", "-q", "-m", "not pushed", env=env)
-    result = ship(fake_clis, root, "render")
+    result = ship_render(fake_clis, root, render_api)
     assert result.returncode == 1
-    assert "pushed" in result.stderr
+    assert "push" in result.stderr
     assert not [c for c in fake_clis.calls("render") if c.command == ["deploys", "create"]]
 
 

@@ -23,8 +23,10 @@ from test_up_fakes import (
     git,
     plan_for,
     project_from,
+    render_api,  # noqa: F401  (fixture)
     render_repository,
     ship,
+    ship_render,
 )
 
 ADMIN_SECRETS = {"ADMIN_PASSWORD", "API_KEY"}
@@ -113,12 +115,12 @@ def test_railway_ships_both_and_the_reference_variable_resolves_to_the_api(fake_
     assert_secrets_stayed_hidden(fake_clis, root, first, second, third)
 
 
-def test_render_validates_the_fromservice_wiring_and_deploys_the_api_first(fake_clis, tmp_path):
+def test_render_validates_the_fromservice_wiring_and_deploys_the_api_first(fake_clis, render_api, tmp_path):
     root = project_from("multi", tmp_path)
     # Render builds from the repository: here it holds both directories (multi builds ../app)
     env = render_repository(fake_clis, root, repo=root.parent, services={
         "srv-api0000000000000000": "stream-gen-ui-api", "srv-admin00000000000000": "stream-gen-ui-admin"})
-    first = ship(fake_clis, root, "render")
+    first = ship_render(fake_clis, root, render_api)
     assert first.returncode == 0, first.stdout + first.stderr
     assert_every_call_parsed(fake_clis)
     assert fake_clis.state()["render"]["deploy_order"] == ["stream-gen-ui-api", "stream-gen-ui-admin"]
@@ -129,7 +131,7 @@ def test_render_validates_the_fromservice_wiring_and_deploys_the_api_first(fake_
     secrets = {s["name"]: {v["key"] for v in s["envVars"] if v.get("sync") is False} for s in blueprint["services"]}
     assert secrets == {"stream-gen-ui-api": API_SECRETS, "stream-gen-ui-admin": ADMIN_SECRETS}
 
-    second = ship(fake_clis, root, "render")
+    second = ship_render(fake_clis, root, render_api)
     assert second.returncode == 0, second.stderr
 
     # a Blueprint whose fromService names no such service is refused before anything deploys
@@ -140,7 +142,7 @@ def test_render_validates_the_fromservice_wiring_and_deploys_the_api_first(fake_
     git(root.parent, "push", "-q", env=env)
     fake_clis.clear_calls()
     refused = fake_clis.run("up", "--target", "render", "--no-verify", "--force", "--env-file", "/dev/null",
-                            cwd=root, env=SECRETS)
+                            cwd=root, env={**SECRETS, "RENDER_HOST": render_api.url})
     assert refused.returncode != 0
     assert not [c for c in fake_clis.calls("render") if c.command == ["deploys", "create"]]
     assert_secrets_stayed_hidden(fake_clis, root, first, second)

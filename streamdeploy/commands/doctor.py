@@ -38,6 +38,8 @@ class Tool:
     access_label: str = "logged in"
     login: str = ""  # how to get access
     not_ready: str = ""  # what `up` says when the access check fails
+    minimum: tuple[int, ...] | None = None  # oldest version that works
+    upgrade: str = ""  # what to do about an older one, and why it matters
 
 
 # Commands and variables from research/cli-contracts.md; install lines from each CLI's docs.
@@ -47,7 +49,10 @@ TOOLS: dict[str, Tool] = {
         install="curl -L https://fly.io/install.sh | sh   (macOS: brew install flyctl)",
         auth_env=("FLY_ACCESS_TOKEN", "FLY_API_TOKEN"),
         access=("auth", "whoami", "--json"),
-        login="set FLY_API_TOKEN (a token from `fly tokens create deploy`), or run `fly auth login`",
+        # A deploy token manages one existing app: it cannot run `fly apps create` (flyctl
+        # internal/command/tokens/create.go). An org token can.
+        login="set FLY_API_TOKEN to an org token (`fly tokens create org`; a deploy token cannot create apps), "
+              "or run `fly auth login`",
         not_ready="not logged in to Fly.io",
     ),
     "railway": Tool(
@@ -104,6 +109,13 @@ TOOLS: dict[str, Tool] = {
         login="AWS credentials for the provider: AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
     ),
     "git": Tool("git", "git", ("git",), ("--version",), install="https://git-scm.com/downloads"),
+    # `railway config plan|apply` run node --experimental-strip-types (railwayapp/cli
+    # src/iac/eval.rs), which Node learned in 22.6; older ones exit "bad option" (Debian 12: 18).
+    "node": Tool("node", "Node.js", ("node",), ("--version",),
+                 install="Node 22.6 or newer: https://nodejs.org (or `nvm install 22`)", minimum=(22, 6),
+                 upgrade="install Node 22.6 or newer (https://nodejs.org, or `nvm install 22`): `railway config "
+                         "apply` runs .railway/railway.ts with node --experimental-strip-types, which older Node "
+                         "rejects"),
 }
 PLATFORM_TOOLS = ("fly", "railway", "render", "docker", "kubectl", "gcloud", "doctl", "terraform")
 # What `up --target T` drives, whatever the description says (its plan may add more).
@@ -326,6 +338,8 @@ def readiness_problems(tool_names, env: Mapping[str, str] | None = None, target:
             return known[name]
         if name in PLATFORM_TOOLS:
             return check_tool(tool, env, version=False)
+        if tool.minimum is not None:
+            return check_tool(tool, env, access=False)
         return Status(name, tool.title, locate(tool, env) is not None)
 
     with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
@@ -340,7 +354,18 @@ def readiness_problems(tool_names, env: Mapping[str, str] | None = None, target:
         elif status.ready is False:
             problems.append(Problem(f"{tool.not_ready or tool.title + ' is not ready'}: {status.how}",
                                     fix=status.fix))
+        elif too_old(tool, status.version):
+            problems.append(Problem(
+                f"{tool.title} {status.version} at {status.path} is older than "
+                f"{'.'.join(map(str, tool.minimum))}; `up --target {target}` needs it", fix=tool.upgrade))
     return problems
+
+
+def too_old(tool: Tool, version: str | None) -> bool:
+    if tool.minimum is None or version is None:
+        return False
+    numbers = tuple(int(n) for n in re.findall(r"\d+", version)[:len(tool.minimum)])
+    return numbers < tool.minimum
 
 
 # --- the command --------------------------------------------------------------------------

@@ -37,8 +37,8 @@ def collect(loaded: loader.Loaded, names: list[str], *,
     return list(files.values()), notes
 
 
-def context_for(loaded: loader.Loaded) -> Context:
-    return Context(root=loaded.root, description=loaded.path.name)
+def context_for(loaded: loader.Loaded, held: tuple[tuple[str, str], ...] = ()) -> Context:
+    return Context(root=loaded.root, description=loaded.path.name, held=held)
 
 
 def resolve_targets(target: str, spec=None) -> list[str]:

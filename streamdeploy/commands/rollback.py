@@ -15,6 +15,7 @@ from pathlib import Path
 from streamdeploy import console, loader, targets
 from streamdeploy.commands import up
 from streamdeploy.problems import fail
+from streamdeploy.targets.base import Plan
 
 ROLLBACK = ("fly", "railway", "render", "kubernetes", "compose", "docker", "local")
 
@@ -38,11 +39,11 @@ def run(file: Path | None, target: str, dry_run: bool = False, env_file: Path | 
     env_file = up._env_file(loaded, name, env_file)
     plan = up.make_plan(loaded, name, action="rollback")
 
-    def say_notes() -> list[str]:
+    def say_notes(plan: Plan) -> tuple[Plan, list[str]]:
         up._print_notes(list(plan.notes), as_json)
         if not as_json:
             console.info(f"{name}: rolling back; volumes and their data are not touched")
-        return []
+        return plan, []
 
     return up.ship(loaded, plan, env_file, dry_run=dry_run, verify=verify, step_timeout=step_timeout,
-                   as_json=as_json, write=say_notes, command="rollback")
+                   as_json=as_json, prepare=say_notes, command="rollback")

@@ -6,7 +6,9 @@
 2. `check` for this target (errors stop us unless --force);
 3. every secret the plan needs has a value (environment, then --env-file): exit 3 if not;
 4. every CLI the plan runs is installed and can act (logged in, daemon up): exit 3 if not;
-5. write the target's files through the one writer, so what ships is what is on disk, and
+5. read back what the platform already holds, where the target asks (``Target.reads``: a
+   Railway volume's region and size, variables set in its dashboard), and plan again with it;
+   then write the target's files through the one writer, so what ships is what is on disk, and
    the plan's deploy-time files under .streamdeploy/ (the image tags of this release);
 6. run the steps (``runner``), record the release when the target's history is this
    machine's (compose, docker), then verify the service at the plan's URL;
@@ -19,7 +21,7 @@ Secrets a step passes only when set (``Step.pass_if_set``: local runs) are optio
 missing one is a warning, not exit 3.
 
 `plan` and `up --dry-run` print the steps and run nothing; secrets appear as names.
-`rollback` ships its plan through the same ``ship`` (no check, no rendering).
+`rollback` ships its plan through the same ``ship`` (no check, no reads, no rendering).
 """
 
 from __future__ import annotations
@@ -54,18 +56,25 @@ def run(
     name = resolve_target(target)
     env_file = _env_file(loaded, name, env_file)
     plan = make_plan(loaded, name)
+
+    def prepare(plan: Plan) -> tuple[Plan, list[str] | None]:
+        held = read_held(loaded, name, as_json)
+        if held:
+            plan = make_plan(loaded, name, held)
+        return plan, _write_files(loaded, name, force, as_json, plan.notes, held)
+
     return ship(loaded, plan, env_file, dry_run=dry_run, detach=detach, verify=verify, step_timeout=step_timeout,
-                as_json=as_json, gate=lambda: _gate(loaded, name, force, as_json),
-                write=lambda: _write_files(loaded, name, force, as_json, plan.notes))
+                as_json=as_json, gate=lambda: _gate(loaded, name, force, as_json), prepare=prepare)
 
 
 def ship(loaded: loader.Loaded, plan: Plan, env_file: Path | None, *, dry_run: bool = False, detach: bool = False,
          verify: bool = True, step_timeout: float = 900.0, as_json: bool = False,
-         gate: Callable[[], bool] | None = None, write: Callable[[], list[str] | None] | None = None,
-         command: str = "up") -> int:
+         gate: Callable[[], bool] | None = None,
+         prepare: Callable[[Plan], tuple[Plan, list[str] | None]] | None = None, command: str = "up") -> int:
     """Run a plan the one way every command that deploys does (`up`, `rollback`): secrets,
-    readiness, ``gate`` (check) and ``write`` (the target's files) when given, the plan's
-    deploy-time files, the runner, then verify (or serve)."""
+    readiness, ``gate`` (check) and ``prepare`` (read what the platform holds, plan again,
+    write the target's files: the final plan and the files written, None to stop) when
+    given, the plan's deploy-time files, the runner, then verify (or serve)."""
     name = plan.target
     resolved = resolve_secrets(plan, env_file)
     if dry_run:
@@ -85,7 +94,9 @@ def ship(loaded: loader.Loaded, plan: Plan, env_file: Path | None, *, dry_run: b
     problems = doctor.readiness_problems(plan.tools, target=name)
     if problems:
         raise ProblemsError(problems, exitcodes.NOT_READY)
-    written = write() if write is not None else []
+    written: list[str] | None = []
+    if prepare is not None:
+        plan, written = prepare(plan)
     if written is None:
         return exitcodes.FAILED
     written = [*written, *_write_state(loaded, plan, as_json)]
@@ -216,7 +227,7 @@ def resolve_target(target: str) -> str:
     return target
 
 
-def make_plan(loaded: loader.Loaded, name: str, action: str = "plan") -> Plan:
+def make_plan(loaded: loader.Loaded, name: str, held: tuple[tuple[str, str], ...] = (), action: str = "plan") -> Plan:
     """The target's plan for `up` (``action`` "plan") or for `rollback` ("rollback")."""
     from streamdeploy.commands.render import context_for
 
@@ -226,12 +237,35 @@ def make_plan(loaded: loader.Loaded, name: str, action: str = "plan") -> Plan:
     try:
         if method is None:
             raise NotImplementedError
-        return method(loaded.spec, context_for(loaded))
+        return method(loaded.spec, context_for(loaded, held))
     except ProblemsError as error:  # a target's own rule (targets.fly.vm_size): say where it is
         raise loader.placed(error, loaded) from None
     except NotImplementedError:
         raise fail(f"`{command} --target {name}` is not available yet", fix="render the files with "
                    f"`streamdeploy render --target {name}` and ship them with the platform's CLI") from None
+
+
+def read_held(loaded: loader.Loaded, name: str, as_json: bool = False) -> tuple[tuple[str, str], ...]:
+    """Run the target's reads (read-only commands, through the runner's `capture`); a keyless
+    read that fails (not linked yet: a first deploy) ends them with nothing held."""
+    from streamdeploy.commands.render import context_for
+
+    reads = getattr(targets.get(name), "reads", None)
+    if reads is None:
+        return ()
+    held = []
+    for read in reads(loaded.spec, context_for(loaded)):
+        if not as_json:
+            console.info(f"{name}: reading what it holds: `{runner.show(read.argv)}`")
+        answer = runner.capture(read.argv, timeout=read.timeout, env={**os.environ, **dict(read.env)},
+                                cwd=loaded.root)
+        if read.key is None and not answer.ok:
+            if not as_json:
+                console.info(f"{name}: nothing to read back yet (a first deploy)")
+            return ()
+        if read.key is not None:
+            held.append((read.key, answer.stdout))
+    return tuple(held)
 
 
 def resolve_secrets(plan: Plan, env_file: Path | None) -> secret_values.Resolved:
@@ -264,9 +298,13 @@ def _say_left_out(loaded: loader.Loaded, name: str, resolved: secret_values.Reso
         if secret in said:
             continue
         key = declared.get(secret, {}).get("key")
-        why = "it is optional" if secret in optional else f"it is optional for `up --target {name}`"
-        console.warning(f"{secret} is not set: the service starts without it ({why})",
-                        where=name + (f" ({key})" if key else ""),
+        if secret in optional:
+            what = "the service starts without it (it is optional)"
+        elif name == LOCAL:
+            what = f"the service starts without it (it is optional for `up --target {name}`)"
+        else:  # Render: a secret set on the platform before is kept
+            what = f"`up --target {name}` keeps the value the platform holds, and stops if it holds none"
+        console.warning(f"{secret} is not set: {what}", where=name + (f" ({key})" if key else ""),
                         fix=f"export {secret}=..., or put {secret}=... in {where} (or pass --env-file FILE)")
 
 
@@ -301,11 +339,11 @@ def _gate(loaded: loader.Loaded, name: str, force: bool, as_json: bool) -> bool:
 
 
 def _write_files(loaded: loader.Loaded, name: str, force: bool, as_json: bool,
-                 plan_notes=()) -> list[str] | None:
+                 plan_notes=(), held: tuple[tuple[str, str], ...] = ()) -> list[str] | None:
     from streamdeploy import writer
     from streamdeploy.commands.render import context_for
 
-    rendering = targets.get(name).render(loaded.spec, context_for(loaded))
+    rendering = targets.get(name).render(loaded.spec, context_for(loaded, held))
     outcome = writer.write_all(list(rendering.files), loaded.root, loaded.path.name, force=force)
     if outcome.conflicts:
         for path, diff in outcome.conflicts:

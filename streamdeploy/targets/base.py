@@ -147,15 +147,35 @@ class SecretNeeds:
 
 
 @dataclass(frozen=True)
+class Read:
+    """A read-only command `up` runs before it renders, so that a target can keep what the
+    platform already holds (a volume's region and size, variables set in its dashboard).
+
+    Its output reaches the target as ``Context.held[key]``. A read with no key is a
+    prerequisite (linking the directory): when it fails, nothing is read and the target
+    renders from the description alone, as on a first deploy."""
+
+    argv: tuple[str, ...]
+    key: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    timeout: float = 120.0
+
+
+@dataclass(frozen=True)
 class Context:
-    """What a target may know besides the description: where it lives, options from flags."""
+    """What a target may know besides the description: where it lives, options from flags,
+    and what `up` read back from the platform (empty for `render`, `plan` and a first deploy)."""
 
     root: Path  # directory of streamdeploy.yaml
     description: str = "streamdeploy.yaml"  # its path relative to root, for headers
     options: tuple[tuple[str, str], ...] = ()
+    held: tuple[tuple[str, str], ...] = ()  # (Read.key, its stdout)
 
     def option(self, name: str, default: str | None = None) -> str | None:
         return dict(self.options).get(name, default)
+
+    def read(self, key: str) -> str | None:
+        return dict(self.held).get(key)
 
 
 class Target(Protocol):
@@ -166,8 +186,8 @@ class Target(Protocol):
 
     def plan(self, spec: Spec, ctx: Context) -> Plan: ...
 
-    # Targets that can go back to the previous release also have
-    # ``rollback(spec, ctx) -> Plan`` (see streamdeploy/releases.py).
+    # Optional: ``reads(spec, ctx) -> tuple[Read, ...]``, what `up` reads back before rendering;
+    # ``rollback(spec, ctx) -> Plan``, back to the previous release (see streamdeploy/releases.py).
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import posixpath
+import sys
 
 from streamdeploy import units
 from streamdeploy.problems import fail
@@ -134,11 +135,15 @@ def _config(spec: Spec, name: str) -> tuple[dict, list[Note]]:
     strategy = "rolling"
     if svc.volumes:
         volume = svc.volumes[0]
-        config["mounts"] = [{
+        mount = {
             "source": volume.name,
             "destination": volume.mount,
             "initial_size": f"{units.gigabytes(volume.size)}gb",
-        }]
+        }
+        if fly.snapshot_retention is not None:
+            # Daily snapshots are on by default (scheduled_snapshots, which SchemaStore's fly.json lacks).
+            mount["snapshot_retention"] = fly.snapshot_retention  # days, 1-60 (appconfig validation)
+        config["mounts"] = [mount]
         volumes.single_volume(NAME, name, svc, notes, limit="a Fly Machine mounts one volume")
         volumes.instances(NAME, name, svc, notes, reason="a Fly volume belongs to one Machine")
     elif svc.is_web and svc.health is not None:
@@ -250,9 +255,18 @@ def _render(spec: Spec, ctx: Context) -> Rendering:
 
 def _plan(spec: Spec, ctx: Context) -> Plan:
     fly = spec.targets.fly
+    # A deploy token manages one app that exists already: it cannot `fly apps create` (flyctl
+    # internal/command/tokens/create.go scopes it to the app's id). An org token can.
     steps = [Step(("fly", "auth", "whoami", "--json"), "Checking the Fly login", env=FLY_ENV,
-                  hint="set FLY_API_TOKEN (`fly tokens create deploy`), or run `fly auth login`")]
+                  hint="set FLY_API_TOKEN to an org token (`fly tokens create org`; a deploy token cannot create "
+                  "the apps), or run `fly auth login`")]
     notes: list[Note] = []
+    if not fly.org:
+        notes.append(Note(
+            NAME, "without targets.fly.org, `fly apps create` can pick your organization only when you have exactly "
+            "one personal one; otherwise it stops when not interactive", key="targets.fly.org",
+            fix="targets.fly.org: <slug> (`fly orgs list`)", level="info"))
+    glue = (sys.executable, "-m", "streamdeploy.glue")
     secrets: list[str] = []
     groups: list[tuple[str, ...]] = []
     urls: list[tuple[str, str]] = []
@@ -271,10 +285,16 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
         if svc.volumes:
             volume = svc.volumes[0]
             size = units.gigabytes(volume.size)
+            vm, _ = _vm(svc, name, fly.vm_size)
+            # The Machine's size, as flyctl's first deploy passes it (deploy_first.go
+            # ComputeRequirements): the volume lands on a host that can run the Machine.
+            create = ["fly", "volumes", "create", volume.name, "--app", app, "--region", fly.region,
+                      "--size", str(size), "--vm-size", vm["size"], "--vm-memory", vm["memory"].removesuffix("mb")]
+            if fly.snapshot_retention is not None:
+                create += ["--snapshot-retention", str(fly.snapshot_retention)]
             steps.append(Step(
-                ("fly", "volumes", "create", volume.name, "--app", app, "--region", fly.region,
-                 "--size", str(size), "--yes"),
-                f"Creating volume {volume.name} ({size} GB, {fly.region})", env=FLY_ENV,
+                tuple(create + ["--yes"]),
+                f"Creating volume {volume.name} ({size} GB, {fly.region}, for a {vm['size']} Machine)", env=FLY_ENV,
                 skip_if=Probe(("fly", "volumes", "list", "--app", app, "--json"), "contains", f'"{volume.name}"'),
             ))
         if svc.secrets:
@@ -294,6 +314,14 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
         deploy = ["fly", "deploy", "--app", app, "--config", config, "--remote-only",
                   "--image-label", image_tag.release_tag(spec, name, ctx),
                   "--wait-timeout", units.format_duration(wait), "--yes"]
+        if svc.volumes:
+            # `fly scale count N` gives each added Machine a new, empty volume (flyctl
+            # internal/command/scale/count_machines.go): N databases behind one address.
+            steps.append(Step(
+                ("fly", "status", "--app", app, "--json"), f"Checking {app} runs one Machine with its volume",
+                env=FLY_ENV, pipe_to=glue + ("fly-machines", app),
+                hint=f"`fly machines list --app {app}` and `fly volumes list --app {app}` show which Machine holds "
+                "your data; keep that one and destroy the others (`fly machines destroy ID`), then run `up` again"))
         if svc.volumes or svc.replicas == 1:
             deploy.append("--ha=false")  # one Machine; flyctl would start a spare one per process group
         if private(spec, name):

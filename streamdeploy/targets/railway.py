@@ -15,7 +15,9 @@ import os
 import posixpath
 import re
 import shlex
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from streamdeploy import units
 from streamdeploy.spec import Service, ServiceRef, Spec, Store, Volume
@@ -25,6 +27,7 @@ from streamdeploy.targets.base import (
     Note,
     Plan,
     Probe,
+    Read,
     RenderedFile,
     Rendering,
     SecretNeeds,
@@ -39,7 +42,15 @@ SDK_RANGE = "^3.11.0"  # npm `railway`, whose `railway/iac` export the CLI impor
 CAC_CUTOFF = "2026-12-01"
 RESTART_RETRIES = 10  # the most Railway allows on Free/Trial plans
 UP_TIMEOUT = 1800.0  # `railway up --ci` waits for build and deploy
+HEALTH_WINDOW = 300  # Railway's default healthcheckTimeout
 ENV = (("CI", "true"),)  # makes the CLI fail fast instead of prompting or opening a browser
+NODE_MINIMUM = "22.6"  # `railway config` runs node --experimental-strip-types (src/iac/eval.rs)
+# What `up` reads before rendering: `railway config plan --json` of a file that declares nothing
+# prints the environment as Railway holds it (currentGraph: each volume's sizeMB and region, each
+# service's region and variable names; values stay masked without --decrypt-variables). The file
+# imports nothing, so it needs no node_modules and no SDK version check.
+HELD_FILE = str(Path(__file__).with_name("railway_held.mjs"))
+HELD = "railway-current"
 
 
 # --- what every format shares -------------------------------------------------------------
@@ -114,15 +125,56 @@ def _apps(spec: Spec, notes: list[Note]) -> list[_App]:
     return apps
 
 
+@dataclass(frozen=True)
+class Held:
+    """What the Railway environment already holds, by name (from `railway config plan --json`)."""
+
+    volumes: dict[str, dict] = field(default_factory=dict)  # name -> {"sizeMB": int | None, "region": str | None}
+    regions: dict[str, str] = field(default_factory=dict)  # service -> its one region
+    variables: dict[str, tuple[str, ...]] = field(default_factory=dict)  # service -> variable names
+
+
+def held(ctx: Context) -> Held:
+    """Parse the read; anything unexpected counts as nothing held (a first deploy)."""
+    try:
+        data = json.loads(ctx.read(HELD) or "")
+        resources = data["currentGraph"]["resources"]
+    except (ValueError, KeyError, TypeError):
+        return Held()
+    found = Held()
+    for resource in resources if isinstance(resources, list) else []:
+        if not isinstance(resource, dict) or not isinstance(resource.get("name"), str):
+            continue
+        name = resource["name"]
+        if resource.get("type") == "volume":
+            config = resource.get("config") if isinstance(resource.get("config"), dict) else {}
+            size = config.get("sizeMB")
+            found.volumes[name] = {"sizeMB": int(size) if isinstance(size, (int, float)) else None,
+                                   "region": config.get("region") if isinstance(config.get("region"), str) else None}
+        elif resource.get("type") == "service":
+            deploy = resource.get("deploy") if isinstance(resource.get("deploy"), dict) else {}
+            regions = deploy.get("multiRegionConfig") if isinstance(deploy.get("multiRegionConfig"), dict) else {}
+            present = [region for region, config in regions.items() if config]
+            if len(present) == 1:
+                found.regions[name] = present[0]
+            variables = resource.get("variables")
+            if isinstance(variables, dict):
+                found.variables[name] = tuple(variables)
+    return found
+
+
 def _health_timeout(svc: Service) -> int | None:
     """Seconds Railway waits for the first healthy answer of a deploy.
 
     A prober would give the service its grace period plus three failed intervals before
-    calling it unhealthy; Railway checks only at deploy time, so it gets that whole window.
+    calling it unhealthy; Railway checks only at deploy time, so it gets that whole window, and
+    never less than Railway's own 300 s: a first boot that fixes a large volume's ownership or
+    loads its data must not turn into a failed deploy (deployments/healthchecks.md; with a
+    volume the old deployment is already stopped, so the longer wait costs nothing).
     """
     if svc.health is None or svc.port is None:
         return None
-    return math.ceil(svc.health.grace + 3 * svc.health.interval)
+    return max(HEALTH_WINDOW, math.ceil(svc.health.grace + 3 * svc.health.interval))
 
 
 def _start(svc: Service) -> str | None:
@@ -230,16 +282,69 @@ def _identifier(name: str, taken: set[str], suffix: str) -> str:
     return candidate
 
 
-def _replicas(spec: Spec, count: int) -> object:
-    region = spec.targets.railway.region
+def _replicas(region: str | None, count: int) -> object:
     return {region: count} if region else count
 
 
-def _volume_config(spec: Spec, size: int) -> dict:
-    config: dict[str, object] = {"sizeMB": units.megabytes(size)}
-    if spec.targets.railway.region:
-        config["region"] = spec.targets.railway.region
+def _volume_config(spec: Spec, name: str, size: int, service: str, current: Held, key: str,
+                   notes: list[Note]) -> dict:
+    """A volume as Railway will not find destructive on a re-run.
+
+    Railway's config holds each volume's region, and `config apply` treats a region that differs
+    from it (an unset one too) or a smaller size as destructive (railwayapp/cli src/iac/change_set.rs
+    diff_volume_config). So an existing volume keeps the region and size Railway holds; a new one
+    gets targets.railway.region, or Railway's placement, which later runs read back."""
+    wanted = units.megabytes(size)
+    had = current.volumes.get(name, {})
+    config: dict[str, object] = {"sizeMB": wanted}
+    if had.get("sizeMB") and had["sizeMB"] > wanted:
+        config["sizeMB"] = had["sizeMB"]
+        notes.append(Note(
+            NAME, f"Railway holds the volume {name} at {had['sizeMB']} MB, more than the {wanted} MB described: a "
+            "volume never shrinks, so railway.ts keeps its size", key=key,
+            fix=f"size: {had['sizeMB']}MB in the description, so `render` writes the same", level="info"))
+    chosen = spec.targets.railway.region
+    region = had.get("region") or current.regions.get(service) or chosen
+    if had.get("region") and chosen and chosen != had["region"]:
+        notes.append(Note(
+            NAME, f"the volume {name} is in {had['region']}, not targets.railway.region ({chosen}): Railway treats "
+            f"moving a volume as destructive, so it and its service stay in {had['region']}", key="targets.railway.region",
+            fix="move the data yourself (a new volume in the new region, copy, switch), or set targets.railway.region: "
+            f"{had['region']}"))
+    elif had.get("region") and not chosen:
+        notes.append(Note(
+            NAME, f"the volume {name} stays in {had['region']}, where Railway placed it", key="targets.railway.region",
+            fix=f"targets.railway.region: {had['region']} in the description, so `render` writes the same",
+            level="info"))
+    if region:
+        config["region"] = region
     return config
+
+
+def _kept_variables(name: str, declared: dict, current: Held, key: str, notes: list[Note]) -> dict[str, "_Code"]:
+    """Variables Railway holds that the description does not name (set in the dashboard, or by hand).
+
+    A variable missing from the file is deleted by `config apply` (a destructive change it
+    refuses without --confirm-destructive); preserve() keeps it, value unread (change_set.rs
+    diff_variables skips preserved keys)."""
+    extra = [v for v in current.variables.get(name, ()) if v not in declared]
+    if extra:
+        notes.append(Note(
+            NAME, f"`{name}` keeps {len(extra)} variable{'s' if len(extra) != 1 else ''} set outside the description "
+            f"({', '.join(extra)}): railway.ts preserves {'them' if len(extra) != 1 else 'it'} as they are on Railway",
+            key=key, fix="list them under env or secrets to manage them from the description", level="info"))
+    return {v: _Code("preserve()") for v in extra}
+
+
+def _backups(spec: Spec, var: str, volume_var: str, volume_name: str, mount: str) -> list[str]:
+    """The mount's scheduled backups. railway/iac 3.11's service() has no option for them; the
+    graph's volume attachment carries them (compiler.rs forwards backupSchedules)."""
+    schedules = [s.upper() for s in spec.targets.railway.backups]
+    if not schedules:
+        return []
+    attachment = {volume_name: {"volume": _Code(f"{volume_var}.address"), "mountPath": mount,
+                                "backupSchedules": schedules}}
+    return [f"  {var}.volumeAttachments = {_ts(attachment, 1)};"]
 
 
 def _deploy(svc: Service, mount: str | None) -> dict:
@@ -260,7 +365,7 @@ def _deploy(svc: Service, mount: str | None) -> dict:
     return deploy
 
 
-def _render_ts(spec: Spec, apps: list[_App]) -> tuple[str, list[Note]]:
+def _render_ts(spec: Spec, apps: list[_App], current: Held) -> tuple[str, list[Note]]:
     notes: list[Note] = []
     taken: set[str] = set()
     lines: list[str] = []
@@ -273,11 +378,12 @@ def _render_ts(spec: Spec, apps: list[_App]) -> tuple[str, list[Note]]:
         var = _identifier(store_name, taken, "Store")
         vol_var = _identifier(f"{store_name}-data", taken, "Volume")
         used |= {"image", "volume"}
-        lines.append(f"  const {vol_var} = volume({ts_string(store_name + '-data')}, "
-                     f"{_ts(_volume_config(spec, store.size), 1)});")
+        vol_config = _volume_config(spec, f"{store_name}-data", store.size, store_name, current,
+                                    f"stores.{store_name}.size", notes)
+        lines.append(f"  const {vol_var} = volume({ts_string(store_name + '-data')}, {_ts(vol_config, 1)});")
         config: dict[str, object] = {
             "source": _Code(f"image({ts_string(docker.CHROMA_IMAGE.format(version=store.version))})"),
-            "replicas": _replicas(spec, 1),
+            "replicas": _replicas(vol_config.get("region"), 1),
             "deploy": {
                 "restartPolicyType": "ON_FAILURE",
                 "restartPolicyMaxRetries": RESTART_RETRIES,
@@ -288,9 +394,14 @@ def _render_ts(spec: Spec, apps: list[_App]) -> tuple[str, list[Note]]:
             },
             "volumeMounts": {docker.CHROMA_DATA: _Code(vol_var)},
         }
-        if store.port != 8000:
-            config["env"] = {"CHROMA_PORT": str(store.port)}  # chroma's `port` setting, by env
+        store_env: dict[str, object] = {"CHROMA_PORT": str(store.port)} if store.port != 8000 else {}
+        store_env.update(_kept_variables(store_name, store_env, current, f"stores.{store_name}", notes))
+        if store_env:
+            config["env"] = store_env  # CHROMA_PORT: chroma's `port` setting, by env
+        if "preserve()" in map(str, store_env.values()):
+            used.add("preserve")
         lines.append(f"  const {var} = service({ts_string(store_name)}, {_ts(config, 1)});")
+        lines += _backups(spec, var, vol_var, f"{store_name}-data", docker.CHROMA_DATA)
         resources += [var, vol_var]
         store_vars[store_name] = var
         notes.append(Note(
@@ -304,11 +415,16 @@ def _render_ts(spec: Spec, apps: list[_App]) -> tuple[str, list[Note]]:
         var = _identifier(app.name, taken, "Service")
         mount = app.volume.mount if app.volume else None
         vol_var = None
+        region = spec.targets.railway.region
         if app.volume is not None:
             vol_var = _identifier(f"{app.name}-{app.volume.name}", taken, "Volume")
             used.add("volume")
+            index = app.service.volumes.index(app.volume)
+            vol_config = _volume_config(spec, _volume_name(app.name, app.volume), app.volume.size, app.name, current,
+                                        f"services.{app.name}.volumes.{index}.size", notes)
+            region = vol_config.get("region") or region  # a service runs where its volume is
             lines.append(f"  const {vol_var} = volume({ts_string(_volume_name(app.name, app.volume))}, "
-                         f"{_ts(_volume_config(spec, app.volume.size), 1)});")
+                         f"{_ts(vol_config, 1)});")
         config = {"build": {"builder": "DOCKERFILE", "dockerfilePath": app.dockerfile}}
         start = _start(svc)
         if start:
@@ -316,7 +432,7 @@ def _render_ts(spec: Spec, apps: list[_App]) -> tuple[str, list[Note]]:
         if svc.health is not None and svc.port is not None:
             config["healthcheck"] = svc.health.path
             config["healthcheckTimeout"] = _health_timeout(svc)
-        config["replicas"] = _replicas(spec, app.replicas)
+        config["replicas"] = _replicas(region, app.replicas)
         config["deploy"] = _deploy(svc, mount)
         if vol_var is not None:
             config["volumeMounts"] = {mount: _Code(vol_var)}
@@ -329,9 +445,15 @@ def _render_ts(spec: Spec, apps: list[_App]) -> tuple[str, list[Note]]:
         for secret in svc.secrets:
             env[secret] = _Code("preserve()")
             used.add("preserve")
+        kept = _kept_variables(app.name, env, current, f"services.{app.name}.env", notes)
+        if kept:
+            env.update(kept)
+            used.add("preserve")
         if env:
             config["env"] = env
         lines.append(f"  const {var} = service({ts_string(app.name)}, {_ts(config, 1)});")
+        if vol_var is not None:
+            lines += _backups(spec, var, vol_var, _volume_name(app.name, app.volume), mount)
         resources += [var] + ([vol_var] if vol_var else [])
 
     imports = ", ".join(name for name in _IMPORTS if name in used)
@@ -340,6 +462,8 @@ def _render_ts(spec: Spec, apps: list[_App]) -> tuple[str, list[Note]]:
         "\n"
         "// Applied by `railway config apply` (streamdeploy up). Secrets are preserve(): their values\n"
         "// are set with `railway variable set NAME --stdin` and never appear in this file.\n"
+        "// `streamdeploy up` keeps what Railway already holds: each volume's region and size, and\n"
+        "// variables set in the dashboard (preserve()), so a re-run never moves, shrinks or deletes.\n"
         "// Builds use the Dockerfile; its CMD runs the description's start command.\n"
         "export default defineRailway(() => {\n"
         + "\n".join(lines)
@@ -436,7 +560,7 @@ class RailwayTarget:
             files += [RenderedFile(toml_path(spec, app.name), _render_toml(spec, app)) for app in apps]
             notes += _toml_notes(spec, apps)
         else:
-            text, ts_notes = _render_ts(spec, apps)
+            text, ts_notes = _render_ts(spec, apps, held(ctx))
             files += [
                 RenderedFile(IAC_FILE, text, comment="//"),
                 RenderedFile(IAC_PACKAGE, _package_json(spec), comment=None),
@@ -444,10 +568,18 @@ class RailwayTarget:
             ]
             notes += ts_notes
             notes.append(Note(
-                NAME, "`railway config apply` runs .railway/railway.ts with Node 22.6 or newer and the `railway` "
-                "npm package; `streamdeploy up` installs it into .railway/node_modules",
+                NAME, f"`railway config apply` runs .railway/railway.ts with Node {NODE_MINIMUM} or newer and the "
+                "`railway` npm package; `streamdeploy up` installs it into .railway/node_modules",
                 key="targets.railway.format", level="info"))
+            notes += _deploy_notes(spec, apps)
         return Rendering(tuple(files), tuple(images.notes) + tuple(notes))
+
+    def reads(self, spec: Spec, ctx: Context) -> tuple[Read, ...]:
+        """What Railway holds, read before rendering (IaC only): see HELD_FILE."""
+        if spec.targets.railway.format != "iac":
+            return ()
+        reads = () if _project_token_only() else (Read(_link_argv(spec), env=ENV),)
+        return reads + (Read(("railway", "config", "plan", "--file", HELD_FILE, "--json"), key=HELD, env=ENV),)
 
     def plan(self, spec: Spec, ctx: Context) -> Plan:
         notes: list[Note] = []
@@ -462,13 +594,16 @@ class RailwayTarget:
                 NAME, "RAILWAY_TOKEN is a project token: the project and environment come from the token, so "
                 "nothing is linked", level="info"))
         else:
-            link = ("railway", "link", "--project", project, "--environment", environment, "--json")
+            link = _link_argv(spec)
+            workspace = spec.targets.railway.workspace
             if iac:
+                init = ("railway", "init", "--name", project) + (("--workspace", workspace) if workspace else ())
                 steps.append(Step(
-                    ("railway", "init", "--name", project, "--json"),
-                    f"Creating Railway project {project}",
+                    init + ("--json",), f"Creating Railway project {project}" + (f" in {workspace}" if workspace else ""),
                     env=ENV, skip_if=Probe(link),
-                    hint="with several workspaces, create or link the project once by hand: `railway link`"))
+                    hint="with several workspaces, name one: targets.railway.workspace (an id or name from "
+                    "`railway whoami --json`)" if not workspace else
+                    f"check the workspace {workspace} exists: `railway whoami --json` lists yours"))
             steps.append(Step(
                 link, f"Linking this directory to {project} ({environment})", env=ENV,
                 hint=f"check the project and environment exist: `railway link`; create the environment with "
@@ -476,6 +611,9 @@ class RailwayTarget:
 
         if iac:
             steps += self._iac_steps(apps)
+            notes.append(Note(
+                NAME, "`up` first reads what Railway holds (`railway config plan --json`): an existing volume keeps "
+                "its region and size, and variables set in the dashboard are kept (preserve())", level="info"))
         else:
             steps += self._toml_steps(apps)
 
@@ -508,13 +646,21 @@ class RailwayTarget:
         return Plan(NAME, tuple(steps), tuple(notes), url=None, secrets=needs.required, tools=tools,
                     secret_groups=needs.groups)
 
+    def rollback(self, spec: Spec, ctx: Context) -> Plan:
+        return _rollback(spec, ctx)
+
     def _iac_steps(self, apps: list[_App]) -> list[Step]:
         return [
             Step(
                 ("npm", "install", "--prefix", ".railway", "--no-audit", "--no-fund"),
                 "Installing the Railway IaC package (railway/iac) into .railway/node_modules",
                 skip_if=Probe(("npm", "ls", "--prefix", ".railway", "railway")),
-                hint="needs Node 22.6 or newer and npm: https://nodejs.org"),
+                hint=f"needs Node {NODE_MINIMUM} or newer and npm: https://nodejs.org"),
+            Step(
+                ("railway", "config", "plan", "--file", IAC_FILE, "--json"),
+                "Checking what applying .railway/railway.ts changes, and which changes redeploy", env=ENV,
+                pipe_to=(sys.executable, "-m", "streamdeploy.glue", "railway-changes", IAC_FILE),
+                hint="`railway config plan --file .railway/railway.ts` shows the same changes"),
             Step(
                 ("railway", "config", "apply", "--file", IAC_FILE, "--yes"),
                 "Applying .railway/railway.ts (services, volumes, variables)", env=ENV,
@@ -543,17 +689,39 @@ class RailwayTarget:
         return steps
 
 
+def _link_argv(spec: Spec) -> tuple[str, ...]:
+    # link.rs finds the workspace from the project's name; --workspace narrows it when names repeat.
+    workspace = spec.targets.railway.workspace
+    return ("railway", "link", "--project", _project(spec), "--environment", spec.targets.railway.environment) + \
+        (("--workspace", workspace) if workspace else ()) + ("--json",)
+
+
+def _deploy_notes(spec: Spec, apps: list[_App]) -> list[Note]:
+    """Which changes redeploy (R7 of research/fidelity-2026-12.md) and what backups exist."""
+    notes = [Note(
+        NAME, "`railway config apply` redeploys a service when its variables, build or deploy settings change "
+        "(a volume's size or backups do not); `railway up` then deploys your code. So an `up` that changes the "
+        "config deploys twice, and with a volume each deploy is a short outage; an `up` with no config change "
+        "deploys once. The `up` step before the apply lists each change and whether it redeploys",
+        key="targets.railway", level="info")]
+    if any(app.volume for app in apps) or any(app.store for app in apps):
+        if spec.targets.railway.backups:
+            notes.append(Note(
+                NAME, f"Railway backs up each volume {', '.join(spec.targets.railway.backups)} (restore in the "
+                "service's Backups tab)", key="targets.railway.backups", level="info"))
+        else:
+            notes.append(Note(
+                NAME, "no scheduled backups of the volume: Railway keeps none unless asked", key="targets.railway.backups",
+                fix="targets.railway.backups: [daily]", level="info"))
+    return notes
+
+
 def _project_token_only() -> bool:
     # Project tokens cannot run init/link/whoami; the account token (or a login) can.
     return bool(os.environ.get("RAILWAY_TOKEN")) and not os.environ.get("RAILWAY_API_TOKEN")
 
 
-class _RailwayTarget(RailwayTarget):
-    def rollback(self, spec: Spec, ctx: Context) -> Plan:
-        return _rollback(spec, ctx)
-
-
-TARGET = _RailwayTarget()
+TARGET = RailwayTarget()
 
 
 # --- rollback --------------------------------------------------------------------------------
@@ -573,8 +741,7 @@ def _rollback(spec: Spec, ctx: Context) -> Plan:
     steps: list[Step] = []
     if not _project_token_only():
         steps.append(Step(
-            ("railway", "link", "--project", project, "--environment", environment, "--json"),
-            f"Linking this directory to {project} ({environment})", env=ENV,
+            _link_argv(spec), f"Linking this directory to {project} ({environment})", env=ENV,
             hint="check the project and environment exist: `railway link`"))
     for name in spec.services:
         steps.append(Step(

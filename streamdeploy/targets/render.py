@@ -6,21 +6,19 @@ Dashboard. So `up` validates, checks that the work is committed and pushed, then
 service and waits for it to go live. Sources: shared/research/platform-formats.md §5,
 cli-contracts.md §3 (render-oss/cli 2.24.0).
 
-Run as `python -m streamdeploy.targets.render validated FILE | deploy NAME`, it is the small glue
-two plan steps pipe the CLI's JSON into (the runner passes no output from one step to the next).
+Steps pipe the CLI's JSON into ``streamdeploy.glue`` (render-validated, render-deploy) and set
+secrets through Render's API with it (render-secrets, ``streamdeploy.render_api``).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import posixpath
 import shlex
 import sys
 from dataclasses import dataclass
 
 from streamdeploy import units
-from streamdeploy.spec import Service, ServiceRef, Spec, Store
+from streamdeploy.spec import Resources, Service, ServiceRef, Spec, Store
 from streamdeploy.targets import docker, peers, pushed, volumes
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, SecretNeeds, Step
 
@@ -73,11 +71,46 @@ def _repo_path(path: str) -> str:
     return "." if path == "." else f"./{path}"
 
 
-def _free_plan_note(spec: Spec, key: str, what: str) -> list[Note]:
-    if spec.targets.render.plan != "free":
+def _plan_key(spec: Spec, name: str) -> str:
+    return f"targets.render.plan.{name}" if isinstance(spec.targets.render.plan, dict) else "targets.render.plan"
+
+
+def instance_plan(spec: Spec, name: str, resources: Resources, disk: bool, notes: list[Note]) -> str:
+    """The Render instance type of one service or store: the one set for it, else the smallest that
+    has its cpu and memory (and disks, when it has one). A set plan smaller than the resources
+    ask for is said: Render gives what the plan has, whatever `resources` says."""
+    from streamdeploy import capabilities, pricing
+
+    platform = capabilities.platform(NAME)
+    chosen = spec.targets.render.plan
+    chosen = chosen.get(name) if isinstance(chosen, dict) else chosen
+    if chosen is None:
+        fitted = pricing.fit(platform, resources.cpu, resources.memory, disk=disk)
+        return fitted.label if fitted else "pro ultra"  # `check` reports that no size fits
+    size = pricing.size_named(platform, chosen)
+    if size is not None and (size.cpu < resources.cpu or size.memory < resources.memory):
+        notes.append(Note(
+            NAME, f"the `{chosen}` plan gives `{name}` {size.cpu:g} CPU and {units.format_size(size.memory)}; its "
+            f"resources ({resources.cpu:g} CPU, {units.format_size(resources.memory)}) are not what it gets",
+            key=_plan_key(spec, name), fix=f"leave `{name}` out of targets.render.plan to get the smallest plan that "
+            "fits, or lower its resources", level="warning" if size.memory < resources.memory else "info"))
+    return chosen
+
+
+def _unknown_plan_names(spec: Spec) -> list[Note]:
+    chosen = spec.targets.render.plan
+    if not isinstance(chosen, dict):
+        return []
+    known = set(spec.services) | set(spec.stores)
+    return [Note(NAME, f"targets.render.plan names `{name}`, which is no service or store", key=f"targets.render.plan.{name}",
+                 fix=f"use one of: {', '.join(sorted(known))}") for name in chosen if name not in known]
+
+
+def _free_plan_note(plan: str, key: str, what: str) -> list[Note]:
+    if plan != "free":
         return []
     return [Note(NAME, f"Render's free instance type is for web services only; {what} needs a paid one",
-                 key=key, fix="targets.render.plan: starter (or larger)")]
+                 key=key, fix=f"{key}: starter (or larger)")]
 
 
 def _service_entry(spec: Spec, name: str, svc: Service, notes: list[Note]) -> dict:
@@ -92,7 +125,7 @@ def _service_entry(spec: Spec, name: str, svc: Service, notes: list[Note]) -> di
         entry["repo"] = target.repo
     if target.branch:
         entry["branch"] = target.branch
-    entry["plan"] = target.plan
+    entry["plan"] = instance_plan(spec, name, svc.resources, bool(svc.volumes), notes)
     entry["region"] = target.region
     entry["dockerfilePath"] = _repo_path(docker.dockerfile_path(spec, name))
     entry["dockerContext"] = _repo_path(docker.build_context(spec, name))
@@ -146,7 +179,7 @@ def _service_entry(spec: Spec, name: str, svc: Service, notes: list[Note]) -> di
                 "user may not be able to write there", key=f"{base}.build.dockerfile",
                 fix="start as root and hand the mount to the app user in the entrypoint", level="info"))
     if not svc.is_web:
-        notes += _free_plan_note(spec, "targets.render.plan", f"the background worker `{name}`")
+        notes += _free_plan_note(entry["plan"], _plan_key(spec, name), f"the background worker `{name}`")
     return entry
 
 
@@ -157,7 +190,7 @@ def _store_entry(spec: Spec, name: str, store: Store, notes: list[Note]) -> dict
         "name": service_name(spec, name),
         "runtime": "image",
         "image": {"url": f"docker.io/{docker.CHROMA_IMAGE.format(version=store.version)}"},
-        "plan": target.plan,
+        "plan": instance_plan(spec, name, store.resources, True, notes),
         "region": target.region,
         "numInstances": 1,
     }
@@ -167,17 +200,31 @@ def _store_entry(spec: Spec, name: str, store: Store, notes: list[Note]) -> dict
     notes.append(Note(
         NAME, f"the `{name}` store runs {docker.CHROMA_IMAGE.format(version=store.version)} as a private service "
         "with a disk; its services find it through fromService host and port", key=f"stores.{name}", level="info"))
-    notes += _free_plan_note(spec, "targets.render.plan", f"the `{name}` store (a private service with a disk)")
+    notes += _free_plan_note(entry["plan"], _plan_key(spec, name), f"the `{name}` store (a private service with a disk)")
     return entry
 
 
 def blueprint(spec: Spec) -> tuple[dict, list[Note]]:
     """The Blueprint as data, with what it could not say."""
-    notes: list[Note] = []
+    notes: list[Note] = _unknown_plan_names(spec)
     services = [_store_entry(spec, name, spec.stores[name], notes)
                 for name in dict.fromkeys(s.store for s in spec.services.values() if s.store in spec.stores)]
     services += [_service_entry(spec, name, spec.services[name], notes) for name in peers.deploy_order(spec)]
+    notes.append(_plans_note(services))
     return {"services": services}, notes
+
+
+def _plans_note(services: list[dict]) -> Note:
+    from streamdeploy import capabilities, pricing
+
+    platform = capabilities.platform(NAME)
+    shown = []
+    for entry in services:
+        size = pricing.size_named(platform, entry["plan"])
+        what = f" ({size.cpu:g} CPU, {units.format_size(size.memory)})" if size else ""
+        shown.append(f"{entry['name']}: {entry['plan']}{what}")
+    return Note(NAME, "Render sizes each service by its instance type, not by `resources`: " + "; ".join(shown),
+                key="targets.render.plan", level="info")
 
 
 def dump_yaml(data: dict) -> str:
@@ -222,105 +269,64 @@ class RenderTarget:
     def plan(self, spec: Spec, ctx: Context) -> Plan:
         files = [f.path for f in self.render(spec, ctx).files]
         target = spec.targets.render
-        glue = (sys.executable, "-m", "streamdeploy.targets.render")
+        glue = (sys.executable, "-m", "streamdeploy.glue")
         steps = [
             Step(("render", "blueprints", "validate", FILE, "-o", "json"),
-                 "Validating render.yaml with Render", pipe_to=glue + ("validated", FILE),
+                 "Validating render.yaml with Render", pipe_to=glue + ("render-validated", FILE),
                  hint="Render needs a workspace: set RENDER_WORKSPACE or run `render workspace set`"),
-            *pushed.git_steps(files, target.branch, "Render"),
+            *pushed.git_steps(files, target.branch, "Render", shipped=shipped(spec), default_branch=True,
+                              branch_key="targets.render.branch"),
         ]
         for name in peers.deploy_order(spec):
-            render_name = service_name(spec, name)
+            render_name, svc = service_name(spec, name), spec.services[name]
+            if svc.secrets:
+                needs = SecretNeeds.of(svc)
+                # Required names, then each `any_of` group as A,B (one is enough), then optional ones.
+                wanted = (*needs.required, *(",".join(g) for g in needs.groups),
+                          *(f"{n}?" for n in needs.optional if not any(n in g for g in needs.groups)))
+                steps.append(Step(
+                    glue + ("render-secrets", render_name, *wanted),
+                    f"Setting the secrets of {render_name} on Render ({', '.join(svc.secrets)})",
+                    pass_if_set=tuple(svc.secrets),
+                    hint=f"give each secret a value (export it, or --env-file), or set it in the Render Dashboard: "
+                    f"{render_name} > Environment"))
             steps.append(Step(
                 ("render", "services", "-o", "json"),
-                f"Deploying {render_name} on Render (waits until it is live)",
-                pipe_to=glue + ("deploy", render_name), timeout=DEPLOY_TIMEOUT,
+                f"Deploying {render_name} on Render at this commit (waits until it is live)",
+                pipe_to=glue + ("render-deploy", render_name), timeout=DEPLOY_TIMEOUT,
                 hint="read its logs: `render logs -r <service id> --limit 200` (the id is in `render services`)"))
         names = ", ".join(service_name(spec, n) for n in spec.services)
         needs = SecretNeeds.of(*spec.services.values())
+        secrets = list(needs.names)
         asks = f", and enter the secrets it asks for ({needs.describe()})" if needs.names else ""
-        notes = (Note(
+        notes = [Note(
             NAME, "Render applies render.yaml from your git repository, never from this directory, and no CLI "
             f"or API can create a Blueprint: the first time, push, then in the Render Dashboard choose New > "
             f"Blueprint and pick this repository{asks}. After that `up` checks your work is pushed and deploys "
-            f"{names}", key="targets.render",
-            fix="once: git push, then Render Dashboard > New > Blueprint > this repository"),)
-        return Plan(NAME, tuple(steps), notes, url=None, secrets=(), tools=("render", "git"))
+            f"{names} at this commit", key="targets.render",
+            fix="once: git push, then Render Dashboard > New > Blueprint > this repository")]
+        notes.append(Note(
+            NAME, "a push that changes render.yaml makes Render sync the Blueprint and redeploy the services it "
+            "touches, even with autoDeployTrigger off; `up` then deploys once more (with a disk, two short "
+            "outages). The Blueprint's first sync deploys at once too", key="targets.render",
+            fix="turn off the Blueprint's auto sync in the Dashboard (Blueprint > Settings) to let only `up` deploy",
+            level="info"))
+        if secrets:
+            notes.append(Note(
+                NAME, f"`up` sets each secret you give it ({', '.join(secrets)}) on its service through Render's API "
+                "(RENDER_API_KEY; the value in the request body), and stops when one is neither given nor set on "
+                "Render: a secret added to the Blueprint later is never asked for", level="info"))
+        return Plan(NAME, tuple(steps), tuple(notes), url=None, secrets=(), tools=("render", "git"))
 
 
 TARGET = RenderTarget()
 
-
-# --- glue for the plan's pipes ---------------------------------------------------------------
-
-
-def validation_errors(text: str, file: str) -> list[str]:
-    """`render blueprints validate -o json` exits 0 even when invalid: read its `valid`."""
-    try:
-        result = json.loads(text)
-    except ValueError:
-        return [f"{file}: Render's validator did not answer with JSON: {text.strip()[:500]}"]
-    if not isinstance(result, dict):
-        return [f"{file}: unexpected answer from Render's validator: {text.strip()[:500]}"]
-    if result.get("valid") is True:
-        return []
-    errors = []
-    for error in result.get("errors") or []:
-        if not isinstance(error, dict):
-            continue
-        where = ":".join(str(p) for p in (file, error.get("line"), error.get("column")) if p)
-        path = f" ({error['path']})" if error.get("path") else ""
-        errors.append(f"{where}: {error.get('error', 'invalid')}{path}")
-    return errors or [f"{file}: Render says the Blueprint is not valid"]
-
-
-def find_service_id(text: str, name: str) -> str:
-    """The id of the one service called `name` in `render services -o json`."""
-    try:
-        listed = json.loads(text)
-    except ValueError as err:
-        raise LookupError(f"`render services -o json` did not print JSON: {text.strip()[:500]}") from err
-    ids = []
-    for item in listed if isinstance(listed, list) else []:
-        service = item.get("service", item) if isinstance(item, dict) else {}
-        if isinstance(service, dict) and service.get("name") == name and service.get("id"):
-            ids.append(str(service["id"]))
-    if not ids:
-        raise LookupError(
-            f"no Render service is named {name}: create the Blueprint once in the Render Dashboard "
-            "(New > Blueprint, pick this repository), then run `streamdeploy up` again")
-    if len(ids) > 1:
-        raise LookupError(f"{len(ids)} Render services are named {name} ({', '.join(ids)}): rename or delete "
-                          "the extra ones, so the deploy goes to the right one")
-    return ids[0]
-
-
-def deploy_argv(service_id: str) -> tuple[str, ...]:
-    # --confirm: without it the CLI asks y/n on stdin; --wait: exit 1 unless the deploy goes live.
-    return ("render", "deploys", "create", service_id, "--wait", "--confirm", "-o", "json")
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) == 2 and args[0] == "validated":
-        errors = validation_errors(sys.stdin.read(), args[1])
-        for line in errors:
-            print(line, file=sys.stderr)
-        if not errors:
-            print(f"{args[1]} is a valid Blueprint")
-        return 1 if errors else 0
-    if len(args) == 2 and args[0] == "deploy":
-        try:
-            service_id = find_service_id(sys.stdin.read(), args[1])
-        except LookupError as err:
-            print(err, file=sys.stderr)
-            return 1
-        command = deploy_argv(service_id)
-        print(f"deploying {args[1]} ({service_id})", flush=True)
-        os.execvp(command[0], command)  # the deploy's own exit code is the step's
-    print("usage: python -m streamdeploy.targets.render validated FILE | deploy NAME", file=sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def shipped(spec: Spec) -> list[str]:
+    """What a Render deploy builds from: render.yaml, each service's build context and Dockerfile.
+    An uncommitted change elsewhere does not reach Render, so it does not stop `up`."""
+    paths = [FILE]
+    for name in spec.services:
+        paths += [docker.build_context(spec, name), docker.dockerfile_path(spec, name)]
+    paths = list(dict.fromkeys(posixpath.normpath(p) for p in paths))
+    # A path inside another one (a Dockerfile in its context) adds nothing.
+    return [p for p in paths if not any(o != p and (o == "." or p.startswith(o + "/")) for o in paths)]

@@ -156,8 +156,8 @@ def test_a_failing_deploy_shows_the_cli_error_and_the_next_thing_to_try(fake_cli
     result = up(fake_clis, project)
     assert result.returncode == exitcodes.FAILED
     assert "Error: failed to fetch an image or build from source: boom" in result.stderr
-    assert "✗ [5/5] Deploying stream-gen-ui" in result.stderr
-    assert "next:" in result.stderr and "stopped at step 5" in result.stderr
+    assert "✗ [6/6] Deploying stream-gen-ui" in result.stderr
+    assert "next:" in result.stderr and "stopped at step 6" in result.stderr
     assert no_secret_values(result.stdout, result.stderr)
 
 
@@ -186,7 +186,7 @@ def test_ctrl_c_stops_the_running_cli_names_the_step_and_exits_130(fake_clis, pr
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == exitcodes.INTERRUPTED, err
-    assert "interrupted during step 5 (Deploying stream-gen-ui" in err
+    assert "interrupted during step 6 (Deploying stream-gen-ui" in err
     [deploy] = [c for c in fake_clis.calls("fly") if c.command == ["deploy"]]
     assert deploy.signal == "SIGINT" and deploy.exit == 127
     assert "Traceback" not in err and no_secret_values(out, err)
@@ -212,10 +212,10 @@ def test_up_json_reports_each_step(fake_clis, project):
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["ok"] and data["target"] == "fly" and "fly.toml" in data["written"]
-    assert [s["status"] for s in data["run"]["steps"]] == ["ok"] * 5
+    assert [s["status"] for s in data["run"]["steps"]] == ["ok"] * 6
     assert data["url"] == "https://stream-gen-ui.fly.dev" and data["verify"] is None
     again = json.loads(up(fake_clis, project, "--json").stdout)
-    assert [s["status"] for s in again["run"]["steps"]] == ["ok", "skipped", "skipped", "ok", "ok"]
+    assert [s["status"] for s in again["run"]["steps"]] == ["ok", "skipped", "skipped", "ok", "ok", "ok"]
 
 
 def test_failure_json_keeps_the_tail(fake_clis, project):

@@ -106,7 +106,8 @@ class FakeClis:
 
     def env(self, logged_in: bool = True, **extra: str) -> dict[str, str]:
         """A clean environment for a streamdeploy or fake-CLI subprocess."""
-        base = {k: v for k, v in os.environ.items() if not k.startswith(_NEVER_INHERIT)}
+        # `_` is the program a shell started; each run below sets its own, as bash would.
+        base = {k: v for k, v in os.environ.items() if not k.startswith(_NEVER_INHERIT) and k != "_"}
         base.update({
             "PATH": str(self.bin),
             "HOME": str(self.user_home),
@@ -130,8 +131,9 @@ class FakeClis:
 
     def cli(self, *argv: str, cwd: Path | None = None, input: str | None = None, logged_in: bool = True,
             env: dict | None = None) -> subprocess.CompletedProcess:
-        """Run one fake directly: `fake_clis.cli("fly", "version")`."""
-        return self._run([str(self.bin / argv[0]), *argv[1:]], cwd or self.root, env, input, 60, logged_in)
+        """Run one fake directly, as typed in bash (`_` is its path): `fake_clis.cli("fly", "version")`."""
+        return self._run([str(self.bin / argv[0]), *argv[1:]], cwd or self.root,
+                         {"_": str(self.bin / argv[0]), **(env or {})}, input, 60, logged_in)
 
     def _run(self, argv: list[str], cwd: Path, env: dict | None, input: str | None, timeout: float,
              logged_in: bool) -> subprocess.CompletedProcess:

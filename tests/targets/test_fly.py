@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 import contracts
 from conftest import REPO, assert_no_traceback, example_files, platform_schema, run_cli
-from streamdeploy import loader
+from streamdeploy import glue, loader
 from streamdeploy.problems import ProblemsError
 from streamdeploy.targets import fly, image_tag
 from streamdeploy.targets.base import Context
@@ -222,12 +223,15 @@ def test_app_plan_argv(tmp_path):
         ("fly", "auth", "whoami", "--json"),
         ("fly", "apps", "create", "stream-gen-ui", "--json"),
         ("fly", "volumes", "create", "chroma_data", "--app", "stream-gen-ui", "--region", "iad", "--size", "1",
-         "--yes"),
+         "--vm-size", "shared-cpu-1x", "--vm-memory", "512", "--yes"),
         ("fly", "secrets", "import", "--app", "stream-gen-ui", "--stage"),
+        ("fly", "status", "--app", "stream-gen-ui", "--json"),
         ("fly", "deploy", "--app", "stream-gen-ui", "--config", "fly.toml", "--remote-only", "--image-label", tag,
          "--wait-timeout", "5m", "--yes", "--ha=false"),
     ]
-    create, volume, secrets = plan.steps[1], plan.steps[2], plan.steps[3]
+    create, volume, secrets, machines = plan.steps[1], plan.steps[2], plan.steps[3], plan.steps[4]
+    assert machines.pipe_to[1:] == ("-m", "streamdeploy.glue", "fly-machines", "stream-gen-ui")
+    assert "fly tokens create org" in plan.steps[0].hint  # F1: a deploy token cannot create the app
     assert create.skip_if.argv == ("fly", "status", "--app", "stream-gen-ui", "--json")
     assert create.skip_if.skip_when == "exit0"
     assert volume.skip_if.argv == ("fly", "volumes", "list", "--app", "stream-gen-ui", "--json")
@@ -287,8 +291,38 @@ def test_replicas_without_volume_use_flys_spare_machine_and_say_the_rest(tmp_pat
     plan = fly.TARGET.plan(example("scaled"), Context(tmp_path))
     deploy = plan.steps[-1].argv
     assert "--ha=false" not in deploy
-    assert [n.key for n in plan.notes] == ["services.api.replicas"]
-    assert "fly scale count 3 --app stream-gen-ui" in plan.notes[0].fix
+    [note] = [n for n in plan.notes if n.key == "services.api.replicas"]
+    assert "fly scale count 3 --app stream-gen-ui" in note.fix
+
+
+def test_without_an_org_the_plan_says_when_apps_create_can_pick_one(tmp_path):
+    """F10: flyctl picks the org itself only for exactly one PERSONAL org (internal/prompt/prompt.go)."""
+    [note] = [n for n in fly.TARGET.plan(example("app"), Context(tmp_path)).notes if n.key == "targets.fly.org"]
+    assert "exactly one personal" in note.message and "fly orgs list" in note.fix
+
+
+def test_snapshot_retention_reaches_the_mount_and_the_volume(tmp_path):
+    """F11: Fly keeps daily snapshots 5 days unless told (configuration reference, [mounts])."""
+    spec = example("app")
+    spec = spec.model_copy(update={"targets": spec.targets.model_copy(
+        update={"fly": spec.targets.fly.model_copy(update={"snapshot_retention": 30})})})
+    config = tomllib.loads(next(f.content for f in fly.TARGET.render(spec, Context(tmp_path)).files
+                                if f.path == "fly.toml"))
+    assert config["mounts"][0]["snapshot_retention"] == 30
+    jsonschema.validate(config, platform_schema("fly.schema.json"), cls=jsonschema.Draft7Validator)
+    volume = next(s for s in fly.TARGET.plan(spec, Context(tmp_path)).steps if s.argv[1:3] == ("volumes", "create"))
+    assert volume.argv[-3:] == ("--snapshot-retention", "30", "--yes")
+
+
+def test_the_machines_glue_stops_at_more_than_one_machine():
+    """F3: `fly scale count N` gives every added Machine a new, empty volume."""
+    one = json.dumps({"Name": "a", "Machines": [{"id": "m1", "config": {"metadata": {"fly_process_group": "app"}}}]})
+    assert glue.extra_machines(one) == []
+    assert glue.extra_machines(json.dumps({"Machines": []})) == []
+    two = json.dumps({"Machines": [{"id": "m1"}, {"id": "m2"}, {"id": "m3"}]})
+    assert glue.extra_machines(two) == ["m2", "m3"]
+    with pytest.raises(ValueError):
+        glue.extra_machines(json.dumps({"Name": "a"}))
 
 
 def test_render_through_the_cli(tmp_path):

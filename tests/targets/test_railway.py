@@ -14,7 +14,7 @@ import pytest
 
 import contracts
 from conftest import load_description as write, load_example as example, REPO
-from streamdeploy import loader, writer
+from streamdeploy import glue, loader, writer
 from streamdeploy.targets import get, railway
 from streamdeploy.targets.base import Context
 
@@ -55,6 +55,7 @@ targets:
 
 
 def describe(tmp_path: Path, env: dict | None = None, railway_target: dict | None = None) -> loader.Loaded:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     return write(tmp_path, DESCRIPTION % {"env": json.dumps(env or {"ENVIRONMENT": "production"}),
                                           "railway": json.dumps(railway_target or {})})
 
@@ -165,7 +166,8 @@ def test_iac_file_declares_the_service_its_volume_health_and_variables():
     env = object_entries(tokens, "env")
     assert env == {"ENVIRONMENT": "production", "SSE_HEARTBEAT": "15", "PORT": "8000",
                    "CHROMA_DB_PATH": "/data/chroma", "OPENAI_API_KEY": "preserve()", "API_KEY": "preserve()"}
-    assert '    healthcheck: "/health",\n    healthcheckTimeout: 65,\n    replicas: 1,\n' in text  # 20 + 3 x 15
+    # 20 + 3 x 15 = 65 s, raised to Railway's own 300 s (a slow first boot is not a failed deploy)
+    assert '    healthcheck: "/health",\n    healthcheckTimeout: 300,\n    replicas: 1,\n' in text
     assert "      restartPolicyType: \"ON_FAILURE\",\n      restartPolicyMaxRetries: 10,\n" in text
     # uvicorn --timeout-graceful-shutdown 10 in the example: ten seconds and a moment to exit
     assert "      drainingSeconds: 15,\n      requiredMountPath: \"/data/chroma\",\n" in text
@@ -207,7 +209,7 @@ def test_several_services_get_their_own_dockerfile_and_no_shared_state():
     admin = text[text.index('const admin = service("admin"'):]
     assert 'dockerfilePath: "Dockerfile"' in admin  # dashboard/Dockerfile, in what `railway up dashboard` uploads
     assert "volumeMounts" not in admin and "requiredMountPath" not in admin
-    assert 'healthcheck: "/_stcore/health",\n    healthcheckTimeout: 120,' in admin  # 30 + 3 x 30
+    assert 'healthcheck: "/_stcore/health",\n    healthcheckTimeout: 300,' in admin  # not below Railway's 300
     admin_env = object_entries(ts_tokens(admin), "env")
     assert admin_env["MULTILINE"] == "line one\nline two" and admin_env["LEADING"] == "  two spaces"
     assert admin_env["ADMIN_PASSWORD"] == "preserve()" and admin_env["PORT"] == "8501"
@@ -316,6 +318,133 @@ def test_railway_sdk_evaluates_the_file_as_the_cli_does(tmp_path):
     assert api["variables"]["GREETING"]["value"] == loaded.spec.services["api"].env["GREETING"]
 
 
+def held_json(volumes: dict | None = None, services: dict | None = None) -> str:
+    """`railway config plan --json` as the CLI prints it (runner.rs RunnerResponse), holding these."""
+    resources = []
+    for name, (size, region) in (volumes or {}).items():
+        resources.append({"address": f"volume.{name}", "type": "volume", "name": name, "engine": None,
+                          "variables": None, "source": None, "build": None, "deploy": None, "networking": None,
+                          "volumeAttachments": None, "config": {"sizeMB": size, "region": region}, "groupId": None})
+    for name, (region, variables) in (services or {}).items():
+        resources.append({"address": f"service.{name}", "type": "service", "name": name, "engine": None,
+                          "variables": {v: {"type": "preserve"} for v in variables},
+                          "deploy": {"multiRegionConfig": {region: {"numReplicas": 1}}}, "config": None})
+    return json.dumps({"ok": True, "command": "plan", "changeSet": {"changes": []},
+                       "currentGraph": {"project": {"name": "demo"}, "resources": resources}})
+
+
+def render_holding(loaded, text: str):
+    return railway.TARGET.render(loaded.spec, Context(root=loaded.root, held=((railway.HELD, text),)))
+
+
+def test_a_volume_keeps_the_region_railway_holds(tmp_path):
+    """R3: Railway's config holds each volume's region; a file without it (or with another) is a
+    destructive change that `config apply --yes` refuses (change_set.rs diff_volume_config)."""
+    loaded = describe(tmp_path)
+    fresh = file(render(loaded), ".railway/railway.ts")
+    assert "region:" not in fresh and "replicas: 1," in fresh  # a first deploy: Railway places it
+    rendering = render_holding(loaded, held_json({"api-chroma_data": (2000, "europe-west4-drams3a")},
+                                                 {"api": ("europe-west4-drams3a", ())}))
+    text = file(rendering, ".railway/railway.ts")
+    assert 'volume("api-chroma_data", {\n    sizeMB: 2000,\n    region: "europe-west4-drams3a",\n  });' in text
+    assert 'replicas: {\n      "europe-west4-drams3a": 1,\n    },' in text  # the service stays with its volume
+    note = next(n for n in rendering.notes if "where Railway placed it" in n.message)
+    assert note.fix == "targets.railway.region: europe-west4-drams3a in the description, so `render` writes the same"
+    moved = render_holding(describe(tmp_path / "moved", railway_target={"region": "us-west2"}),
+                           held_json({"api-chroma_data": (2000, "europe-west4-drams3a")}))
+    assert 'region: "europe-west4-drams3a"' in file(moved, ".railway/railway.ts")
+    warning = next(n for n in moved.notes if n.key == "targets.railway.region")
+    assert warning.level == "warning" and "destructive" in warning.message
+
+
+def test_a_volume_never_shrinks_below_what_railway_holds(tmp_path):
+    loaded = describe(tmp_path)  # 2GB described
+    grown = render_holding(loaded, held_json({"api-chroma_data": (5000, "us-west2")}))
+    assert "sizeMB: 5000," in file(grown, ".railway/railway.ts")
+    note = next(n for n in grown.notes if "never shrinks" in n.message)
+    assert note.key == "services.api.volumes.0.size" and note.fix.startswith("size: 5000MB")
+    smaller = render_holding(loaded, held_json({"api-chroma_data": (1000, "us-west2")}))
+    assert "sizeMB: 2000," in file(smaller, ".railway/railway.ts")  # growing is safe: Railway resizes
+
+
+def test_variables_set_in_the_dashboard_are_preserved_by_name(tmp_path):
+    """R8: a variable Railway holds that the file leaves out is a destructive delete; preserve()
+    keeps it without reading its value."""
+    loaded = describe(tmp_path)
+    rendering = render_holding(loaded, held_json(services={"api": ("us-west2", (
+        "ENVIRONMENT", "OPENAI_API_KEY", "SENTRY_DSN", "FEATURE_X"))}))
+    env = object_entries(ts_tokens(file(rendering, ".railway/railway.ts")), "env")
+    assert env["SENTRY_DSN"] == "preserve()" and env["FEATURE_X"] == "preserve()"
+    assert env["ENVIRONMENT"] == "production"  # described: the description's value wins
+    note = next(n for n in rendering.notes if "set outside the description" in n.message)
+    assert "SENTRY_DSN, FEATURE_X" in note.message and note.key == "services.api.env"
+
+
+def test_garbage_from_the_read_counts_as_nothing_held(tmp_path):
+    loaded = describe(tmp_path)
+    for text in ("", "not json", '{"currentGraph": 3}', '{"currentGraph": {"resources": [7, {"name": 1}]}}'):
+        assert file(render_holding(loaded, text), ".railway/railway.ts") == file(render(loaded), ".railway/railway.ts")
+
+
+def test_backups_are_scheduled_on_the_volume_mount(tmp_path):
+    """R10: the SDK's VolumeMount takes backupSchedules; service() has no option for it, so the
+    graph's attachment carries it."""
+    text = file(render(describe(tmp_path, railway_target={"backups": ["daily", "weekly"]})), ".railway/railway.ts")
+    assert ('  api.volumeAttachments = {\n    "api-chroma_data": {\n      volume: apiChromaData.address,\n'
+            '      mountPath: "/data/chroma",\n      backupSchedules: ["DAILY", "WEEKLY"],\n    },\n  };') in text
+    assert "volumeAttachments" not in file(render(describe(tmp_path / "none")), ".railway/railway.ts")
+
+
+def test_the_fake_sdk_reads_every_example_as_the_real_one_does(tmp_path):
+    """The fake node's railway/iac evaluation (tests/fakes/railway_iac.py) must agree with the
+    real package, or the fakes could agree with a mistake; run when node and the SDK are here."""
+    from fakes import railway_iac
+
+    sdk = os.environ.get("RAILWAY_IAC_SDK") or str(REPO / ".venv" / "npm" / "package")
+    node = shutil.which("node")
+    if not node or not (Path(sdk) / "dist" / "iac" / "index.js").is_file():
+        pytest.skip("needs node and RAILWAY_IAC_SDK=<unpacked railway npm package>")
+    held = held_json({"api-chroma_data": (5000, "us-west2")}, {"api": ("us-west2", ("EXTRA",))})
+    cases = [(name, example(name), ()) for name in ("app", "multi")]
+    cases.append(("backups", describe(tmp_path / "d", railway_target={"backups": ["daily"]}), ((railway.HELD, held),)))
+    for name, loaded, read in cases:
+        text = file(railway.TARGET.render(loaded.spec, Context(root=loaded.root, held=read)), ".railway/railway.ts")
+        folder = tmp_path / name / ".railway"
+        (folder / "node_modules").mkdir(parents=True)
+        (folder / "node_modules" / "railway").symlink_to(Path(sdk).resolve())
+        (folder / "railway.mjs").write_text(text, encoding="utf-8")  # no type annotations: plain JavaScript
+        script = ("const m = await import(process.argv[1]); const p = await m.default({});"
+                  "process.stdout.write(JSON.stringify({project: p}));")
+        out = subprocess.run([node, "--input-type=module", "-e", script, str(folder / "railway.mjs")], cwd=folder,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert railway_iac.evaluate(folder / "railway.mjs", {}, native=False) == json.loads(out.stdout), name
+
+
+def test_the_changes_glue_says_what_redeploys_and_stops_on_destructive_changes():
+    plan_json = json.dumps({"changeSet": {"changes": [
+        {"kind": "variable.set", "summary": "Set variable api.GREETING", "severity": "safe", "details": None},
+        {"kind": "resource.update", "summary": "Resize volume api-data from 1000MB to 2000MB", "severity": "safe",
+         "details": ["config.sizeMB (1000 → 2000)"]},
+        {"kind": "resource.update", "summary": "Update api deploy.healthcheckTimeout", "severity": "safe",
+         "details": ["deploy.healthcheckTimeout (65 → 80)"]},
+        {"kind": "resource.create", "summary": "Create volume api-data", "severity": "safe", "details": None},
+        {"kind": "resource.create", "summary": "Create service api", "severity": "safe", "details": None},
+    ]}, "diagnostics": []})
+    lines, problems = glue.describe_changes(plan_json, ".railway/railway.ts")
+    assert problems == []
+    assert lines[1:6] == ["  Set variable api.GREETING  (redeploys)", "  Resize volume api-data from 1000MB to 2000MB",
+                          "  Update api deploy.healthcheckTimeout  (redeploys)", "  Create volume api-data",
+                          "  Create service api  (redeploys)"]
+    none, _ = glue.describe_changes(json.dumps({"changeSet": {"changes": []}}), "F")
+    assert "changes nothing and deploys nothing" in none[0]
+    bad = json.dumps({"changeSet": {"changes": [
+        {"kind": "variable.delete", "summary": "Delete variable api.X", "severity": "destructive"}]}})
+    _, problems = glue.describe_changes(bad, "F")
+    assert problems == ["destructive: Delete variable api.X"]
+    assert glue.describe_changes("oops", "F")[1][0].startswith("`railway config plan` did not answer with JSON")
+
+
 # --- railway.toml ---------------------------------------------------------------------------
 
 
@@ -326,7 +455,7 @@ def test_toml_format_writes_config_as_code_and_warns_of_the_cutoff(tmp_path):
     data = tomllib.loads(file(rendering, "railway.toml"))
     assert data == {
         "build": {"builder": "DOCKERFILE", "dockerfilePath": "Dockerfile"},
-        "deploy": {"healthcheckPath": "/health", "healthcheckTimeout": 50, "restartPolicyType": "ON_FAILURE",
+        "deploy": {"healthcheckPath": "/health", "healthcheckTimeout": 300, "restartPolicyType": "ON_FAILURE",
                    "restartPolicyMaxRetries": 10, "numReplicas": 1, "drainingSeconds": 300,
                    "requiredMountPath": "/data/chroma"},
     }
@@ -355,21 +484,50 @@ def test_iac_plan_links_installs_applies_sets_secrets_then_deploys():
         ("railway", "init", "--name", "stream-gen-ui", "--json"),
         ("railway", "link", "--project", "stream-gen-ui", "--environment", "production", "--json"),
         ("npm", "install", "--prefix", ".railway", "--no-audit", "--no-fund"),
+        ("railway", "config", "plan", "--file", ".railway/railway.ts", "--json"),
         ("railway", "config", "apply", "--file", ".railway/railway.ts", "--yes"),
         ("railway", "variable", "set", "OPENAI_API_KEY", "--stdin", "--service", "api", "--skip-deploys"),
         ("railway", "variable", "set", "API_KEY", "--stdin", "--service", "api", "--skip-deploys"),
         ("railway", "up", "--service", "api", "--ci"),
         ("railway", "domain", "--service", "api", "--port", "8000", "--json"),
     ]
-    init, link, install = p.steps[:3]
+    init, link, install, changes = p.steps[:4]
     assert init.skip_if.argv == link.argv and init.skip_if.skip_when == "exit0"  # an existing project is linked
     assert install.skip_if.argv == ("npm", "ls", "--prefix", ".railway", "railway")
-    secret = p.steps[4]
+    assert changes.pipe_to[1:] == ("-m", "streamdeploy.glue", "railway-changes", ".railway/railway.ts")
+    secret = p.steps[5]
     assert secret.stdin.secrets == ("OPENAI_API_KEY",) and secret.stdin.format == "value"
     assert p.secrets == ("OPENAI_API_KEY", "API_KEY")
     assert p.tools == ("railway", "node", "npm") and p.url is None
     assert all(("CI", "true") in s.env for s in p.steps if s.argv[0] == "railway")
-    assert p.steps[6].timeout >= 1800
+    assert p.steps[7].timeout >= 1800
+
+
+def test_a_workspace_is_named_to_init_and_link(tmp_path):
+    """R4: with several workspaces `railway init` needs --workspace when not interactive
+    (railwayapp/cli src/commands/init.rs prompt_workspace)."""
+    p = plan(describe(tmp_path, railway_target={"workspace": "Acme Team"}))
+    init, link = p.steps[:2]
+    assert init.argv == ("railway", "init", "--name", "demo", "--workspace", "Acme Team", "--json")
+    assert link.argv == ("railway", "link", "--project", "demo", "--environment", "production",
+                         "--workspace", "Acme Team", "--json")
+    assert init.skip_if.argv == link.argv
+    bare = plan(describe(tmp_path / "bare"))
+    assert "targets.railway.workspace" in bare.steps[0].hint
+
+
+def test_up_reads_what_railway_holds_first(monkeypatch, tmp_path):
+    loaded = describe(tmp_path)
+    reads = railway.TARGET.reads(loaded.spec, Context(root=loaded.root))
+    assert [r.argv for r in reads] == [
+        ("railway", "link", "--project", "demo", "--environment", "production", "--json"),
+        ("railway", "config", "plan", "--file", railway.HELD_FILE, "--json")]
+    assert reads[0].key is None and reads[1].key == railway.HELD
+    assert Path(railway.HELD_FILE).read_text().count("import") == 0  # needs no SDK, no node_modules
+    for read in reads:
+        assert contracts.problem("railway", read.argv) is None
+    monkeypatch.setenv("RAILWAY_TOKEN", "project-token")
+    assert [r.key for r in railway.TARGET.reads(loaded.spec, Context(root=loaded.root))] == [railway.HELD]
 
 
 def test_toml_plan_creates_the_volume_once_and_sets_variables_by_argv(tmp_path):

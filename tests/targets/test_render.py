@@ -13,7 +13,7 @@ import yaml
 
 import contracts
 from conftest import load_description as write, load_example as example, REPO
-from streamdeploy import loader, writer
+from streamdeploy import glue, loader, writer
 from streamdeploy.targets import get, render
 from streamdeploy.targets.base import Context
 
@@ -213,7 +213,7 @@ def test_a_store_becomes_a_private_service_its_users_find_by_reference():
     chroma, api = services
     assert chroma == {
         "type": "pserv", "name": "stream-gen-ui-chroma", "runtime": "image",
-        "image": {"url": "docker.io/chromadb/chroma:1.5.9"}, "plan": "starter", "region": "oregon",
+        "image": {"url": "docker.io/chromadb/chroma:1.5.9"}, "plan": "standard", "region": "oregon",
         "numInstances": 1, "disk": {"name": "chroma-data", "mountPath": "/data", "sizeGB": 20},
     }
     env = env_of(api)
@@ -249,26 +249,69 @@ def test_own_dockerfile_and_context(tmp_path):
 
 def test_plan_validates_checks_git_then_deploys_each_service():
     p = plan(example("multi"))
-    glue = (sys.executable, "-m", "streamdeploy.targets.render")
+    glue = (sys.executable, "-m", "streamdeploy.glue")
     assert [(s.argv, s.pipe_to) for s in p.steps] == [
-        (("render", "blueprints", "validate", "render.yaml", "-o", "json"), glue + ("validated", "render.yaml")),
+        (("render", "blueprints", "validate", "render.yaml", "-o", "json"), glue + ("render-validated", "render.yaml")),
         (("git", "ls-files", "--error-unmatch", "--", "../app/Dockerfile", "dashboard/Dockerfile",
           "../app/.dockerignore", "dashboard/.dockerignore", "../app/docker-entrypoint.sh", "render.yaml"), None),
-        (("git", "diff", "--quiet", "HEAD", "--"), None),
-        (("git", "merge-base", "--is-ancestor", "HEAD", "@{u}"), None),
-        (("render", "services", "-o", "json"), glue + ("deploy", "stream-gen-ui-api")),
-        (("render", "services", "-o", "json"), glue + ("deploy", "stream-gen-ui-admin")),
+        (("git", "diff", "--quiet", "HEAD", "--", *render.shipped(example("multi").spec)), None),
+        (("git", "merge-base", "--is-ancestor", "HEAD", "origin/HEAD"), None),
+        (glue + ("render-secrets", "stream-gen-ui-api", "OPENAI_API_KEY", "API_KEY"), None),
+        (("render", "services", "-o", "json"), glue + ("render-deploy", "stream-gen-ui-api")),
+        (glue + ("render-secrets", "stream-gen-ui-admin", "ADMIN_PASSWORD", "API_KEY"), None),
+        (("render", "services", "-o", "json"), glue + ("render-deploy", "stream-gen-ui-admin")),
     ]
     assert p.tools == ("render", "git") and p.secrets == () and p.url is None
+    secrets = p.steps[4]
+    assert secrets.pass_if_set == ("OPENAI_API_KEY", "API_KEY") and secrets.stdin is None  # by name, from env
     assert p.steps[-1].timeout > 3600  # `--wait` may take the CLI's full hour
-    [note] = p.notes
-    assert "New > Blueprint" in note.message and "ADMIN_PASSWORD" in note.message and note.level == "warning"
+    blueprint_note, sync_note, secrets_note = p.notes
+    assert "New > Blueprint" in blueprint_note.message and "ADMIN_PASSWORD" in blueprint_note.message
+    assert blueprint_note.level == "warning"
+    assert "redeploy" in sync_note.message and "autoDeployTrigger off" in sync_note.message  # D3
+    assert "Render's API" in secrets_note.message
+
+
+def test_the_branch_check_follows_the_branch_the_blueprint_deploys(tmp_path):
+    """D2: no `branch` in the Blueprint means the repository's default branch."""
+    default = next(s for s in plan(example("app")).steps if s.argv[:2] == ("git", "merge-base"))
+    assert default.argv[-1] == "origin/HEAD" and "set-head origin --auto" in default.hint
+    assert "targets.render.branch" in default.hint
+
+
+def test_the_dirty_check_covers_only_what_the_deploy_ships(tmp_path):
+    """D9: render.yaml, the build contexts and Dockerfiles; not the rest of the repository."""
+    loaded = write(tmp_path, DESCRIPTION.replace(
+        "    port: 8000\n", "    port: 8000\n    build: {context: backend, dockerfile: docker/Api.Dockerfile}\n")
+        % {"env": "{}", "render": "{}"})
+    diff = next(s for s in plan(loaded).steps if s.argv[:2] == ("git", "diff"))
+    assert diff.argv == ("git", "diff", "--quiet", "HEAD", "--", "render.yaml", "backend", "docker/Api.Dockerfile")
+
+
+def test_plans_come_from_resources_unless_set(tmp_path):
+    """D6: one plan for everything gave a 20 GB Chroma store 512 MB; each service and store now
+    gets the smallest plan that fits it, or the one set for it by name."""
+    scaled = {s["name"]: s["plan"] for s in blueprint(example("scaled"))["services"]}
+    assert scaled == {"stream-gen-ui-chroma": "standard", "stream-gen-ui-api": "standard"}
+    multi = {s["name"]: s["plan"] for s in blueprint(example("multi"))["services"]}
+    assert multi == {"stream-gen-ui-api": "standard", "stream-gen-ui-admin": "starter"}
+    bigger = DESCRIPTION.replace("    secrets: [OPENAI_API_KEY]\n",
+                                 "    secrets: [OPENAI_API_KEY]\n    resources: {cpu: 1, memory: 1GB}\n")
+    by_name = write(tmp_path, bigger % {"env": "{}", "render": '{"plan": {"api": "starter", "web": "pro"}}'})
+    rendering = rendered(by_name)
+    [api] = yaml.safe_load(next(f.content for f in rendering.files if f.path == "render.yaml"))["services"]
+    assert api["plan"] == "starter"
+    small = next(n for n in rendering.notes if n.key == "targets.render.plan.api" and n.level == "warning")
+    assert "are not what it gets" in small.message  # 1 CPU / 1 GB asked, starter has 0.5 / 512 MiB
+    assert any(n.key == "targets.render.plan.web" and "no service or store" in n.message for n in rendering.notes)
+    summary = next(n for n in rendering.notes if n.message.startswith("Render sizes each service"))
+    assert "demo-api: starter (0.5 CPU" in summary.message
 
 
 @pytest.mark.parametrize("name", ["app", "multi", "scaled"])
 def test_every_command_line_is_one_the_render_cli_accepts(name):
     p = plan(example(name))
-    lines = [s.argv for s in p.steps] + [render.deploy_argv("srv-d1234567890abcdefghi")]
+    lines = [s.argv for s in p.steps] + [glue.deploy_argv("srv-d1234567890abcdefghi", "0" * 40)]
     checked = [argv for argv in lines if argv[0] == "render"]
     assert len(checked) >= 3
     for argv in checked:
@@ -301,6 +344,8 @@ def test_git_checks_really_gate_on_the_repository(tmp_path):
     git("remote", "add", "origin", str(remote))
     assert results() == [True, True, False]  # committed, not pushed
     git("push", "-q", "-u", "origin", "HEAD")
+    assert results() == [True, True, False]  # pushed, but origin's default branch is unknown here
+    git("remote", "set-head", "origin", "--auto")  # what a clone records
     assert results() == [True, True, True]
     (work / "app.py").write_text("print('changed')\n")
     assert results() == [True, False, True]
@@ -310,14 +355,14 @@ def test_git_checks_really_gate_on_the_repository(tmp_path):
 
 
 def test_validation_result_is_read_not_the_exit_code():
-    assert render.validation_errors(json.dumps({"valid": True, "errors": [], "plan": {}}), "render.yaml") == []
+    assert glue.validation_errors(json.dumps({"valid": True, "errors": [], "plan": {}}), "render.yaml") == []
     invalid = {"valid": False,
                "errors": [{"error": "unknown plan", "path": "services[0].plan", "line": 7, "column": 9}]}
-    assert render.validation_errors(json.dumps(invalid), "render.yaml") == [
+    assert glue.validation_errors(json.dumps(invalid), "render.yaml") == [
         "render.yaml:7:9: unknown plan (services[0].plan)"]
-    assert render.validation_errors(json.dumps({"valid": False}), "render.yaml") == [
+    assert glue.validation_errors(json.dumps({"valid": False}), "render.yaml") == [
         "render.yaml: Render says the Blueprint is not valid"]
-    assert "did not answer with JSON" in render.validation_errors("Error: unauthorized\n", "render.yaml")[0]
+    assert "did not answer with JSON" in glue.validation_errors("Error: unauthorized\n", "render.yaml")[0]
 
 
 def test_service_id_by_exact_name():
@@ -326,28 +371,28 @@ def test_service_id_by_exact_name():
         {"service": {"id": "srv-b", "name": "demo-api-staging"}},
         {"service": {"id": "srv-c", "name": "demo-admin"}},
     ])
-    assert render.find_service_id(listed, "demo-api") == "srv-a"
+    assert glue.find_service_id(listed, "demo-api") == "srv-a"
     with pytest.raises(LookupError, match="New > Blueprint"):
-        render.find_service_id(listed, "demo-worker")
+        glue.find_service_id(listed, "demo-worker")
     twice = json.dumps([{"service": {"id": "srv-a", "name": "x"}}, {"service": {"id": "srv-z", "name": "x"}}])
     with pytest.raises(LookupError, match="2 Render services are named x"):
-        render.find_service_id(twice, "x")
+        glue.find_service_id(twice, "x")
     with pytest.raises(LookupError, match="did not print JSON"):
-        render.find_service_id("Error: no workspace set", "x")
+        glue.find_service_id("Error: no workspace set", "x")
 
 
 def run_glue(args: list[str], stdin: str, path: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     if path is not None:
         env["PATH"] = path
-    return subprocess.run([sys.executable, "-m", "streamdeploy.targets.render", *args], input=stdin,
+    return subprocess.run([sys.executable, "-m", "streamdeploy.glue", *args], input=stdin,
                           capture_output=True, text=True, env=env, timeout=60)
 
 
 def test_glue_validated_exits_by_validity():
-    ok = run_glue(["validated", "render.yaml"], json.dumps({"valid": True, "errors": []}))
+    ok = run_glue(["render-validated", "render.yaml"], json.dumps({"valid": True, "errors": []}))
     assert ok.returncode == 0 and "valid Blueprint" in ok.stdout
-    bad = run_glue(["validated", "render.yaml"], json.dumps(
+    bad = run_glue(["render-validated", "render.yaml"], json.dumps(
         {"valid": False, "errors": [{"error": "bad region", "path": "services[0].region", "line": 3}]}))
     assert bad.returncode == 1 and "render.yaml:3: bad region (services[0].region)" in bad.stderr
     assert run_glue(["nonsense"], "").returncode == 2
@@ -362,13 +407,68 @@ def test_glue_deploy_hands_over_to_render_deploys_create(tmp_path):
                     f"open({str(record)!r}, 'w').write(json.dumps(sys.argv[1:]))\nsys.exit(7)\n")
     fake.chmod(0o755)
     listed = json.dumps([{"service": {"id": "srv-123", "name": "demo-api"}}])
-    result = run_glue(["deploy", "demo-api"], listed, path=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    result = run_glue(["render-deploy", "demo-api"], listed, path=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     assert result.returncode == 7  # the deploy's own verdict is the step's
-    assert json.loads(record.read_text()) == ["deploys", "create", "srv-123", "--wait", "--confirm", "-o", "json"]
-    missing = run_glue(["deploy", "demo-admin"], listed, path=str(bin_dir))
+    # D2: the commit `up` checked, not the branch head Render would pick without --commit
+    assert json.loads(record.read_text()) == ["deploys", "create", "srv-123", "--commit", head, "--wait", "--confirm",
+                                              "-o", "json"]
+    missing = run_glue(["render-deploy", "demo-admin"], listed, path=str(bin_dir))
     assert missing.returncode == 1 and "no Render service is named demo-admin" in missing.stderr
 
 
 def test_the_registry_finds_it():
     assert get("render") is render.TARGET
     assert render.TARGET.name == "render" and render.TARGET.title == "Render"
+
+
+# --- Render's REST API (env vars), against the loopback fake ----------------------------------
+
+
+@pytest.fixture
+def api_server(tmp_path):
+    from fakes import store
+    from fakes.render_api import RenderAPI as FakeAPI
+
+    home = tmp_path / "home"
+    home.mkdir()
+    with store.state(home) as state:
+        state["render"] = {"services": {
+            "srv-a": {"name": "demo-api", "env_vars": {f"V{i:03d}": "d" for i in range(150)}},
+            "srv-b": {"name": "demo-admin"}}}
+    server = FakeAPI(home, key="rnd_test")
+    yield server
+    server.close()
+
+
+def test_the_api_client_pages_through_env_vars_and_sets_by_name(api_server):
+    from streamdeploy.render_api import RenderAPI
+
+    api = RenderAPI.from_env({"RENDER_API_KEY": "rnd_test", "RENDER_HOST": api_server.url.rstrip("/"),
+                              "RENDER_WORKSPACE": "tea-fake"})
+    assert api.service_id("demo-api") == "srv-a"
+    assert api_server.requests[-1]["query"] == {"name": "demo-api", "ownerId": "tea-fake", "limit": "100"}
+    assert len(api.env_keys("srv-a")) == 150  # two pages: the cursor is followed
+    api.set_env("srv-b", "TOKEN", "s3cret-value")
+    assert api.env_keys("srv-b") == {"TOKEN"}
+    put = api_server.requests[-2]
+    assert put["method"] == "PUT" and put["path"] == "/v1/services/srv-b/env-vars/TOKEN" and put["body_keys"] == ["value"]
+
+
+def test_the_api_client_says_what_went_wrong_without_values(api_server):
+    from streamdeploy.render_api import APIError, RenderAPI
+
+    with pytest.raises(APIError, match="RENDER_API_KEY is not set"):
+        RenderAPI.from_env({})
+    wrong = RenderAPI.from_env({"RENDER_API_KEY": "rnd_wrong", "RENDER_HOST": api_server.url})
+    with pytest.raises(APIError, match="refused RENDER_API_KEY"):
+        wrong.service_id("demo-api")
+    api = RenderAPI.from_env({"RENDER_API_KEY": "rnd_test", "RENDER_HOST": api_server.url})
+    with pytest.raises(APIError, match="New > Blueprint"):
+        api.service_id("demo-worker")
+    with pytest.raises(APIError, match="404: service not found") as error:
+        api.set_env("srv-zzz", "TOKEN", "s3cret-value")
+    assert "s3cret-value" not in str(error.value)
+    gone = RenderAPI.from_env({"RENDER_API_KEY": "rnd_test", "RENDER_HOST": "http://127.0.0.1:9/v1/"})
+    with pytest.raises(APIError, match="ConnectError"):
+        gone.service_id("demo-api")

@@ -171,7 +171,7 @@ def apps_create(call: Call) -> int:
         apps = state.setdefault("fly", {}).setdefault("apps", {})
         if name in apps:
             raise Exit(1, "Error: Validation failed: Name has already been taken")
-        org = call.flag("--org") or call.env.get("FLY_ORG") or "personal"
+        org = _org(state, call.flag("--org") or call.env.get("FLY_ORG"))
         apps[name] = {"org": org, "status": "pending", "deployed": False, "releases": 0, "secrets": {},
                       "volumes": [], "machines": []}
     if call.has("--json"):
@@ -179,6 +179,21 @@ def apps_create(call: Call) -> int:
     else:
         call.print(f"New app created: {name}")
     return 0
+
+
+ORGS = [{"slug": "personal", "type": "PERSONAL"}]
+
+
+def _org(state: dict, slug: str | None) -> str:
+    """internal/prompt/prompt.go Org: no slug works only with exactly one PERSONAL org."""
+    orgs = state.get("fly", {}).get("orgs") or ORGS
+    if slug:
+        if not any(o["slug"] == slug for o in orgs):
+            raise Exit(1, f"Error: organization {slug} not found")
+        return slug
+    if len(orgs) == 1 and orgs[0]["type"] == "PERSONAL":
+        return orgs[0]["slug"]
+    raise Exit(1, "Error: org slug must be specified when not running interactively")
 
 
 def apps_list(call: Call) -> int:
@@ -213,10 +228,12 @@ def volumes_list(call: Call) -> int:
         f"{v['id']}\t{v['state']}\t{v['name']}\t{v['size_gb']}GB\t{v['region']}\t{v['zone']}\ttrue\t" for v in volumes)])
 
 
-def _new_volume(app_name: str, name: str, region: str, size_gb: int, number: int) -> dict:
+def _new_volume(app_name: str, name: str, region: str, size_gb: int, number: int, retention: int | None = None,
+                guest: dict | None = None) -> dict:
     return {"id": ident("vol_", app_name, name, number, length=16), "name": name, "state": "created",
             "size_gb": size_gb, "region": region, "zone": f"{region}-a", "encrypted": True,
-            "attached_machine_id": None, "snapshot_retention": 5}
+            "attached_machine_id": None, "snapshot_retention": retention or 5,
+            "compute": guest}  # the Machine size its host was picked for (none: a default guest)
 
 
 def volumes_create(call: Call) -> int:
@@ -235,8 +252,13 @@ def volumes_create(call: Call) -> int:
         if not region:
             raise Exit(1, "Error: region code must be specified when not running interactively")
         created = []
+        retention = int(call.flag("--snapshot-retention") or 5)
+        if not 1 <= retention <= 60:
+            raise Exit(1, "Error: snapshot retention must be between 1 and 60 days")
+        guest = {"size": call.flag("--vm-size"), "memory": call.flag("--vm-memory")} \
+            if call.flag("--vm-size") or call.flag("--vm-memory") else None
         for _ in range(count):
-            volume = _new_volume(app_name, name, region, size, len(app["volumes"]))
+            volume = _new_volume(app_name, name, region, size, len(app["volumes"]), retention, guest)
             app["volumes"].append(volume)
             created.append(volume)
     if call.has("--json"):
@@ -327,6 +349,8 @@ def deploy(call: Call) -> int:
             raise Exit(1, "Error: app does not have a Dockerfile or buildpacks configured. See "
                           "https://fly.io/docs/reference/configuration/#the-build-section")
     region = call.flag("--primary-region") or config.get("primary_region") or "iad"
+    vm = (config.get("vm") or [{}])[0] if isinstance(config.get("vm"), list) else config.get("vm") or {}
+    created = []
     base = call.path(workdir) if workdir else (_config_path(call).parent if call.flag("--config") else call.cwd)
     with call.state() as state:
         app = _app(state, app_name)
@@ -341,7 +365,8 @@ def deploy(call: Call) -> int:
             label = call.flag("--image-label") or f"deployment-{ident('', app_name, release_number, length=26).upper()}"
             image = f"registry.fly.io/{app_name}:{label}"
             registry[image] = _tree_digest(base)
-        first = not app["deployed"]
+        # deploy/machines.go: a first deploy is an app never deployed, with no Machines.
+        first = not app["deployed"] and not app["machines"]
         for mount in mounts:
             source = mount.get("source")
             if any(v["name"] == source for v in app["volumes"]):
@@ -349,8 +374,12 @@ def deploy(call: Call) -> int:
             if not first:
                 raise Exit(1, f"Error: creating a new machine in group 'app' requires an unattached '{source}' "
                               f"volume. Create it with `fly volume create {source} -r {region} -n 1`")
+            # deploy_first.go provisionVolumesOnFirstDeploy: primary_region, the Machine's guest.
             size = int(str(mount.get("initial_size", call.flag("--volume-initial-size") or "1")).rstrip("gb"))
-            app["volumes"].append(_new_volume(app_name, source, region, size, len(app["volumes"])))
+            app["volumes"].append(_new_volume(app_name, source, region, size, len(app["volumes"]),
+                                              mount.get("snapshot_retention"),
+                                              {"size": vm.get("size"), "memory": vm.get("memory")}))
+            created.append((size, source))
         if first and config.get("http_service") or first and config.get("services"):
             # deploy_first.go provisionIpsOnFirstDeploy: private with --flycast, none with --no-public-ips
             if call.has("--flycast"):
@@ -372,11 +401,18 @@ def deploy(call: Call) -> int:
             "EvaluationID": "", "CreatedAt": "2026-08-22T10:00:00Z", "ImageRef": image})
         for secret in app["secrets"].values():
             secret["staged"] = False
-        machine = ident("", app_name, "machine", length=14)
-        app["machines"] = [{"id": machine, "state": "started", "region": region}]
-        for volume in app["volumes"]:
-            volume["attached_machine_id"] = machine
+        if not app["machines"]:  # --ha=false: one Machine per process group; later deploys update in place
+            app["machines"] = [{"id": ident("", app_name, "machine", length=14), "state": "started",
+                                "region": region, "config": {"metadata": {"fly_process_group": "app"}}}]
+        for machine, volume in zip(app["machines"], app["volumes"]):
+            volume["attached_machine_id"] = machine["id"]
+            machine["config"]["mounts"] = [{"volume": volume["id"], "name": volume["name"],
+                                            "path": (mounts[0] if mounts else {}).get("destination")}]
+        machine = app["machines"][0]["id"]
         release = app["releases"]
+    for size, source in created:
+        call.print(f"Creating a {size} GB volume named '{source}' for process group 'app'. Use 'fly vol extend' "
+                   "to increase its size")
     call.print("==> Verifying app config")
     call.print(f"Validating {_config_path(call, workdir).name}")
     call.print("✓ Configuration is valid")

@@ -3,7 +3,9 @@ per railwayapp/cli @ df3838bf (5.43.1)."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 from pathlib import Path
 
 from fakes.fake_cli import Call, Exit
@@ -121,23 +123,42 @@ def root(call: Call) -> int:
 
 def whoami(call: Call) -> int:
     if call.has("--json"):
-        call.json({"name": "Fake User", "email": "fake@example.com",
-                   "workspaces": [{"id": "ws-fake", "name": "Fake's Projects"}]})
+        with call.state() as state:
+            workspaces = _rail(state).get("workspaces") or WORKSPACES
+        call.json({"name": "Fake User", "email": "fake@example.com", "workspaces": workspaces})
     else:
         call.print("Logged in as Fake User (fake@example.com) 👋")
     return 0
+
+
+WORKSPACES = [{"id": "ws-fake", "name": "Fake's Projects"}]
+
+
+def _workspace(rail: dict, wanted: str | None) -> dict:
+    """init.rs prompt_workspace: the one workspace, or --workspace by id or name (case-insensitive)."""
+    workspaces = rail.get("workspaces") or WORKSPACES
+    if wanted is not None:
+        for workspace in workspaces:
+            if wanted.lower() in (workspace["id"].lower(), workspace["name"].lower()):
+                return workspace
+        raise Exit(1, f'Workspace "{wanted}" not found.')
+    if len(workspaces) == 1:
+        return workspaces[0]
+    raise Exit(1, "--workspace required in non-interactive mode (multiple workspaces available)")
 
 
 def init(call: Call) -> int:
     name = call.flag("--name") or ident("project-", call.record["id"], length=6)
     with call.state() as state:
         rail = _rail(state)
+        workspace = _workspace(rail, call.flag("--workspace"))
         project = _new_project(rail, name)
+        project["workspace"] = workspace["id"]
         rail["links"][str(call.cwd)] = {"project": project["id"], "environment": "production", "service": None}
     if call.has("--json"):
         call.json({"id": project["id"], "name": project["name"]})
     else:
-        call.print(f"Created project {name} on Fake's Projects\nhttps://railway.com/project/{project['id']}")
+        call.print(f"Created project {name} on {workspace['name']}\nhttps://railway.com/project/{project['id']}")
     return 0
 
 
@@ -147,6 +168,9 @@ def link(call: Call) -> int:
     with call.state() as state:
         rail = _rail(state)
         matches = [p for p in rail["projects"].values() if wanted in (p["id"], p["name"])] if wanted else []
+        if call.flag("--workspace") is not None:  # link.rs select_workspace: the named one must exist
+            workspace = _workspace(rail, call.flag("--workspace"))
+            matches = [p for p in matches if p.get("workspace", WORKSPACES[0]["id"]) == workspace["id"]]
         if not matches:
             available = ", ".join(sorted(p["name"] for p in rail["projects"].values())) or "(none)"
             raise Exit(1, f'Project "{wanted}" not found in workspace "Fake\'s Projects".\nAvailable: {available}')
@@ -228,98 +252,398 @@ def status(call: Call) -> int:
     return 0
 
 
-_SERVICE_DECL = re.compile(r'const\s+(\w+)\s*=\s*service\(\s*"([^"]+)"')
-_VOLUME_DECL = re.compile(r'const\s+(\w+)\s*=\s*volume\(\s*"([^"]+)"\s*,\s*\{[^}]*?sizeMB:\s*(\d+)', re.S)
-_PROJECT_DECL = re.compile(r'project\(\s*"([^"]+)"')
+# --- Infrastructure as Code: `config plan` and `config apply` ---------------------------------
+#
+# As railwayapp/cli does it: evaluate the file with node (src/iac/eval.rs), turn the project
+# into a graph (compiler.rs project_definition_to_graph), diff it against what the environment
+# holds (change_set.rs diff_graphs), refuse destructive changes without --confirm-destructive
+# when not interactive (commands/config/runner.rs guard_destructive_apply), then apply.
+
+# The -e script eval.rs passes to node; the SDK's version guard recognises it by these lines.
+EVAL_SCRIPT = """
+import { pathToFileURL } from "node:url";
+const file = process.argv[1];
+const mod = await import(`${pathToFileURL(file).href}?t=${Date.now()}`);
+const partial = mod.partial ?? mod.PARTIAL ?? mod.Partial ?? undefined;
+let exported = mod.default ?? mod.main ?? mod.Railway ?? mod;
+const project = typeof exported === "function" ? await exported({}) : exported;
+const graph = project && typeof project === "object" && "to_graph" in project ? project.to_graph() : project;
+process.stdout.write(JSON.stringify({ partial, project: graph }));
+"""
+DESTRUCTIVE = ("Destructive Railway configuration changes require explicit confirmation. Review `railway config "
+               "plan`, then re-run with `railway config apply --confirm-destructive` if the removals are expected.")
+DEFAULT_REGION = "us-west2"  # where Railway places what names no region (a workspace default in reality)
 
 
-def _iac(call: Call) -> tuple[Path, str]:
+def _iac_file(call: Call) -> Path:
     path = call.path(call.flag("--file") or ".railway/railway.ts")
     if not path.is_file():
-        raise Exit(1, f"No Railway IaC file found at {path}. Create .railway/railway.ts or pass --file")
-    if not (path.parent / "node_modules" / "railway").is_dir():
-        raise Exit(1, "error: Cannot find package 'railway' imported from "
-                      f"{path}\nRun `npm install` in {path.parent} first")
-    return path, path.read_text(encoding="utf-8")
+        raise Exit(1, "Could not find .railway/railway.ts, railway.py, or railway.go")
+    return path
 
 
-def _iac_changes(text: str, project: dict) -> list[dict]:
-    """What applying the file would change: services, volumes, plain variables."""
+def _evaluate(call: Call, path: Path) -> dict:
+    """node, started as eval.rs starts it: the CLI's own environment, unchanged, plus NODE_PATH."""
+    env = dict(call.env)
+    for directory in (path.parent, *path.parent.parents):
+        if (directory / "node_modules").is_dir():
+            env["NODE_PATH"] = str(directory / "node_modules")
+            break
+    argv = ["node", "--experimental-strip-types", "--disable-warning=ExperimentalWarning", "--input-type=module",
+            "-e", EVAL_SCRIPT, "--", str(path)]
+    try:
+        out = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    except FileNotFoundError:
+        raise Exit(1, "Failed to run node to evaluate the IaC file\n\nCaused by:\n    No such file or directory "
+                      "(os error 2)") from None
+    if out.returncode != 0:
+        raise Exit(1, f"node failed to evaluate IaC file.\n{out.stderr.strip()}\n{out.stdout.strip()}")
+    try:
+        payload = json.loads(out.stdout)
+    except ValueError:
+        raise Exit(1, f"node returned non-JSON output.\nstdout:\n{out.stdout}\nstderr:\n{out.stderr}") from None
+    return _to_graph(payload.get("project") or {})
+
+
+def _to_graph(project: dict) -> dict:
+    """eval.rs normalize_project + compiler.rs project_definition_to_graph, for what the fakes see."""
+    resources = [dict(r) for r in project.get("resources") or []]
+    for resource in resources:
+        resource.setdefault("address", f"{resource.get('type', 'service')}.{resource.get('name', 'web')}")
+    seen = {r["address"] for r in resources}
+    for resource in list(resources):
+        for attachment in (resource.get("volumeAttachments") or {}).values():
+            volume = attachment.get("volume")
+            if volume and volume not in seen:
+                node = {"address": volume, "type": "volume", "name": volume.split(".", 1)[1]}
+                if "volumeConfig" in attachment:
+                    node["config"] = attachment["volumeConfig"]
+                resources.append(node)
+                seen.add(volume)
+    for resource in resources:
+        for attachment in (resource.get("volumeAttachments") or {}).values():
+            attachment.pop("volumeConfig", None)
+    return {"project": {"name": project.get("name", "app")}, "resources": resources}
+
+
+def _region_of(service: dict) -> str | None:
+    regions = [r for r, c in ((service.get("deploy") or {}).get("multiRegionConfig") or {}).items() if c]
+    return regions[0] if len(regions) == 1 else None
+
+
+def _current_graph(project: dict, reveal: bool) -> dict:
+    """What the environment holds. Without decryption variable values read as preserve()
+    (engine.rs: "Environment config reads mask variable values")."""
+    resources = []
+    for service in project["services"].values():
+        node = {"address": f"service.{service['name']}", "type": "service", "name": service["name"]}
+        for key in ("source", "build", "deploy"):
+            if service.get(key):
+                node[key] = service[key]
+        if service["variables"]:
+            node["variables"] = {k: {"type": "literal", "value": v} if reveal else {"type": "preserve"}
+                                 for k, v in service["variables"].items()}
+        if service["volumes"]:
+            node["volumeAttachments"] = {
+                v["name"]: {"volume": f"volume.{v['name']}", "mountPath": v["mountPath"],
+                            **({"backupSchedules": v["backupSchedules"]} if v.get("backupSchedules") else {})}
+                for v in service["volumes"]}
+        resources.append(node)
+        for v in service["volumes"]:
+            config = {"sizeMB": v["sizeMB"]}
+            if v.get("region"):
+                config["region"] = v["region"]
+            resources.append({"address": f"volume.{v['name']}", "type": "volume", "name": v["name"],
+                              "config": config})
+    return {"project": {"name": project["name"]}, "resources": resources}
+
+
+def _held_value(value: dict) -> str | None:
+    """What the environment config keeps of a variable: a literal's text, a reference as
+    `${{service.OUTPUT}}` (change_set.rs normalize_variable_for_diff, compiler.rs)."""
+    if value.get("type") == "literal":
+        return value["value"]
+    if value.get("type") == "reference":
+        return "${{" + value["resource"].split(".", 1)[-1] + "." + value["output"] + "}}"
+    return None
+
+
+def _same_variable(current: str | None, wanted: dict) -> bool:
+    """Backboard's preview compares against decrypted values and drops no-op sets."""
+    text = _held_value(wanted)
+    if text is None or current is None:
+        return False
+    return current in (text, f"sha256:{digest(text)}")
+
+
+def _normalize(field_name: str, value):
+    """change_set.rs normalize_for_diff: defaults Railway fills in do not count as changes."""
+    if not isinstance(value, dict):
+        return value
+    copy = dict(value)
+    if field_name == "build":
+        for key, default in (("builder", "RAILPACK"), ("buildEnvironment", "V3"), ("buildCommand", ""),
+                             ("dockerfilePath", "Dockerfile")):
+            if copy.get(key) == default:
+                del copy[key]
+    if field_name == "deploy":
+        for key, default in (("useLegacyStacker", False), ("ipv6EgressEnabled", False), ("runtime", "V2")):
+            if copy.get(key) == default:
+                del copy[key]
+        multi = copy.pop("multiRegionConfig", None)
+        if isinstance(multi, dict):
+            multi = {r: c for r, c in multi.items() if not isinstance(c, dict) or c.get("numReplicas") is not None}
+            default = len(multi) == 1 and all(k == "numReplicas" and v == 1 or k == "stackerAssignment" and v is None
+                                              for k, v in next(iter(multi.values())).items())
+            if multi and not default:
+                copy["multiRegionConfig"] = multi
+    return copy or None
+
+
+def _with_current_region(previous: dict | None, desired: dict | None) -> dict | None:
+    """service_deploy_with_current_region: a bare replica count keeps the region Railway holds."""
+    if not desired or "numReplicas" not in desired or "multiRegionConfig" in desired:
+        return desired
+    region = _region_of({"deploy": previous})
+    if region is None:
+        return desired
+    rest = {k: v for k, v in desired.items() if k != "numReplicas"}
+    rest["multiRegionConfig"] = {region: {"numReplicas": desired["numReplicas"]}}
+    return rest
+
+
+def _change(kind: str, address: str, summary: str, severity: str, deploys: bool, **extra) -> dict:
+    return {"kind": kind, "address": address, "summary": summary, "severity": severity,
+            "deployEffect": "deploy" if deploys else "none", **extra}
+
+
+def _diff(current: dict, desired: dict) -> tuple[list[dict], list[dict]]:
+    """change_set.rs diff_graphs for the resources streamdeploy writes: (changes, diagnostics)."""
     changes: list[dict] = []
-    volumes = {var: (name, int(size)) for var, name, size in _VOLUME_DECL.findall(text)}
-    services = _SERVICE_DECL.findall(text)
-    existing = {s["name"]: s for s in project["services"].values()}
-    for index, (var, name) in enumerate(services):
-        block = text[text.index(f"const {var}"):]
-        following = [text.index(f"const {v}") for v, _ in services[index + 1:]]
-        block = block[:min(following) - text.index(f"const {var}")] if following else block
-        service = existing.get(name)
-        if service is None:
-            changes.append({"kind": "service", "name": name, "action": "create"})
-        for mount, vol_var in re.findall(r'"(/[^"]*)"\s*:\s*(\w+)', block):
-            if vol_var in volumes:
-                vol_name, size = volumes[vol_var]
-                if service is None or not any(v["name"] == vol_name for v in service["volumes"]):
-                    changes.append({"kind": "volume", "service": name, "name": vol_name, "mountPath": mount,
-                                    "sizeMB": size, "action": "create"})
-        env_block = re.search(r"env:\s*\{(.*?)\n\s{4}\}", block, re.S)
-        for key, value in re.findall(r'(\w+):\s*"((?:[^"\\]|\\.)*)"', env_block.group(1) if env_block else ""):
-            current = (service or {}).get("variables", {}).get(key)
-            if current != value:
-                changes.append({"kind": "variable", "service": name, "name": key, "value": value,
-                                "action": "set"})
-    return changes
+    diagnostics: list[dict] = []
+    now = {r["address"]: r for r in current["resources"]}
+    wanted = {r["address"]: r for r in desired["resources"]}
+    for address, resource in wanted.items():
+        kind, name = resource["type"], resource["name"]
+        previous = now.get(address)
+        if previous is None:
+            changes.append(_change("resource.create", address, f"Create {kind} {name}", "safe",
+                                   kind in ("service", "database"), resource=resource))
+            continue
+        before, after = previous.get("variables") or {}, resource.get("variables") or {}
+        for key, value in after.items():
+            if value.get("type") == "preserve":
+                continue
+            held = before.get(key, {}).get("value") if key in before else None
+            if _same_variable(held, value):
+                continue
+            verb = "Update" if key in before else "Set"
+            changes.append(_change("variable.set", address, f"{verb} variable {name}.{key}", "safe", True,
+                                   variable=key, after=value))
+        for key in before:
+            if key not in after:
+                changes.append(_change("variable.delete", address, f"Delete variable {name}.{key}", "destructive",
+                                       True, variable=key))
+        for field_name in ("source", "build"):
+            if _normalize(field_name, previous.get(field_name)) != _normalize(field_name, resource.get(field_name)):
+                changes.append(_change("resource.update", address, f"Update {name} {field_name}", "safe", True,
+                                       field=field_name, after=resource.get(field_name)))
+        if kind == "service":
+            deploy = _with_current_region(previous.get("deploy"), resource.get("deploy"))
+            if _normalize("deploy", previous.get("deploy")) != _normalize("deploy", deploy):
+                changes.append(_change("resource.update", address, f"Update {name} deploy", "safe", True,
+                                       field="deploy", after=deploy))
+        if kind == "volume":
+            changes += _diff_volume(address, name, previous.get("config") or {}, resource.get("config") or {})
+        if _normalize("volumeAttachments", previous.get("volumeAttachments")) != \
+                _normalize("volumeAttachments", resource.get("volumeAttachments")):
+            gone = set(previous.get("volumeAttachments") or {}) - set(resource.get("volumeAttachments") or {})
+            changes.append(_change("resource.update", address, f"Update {name} volumeAttachments",
+                                   "destructive" if gone else "safe", True, field="volumeAttachments",
+                                   after=resource.get("volumeAttachments")))
+    for address, resource in now.items():
+        if address in wanted:
+            continue
+        if resource["type"] == "volume":
+            diagnostics.append({"severity": "warning", "path": f"resources.{address}",
+                                "message": f"Volume {resource['name']} exists on Railway but is not declared in the "
+                                           "config. Volumes are never deleted by config apply; delete it from the "
+                                           "dashboard if that is intended."})
+            continue
+        changes.append(_change("resource.delete", address, f"Delete {resource['type']} {resource['name']}",
+                               "destructive", resource["type"] in ("service", "database")))
+    return changes, diagnostics
+
+
+def _diff_volume(address: str, name: str, before: dict, after: dict) -> list[dict]:
+    """diff_volume_config: a region that differs (None vs set too) or a smaller size is destructive."""
+    before = {k: v for k, v in before.items() if k not in ("alerts", "allowOnlineResize") or k in after}
+    if before == after:
+        return []
+    old, new = before.get("sizeMB"), after.get("sizeMB")
+    destructive = before.get("region") != after.get("region") or (old is not None and new is not None and new < old)
+    summary = f"Resize volume {name} from {old}MB to {new}MB" if old is not None and new is not None and new > old \
+        else f"Update {name} config"
+    details = [f"config.{k} ({json.dumps(before.get(k))} → {json.dumps(after.get(k))})"
+               for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+    return [_change("resource.update", address, summary, "destructive" if destructive else "safe", False,
+                    field="config", after=after, details=details)]
+
+
+def _apply(project: dict, desired: dict, changes: list[dict]) -> None:
+    services = {s["name"]: s for s in project["services"].values()}
+    region = project.get("region", DEFAULT_REGION)
+    wanted = {r["address"]: r for r in desired["resources"]}
+    redeployed: set[str] = set()
+    for change in changes:
+        resource = wanted.get(change["address"], {})
+        if change["kind"] == "resource.create" and resource.get("type") == "service":
+            service = _new_service(project, resource["name"])
+            services[resource["name"]] = service
+            for key in ("source", "build"):
+                if resource.get(key):
+                    service[key] = resource[key]
+            service["deploy"] = _held_deploy(None, resource.get("deploy"), region)
+            for key, value in (resource.get("variables") or {}).items():
+                if _held_value(value) is not None:
+                    service["variables"][key] = _held_value(value)
+    owners = {a["volume"]: (r["name"], path, a) for r in desired["resources"]
+              for path, a in (r.get("volumeAttachments") or {}).items()}
+    for change in changes:
+        resource = wanted.get(change["address"], {})
+        kind = change["kind"]
+        if kind == "resource.create" and resource.get("type") == "volume":
+            owner_name, _, attachment = owners.get(change["address"], (None, None, {}))
+            owner = services.get(owner_name)
+            if owner is None:
+                raise Exit(1, f"fake railway: volume {resource['name']} is mounted by no service")
+            config = resource.get("config") or {}
+            owner["volumes"].append({
+                "id": ident("vol-", project["id"], resource["name"], length=8), "name": resource["name"],
+                "mountPath": attachment["mountPath"], "sizeMB": config.get("sizeMB", 5000),
+                "region": config.get("region") or _region_of(owner) or region,
+                **({"backupSchedules": attachment["backupSchedules"]} if attachment.get("backupSchedules") else {})})
+        elif kind == "resource.delete" and change["address"].startswith("service."):
+            project["services"].pop(services[change["address"].split(".", 1)[1]]["id"], None)
+            continue
+        service = services.get(resource.get("name")) if resource.get("type") == "service" else None
+        if kind == "variable.set":
+            service["variables"][change["variable"]] = _held_value(change["after"]) or ""
+        elif kind == "variable.delete":
+            service["variables"].pop(change["variable"], None)
+        elif kind == "resource.update" and change["field"] in ("source", "build"):
+            service[change["field"]] = change["after"]
+        elif kind == "resource.update" and change["field"] == "deploy":
+            service["deploy"] = _held_deploy(service.get("deploy"), change["after"], region)
+        elif kind == "resource.update" and change["field"] == "volumeAttachments":
+            for held in service["volumes"]:
+                attachment = (change["after"] or {}).get(held["name"], {})
+                held["mountPath"] = attachment.get("mountPath", held["mountPath"])
+                held.pop("backupSchedules", None)
+                if attachment.get("backupSchedules"):
+                    held["backupSchedules"] = attachment["backupSchedules"]
+        elif kind == "resource.update" and change["field"] == "config":
+            for held in (v for s in services.values() for v in s["volumes"] if f"volume.{v['name']}" ==
+                         change["address"]):
+                held["sizeMB"] = change["after"].get("sizeMB", held["sizeMB"])
+                held["region"] = change["after"].get("region") or held["region"]
+        if change["deployEffect"] == "deploy" and service is not None and kind != "resource.create":
+            redeployed.add(service["name"])
+    for name in redeployed:
+        services[name]["redeploys"] += 1
+
+
+def _held_deploy(previous: dict | None, desired: dict | None, region: str) -> dict:
+    """What Railway keeps of a deploy config: the region is always explicit."""
+    deploy = dict(_with_current_region(previous, desired) or {})
+    if "numReplicas" in deploy and "multiRegionConfig" not in deploy:
+        deploy["multiRegionConfig"] = {region: {"numReplicas": deploy.pop("numReplicas")}}
+    return deploy
+
+
+def _runner_json(call: Call, command: str, path: Path, project: dict, environment: str, changes: list[dict],
+                 diagnostics: list[dict], desired: dict) -> dict:
+    """runner.rs RunnerResponse as `--json` prints it: each change keeps summary, severity, kind and
+    details only, and every resource lists all DesiredResource fields (null when absent)."""
+    fields = ("address", "type", "name", "engine", "variables", "source", "build", "deploy", "networking",
+              "volumeAttachments", "config", "groupId")
+
+    def graph(g: dict) -> dict:
+        return {"project": g["project"], "resources": [{f: r.get(f) for f in fields} for r in g["resources"]]}
+
+    return {
+        "ok": not any(d["severity"] == "error" for d in diagnostics), "command": command, "file": str(path),
+        "currentEnvironment": {"projectId": project["id"], "projectName": project["name"],
+                               "environmentId": project["environments"][environment],
+                               "environmentName": environment},
+        "changeSet": {"changes": [{"summary": c["summary"], "severity": c["severity"], "kind": c["kind"],
+                                   "details": c.get("details")} for c in changes]},
+        "diff": "\n".join(c["summary"] for c in changes) or "No changes.",
+        "diagnostics": diagnostics,
+        "currentGraph": graph(_current_graph(project, reveal=False)),
+        "desiredGraph": graph(desired),
+        "stagedPatch": None, "applyResult": None, "deploymentId": None, "stagedPatchId": None,
+    }
+
+
+def _plan_changes(call: Call) -> tuple[Path, dict, str, dict, list[dict], list[dict]]:
+    with call.state() as state:  # runner.rs ensure_config_context: a token and a linked project first
+        project, environment = _project(call, _rail(state))
+    path = _iac_file(call)
+    desired = _evaluate(call, path)  # outside the state lock: node may run `railway --version`
+    with call.state() as state:
+        project, environment = _project(call, _rail(state))
+        changes, diagnostics = _diff(_current_graph(project, reveal=True), desired)
+    return path, project, environment, desired, changes, diagnostics
 
 
 def config_plan(call: Call) -> int:
-    _, text = _iac(call)
-    with call.state() as state:
-        project, _ = _project(call, _rail(state))
-        changes = _iac_changes(text, project)
-    _print_changes(call, changes)
+    path, project, environment, desired, changes, diagnostics = _plan_changes(call)
+    if call.has("--json"):
+        call.json(_runner_json(call, "plan", path, project, environment, changes, diagnostics, desired))
+    else:
+        _print_changes(call, changes, diagnostics)
     return 2 if changes and call.has("--detailed-exit-code") else 0
 
 
 def config_apply(call: Call) -> int:
-    path, text = _iac(call)
     if not call.has("--yes") and not call.has("--json"):
-        raise Exit(1, "Applying changes needs confirmation: pass --yes when not running interactively")
-    declared = _PROJECT_DECL.search(text)
+        raise Exit(1, "Run `railway config apply --yes` to apply changes non-interactively.")
+    path, project, environment, desired, changes, diagnostics = _plan_changes(call)
+    if not changes:
+        if not call.has("--json"):
+            _print_changes(call, changes, diagnostics)
+        return 0
+    if any(c["severity"] == "destructive" for c in changes) and not call.has("--confirm-destructive"):
+        _print_changes(call, changes, diagnostics, applied=False)
+        raise Exit(1, DESTRUCTIVE)
     with call.state() as state:
-        rail = _rail(state)
-        project, _ = _project(call, rail)
-        if declared and declared.group(1) != project["name"]:
-            raise Exit(1, f'{path.name} declares project "{declared.group(1)}" but this directory is linked to '
-                          f'"{project["name"]}"')
-        changes = _iac_changes(text, project)
-        by_name = {s["name"]: s for s in project["services"].values()}
-        for change in changes:
-            if change["kind"] == "service":
-                by_name[change["name"]] = _new_service(project, change["name"])
-        for change in changes:
-            service = by_name[change.get("service", change["name"])]
-            if change["kind"] == "volume":
-                service["volumes"].append({"id": ident("vol-", project["id"], change["name"], length=8),
-                                           "name": change["name"], "mountPath": change["mountPath"],
-                                           "sizeMB": change["sizeMB"]})
-            elif change["kind"] == "variable":
-                service["variables"][change["name"]] = change["value"]
-        project["applied"] = digest(text)
-    _print_changes(call, changes)
+        project, environment = _project(call, _rail(state))
+        changes, diagnostics = _diff(_current_graph(project, reveal=True), desired)
+        _apply(project, desired, changes)
+        project["applied"] = digest(path.read_text(encoding="utf-8"))
+    if call.has("--json"):
+        call.json(_runner_json(call, "apply", path, project, environment, changes, diagnostics, desired))
+    else:
+        _print_changes(call, changes, diagnostics)
     return 0
 
 
-def _print_changes(call: Call, changes: list[dict]) -> None:
-    if call.has("--json"):
-        call.json({"changes": [{k: v for k, v in c.items() if k != "value"} for c in changes]})
-        return
+def _print_changes(call: Call, changes: list[dict], diagnostics: list[dict], applied: bool = True) -> None:
+    call.print("\nRailway configuration")
+    for diagnostic in diagnostics:
+        call.print(f"{diagnostic['severity']}: {diagnostic['path']}: {diagnostic['message']}")
     if not changes:
-        call.print("No changes. Your environment matches the configuration.")
+        call.print("No changes.")
         return
+    add = sum(1 for c in changes if c["kind"] == "resource.create")
+    destroy = sum(1 for c in changes if c["kind"] in ("resource.delete", "variable.delete"))
+    call.print(f"Plan: {add} to add, {len(changes) - add - destroy} to change, {destroy} to destroy")
     for change in changes:
-        where = f" on {change['service']}" if "service" in change else ""
-        call.print(f"  + {change['action']} {change['kind']} {change['name']}{where}")
-    call.print(f"Applied {len(changes)} change(s)")
+        marker = {"resource.create": "+", "resource.delete": "-"}.get(change["kind"], "~")
+        call.print(f"{marker} {change['summary']}")
+    if applied:
+        call.print("Applied Railway configuration")
 
 
 def _volume_service(call: Call, project: dict, rail: dict) -> dict:

@@ -3,9 +3,13 @@
 There is no Blueprint apply (the real CLI has none either): services exist once a test
 seeds them, the way the one-time Dashboard step would create them:
 ``fake_clis.seed("render", {"services": {"srv-x": {"name": "api", "type": "web_service"}}})``.
+A service's env vars (set through the API, ``tests/fakes/render_api.py``) are kept as digests;
+each deploy records the commit it built and the env var names it had.
 """
 
 from __future__ import annotations
+
+import subprocess
 
 from fakes.fake_cli import Call, Exit
 from fakes.platforms import ident
@@ -191,9 +195,12 @@ def deploys_create(call: Call) -> int:
             raise Exit(1, "Error: EOF" if not answer else "Error: deploy cancelled")
     with call.state() as state:
         service = _existing(state, service_id)
+    commit = _commit(service, call.flag("--commit"))
+    with call.state() as state:
+        service = _existing(state, service_id)
         deploy = {"id": ident("dep-", service_id, len(service.setdefault("deploys", [])), length=20),
                   "status": "live" if call.has("--wait") else "build_in_progress",
-                  "commit": call.flag("--commit")}
+                  "commit": commit, "env_vars": sorted(service.get("env_vars", {}))}
         service["deploys"].append(deploy)
         state.setdefault("render", {}).setdefault("deploy_order", []).append(service["name"])
     if call.has("--wait") and not _json_output(call):
@@ -203,6 +210,24 @@ def deploys_create(call: Call) -> int:
     else:
         call.print(f"Deploy {deploy['id']} {deploy['status']}")
     return 0
+
+
+def _commit(service: dict, wanted: str | None) -> str | None:
+    """What Render builds: the commit asked for, which must be in the repository, else the head of
+    the branch the service follows (cmd/deploycreate.go: --commit is optional). A seeded service
+    names its repository (a path to a bare one) and branch; without them nothing is checked."""
+    repo, branch = service.get("repo"), service.get("branch", "main")
+    if not repo:
+        return wanted
+    if wanted:
+        found = subprocess.run(["git", "--git-dir", repo, "cat-file", "-e", f"{wanted}^{{commit}}"],
+                               capture_output=True)
+        if found.returncode != 0:
+            raise Exit(1, f"Error: commit {wanted} was not found in the repository")
+        return wanted
+    head = subprocess.run(["git", "--git-dir", repo, "rev-parse", f"refs/heads/{branch}"], capture_output=True,
+                          text=True)
+    return head.stdout.strip() or None
 
 
 def deploys_list(call: Call) -> int:

@@ -4,6 +4,8 @@ import { defineRailway, preserve, project, service, volume } from "railway/iac";
 
 // Applied by `railway config apply` (streamdeploy up). Secrets are preserve(): their values
 // are set with `railway variable set NAME --stdin` and never appear in this file.
+// `streamdeploy up` keeps what Railway already holds: each volume's region and size, and
+// variables set in the dashboard (preserve()), so a re-run never moves, shrinks or deletes.
 // Builds use the Dockerfile; its CMD runs the description's start command.
 export default defineRailway(() => {
   const apiChromaData = volume("api-chroma_data", {
@@ -15,7 +17,7 @@ export default defineRailway(() => {
       dockerfilePath: "Dockerfile",
     },
     healthcheck: "/health",
-    healthcheckTimeout: 65,
+    healthcheckTimeout: 300,
     replicas: 1,
     deploy: {
       restartPolicyType: "ON_FAILURE",
