@@ -248,7 +248,7 @@ def rollback(args: list[str]) -> int:
 PROGRAMS = {  # name: (function, fewest arguments)
     "render-validated": (render_validated, 1), "render-deploy": (render_deploy, 1),
     "render-secrets": (render_secrets, 2), "railway-changes": (railway_changes, 1),
-    "fly-machines": (fly_machines, 1), "rollback": (rollback, 3),
+    "fly-machines": (fly_machines, 1), "rollback": (rollback, 2),
 }
 
 

@@ -171,6 +171,29 @@ def kubernetes_previous(replica_sets: list, service: str) -> tuple[str | None, s
     return _live_and_previous([Release(str(number), image) for number, image in sorted(events)])
 
 
+RENDER_WENT_LIVE = ("live", "deactivated")  # a deactivated deploy was live until a newer one replaced it
+RENDER_FAILED = ("build_failed", "update_failed", "pre_deploy_failed", "canceled", "deactivated")
+
+
+def render_code(deploy: dict) -> str:
+    """What a Render deploy ran: its commit (git-backed), else its image's digest, else itself."""
+    commit = deploy.get("commit") if isinstance(deploy.get("commit"), dict) else {}
+    image = deploy.get("image") if isinstance(deploy.get("image"), dict) else {}
+    return str(commit.get("id") or image.get("sha") or image.get("ref") or deploy.get("id"))
+
+
+def render_previous(deploys) -> tuple[dict | None, dict | None]:
+    """(live deploy, the deploy to roll back to) from ListDeploys: the deploys that went live,
+    oldest first, each known by its commit; a rollback (trigger "rollback") repeats a commit."""
+    rows = sorted((d for d in deploys if isinstance(d, dict) and d.get("id") and d.get("status") in RENDER_WENT_LIVE),
+                  key=lambda d: str(d.get("createdAt") or "")) if isinstance(deploys, list) else []
+    by_id = {d["id"]: d for d in rows}
+    history = [Release(d["id"], render_code(d)) for d in rows]
+    stack = lineage(history)
+    before = previous(history)
+    return (by_id[stack[-1].id] if stack else None), (by_id[before.id] if before else None)
+
+
 def _live_and_previous(history: list[Release]) -> tuple[str | None, str | None]:
     stack = lineage(history)
     before = previous(history)
@@ -227,10 +250,46 @@ def kubernetes_rollback(args: list[str], command: list[str], listed) -> int:
                     stdin=yaml.safe_dump_all(documents, sort_keys=False, explicit_start=True))
 
 
+def render_rollback(args: list[str], command: list[str], listed, wait: float = 3600.0, poll: float = 5.0) -> int:
+    """``NAME``: Render's API rolls the service named NAME (found in `render services -o json`)
+    back to the deploy before the live one, then waits until that deploy is live."""
+    import time
+
+    from streamdeploy.glue import find_service_id
+    from streamdeploy.render_api import APIError, RenderAPI
+
+    name = args[0] if args else ""
+    try:
+        service_id = find_service_id(json.dumps(listed), name)
+        api = RenderAPI.from_env()
+        live, before = render_previous(api.deploys(service_id))
+        if before is None:
+            return stop(nothing_before(name, f"deploy {live['id']} ({render_code(live)[:12]})" if live else None,
+                                       "Render keeps each deploy; every `up` of a new commit is one."))
+        print(f"rolling back {name}: deploy {live['id']} ({render_code(live)[:12]}) -> {before['id']} "
+              f"({render_code(before)[:12]})", flush=True)
+        deploy = api.rollback(service_id, before["id"])
+        deadline = time.monotonic() + wait
+        while deploy.get("status") != "live":
+            if deploy.get("status") in RENDER_FAILED:
+                return stop(f"the rollback deploy {deploy.get('id')} ended {deploy.get('status')}: "
+                            f"`render logs -r {service_id} --limit 200` shows why")
+            if time.monotonic() > deadline:
+                return stop(f"the rollback deploy {deploy.get('id')} is not live after {wait:g} s "
+                            f"({deploy.get('status')})")
+            time.sleep(poll)
+            deploy = api.deploy(service_id, str(deploy.get("id")))
+    except (LookupError, APIError) as error:
+        return stop(str(error))
+    print(f"{name}: deploy {deploy.get('id')} is live", flush=True)
+    return exitcodes.OK
+
+
 PROGRAMS = {  # platform: (what it reads on stdin, what it picks and runs)
     "fly": ("fly releases", fly_rollback),
     "railway": ("railway deployment list", railway_rollback),
     "kubernetes": ("kubectl get replicasets", kubernetes_rollback),
+    "render": ("render services", render_rollback),
 }
 
 
@@ -258,12 +317,12 @@ def stop(message: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     program = PROGRAMS.get(args[0]) if args else None
-    if program is None or "--" not in args or args.index("--") == len(args) - 1:
-        print(f"usage: python -m streamdeploy.glue rollback {'|'.join(PROGRAMS)} [ARG...] -- COMMAND...",
+    if program is None or args[-1:] == ["--"]:
+        print(f"usage: python -m streamdeploy.glue rollback {'|'.join(PROGRAMS)} [ARG...] [-- COMMAND...]",
               file=sys.stderr)
         return exitcodes.BAD_INPUT
     what, choose = program
-    split = args.index("--")
+    split = args.index("--") if "--" in args else len(args)
     try:
         listed = json.loads(sys.stdin.read())
     except ValueError:

@@ -108,3 +108,15 @@ def test_kubernetes_reads_the_revisions_each_replica_set_held():
     assert releases.kubernetes_previous(sets, "api") == ("app:c", "app:a")
     assert releases.kubernetes_previous(sets, "worker") == ("work:x", None)
     assert releases.kubernetes_previous(sets, "admin") == (None, None)
+
+
+def test_render_reads_the_deploys_that_went_live_by_their_commit():
+    def deploy(number: int, commit: str, status: str = "deactivated", trigger: str = "api") -> dict:
+        return {"id": f"dep-{number}", "status": status, "trigger": trigger, "commit": {"id": commit},
+                "createdAt": f"2026-08-22T10:00:0{number}Z"}
+
+    listed = [deploy(4, "c", "build_failed"), deploy(3, "b", "live"), deploy(2, "a"), deploy(1, "a")]
+    live, before = releases.render_previous(listed)
+    assert (live["id"], before["id"]) == ("dep-3", "dep-2")  # a failed build never went live
+    listed = [deploy(4, "a", "live", "rollback"), deploy(3, "b"), deploy(2, "a")]
+    assert releases.render_previous(listed) == (listed[0], None)  # rolled back to a: nothing before it

@@ -12,8 +12,10 @@ import json
 
 from conftest import assert_no_traceback
 from fakes import fake_clis  # noqa: F401  (fixture)
+from test_up_fakes import render_api  # noqa: F401  (fixture)
 from test_up_fakes import (SECRETS, assert_every_call_parsed, assert_secrets_stayed_hidden, change_code, cluster,
-                           deployment, image_of, project_from, rollout, ship)
+                           deployment, git, image_of, project_from, render_repository, render_service, rollout, ship,
+                           ship_render)
 
 
 def rollback(fakes, root, target: str, *extra: str, env: dict | None = None):
@@ -308,3 +310,35 @@ def test_rollback_verifies_the_service_and_reads_back_the_marker_written_before(
         assert outcome["run"]["steps"][0]["status"] == "ok"
     finally:
         server.stop()
+
+
+# --- render: Render's API (ListDeploys, RollbackDeploy) -------------------------------------------
+
+
+def test_render_rollback_redeploys_the_build_of_the_deploy_before_the_live_one(fake_clis, render_api, tmp_path):
+    root = project_from("app", tmp_path)
+    env = render_repository(fake_clis, root)
+    on_api = {"RENDER_HOST": render_api.url}
+    first = git(root, "rev-parse", "HEAD", env=env).strip()
+    assert ship_render(fake_clis, root, render_api).returncode == 0
+    assert_nothing_before(rollback(fake_clis, root, "render", env=on_api))
+    change_code(root)
+    git(root, "commit", "-qam", "new code", env=env)
+    git(root, "push", "-q", env=env)
+    second = git(root, "rev-parse", "HEAD", env=env).strip()
+    assert ship_render(fake_clis, root, render_api).returncode == 0
+
+    fake_clis.clear_calls()
+    back = rollback(fake_clis, root, "render", env=on_api)
+    assert back.returncode == 0, back.stderr
+    assert_every_call_parsed(fake_clis)
+    deploys = render_service(fake_clis)["deploys"]
+    live = [d for d in deploys if d["status"] == "live"]
+    assert [(d["commit"], d["trigger"]) for d in live] == [(first, "rollback")]  # the first commit runs again
+    assert [d["commit"] for d in deploys] == [first, second, first]
+    posts = [r for r in render_api.requests if r["method"] == "POST"]
+    assert [(r["path"], r["body_keys"]) for r in posts] == [
+        ("/v1/services/srv-d2abc3def4ghi5jkl6mn/rollback", ["deployId"])]
+    assert not [c for c in fake_clis.calls("render") if c.command == ["deploys", "create"]]
+    assert_nothing_before(rollback(fake_clis, root, "render", env=on_api))  # twice: nothing before the first
+    assert_secrets_stayed_hidden(fake_clis, root, back)

@@ -433,7 +433,7 @@ def test_render_up_validates_checks_git_and_deploys_the_blueprint_service(fake_c
     second = ship_render(fake_clis, root, render_api)
     assert second.returncode == 0, second.stderr
     deploys = render_service(fake_clis)["deploys"]
-    assert [(d["status"], d["commit"]) for d in deploys] == [("live", head), ("live", head)]
+    assert [(d["status"], d["commit"]) for d in deploys] == [("deactivated", head), ("live", head)]
     assert_secrets_stayed_hidden(fake_clis, root, first, second)
 
 
