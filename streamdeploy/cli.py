@@ -178,6 +178,24 @@ def up(
 
 
 @app.command()
+def rollback(
+    target: Annotated[str, typer.Option(
+        "--target", "-t", help="fly, railway, render, kubernetes, compose or docker (local has no releases).")],
+    file: FileOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and run nothing.")] = False,
+    env_file: Annotated[Optional[Path], typer.Option("--env-file", help="Read secrets from this dotenv file.")] = None,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip `verify` afterwards.")] = False,
+    step_timeout: Annotated[float, typer.Option("--step-timeout", help="Seconds each step may take.")] = 900.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Go back to the release before the live one, by the platform's own means; volumes are kept."""
+    from streamdeploy.commands import rollback as command
+
+    raise typer.Exit(command.run(file, target=target, dry_run=dry_run, env_file=env_file, verify=not no_verify,
+                                 step_timeout=step_timeout, as_json=as_json))
+
+
+@app.command()
 def down(file: FileOpt = None) -> None:
     """Stop a service that `up --target local --detach` left running."""
     from streamdeploy.commands import up as command

@@ -6,6 +6,7 @@ judges it or acts on it, since the runner passes no output from one step to the 
     python -m streamdeploy.glue render-secrets NAME SECRET...   (values from the environment)
     python -m streamdeploy.glue railway-changes FILE      < railway config plan --json
     python -m streamdeploy.glue fly-machines APP          < fly status --json
+    python -m streamdeploy.glue rollback PLATFORM [ARG...] -- COMMAND...   < its list of releases
 
 Each runs once per step of a deploy, so this module imports nothing heavy (no targets, no
 pydantic): the standard library, and httpx for Render's API.
@@ -250,10 +251,17 @@ def fly_machines(args: list[str]) -> int:
     return 0
 
 
+def rollback(args: list[str]) -> int:
+    """The release before the live one, then the platform's command (streamdeploy.releases)."""
+    from streamdeploy import releases
+
+    return releases.main(args)
+
+
 PROGRAMS = {  # name: (function, fewest arguments)
     "render-validated": (render_validated, 1), "render-deploy": (render_deploy, 1),
     "render-secrets": (render_secrets, 2), "railway-changes": (railway_changes, 1),
-    "fly-machines": (fly_machines, 1),
+    "fly-machines": (fly_machines, 1), "rollback": (rollback, 2),
 }
 
 

@@ -1,10 +1,12 @@
-"""The few calls of Render's REST API that `up` needs and the CLI lacks: environment variables.
+"""The few calls of Render's REST API that `up` and `rollback` need and the CLI lacks:
+environment variables, and rolling a service back to an earlier deploy.
 
 The Render CLI has no command for a service's env vars (research/cli-contracts.md §3), and a
 `sync: false` variable added to a Blueprint that exists already is never asked for
 (render-oss/skills render-blueprints wiring-patterns.md), so `up` sets secrets through the API,
 the value in the request body. Paths, payloads and pagination as render-oss/cli's generated
-client has them (pkg/client: ListServices, GetEnvVarsForService, UpdateEnvVar); the host is
+client has them (pkg/client: ListServices, GetEnvVarsForService, UpdateEnvVar, ListDeploys,
+RetrieveDeploy, RollbackDeploy); the host is
 $RENDER_HOST when set, as the CLI reads it (pkg/cfg/cfg.go), else https://api.render.com/v1/.
 The API key is RENDER_API_KEY, sent as a bearer token. No value is ever logged or returned.
 """
@@ -34,8 +36,8 @@ class RenderAPI:
         env = os.environ if env is None else env
         key = env.get("RENDER_API_KEY")
         if not key:
-            raise APIError("RENDER_API_KEY is not set: Render's API needs it to set environment variables "
-                           "(Account Settings > API Keys)")
+            raise APIError("RENDER_API_KEY is not set: Render's API needs it to set environment variables and to "
+                           "roll back (Account Settings > API Keys)")
         host = env.get("RENDER_HOST") or DEFAULT_HOST
         return cls(key, host if host.endswith("/") else host + "/", env.get("RENDER_WORKSPACE") or None)
 
@@ -100,3 +102,18 @@ class RenderAPI:
         """Add or update one variable; Render uses it from the next deploy."""
         with self._client() as client:
             self._call(client, "PUT", f"services/{service_id}/env-vars/{key}", json={"value": value})
+
+    def deploys(self, service_id: str) -> list[dict]:
+        """The service's deploys, newest first (ListDeploys: `[{"deploy": {...}, "cursor": c}]`)."""
+        with self._client() as client:
+            items = self._pages(client, f"services/{service_id}/deploys", {})
+        return [i["deploy"] for i in items if isinstance(i.get("deploy"), dict)]
+
+    def deploy(self, service_id: str, deploy_id: str) -> dict:
+        with self._client() as client:
+            return self._call(client, "GET", f"services/{service_id}/deploys/{deploy_id}") or {}
+
+    def rollback(self, service_id: str, deploy_id: str) -> dict:
+        """RollbackDeploy: a new deploy of that deploy's build (201, the new Deploy)."""
+        with self._client() as client:
+            return self._call(client, "POST", f"services/{service_id}/rollback", json={"deployId": deploy_id}) or {}

@@ -1089,6 +1089,8 @@ def plan_as_dict(plan: Plan, secrets_set: Mapping[str, bool] | None = None) -> d
         "secrets": [{"name": n, "set": bool(secrets_set.get(n))} for n in required_names(plan)],
         "optional_secrets": [{"name": n, "set": bool(secrets_set.get(n))} for n in optional_names(plan)],
         "steps": [step_dict(i, s) for i, s in enumerate(plan.steps, start=1)],
+        "writes": [f.path for f in plan.writes],
+        "release": dict(plan.release) if plan.release is not None else None,
         "notes": [{"target": n.target, "message": n.message, "key": n.key, "fix": n.fix, "level": n.level}
                   for n in plan.notes],
     }
@@ -1101,6 +1103,8 @@ def print_plan(plan: Plan, secrets_set: Mapping[str, bool] | None = None, mask: 
     total = len(plan.steps)
     out.print(f"[bold]Plan for {console.escape(plan.target)}[/bold]: {total} step{'s' if total != 1 else ''}"
               " (nothing has run)")
+    for file in plan.writes:
+        out.print(f"first writes {console.escape(file.path)} (for this deploy; not committed)")
     for index, step in enumerate(plan.steps, start=1):
         out.print(f"[bold][{index}/{total}][/bold] {console.escape(step.description)}")
         command = show(step.argv)

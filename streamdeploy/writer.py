@@ -90,6 +90,25 @@ def write_all(files: list[RenderedFile], out: Path, source: str, force: bool = F
     return outcome
 
 
+def write_state(files: list[RenderedFile], out: Path) -> list[str]:
+    """Deploy-time files (a plan's ``writes``): under .streamdeploy/, which git ignores, so
+    they are neither recorded nor drift-checked; written atomically, content as given."""
+    written = []
+    for file in files:
+        if not file.path.startswith(".streamdeploy/"):
+            raise AssertionError(f"deploy-time file outside .streamdeploy/: {file.path}")  # a bug
+        target = out / file.path
+        if _read(target) != file.content:
+            try:
+                atomic_write(target, file.content, executable=file.executable)
+            except OSError as err:
+                raise fail(f"cannot write {err.filename or target}: {err.strerror}",
+                           fix="make that directory writable") from None
+            written.append(file.path)
+    _ignore_state(out)
+    return written
+
+
 def drift(files: list[RenderedFile], out: Path, source: str) -> list[tuple[str, str]]:
     """(path, 'missing' | 'differs') for every file on disk that is not what rendering gives."""
     found = []
@@ -139,9 +158,14 @@ def read_record(out: Path) -> dict[str, str]:
 def _write_record(out: Path, record: dict[str, str]) -> None:
     body = json.dumps({"version": 1, "files": dict(sorted(record.items()))}, indent=2) + "\n"
     atomic_write(out / RECORD, body)
+    _ignore_state(out)
+
+
+def _ignore_state(out: Path) -> None:
     ignore = out / ".streamdeploy" / ".gitignore"
     if not ignore.exists():
-        # Local volumes and virtualenvs stay out of git; the record of generated files goes in.
+        # Local volumes, virtualenvs and deploy-time files stay out of git; the record of
+        # generated files goes in.
         atomic_write(ignore, "*\n!.gitignore\n!generated.json\n")
 
 

@@ -16,8 +16,8 @@ from conftest import EXAMPLES, REPO, assert_no_traceback, run_cli
 from streamdeploy import __version__, cli, exitcodes
 from streamdeploy.problems import fail
 
-COMMANDS = ["init", "validate", "schema", "check", "compare", "render", "plan", "up", "down", "doctor", "verify",
-            "version"]
+COMMANDS = ["init", "validate", "schema", "check", "compare", "render", "plan", "up", "rollback", "down", "doctor",
+            "verify", "version"]
 NEVER = {"fastapi", "chromadb", "uvicorn", "numpy", "starlette", "sse_starlette"}  # the app's stack, not ours
 NOT_AT_START = {"yaml", "jinja2", "httpx", "tomli_w", "rich.console"}
 

@@ -20,4 +20,12 @@ def test_the_glue_imports_no_target_and_no_pydantic():
 def test_an_unknown_program_says_which_there_are():
     out = subprocess.run([sys.executable, "-m", "streamdeploy.glue", "nonsense"], cwd=REPO, capture_output=True,
                          text=True)
-    assert out.returncode == 2 and "render-validated | render-deploy" in out.stderr
+    assert out.returncode == 2 and "render-validated | render-deploy" in out.stderr and "rollback" in out.stderr
+
+
+def test_the_rollback_programs_import_nothing_heavy_either():
+    code = ("import sys, json, streamdeploy.glue, streamdeploy.releases; "
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('streamdeploy', 'pydantic')))))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == ["streamdeploy", "streamdeploy.exitcodes", "streamdeploy.glue",
+                                      "streamdeploy.releases"]

@@ -440,7 +440,7 @@ def test_render_up_validates_checks_git_and_deploys_the_blueprint_service(fake_c
     second = ship_render(fake_clis, root, render_api)
     assert second.returncode == 0, second.stderr
     deploys = render_service(fake_clis)["deploys"]
-    assert [(d["status"], d["commit"]) for d in deploys] == [("live", head), ("live", head)]
+    assert [(d["status"], d["commit"]) for d in deploys] == [("deactivated", head), ("live", head)]
     assert_secrets_stayed_hidden(fake_clis, root, first, second)
 
 
@@ -645,11 +645,18 @@ def test_kubernetes_up_builds_pushes_and_rolls_out_new_code_only(fake_clis, tmp_
     assert rollout(fake_clis, ns)["revision"] == 1 and rollout(fake_clis, ns)["images"] == [[live]]  # nothing rolled
 
     change_code(root)
+    # The committed manifests name no tag: new code is no drift for CI's and pre-commit's check.
+    check = fake_clis.run("render", "--check", "--target", "kubernetes", cwd=root)
+    assert check.returncode == 0, check.stderr
     third = ship(fake_clis, root, "kubernetes")
     assert third.returncode == 0, third.stderr
     new = image_of(deployment(fake_clis, ns))
     assert new != live and new in fake_clis.state()["docker"]["registry"]
     assert rollout(fake_clis, ns)["revision"] == 2 and rollout(fake_clis, ns)["images"][-1] == [new]
+    assert "differs" not in third.stderr and "-k .streamdeploy/kubernetes" in " ".join(
+        c.line for c in fake_clis.calls("kubectl"))
+    fourth = ship(fake_clis, root, "kubernetes")
+    assert fourth.returncode == 0 and rollout(fake_clis, ns)["revision"] == 2  # unchanged: nothing rolls
     objects = fake_clis.state()["kubectl"]["objects"]
     assert objects[f"StatefulSet/{ns}/chroma"]["spec"]["volumeClaimTemplates"] == claim_template  # data kept
     assert rollout(fake_clis, ns, "StatefulSet", "chroma")["revision"] == 1  # the store was not restarted

@@ -8,8 +8,10 @@
 4. every CLI the plan runs is installed and can act (logged in, daemon up): exit 3 if not;
 5. read back what the platform already holds, where the target asks (``Target.reads``: a
    Railway volume's region and size, variables set in its dashboard), and plan again with it;
-   then write the target's files through the one writer, so what ships is what is on disk;
-6. run the steps (``runner``), then verify the service at the plan's URL;
+   then write the target's files through the one writer, so what ships is what is on disk, and
+   the plan's deploy-time files under .streamdeploy/ (the image tags of this release);
+6. run the steps (``runner``), record the release when the target's history is this
+   machine's (compose, docker), then verify the service at the plan's URL;
 7. for a plan that leaves processes running (local): unless --detach, show their log
    until Ctrl-C or SIGTERM, then stop them (every process of their groups) and exit 130.
 
@@ -19,6 +21,7 @@ Secrets a step passes only when set (``Step.pass_if_set``: local runs) are optio
 missing one is a warning, not exit 3.
 
 `plan` and `up --dry-run` print the steps and run nothing; secrets appear as names.
+`rollback` ships its plan through the same ``ship`` (no check, no reads, no rendering).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from streamdeploy import console, exitcodes, loader, runner, targets
 from streamdeploy import secrets as secret_values
@@ -52,13 +56,33 @@ def run(
     name = resolve_target(target)
     env_file = _env_file(loaded, name, env_file)
     plan = make_plan(loaded, name)
+
+    def prepare(plan: Plan) -> tuple[Plan, list[str] | None]:
+        held = read_held(loaded, name, as_json)
+        if held:
+            plan = make_plan(loaded, name, held)
+        return plan, _write_files(loaded, name, force, as_json, plan.notes, held)
+
+    return ship(loaded, plan, env_file, dry_run=dry_run, detach=detach, verify=verify, step_timeout=step_timeout,
+                as_json=as_json, gate=lambda: _gate(loaded, name, force, as_json), prepare=prepare)
+
+
+def ship(loaded: loader.Loaded, plan: Plan, env_file: Path | None, *, dry_run: bool = False, detach: bool = False,
+         verify: bool = True, step_timeout: float = 900.0, as_json: bool = False,
+         gate: Callable[[], bool] | None = None,
+         prepare: Callable[[Plan], tuple[Plan, list[str] | None]] | None = None, command: str = "up") -> int:
+    """Run a plan the one way every command that deploys does (`up`, `rollback`): secrets,
+    readiness, ``gate`` (check) and ``prepare`` (read what the platform holds, plan again,
+    write the target's files: the final plan and the files written, None to stop) when
+    given, the plan's deploy-time files, the runner, then verify (or serve)."""
+    name = plan.target
     resolved = resolve_secrets(plan, env_file)
     if dry_run:
         _show(plan, resolved, as_json)
         return exitcodes.OK
     if not step_timeout > 0 or step_timeout == float("inf"):  # nan and inf too: a step that may never end
         raise fail("--step-timeout must be a number of seconds more than 0", fix="e.g. --step-timeout 1200")
-    if not _gate(loaded, name, force, as_json):
+    if gate is not None and not gate():
         if as_json:
             console.emit_json({"ok": False, "target": name, "stopped": "check found errors (`streamdeploy check`)"})
         return exitcodes.FAILED
@@ -74,12 +98,12 @@ def run(
     problems = doctor.readiness_problems(plan.tools, target=name)
     if problems:
         raise ProblemsError(problems, exitcodes.NOT_READY)
-    held = read_held(loaded, name, as_json)
-    if held:
-        plan = make_plan(loaded, name, held)
-    written = _write_files(loaded, name, force, as_json, plan.notes, held)
+    written: list[str] | None = []
+    if prepare is not None:
+        plan, written = prepare(plan)
     if written is None:
         return exitcodes.FAILED
+    written = [*written, *_write_state(loaded, plan, as_json)]
     if not as_json:
         _say_left_out(loaded, name, resolved, env_file)
     # Every child's output is masked with every secret the description names: a CLI finds
@@ -98,7 +122,7 @@ def run(
             before = local_target.snapshot(loaded.spec, loaded.root) if name == LOCAL else None
             work.run(plan, result=result)
             return _after_run(loaded, plan, result, resolved, work.mask, written, started, detach, verify, as_json,
-                              before)
+                              before, command)
         except (KeyboardInterrupt, runner.Interrupted) as signal:
             return _interrupted(loaded, name, result, signal, as_json)
         except BaseException:
@@ -106,18 +130,32 @@ def run(
             raise
 
 
+def _write_state(loaded: loader.Loaded, plan: Plan, as_json: bool) -> list[str]:
+    from streamdeploy import writer
+
+    written = writer.write_state(list(plan.writes), loaded.root)
+    if not as_json:
+        for path in written:
+            console.success(f"wrote {path} (for this deploy; not committed)")
+    return written
+
+
 def _after_run(loaded, plan: Plan, result: runner.RunResult, resolved, mask: secret_values.Masker,
                written: list[str], started: float, detach: bool, verify: bool, as_json: bool,
-               before: dict | None = None) -> int:
+               before: dict | None = None, command: str = "up") -> int:
     """Verify, then serve in the foreground, leave running (--detach) or stop what the run started."""
     name = plan.target
-    outcome = {"ok": result.ok, "target": name, "written": written, "run": result.as_dict(), "url": plan.url,
-               "verify": None, "secrets_left_out": list(resolved.left_out)}
+    outcome = {"ok": result.ok, "command": command, "target": name, "written": written, "run": result.as_dict(),
+               "url": plan.url, "verify": None, "secrets_left_out": list(resolved.left_out)}
     if not result.ok:
-        _say_stopped(result, name, as_json)
+        _say_stopped(result, name, as_json, command)
         if as_json:
             console.emit_json(outcome)
         return result.exit_code
+    if plan.release is not None:  # live now, whatever verify says: what a rollback returns from
+        from streamdeploy import releases
+
+        releases.record(loaded.root, name, dict(plan.release))
     if not as_json:
         console.success(f"{name}: {_summary(result)} in {runner.seconds_text(time.monotonic() - started)}")
     code = exitcodes.OK
@@ -202,16 +240,21 @@ def resolve_target(target: str) -> str:
     return target
 
 
-def make_plan(loaded: loader.Loaded, name: str, held: tuple[tuple[str, str], ...] = ()) -> Plan:
+def make_plan(loaded: loader.Loaded, name: str, held: tuple[tuple[str, str], ...] = (), action: str = "plan") -> Plan:
+    """The target's plan for `up` (``action`` "plan") or for `rollback` ("rollback")."""
     from streamdeploy.commands.render import context_for
 
     target = targets.get(name)
+    command = "up" if action == "plan" else action
+    method = getattr(target, action, None)
     try:
-        return target.plan(loaded.spec, context_for(loaded, held))
+        if method is None:
+            raise NotImplementedError
+        return method(loaded.spec, context_for(loaded, held))
     except ProblemsError as error:  # a target's own rule (targets.fly.vm_size): say where it is
         raise loader.placed(error, loaded) from None
     except NotImplementedError:
-        raise fail(f"`up --target {name}` is not available yet", fix="render the files with "
+        raise fail(f"`{command} --target {name}` is not available yet", fix="render the files with "
                    f"`streamdeploy render --target {name}` and ship them with the platform's CLI") from None
 
 
@@ -365,7 +408,7 @@ def _summary(result: runner.RunResult) -> str:
     return ", ".join(parts)
 
 
-def _say_stopped(result: runner.RunResult, name: str, as_json: bool) -> None:
+def _say_stopped(result: runner.RunResult, name: str, as_json: bool, command: str = "up") -> None:
     failed = result.failed
     if failed is None or as_json:
         return
@@ -373,12 +416,12 @@ def _say_stopped(result: runner.RunResult, name: str, as_json: bool) -> None:
     where = f"step {failed.index} ({failed.step.description})"
     if failed.status == "interrupted":
         console.err().print(f"[yellow]interrupted[/yellow] during {console.escape(where)}; {done} of the "
-                            f"steps before it finished. `streamdeploy up --target {name}` again picks up from the "
-                            "state the platform is in.")
+                            f"steps before it finished. `streamdeploy {command} --target {name}` again picks up "
+                            "from the state the platform is in.")
     else:
         console.err().print(f"[bold red]{name}: stopped at {console.escape(where)}[/bold red]; "
                             f"{done} step{'s' if done != 1 else ''} before it finished. Fix the cause and run "
-                            "`up` again.")
+                            f"`{command}` again.")
 
 
 # --- verifying and serving ---------------------------------------------------------------

@@ -110,6 +110,13 @@ class Plan:
     secret_groups: tuple[tuple[str, ...], ...] = ()
     # Executables the plan runs, for `doctor`-style readiness checks before step 1.
     tools: tuple[str, ...] = ()
+    # Deploy-time files (paths under .streamdeploy/, never committed, never drift-checked) the
+    # one writer puts down before step 1: what this run deploys, e.g. the image tags it built.
+    writes: tuple[RenderedFile, ...] = ()
+    # The images (service -> reference) this plan makes live, for targets whose history is
+    # this machine's (compose, docker): recorded in .streamdeploy/releases.json once the steps
+    # succeed, so `rollback` knows what ran before. None: the platform keeps the history.
+    release: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -182,7 +189,8 @@ class Target(Protocol):
 
     def plan(self, spec: Spec, ctx: Context) -> Plan: ...
 
-    # Optional: ``reads(spec, ctx) -> tuple[Read, ...]``, what `up` reads back before rendering.
+    # Optional: ``reads(spec, ctx) -> tuple[Read, ...]``, what `up` reads back before rendering;
+    # ``rollback(spec, ctx) -> Plan``, back to the previous release (see streamdeploy/releases.py).
 
 
 @dataclass

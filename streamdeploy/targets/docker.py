@@ -63,7 +63,7 @@ def image_name(spec: Spec, service: str) -> str:
         return f"{spec.name}-{service}"
     if "{service}" in configured or service == spec.first_service:
         return configured.replace("{service}", service)
-    repo, tag = _split_tag(configured)
+    repo, tag = split_tag(configured)
     return f"{repo}-{service}" + (f":{tag}" if tag else "")
 
 
@@ -404,7 +404,7 @@ def _join(context: str, name: str) -> str:
     return name if context == "." else f"{context}/{name}"
 
 
-def _split_tag(image: str) -> tuple[str, str | None]:
+def split_tag(image: str) -> tuple[str, str | None]:
     last = image.rsplit("/", 1)[-1]
     if ":" in last:
         repo, tag = image.rsplit(":", 1)
@@ -424,9 +424,19 @@ def volume_name(spec: Spec, volume: str) -> str:
     return f"{spec.name}_{volume}"
 
 
+def release_images(spec: Spec, ctx: Context) -> dict[str, str]:
+    """service -> the image this release builds: the image's name, tagged with the hash of
+    its build inputs, so each release stays on the host under its own tag (for `rollback`)."""
+    from streamdeploy.targets import image_tag
+
+    return {name: f"{split_tag(image_name(spec, name))[0]}:{image_tag.release_tag(spec, name, ctx)}"
+            for name in spec.services}
+
+
 def _plan(spec: Spec, ctx: Context) -> Plan:
     notes: list[Note] = []
     steps: list[Step] = []
+    images = release_images(spec, ctx)
     network = spec.name
     steps.append(Step(
         ("docker", "network", "create", network),
@@ -445,10 +455,10 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
     for name in spec.services:
         builds.setdefault((dockerfile_path(spec, name), build_context(spec, name)), []).append(name)
     for (dockerfile, context), names in builds.items():
-        tags = tuple(part for n in names for part in ("--tag", image_name(spec, n)))
+        tags = tuple(part for n in names for part in ("--tag", images[n]))
         steps.append(Step(
             ("docker", "build", *tags, "--file", dockerfile, context),
-            f"Building image {', '.join(image_name(spec, n) for n in names)} from {dockerfile}",
+            f"Building image {', '.join(images[n] for n in names)} from {dockerfile}",
             timeout=BUILD_TIMEOUT,
             hint=f"the build output above shows the failing step; `docker build --file {dockerfile} {context}` "
                  "repeats it",
@@ -470,6 +480,22 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
 
     from streamdeploy.targets import peers
 
+    service_steps, urls, secrets = _service_steps(spec, images, notes)
+    steps.extend(service_steps)
+    return Plan(NAME, tuple(steps), tuple(notes), url=peers.main_url(spec, urls), urls=tuple(urls),
+                secrets=tuple(secrets), tools=("docker",), release=tuple(images.items()),
+                secret_groups=SecretNeeds.of(*spec.services.values()).groups)
+
+
+def _service_steps(spec: Spec, images: dict[str, str], notes: list[Note], only: tuple[str, ...] | None = None
+                   ) -> tuple[list[Step], list[tuple[str, str]], list[str]]:
+    """Replace each service's container with one of ``images[service]``; ``only``: these
+    services, from images already here (a rollback: one gone from the host stops, never pulls).
+    Returns (steps, each web service's URL, the secrets they pass)."""
+    from streamdeploy.targets import peers
+
+    network = spec.name
+    steps: list[Step] = []
     published: dict[int, str] = {}
     urls: list[tuple[str, str]] = []
     secrets: list[str] = []
@@ -487,8 +513,9 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
                               key=f"{base}.replicas", fix="use --target compose or kubernetes for replicas"))
         container = container_name(spec, name)
         drain = drain_seconds(svc)
-        argv = ["docker", "run", "--detach", "--name", container, "--restart", "unless-stopped",
-                "--network", network, "--network-alias", name, "--stop-timeout", str(drain)]
+        argv = ["docker", "run", *(("--pull", "never") if only is not None else ()), "--detach", "--name", container,
+                "--restart", "unless-stopped", "--network", network, "--network-alias", name,
+                "--stop-timeout", str(drain)]
         if svc.port is not None:
             if svc.port in published:
                 notes.append(Note(NAME, f"`{name}` and `{published[svc.port]}` both publish port {svc.port} on "
@@ -506,18 +533,22 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
         for secret in svc.secrets:
             argv += ["--env", secret]  # no value: docker copies it from the environment we pass
         argv += ["--cpus", _cpus(svc.resources.cpu), "--memory", str(svc.resources.memory)]
-        argv.append(image_name(spec, name))
+        argv.append(images[name])
+        if only is not None and name not in only:
+            continue
         steps.extend(_replace(container, drain))
         where = f" on http://127.0.0.1:{svc.port}" if svc.port is not None else ""
+        hint = f"`docker logs {container}` shows why it stopped"
+        if only is not None:
+            hint = ("\"No such image\" means it was removed from this host (`docker image prune -a`): check out "
+                    f"that release's commit and run `streamdeploy up --target {NAME}`; " + hint)
         needs = SecretNeeds.of(svc)  # `--env NAME` with NAME unset sets nothing in the container
         steps.append(Step(
-            tuple(argv), f"Starting {name}{where}", pass_secrets=needs.required, pass_if_set=needs.optional,
-            hint=f"`docker logs {container}` shows why it stopped",
+            tuple(argv), f"Starting {name}{where}" + (f" from {images[name]}" if only is not None else ""),
+            pass_secrets=needs.required, pass_if_set=needs.optional, hint=hint,
         ))
         secrets.extend(s for s in needs.required if s not in secrets)
-    groups = SecretNeeds.of(*spec.services.values()).groups
-    return Plan(NAME, tuple(steps), tuple(notes), url=peers.main_url(spec, urls), urls=tuple(urls),
-                secrets=tuple(secrets), tools=("docker",), secret_groups=groups)
+    return steps, urls, secrets
 
 
 def _volume_step(spec: Spec, volume: str, why: str) -> Step:
@@ -552,6 +583,30 @@ class DockerTarget:
 
     def plan(self, spec: Spec, ctx: Context) -> Plan:
         return _plan(spec, ctx)
+
+    def rollback(self, spec: Spec, ctx: Context) -> Plan:
+        return rollback(spec, ctx)
+
+
+# --- rollback --------------------------------------------------------------------------------
+
+
+def rollback(spec: Spec, ctx: Context) -> Plan:
+    """Each service's container replaced by one of the previous release's image, which `up`
+    left on this host under its tag: no build, no network, volume or store touched."""
+    from streamdeploy import releases
+    from streamdeploy.targets import peers
+
+    live, before = releases.local_previous(ctx.root, NAME)
+    back = {name: before[name] for name in spec.services if before and name in before}
+    if not back:
+        raise releases.none_here(NAME, live)
+    images = {**{n: (live or {}).get(n, image_name(spec, n)) for n in spec.services}, **back}
+    notes: list[Note] = []
+    steps, urls, secrets = _service_steps(spec, images, notes, only=tuple(back))
+    return Plan(NAME, tuple(steps), tuple(notes), url=peers.main_url(spec, urls), urls=tuple(urls),
+                secrets=tuple(secrets), tools=("docker",), release=tuple(images.items()),
+                secret_groups=SecretNeeds.of(*spec.services.values()).groups)
 
 
 TARGET = DockerTarget()

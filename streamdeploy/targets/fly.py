@@ -17,7 +17,7 @@ import sys
 from streamdeploy import units
 from streamdeploy.problems import fail
 from streamdeploy.spec import Service, ServiceRef, Spec
-from streamdeploy.targets import docker, peers, volumes
+from streamdeploy.targets import docker, image_tag, peers, volumes
 from streamdeploy.targets.base import (Context, Note, Plan, Probe, RenderedFile, Rendering, SecretNeeds, Step,
                                        Stdin)
 
@@ -314,7 +314,10 @@ def _plan(spec: Spec, ctx: Context) -> Plan:
         context = docker.build_context(spec, name)
         config = config_path(spec, name) if context == "." else _relative(ctx, config_path(spec, name), context)
         wait = _wait_timeout(svc)
+        # The image's tag is the hash of what it is built from (not flyctl's deployment-<ULID>),
+        # so `fly releases` says which releases ran the same code: what `rollback` needs.
         deploy = ["fly", "deploy", "--app", app, "--config", config, "--remote-only",
+                  "--image-label", image_tag.release_tag(spec, name, ctx),
                   "--wait-timeout", units.format_duration(wait), "--yes"]
         if svc.volumes:
             # `fly scale count N` gives each added Machine a new, empty volume (flyctl
@@ -373,5 +376,43 @@ class FlyTarget:
     def plan(self, spec: Spec, ctx: Context) -> Plan:
         return _plan(spec, ctx)
 
+    def rollback(self, spec: Spec, ctx: Context) -> Plan:
+        return _rollback(spec, ctx)
+
 
 TARGET = FlyTarget()
+
+
+# --- rollback --------------------------------------------------------------------------------
+# flyctl has no `releases rollback`: `fly releases --json` lists each release's image
+# (fly-go Release.ImageRef; flyctl internal/command/apps/releases.go), and `fly deploy
+# --image` deploys one without building, with fly.toml as it is now.
+
+
+def _rollback(spec: Spec, ctx: Context) -> Plan:
+    from streamdeploy import releases
+
+    steps = [Step(("fly", "auth", "whoami", "--json"), "Checking the Fly login", env=FLY_ENV,
+                  hint="set FLY_API_TOKEN (`fly tokens create deploy`), or run `fly auth login`")]
+    urls: list[tuple[str, str]] = []
+    for name in peers.deploy_order(spec):
+        svc = spec.services[name]
+        app = app_name(spec, name)
+        context = docker.build_context(spec, name)
+        config = config_path(spec, name) if context == "." else posixpath.relpath(config_path(spec, name), context)
+        wait = _wait_timeout(svc)
+        deploy = ("fly", "deploy", "--app", app, "--config", config, "--wait-timeout", units.format_duration(wait),
+                  "--yes", *(("--ha=false",) if svc.volumes or svc.replicas == 1 else ()))
+        steps.append(Step(
+            ("fly", "releases", "--app", app, "--json"),
+            f"Deploying the image of {app}'s previous release (no build; the volume stays attached)", env=FLY_ENV,
+            pipe_to=(*releases.GLUE, "fly", "--", *deploy),
+            cwd=None if context == "." else context, timeout=wait + docker.drain_seconds(svc) + 300,
+            hint=f"`fly releases --app {app} --image` lists the releases Fly keeps; "
+                 f"`fly logs --app {app} --no-tail` shows why a Machine did not get healthy",
+        ))
+        if svc.is_web and not private(spec, name):
+            urls.append((name, url(spec, name)))
+    notes = (Note(NAME, "a rollback deploys the previous release's image with fly.toml as it is now; secrets, "
+                  "volumes and their data stay as they are", level="info"),)
+    return Plan(NAME, tuple(steps), notes, url=peers.main_url(spec, urls), urls=tuple(urls), tools=("fly",))

@@ -16,8 +16,30 @@ import posixpath
 import re
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from streamdeploy.spec import Spec
+    from streamdeploy.targets.base import Context
 
 TAG_LENGTH = 12  # hex digits: 48 bits, plenty for one project's images
+STATE_DIR = ".streamdeploy"  # streamdeploy's own state (markers, logs, deploy-time files): never code
+
+
+def release_tag(spec: Spec, service: str, ctx: Context, skip: tuple[str, ...] = ()) -> str:
+    """The tag of a service's image in one release: the hash of its build inputs.
+
+    Files streamdeploy wrote for any platform (fly.toml, compose.yaml, manifests: the
+    writer's record) and its state under .streamdeploy/ are deploy settings, not the
+    image's code: left out, so rendering another target or deploying never changes the
+    tag, whatever the project's own .dockerignore says."""
+    from streamdeploy import writer
+    from streamdeploy.targets import docker
+
+    rendered = {f.path: f.content for f in docker.image_files(spec, ctx).files}
+    generated = tuple(path for path in writer.read_record(ctx.root) if path not in rendered)
+    return content_tag(ctx.root, docker.build_context(spec, service), docker.dockerfile_path(spec, service),
+                       rendered, skip=(STATE_DIR, *skip, *generated))
 
 
 def content_tag(root: Path, context: str, dockerfile: str, rendered: dict[str, str],

@@ -7,10 +7,13 @@ a headless Service. Objects are named after the services and stores themselves, 
 ``http://api:8000`` and ``CHROMA_HOST=chroma`` mean the same thing here as in compose.yaml;
 `targets.kubernetes.namespace` keeps projects apart.
 
-Images: with `targets.kubernetes.registry`, `up` builds each image and pushes it tagged
+Images: `up` builds each image (and, with `targets.kubernetes.registry`, pushes it) tagged
 with a hash of what it is built from (``image_tag``), so new code is a new pod template
-and a real rollout, and an unchanged one rolls nothing. `targets.kubernetes.image` names
-an image built elsewhere, used as is.
+and a real rollout, and an unchanged one rolls nothing. The committed manifests name the
+image without that tag, so they stay the same when only the code changes (`render
+--check` in CI and pre-commit): `up` applies a deploy-time kustomization,
+``.streamdeploy/kubernetes/``, whose ``images:`` sets the tag it built, over ``k8s/``.
+`targets.kubernetes.image` names an image built elsewhere, used as is.
 
 Secrets never appear in the manifests: each Deployment refers by ``secretKeyRef`` to a
 Secret named ``<service>-secrets``, which `up` creates from the environment.
@@ -27,6 +30,7 @@ from streamdeploy.targets import docker, image_tag, peers, volumes
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, SecretNeeds, Step
 
 DIR = "k8s"
+OVERLAY = ".streamdeploy/kubernetes"  # what `up` applies: k8s/ with the tags it built
 NAMESPACE_FILE = f"{DIR}/00-namespace.yaml"
 FIELD_MANAGER = "streamdeploy"
 APP_UID = docker.APP_UID  # the user the generated image runs the server as
@@ -81,16 +85,38 @@ def image_for(spec: Spec, service: str, ctx: Context) -> str:
     return f"{repository(spec, service)}:{content_tag(spec, service, ctx)}"
 
 
-def content_tag(spec: Spec, service: str, ctx: Context) -> str:
-    """The hash of the service's build inputs. Files streamdeploy wrote for any platform
-    (fly.toml, compose.yaml, these manifests: the writer's record) are deploy settings, not
-    the image's code: left out, so rendering another target never changes the tag."""
-    from streamdeploy import writer
+def manifest_image(spec: Spec, service: str) -> str:
+    """The image as k8s/ names it: a built one without its tag, which the overlay sets."""
+    configured = spec.targets.kubernetes.image
+    return configured.replace("{service}", service) if configured else repository(spec, service)
 
-    rendered = {f.path: f.content for f in docker.image_files(spec, ctx).files}
-    generated = tuple(path for path in writer.read_record(ctx.root) if path not in rendered)
-    return image_tag.content_tag(ctx.root, docker.build_context(spec, service), docker.dockerfile_path(spec, service),
-                                 rendered, skip=(DIR, *generated))
+
+def content_tag(spec: Spec, service: str, ctx: Context) -> str:
+    """The hash of the service's build inputs (``image_tag.release_tag``)."""
+    return image_tag.release_tag(spec, service, ctx, skip=(DIR,))
+
+
+def overlay(spec: Spec, images: dict[str, str]) -> RenderedFile:
+    """The kustomization `up` (and `rollback`) applies: k8s/ with each built image's tag set
+    (service -> full reference). Written under .streamdeploy/, never committed: the tag
+    changes with every code change, the committed manifests do not."""
+    entries = {}
+    if builds_images(spec):
+        for service, image in images.items():
+            name, _, tag = image.rpartition(":")
+            entries[manifest_image(spec, service)] = {"name": manifest_image(spec, service), "newName": name,
+                                                      "newTag": tag}
+    kustomization: dict = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [f"../../{DIR}"],
+    }
+    if entries:
+        kustomization["images"] = list(entries.values())
+    header = ("# Written by `streamdeploy up` for one deploy: k8s/ with the image tags it built. Not committed\n"
+              f"# (.streamdeploy/ is ignored). To repeat the deploy by hand: `kubectl apply --server-side\n"
+              f"# --field-manager={FIELD_MANAGER} -k {OVERLAY}`.\n")
+    return RenderedFile(f"{OVERLAY}/kustomization.yaml", header + dump_yaml([kustomization], start=False))
 
 
 def builds(spec: Spec) -> dict[tuple[str, str], list[str]]:
@@ -234,25 +260,20 @@ class KubernetesTarget:
         steps.append(Step(
             # No --force-conflicts: a field someone else manages (an HPA's spec.replicas, a
             # `kubectl scale` or `set image`) stops the apply and is named, not silently taken back.
-            argv=(*apply, "-k", DIR),
-            description=f"Applying the manifests in {DIR}/{where}",
+            argv=(*apply, "-k", OVERLAY),
+            description=f"Applying the manifests in {DIR}/ with the images built{where}",
             cwd=".",
             timeout=300,
             hint="a conflict names a field another manager owns (an autoscaler's replicas, a `kubectl scale`): "
                  "set targets.kubernetes.autoscale, or take the field back once with "
-                 f"`kubectl apply --server-side --field-manager={FIELD_MANAGER} --force-conflicts -k {DIR}`; "
+                 f"`kubectl apply --server-side --field-manager={FIELD_MANAGER} --force-conflicts -k {OVERLAY}`; "
                  "\"field is immutable\" on a claim or a StatefulSet's volumeClaimTemplates means the volume was "
                  "made with other settings (targets.kubernetes.volume_access / storage_class): set them back. "
                  + access_hint,
         ))
         for name in spec.stores:
             steps.append(_rollout("statefulset", name, ROLLOUT_TIMEOUT, ns, has_claim=True))
-        for name in peers.deploy_order(spec):
-            service = spec.services[name]
-            replicas = replicas_of(spec, name, service)
-            grace = service.health.grace if service.health else 0
-            timeout = max(ROLLOUT_TIMEOUT, int(math.ceil(replicas * (grace + termination_grace(service) + 30))))
-            steps.append(_rollout("deployment", name, timeout, ns, has_claim=bool(service.volumes)))
+        steps.extend(_deployment_rollouts(spec, ns))
         needs = SecretNeeds.of(*spec.services.values())
         notes = []
         if needs.names:
@@ -271,7 +292,11 @@ class KubernetesTarget:
             secrets=needs.required,
             secret_groups=needs.groups,
             tools=tuple(tools),
+            writes=(overlay(spec, {name: image_for(spec, name, ctx) for name in spec.services}),),
         )
+
+    def rollback(self, spec: Spec, ctx: Context) -> Plan:
+        return rollback(spec, ctx)
 
 
 def _image_steps(spec: Spec, ctx: Context) -> list[Step]:
@@ -338,6 +363,18 @@ def pull_secret_recipe(spec: Spec) -> str:
             "~/.docker/config.json, not a credential helper): "
             f"`kubectl create secret generic {k8s.image_pull_secret}{ns} --type=kubernetes.io/dockerconfigjson "
             "--from-file=.dockerconfigjson=$HOME/.docker/config.json`")
+
+
+def _deployment_rollouts(spec: Spec, ns: tuple[str, ...]) -> list[Step]:
+    """`rollout status` of each app Deployment, given the time its pods need to be replaced."""
+    steps = []
+    for name in peers.deploy_order(spec):
+        service = spec.services[name]
+        replicas = replicas_of(spec, name, service)
+        grace = service.health.grace if service.health else 0
+        timeout = max(ROLLOUT_TIMEOUT, int(math.ceil(replicas * (grace + termination_grace(service) + 30))))
+        steps.append(_rollout("deployment", name, timeout, ns, has_claim=bool(service.volumes)))
+    return steps
 
 
 def _rollout(kind: str, name: str, timeout: int, ns: tuple[str, ...], has_claim: bool = False) -> Step:
@@ -467,7 +504,7 @@ def _deployment(spec: Spec, name: str, service: Service, env: dict[str, str], re
         strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     container: dict = {
         "name": name,
-        "image": image_for(spec, name, ctx),
+        "image": manifest_image(spec, name),
     }
     if builds_images(spec):
         # Each build has its own tag: a node pulls it once; a local cluster uses the local build.
@@ -909,6 +946,15 @@ def _yaml_file(path: str, documents: list[dict], start: bool = True) -> Rendered
 def _render_notes(spec: Spec, ctx: Context) -> list[Note]:
     k8s = spec.targets.kubernetes
     notes: list[Note] = []
+    if builds_images(spec):
+        notes.append(Note(
+            "kubernetes",
+            f"{DIR}/ names each image `up` builds without a tag, so the committed files stay the same when only the "
+            f"code changes; `up` applies {OVERLAY}/ ({DIR}/ with the tags it built). By hand: `kubectl kustomize "
+            f"{OVERLAY}` shows it, `kubectl apply -k {DIR}` alone would run the `latest` tag",
+            key="targets.kubernetes",
+            level="info",
+        ))
     if builds_images(spec) and not k8s.registry:
         names = ", ".join(image_for(spec, s, ctx) for s in spec.services)
         notes.append(Note(
@@ -1091,3 +1137,45 @@ INGRESS_ADVICE: dict[str | None, str] = {
 
 
 TARGET = KubernetesTarget()
+
+
+# ---------------------------------------------------------------- rollback
+
+
+def rollback(spec: Spec, ctx: Context) -> Plan:
+    """Each app Deployment back to the image it ran before its current one, applied the way
+    `up` applies (server-side, streamdeploy's field manager), then `rollout status`.
+
+    Why not `kubectl rollout undo`: it writes the pod template as the "kubectl-rollout"
+    manager, so the next `up` (server-side apply without --force-conflicts) would stop on a
+    conflict over the image (kubernetes/kubernetes#99003), and a second undo returns to the
+    release the first one left. Here the cluster's own history says which image ran before
+    (each Deployment's ReplicaSets and their revision numbers, from any machine) and the
+    Deployment in k8s/ is applied with that image. The StatefulSets, the claims, ConfigMaps,
+    Secrets, Services and routes are not applied at all.
+    """
+    from streamdeploy import releases
+
+    _check_names(spec)
+    k8s = spec.targets.kubernetes
+    ns = ("-n", k8s.namespace) if k8s.namespace else ()
+    selector = f"app.kubernetes.io/instance={spec.name},app.kubernetes.io/managed-by=streamdeploy"
+    apply = ("kubectl", "apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "-f", "-", *ns)
+    where = f" in namespace {k8s.namespace}" if k8s.namespace else ""
+    steps = [Step(
+        argv=("kubectl", "get", "replicasets", "-l", selector, "-o", "json", *ns),
+        description=f"Applying each Deployment{where} with the image it ran before (from its ReplicaSets)",
+        pipe_to=(*releases.GLUE, "kubernetes", *(f"{name}={DIR}/{name}.yaml" for name in spec.services), "--",
+                 *apply),
+        cwd=".",
+        timeout=300,
+        hint=f"`kubectl rollout history deployment/<service>{where and ' -n ' + k8s.namespace}` lists the revisions "
+             "the cluster kept (revisionHistoryLimit, 10 by default); a conflict names a field another manager "
+             "owns, as for `up`",
+    )]
+    steps.extend(_deployment_rollouts(spec, ns))
+    url = f"https://{k8s.host}" if k8s.host and exposed_service(spec) else None
+    notes = [Note(
+        "kubernetes", "a rollback changes each Deployment's image only: ConfigMaps, Secrets, Services, routes, the "
+        "stores and every claim stay as they are; the next `up` deploys the working tree again", level="info")]
+    return Plan(target="kubernetes", steps=tuple(steps), notes=tuple(notes), url=url, tools=("kubectl",))

@@ -102,6 +102,9 @@ class LocalTarget:
         return Plan(target=NAME, steps=tuple(steps), notes=tuple(notes), url=url, urls=tuple(urls), secrets=(),
                     tools=tuple(sorted(tools)))
 
+    def rollback(self, spec: Spec, ctx: Context) -> Plan:
+        raise no_release()
+
 
 TARGET = LocalTarget()
 
@@ -551,6 +554,16 @@ def _wait_http(url: str, timeout: float) -> int:
         delay = min(delay * 2, 2.0)
     sys.stderr.write(f"{url} did not answer within {timeout:g} s ({last})\n")
     return 1
+
+
+# --- rollback ----------------------------------------------------------------------------
+
+
+def no_release():
+    """`up --target local` keeps no releases: it runs the working tree. Git has the history."""
+    return fail("`up --target local` runs the working tree as it is, so there is no earlier release here to roll "
+                "back to", fix="go back in git, then run it again: `git stash` (or `git checkout <commit>`) and "
+                "`streamdeploy up --target local`; the volumes under .streamdeploy/volumes/ are kept")
 
 
 if __name__ == "__main__":

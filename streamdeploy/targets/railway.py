@@ -646,6 +646,9 @@ class RailwayTarget:
         return Plan(NAME, tuple(steps), tuple(notes), url=None, secrets=needs.required, tools=tools,
                     secret_groups=needs.groups)
 
+    def rollback(self, spec: Spec, ctx: Context) -> Plan:
+        return _rollback(spec, ctx)
+
     def _iac_steps(self, apps: list[_App]) -> list[Step]:
         return [
             Step(
@@ -719,3 +722,38 @@ def _project_token_only() -> bool:
 
 
 TARGET = RailwayTarget()
+
+
+# --- rollback --------------------------------------------------------------------------------
+# The CLI has no rollback command, but `railway deployment list --json` lists a service's
+# deployments (src/commands/deployment.rs: id, status, createdAt, meta; one replaced by a
+# newer one is REMOVED) and `railway api` runs the public API's deploymentRollback(id)
+# (src/commands/api.rs, src/gql/schema.json). Railway restores that deployment's image and
+# its variables (docs.railway.com/deployments/deployment-actions), never a volume.
+
+ROLLBACK_MUTATION = "mutation($id: String!) { deploymentRollback(id: $id) }"
+
+
+def _rollback(spec: Spec, ctx: Context) -> Plan:
+    from streamdeploy import releases
+
+    project, environment = _project(spec), spec.targets.railway.environment
+    steps: list[Step] = []
+    if not _project_token_only():
+        steps.append(Step(
+            _link_argv(spec), f"Linking this directory to {project} ({environment})", env=ENV,
+            hint="check the project and environment exist: `railway link`"))
+    for name in spec.services:
+        steps.append(Step(
+            ("railway", "deployment", "list", "--service", name, "--json", "--limit", "100"),
+            f"Rolling {name} back to the deployment before the live one (its volume stays)", env=ENV,
+            pipe_to=(*releases.GLUE, "railway", "--", "railway", "api", ROLLBACK_MUTATION),
+            timeout=300,
+            hint=f"`railway deployment list --service {name}` lists what Railway keeps: a deployment older than "
+                 "your plan's retention cannot be restored"))
+    notes = (Note(
+        NAME, "Railway restores the previous deployment's image and its variables (a secret changed since goes back "
+        "too); volumes and their data stay. It returns at once: `railway deployment list --service <service>` shows "
+        "when the rollback is SUCCESS. Railway's list does not say which deployment a rollback restored, so a "
+        "second rollback returns to the deployment the first one replaced", level="info"),)
+    return Plan(NAME, tuple(steps), notes, url=None, tools=("railway",))

@@ -318,8 +318,36 @@ class RenderTarget:
                 "Render: a secret added to the Blueprint later is never asked for", level="info"))
         return Plan(NAME, tuple(steps), tuple(notes), url=None, secrets=(), tools=("render", "git"))
 
+    def rollback(self, spec: Spec, ctx: Context) -> Plan:
+        return _rollback(spec, ctx)
+
 
 TARGET = RenderTarget()
+
+
+# --- rollback --------------------------------------------------------------------------------
+# The CLI has no rollback command; Render's API has RollbackDeploy (POST /services/{id}/rollback
+# with {deployId}: a new deploy of that deploy's build; render-oss/cli pkg/client), and
+# ListDeploys says which deploys went live and at which commit.
+
+
+def _rollback(spec: Spec, ctx: Context) -> Plan:
+    from streamdeploy import releases
+
+    steps = []
+    for name in peers.deploy_order(spec):
+        render_name = service_name(spec, name)
+        steps.append(Step(
+            ("render", "services", "-o", "json"),
+            f"Rolling {render_name} back to the deploy before the live one (waits until it is live)",
+            pipe_to=(*releases.GLUE, "render", render_name), timeout=DEPLOY_TIMEOUT,
+            hint=f"the Render Dashboard lists its deploys ({render_name} > Events), each with a Rollback button; "
+                 "`render logs -r <service id> --limit 200` shows why one did not go live"))
+    notes = (Note(
+        NAME, "Render redeploys the previous deploy's build (through its API: RENDER_API_KEY); environment variables, "
+        "secrets, settings and the disk stay as they are. autoDeployTrigger is off, so a push does not undo the "
+        "rollback; the next `up` deploys this commit again", level="info"),)
+    return Plan(NAME, tuple(steps), notes, url=None, tools=("render",))
 
 def shipped(spec: Spec) -> list[str]:
     """What a Render deploy builds from: render.yaml, each service's build context and Dockerfile.

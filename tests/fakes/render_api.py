@@ -44,6 +44,9 @@ class RenderAPI:
             def do_PUT(self):
                 api.handle(self, "PUT")
 
+            def do_POST(self):
+                api.handle(self, "POST")
+
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -76,6 +79,8 @@ class RenderAPI:
             record["body_keys"] = sorted(data)
         if method == "GET" and parts == ["services"]:
             return self.answer(request, 200, self.list_services(query))
+        if len(parts) >= 3 and parts[0] == "services" and parts[2] in ("deploys", "rollback"):
+            return self.deploys(request, method, parts, query, data)
         if len(parts) >= 3 and parts[0] == "services" and parts[2] == "env-vars":
             with store.state(self.home) as state:
                 service = state.get("render", {}).get("services", {}).get(parts[1])
@@ -92,6 +97,37 @@ class RenderAPI:
                     env[parts[3]] = digest(data["value"])
                     return self.answer(request, 200, {"key": parts[3], "value": data["value"]})
         return self.answer(request, 404, {"message": f"no route for {method} {parsed.path}"})
+
+    def deploys(self, request, method: str, parts: list[str], query: dict, data) -> None:
+        """ListDeploys (newest first), RetrieveDeploy, and RollbackDeploy: a new deploy of that
+        deploy's commit, live at once, the one live before deactivated (as the CLI's deploys are)."""
+        from fakes.platforms.render import new_deploy
+
+        with store.state(self.home) as state:
+            service = state.get("render", {}).get("services", {}).get(parts[1])
+            if service is None:
+                return self.answer(request, 404, {"id": "not_found", "message": "service not found"})
+            deploys = service.setdefault("deploys", [])
+            if method == "GET" and parts[2:] == ["deploys"]:
+                rows = [{"deploy": self.shown(d), "cursor": d["id"]} for d in reversed(deploys)]
+                return self.answer(request, 200, self.page(rows, query))
+            if method == "GET" and parts[2] == "deploys" and len(parts) == 4:
+                found = [d for d in deploys if d["id"] == parts[3]]
+                return self.answer(request, 200, self.shown(found[0])) if found else \
+                    self.answer(request, 404, {"id": "not_found", "message": "deploy not found"})
+            if method == "POST" and parts[2:] == ["rollback"]:
+                wanted = [d for d in deploys if isinstance(data, dict) and d["id"] == data.get("deployId")]
+                if not wanted:
+                    return self.answer(request, 400, {"message": "deployId must name a deploy of this service"})
+                deploy = new_deploy(service, parts[1], wanted[0]["commit"], "live", "rollback")
+                return self.answer(request, 201, self.shown(deploy))
+        return self.answer(request, 404, {"message": f"no route for {method} /v1/{'/'.join(parts)}"})
+
+    @staticmethod
+    def shown(deploy: dict) -> dict:
+        """A deploy as the API's Deploy schema has it (commit is an object)."""
+        return {"id": deploy["id"], "status": deploy["status"], "trigger": deploy.get("trigger", "api"),
+                "createdAt": deploy.get("createdAt"), "commit": {"id": deploy.get("commit")}}
 
     def list_services(self, query: dict) -> list[dict]:
         with store.state(self.home) as state:

@@ -121,7 +121,9 @@ def test_apps_build_from_the_docker_targets_dockerfiles_which_it_renders_too():
         build = services[name]["build"]
         # the Dockerfile sits in the service's own context: ../app (the example API), dashboard/
         assert f"{build['context']}/{build['dockerfile']}" in docker_files
-        assert services[name]["image"] == docker.image_name(loaded.spec, name)
+        # The docker target's image name, tagged with the release `up` builds (default: latest).
+        tag = f"STREAMDEPLOY_TAG_{name.upper()}"
+        assert services[name]["image"] == f"{docker.image_name(loaded.spec, name)}:${{{tag}:-latest}}"
     assert services["api"]["build"] == {"context": "../app", "dockerfile": "Dockerfile"}
     assert services["admin"]["build"] == {"context": "dashboard", "dockerfile": "Dockerfile"}
 

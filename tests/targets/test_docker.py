@@ -385,11 +385,13 @@ def test_app_plan_argv(tmp_path):
     spec = loader.load(REPO / "examples/app/streamdeploy.yaml").spec
     plan = docker.TARGET.plan(spec, Context(tmp_path))
     argvs = [step.argv for step in plan.steps]
+    image = docker.release_images(spec, Context(tmp_path))["api"]  # its tag: the hash of what it is built from
+    assert image.startswith("stream-gen-ui-api:") and len(image.rsplit(":", 1)[1]) == 12
     assert argvs == [
         ("docker", "network", "create", "stream-gen-ui"),
         ("docker", "volume", "create", "--label", "com.docker.compose.project=stream-gen-ui",
          "--label", "com.docker.compose.volume=chroma_data", "stream-gen-ui_chroma_data"),
-        ("docker", "build", "--tag", "stream-gen-ui-api", "--file", "Dockerfile", "."),
+        ("docker", "build", "--tag", image, "--file", "Dockerfile", "."),
         ("docker", "stop", "--timeout", "15", "stream-gen-ui-api"),
         ("docker", "rm", "stream-gen-ui-api"),
         ("docker", "run", "--detach", "--name", "stream-gen-ui-api", "--restart", "unless-stopped",
@@ -397,8 +399,9 @@ def test_app_plan_argv(tmp_path):
          "--publish", "127.0.0.1:8000:8000", "--volume", "stream-gen-ui_chroma_data:/data/chroma",
          "--env", "ENVIRONMENT=production", "--env", "PORT=8000", "--env", "CHROMA_DB_PATH=/data/chroma",
          "--env", "SSE_HEARTBEAT=15", "--env", "OPENAI_API_KEY", "--env", "API_KEY",
-         "--cpus", "0.5", "--memory", "512000000", "stream-gen-ui-api"),
+         "--cpus", "0.5", "--memory", "512000000", image),
     ]
+    assert plan.release == (("api", image),)  # recorded once it runs: what `rollback` returns from
     run = plan.steps[-1]
     assert run.pass_secrets == ("OPENAI_API_KEY", "API_KEY")
     assert plan.steps[0].skip_if.argv == ("docker", "network", "inspect", "stream-gen-ui")
@@ -449,10 +452,12 @@ def test_multi_plan_builds_each_image_and_reports_shared_ports(tmp_path):
     spec = loader.load(REPO / "examples/multi/streamdeploy.yaml").spec
     plan = docker.TARGET.plan(spec, Context(tmp_path))
     builds = [s.argv for s in plan.steps if s.argv[1] == "build"]
+    images = docker.release_images(spec, Context(tmp_path))
     assert builds == [
-        ("docker", "build", "--tag", "stream-gen-ui-api", "--file", "../app/Dockerfile", "../app"),
-        ("docker", "build", "--tag", "stream-gen-ui-admin", "--file", "dashboard/Dockerfile", "dashboard"),
+        ("docker", "build", "--tag", images["api"], "--file", "../app/Dockerfile", "../app"),
+        ("docker", "build", "--tag", images["admin"], "--file", "dashboard/Dockerfile", "dashboard"),
     ]
+    assert images["api"] != images["admin"]  # different contexts, different tags
     runs = [s.argv for s in plan.steps if s.argv[:2] == ("docker", "run")]
     assert [r[r.index("--name") + 1] for r in runs] == ["stream-gen-ui-api", "stream-gen-ui-admin"]  # API first
     assert "API_URL=http://api:8000" in runs[1]  # its --network-alias on the project's network

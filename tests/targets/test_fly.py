@@ -13,7 +13,7 @@ import contracts
 from conftest import REPO, assert_no_traceback, example_files, platform_schema, run_cli
 from streamdeploy import glue, loader
 from streamdeploy.problems import ProblemsError
-from streamdeploy.targets import fly
+from streamdeploy.targets import fly, image_tag
 from streamdeploy.targets.base import Context
 
 NASTY = {
@@ -215,6 +215,10 @@ def test_vm_size_override_and_unknown_size(tmp_path):
 
 def test_app_plan_argv(tmp_path):
     plan = fly.TARGET.plan(example("app"), Context(tmp_path))
+    # The image label is the hash of the build inputs: `fly releases` then tells releases of the
+    # same code apart from new code (flyctl's own default, deployment-<ULID>, never repeats).
+    tag = image_tag.release_tag(example("app"), "api", Context(tmp_path))
+    assert len(tag) == 12
     assert [s.argv for s in plan.steps] == [
         ("fly", "auth", "whoami", "--json"),
         ("fly", "apps", "create", "stream-gen-ui", "--json"),
@@ -222,8 +226,8 @@ def test_app_plan_argv(tmp_path):
          "--vm-size", "shared-cpu-1x", "--vm-memory", "512", "--yes"),
         ("fly", "secrets", "import", "--app", "stream-gen-ui", "--stage"),
         ("fly", "status", "--app", "stream-gen-ui", "--json"),
-        ("fly", "deploy", "--app", "stream-gen-ui", "--config", "fly.toml", "--remote-only", "--wait-timeout", "5m",
-         "--yes", "--ha=false"),
+        ("fly", "deploy", "--app", "stream-gen-ui", "--config", "fly.toml", "--remote-only", "--image-label", tag,
+         "--wait-timeout", "5m", "--yes", "--ha=false"),
     ]
     create, volume, secrets, machines = plan.steps[1], plan.steps[2], plan.steps[3], plan.steps[4]
     assert machines.pipe_to[1:] == ("-m", "streamdeploy.glue", "fly-machines", "stream-gen-ui")

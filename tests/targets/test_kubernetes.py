@@ -372,16 +372,54 @@ def test_an_image_built_elsewhere_is_used_as_given(server):
 
 
 def test_built_images_carry_a_tag_derived_from_their_sources(tmp_path):
-    """K2: no `:latest`; each service's image names the hash of what it is built from."""
-    rendering = render(load_example("multi"))
+    """K2: no `:latest`; each service's image names the hash of what it is built from. The
+    committed manifests name the image without it; the overlay `up` applies sets it."""
+    loaded = load_example("multi")
+    rendering = render(loaded)
     containers = {n: d["spec"]["template"]["spec"]["containers"][0]
                   for n, d in by_kind(documents(rendering), "Deployment").items()}
+    [overlay] = plan(loaded).writes
+    assert overlay.path == ".streamdeploy/kubernetes/kustomization.yaml"
+    images = {i["name"]: i for i in yaml.safe_load(overlay.content)["images"]}
     for name, container in containers.items():
-        repo, tag = container["image"].rsplit(":", 1)
-        assert repo == f"stream-gen-ui-{name}" and len(tag) == 12 and tag != "latest"
+        assert container["image"] == f"stream-gen-ui-{name}"  # no tag: stable under code changes
         assert container["imagePullPolicy"] == "IfNotPresent"
+        entry = images[container["image"]]
+        assert entry["newName"] == f"stream-gen-ui-{name}" and len(entry["newTag"]) == 12
+        assert f"{entry['newName']}:{entry['newTag']}" == kubernetes.image_for(loaded.spec, name, Context(loaded.root))
     (note,) = [n for n in rendering.notes if n.key == "targets.kubernetes.registry"]
     assert note.level == "warning" and "kind load docker-image" in note.message
+
+
+def test_the_overlay_sets_the_built_tags_over_the_committed_manifests(tmp_path):
+    """What `up` applies, built by the real kustomize: k8s/ as committed, the release's images."""
+    root = _copy_app(tmp_path)
+    loaded = loader.load(root / "streamdeploy.yaml")
+    writer.write_all(list(render(loaded).files), root, "streamdeploy.yaml")
+    the_plan = plan(loaded)
+    writer.write_state(list(the_plan.writes), root)
+    if not shutil.which("kubectl"):
+        pytest.skip("kubectl is not installed")
+    built = subprocess.run(["kubectl", "kustomize", str(root / kubernetes.OVERLAY)], capture_output=True, text=True,
+                           timeout=60)
+    assert built.returncode == 0, built.stderr
+    deployment = by_kind(list(yaml.safe_load_all(built.stdout)), "Deployment")["api"]
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == kubernetes.image_for(loaded.spec, "api", Context(root)) and image.count(":") == 1
+    assert any(s.argv[-2:] == ("-k", kubernetes.OVERLAY) for s in the_plan.steps)
+    assert (root / ".streamdeploy" / ".gitignore").read_text().startswith("*\n")  # never committed
+
+
+def test_a_code_change_leaves_the_committed_manifests_as_they_are(tmp_path):
+    """The defect `render --check` (CI, pre-commit) found: new code must not be drift."""
+    root = _copy_app(tmp_path)
+    loaded = loader.load(root / "streamdeploy.yaml")
+    files = list(render(loaded).files)
+    writer.write_all(files, root, "streamdeploy.yaml")
+    before = kubernetes.image_for(loaded.spec, "api", Context(root))
+    (root / "app" / "main.py").write_text((root / "app" / "main.py").read_text() + "\n# new code\n")
+    assert writer.drift(list(render(loaded).files), root, "streamdeploy.yaml") == []
+    assert kubernetes.image_for(loaded.spec, "api", Context(root)) != before  # `up` still rolls it out
 
 
 def _tag_for(root):
@@ -446,7 +484,7 @@ def test_a_private_registry_gets_image_pull_secrets():
     docs = documents(render(load_example("scaled")))
     pod = by_kind(docs, "Deployment")["api"]["spec"]["template"]["spec"]
     assert pod["imagePullSecrets"] == [{"name": "ghcr-pull"}]
-    assert pod["containers"][0]["image"].startswith("ghcr.io/example/stream-gen-ui-api:")
+    assert pod["containers"][0]["image"] == "ghcr.io/example/stream-gen-ui-api"  # the overlay adds the tag
     steps = [s.argv for s in plan(load_example("scaled")).steps]
     assert ("kubectl", "get", "secrets", "ghcr-pull", "-n", "stream-gen-ui", "-o", "name") in steps
 
@@ -488,7 +526,7 @@ def test_autoscale_renders_an_hpa_and_leaves_replicas_to_it(tmp_path):
 
 def test_the_apply_never_forces_conflicts_but_the_secret_does(server):
     steps = plan(server).steps
-    apply = next(s for s in steps if s.argv[-2:] == ("-k", "k8s"))
+    apply = next(s for s in steps if s.argv[-2:] == ("-k", kubernetes.OVERLAY))
     assert "--force-conflicts" not in apply.argv and "autoscale" in apply.hint
     secret = next(s for s in steps if s.pass_secrets)
     assert "--force-conflicts" in secret.pipe_to
@@ -752,7 +790,7 @@ def test_plan_argv_is_exact(server):
         ((*apply, "-f", "k8s/00-namespace.yaml"), None),
         (("kubectl", "create", "secret", "generic", "api-secrets", "--from-env-file=k8s/api.secret-names.env",
           "--dry-run=client", "-o", "yaml", "-n", "shop"), (*apply, "--force-conflicts", "-f", "-", "-n", "shop")),
-        ((*apply, "-k", "k8s"), None),
+        ((*apply, "-k", ".streamdeploy/kubernetes"), None),
         (("kubectl", "rollout", "status", "statefulset/vectors", "-n", "shop", "--timeout=300s"), None),
         (("kubectl", "rollout", "status", "deployment/api", "-n", "shop", "--timeout=368s"), None),
         (("kubectl", "rollout", "status", "deployment/worker", "-n", "shop", "--timeout=300s"), None),
@@ -769,7 +807,7 @@ def test_plan_argv_is_exact(server):
 def test_a_plan_that_builds_pushes_each_image_before_touching_the_cluster():
     loaded = load_example("scaled")
     steps = plan(loaded).steps
-    image = by_kind(documents(render(loaded)), "Deployment")["api"]["spec"]["template"]["spec"]["containers"][0]["image"]
+    image = kubernetes.image_for(loaded.spec, "api", Context(loaded.root))
     assert steps[0].argv == ("docker", "build", "--tag", image, "--file", "Dockerfile", ".")
     assert steps[1].argv == ("docker", "push", image) and "docker login ghcr.io" in steps[1].hint
     assert steps[2].argv[:2] == ("kubectl", "apply")

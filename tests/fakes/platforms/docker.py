@@ -156,10 +156,13 @@ def build(call: Call) -> int:
         if "env" in fields and not call.env.get(fields["env"]):
             raise Exit(1, f"ERROR: failed to build: secret {fields.get('id')}: env {fields['env']} is not set")
     tags = call.inv.values("--tag") or [ident("", call.record["id"], length=12)]
+    # The id follows what was built (the context and the Dockerfile): new code is a new image.
+    built = ident("", _tree_digest(context_dir) if context_dir else call.record["id"],
+                  dockerfile_path.read_text(encoding="utf-8") if dockerfile != "-" else "", length=64)
     with call.state() as state:
         images = _docker(state)["images"]
         for tag in tags:
-            images[_image_key(tag)] = {"id": "sha256:" + ident("", tag, len(images), length=64)}
+            images[_image_key(tag)] = {"id": "sha256:" + built}
     call.print('#0 building with "default" instance using docker driver')
     call.print(f"#1 [internal] load build definition from {dockerfile_path.name if dockerfile != '-' else 'stdin'}")
     call.print("#9 exporting to image\n#9 exporting layers done")
@@ -262,6 +265,8 @@ def run(call: Call) -> int:
             raise Exit(125, f"docker: open {env_file}: no such file or directory")
     with call.state() as state:
         docker = _docker(state)
+        if _image_key(image) not in docker["images"] and call.flag("--pull") == "never":
+            raise Exit(125, f"docker: Error response from daemon: No such image: {_image_key(image)}")
         if _image_key(image) not in docker["images"]:
             raise Exit(125, f"Unable to find image '{_image_key(image)}' locally\ndocker: Error response from "
                             f"daemon: pull access denied for {image.split(':')[0]}, repository does not exist or "
@@ -278,7 +283,8 @@ def run(call: Call) -> int:
             if not source.startswith(("/", ".")):
                 docker["volumes"].setdefault(source, {"Name": source, "Driver": "local"})
         container = {"Id": ident("", "container", name, len(docker["containers"]), length=64), "Name": f"/{name}",
-                     "Image": _image_key(image), "Command": command,
+                     "Image": _image_key(image), "ImageId": docker["images"][_image_key(image)]["id"],
+                     "Command": command,
                      "State": {"Running": bool(call.has("--detach")), "Status": "running"},
                      "EnvNames": env_names, "EnvFromCaller": env_present,
                      "Ports": call.inv.values("--publish"), "Volumes": call.inv.values("--volume"),
@@ -318,12 +324,15 @@ def _compose_project(call: Call) -> tuple[str, dict, Path]:
             raise Exit(1, f"{path.name}: top-level object must be a mapping")
         model.update(data)
     directory = directory or paths[0].parent
+    variables = {**_dotenv(directory / ".env"), **call.env}
     services = model.get("services")
     if not isinstance(services, dict) or not services:
         raise Exit(1, "no service selected" if services == {} else "services must be a mapping")
     for name, service in services.items():
         if not isinstance(service, dict):
             raise Exit(1, f"services.{name} must be a mapping")
+        if isinstance(service.get("image"), str):
+            service["image"] = interpolate(service["image"], variables)
         for _key, value in (service.get("environment") or {}).items() if isinstance(service.get("environment"),
                                                                                       dict) else []:
             if isinstance(value, str):
@@ -338,6 +347,35 @@ def _compose_project(call: Call) -> tuple[str, dict, Path]:
                 raise Exit(1, f'service "{name}" refers to undefined volume {source}: invalid compose project')
     project = call.flag("--project-name") or model.get("name") or re.sub(r"[^a-z0-9_-]", "", directory.name.lower())
     return project, model, directory
+
+
+def _dotenv(path: Path) -> dict[str, str]:
+    """The `.env` beside the project: compose reads it for interpolation (NAME=value lines)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    pairs = (line.split("=", 1) for line in lines if "=" in line and not line.lstrip().startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def interpolate(text: str, variables: dict[str, str]) -> str:
+    """compose-go template: ``$$``, ``$NAME``, ``${NAME}``, ``${NAME:-default}`` (unset or empty),
+    ``${NAME-default}`` (unset), ``${NAME:?err}`` / ``${NAME?err}`` (an error)."""
+    def replace(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group("braced") or match.group("plain")
+        operator, argument = match.group("op") or "", match.group("arg") or ""
+        value = variables.get(name)
+        if operator in (":-", "-"):
+            return argument if value is None or (operator == ":-" and value == "") else value
+        if operator in (":?", "?") and (value is None or (operator == ":?" and value == "")):
+            raise Exit(1, f"required variable {name} is missing a value: {argument}")
+        return value or ""
+
+    pattern = r"\$\$|\$\{(?P<braced>\w+)(?:(?P<op>:-|-|:\?|\?)(?P<arg>[^}]*))?\}|\$(?P<plain>\w+)"
+    return re.sub(pattern, replace, text)
 
 
 def _caller_variable(key: str, value) -> str | None:
@@ -403,13 +441,23 @@ def compose_up(call: Call) -> int:
                 lines.append(f' ✔ Volume "{full}"  Created')
             if full not in record["volumes"]:
                 record["volumes"].append(full)
+        chosen = call.inv.positionals
+        unknown = [n for n in chosen if n not in model["services"]]
+        if unknown:
+            raise Exit(1, f"no such service: {unknown[0]}")
         record["start_order"] = []
         for name in _start_order(model["services"]):
+            if chosen and name not in chosen:
+                continue  # `up SERVICE...`: the others are left as they are (--no-deps: not even started)
             service = model["services"][name]
             record["start_order"].append(name)
             build = service.get("build")
             image = service.get("image") or f"{project}-{name}"
-            if build is not None and (call.has("--build") or _image_key(image) not in docker["images"]):
+            if call.has("--no-build") and _image_key(image) not in docker["images"] and \
+                    call.flag("--pull") == "never":
+                raise Exit(1, f"Error response from daemon: No such image: {_image_key(image)}")
+            if build is not None and not call.has("--no-build") and \
+                    (call.has("--build") or _image_key(image) not in docker["images"]):
                 context = build if isinstance(build, str) else build.get("context", ".")
                 dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
                 if not (directory / context / dockerfile).is_file():

@@ -351,8 +351,20 @@ def deploy(call: Call) -> int:
     region = call.flag("--primary-region") or config.get("primary_region") or "iad"
     vm = (config.get("vm") or [{}])[0] if isinstance(config.get("vm"), list) else config.get("vm") or {}
     created = []
+    base = call.path(workdir) if workdir else (_config_path(call).parent if call.flag("--config") else call.cwd)
     with call.state() as state:
         app = _app(state, app_name)
+        registry = app.setdefault("registry", {})  # registry.fly.io/<app>:<label> -> digest of the code built
+        image = call.flag("--image")
+        if image:
+            if image not in registry:
+                raise Exit(1, f"Error: failed to fetch an image or build from source: {image}: not found")
+        else:
+            # flyctl internal/build/imgsrc/docker.go NewDeploymentTag: --image-label, else deployment-<ULID>
+            release_number = app["releases"] + 1
+            label = call.flag("--image-label") or f"deployment-{ident('', app_name, release_number, length=26).upper()}"
+            image = f"registry.fly.io/{app_name}:{label}"
+            registry[image] = _tree_digest(base)
         # deploy/machines.go: a first deploy is an app never deployed, with no Machines.
         first = not app["deployed"] and not app["machines"]
         for mount in mounts:
@@ -381,6 +393,12 @@ def deploy(call: Call) -> int:
         app["deployed"] = True
         app["status"] = "deployed"
         app["releases"] += 1
+        app["image"], app["code"] = image, registry[image]  # what the Machine runs now
+        app.setdefault("release_list", []).append({
+            "ID": ident("", app_name, "release", app["releases"], length=12), "Version": app["releases"],
+            "Stable": True, "InProgress": False, "Reason": "", "Description": "Release", "Status": "complete",
+            "DeploymentStrategy": strategy, "Metadata": None, "User": {"ID": "", "Email": "fake@example.com", "Name": ""},
+            "EvaluationID": "", "CreatedAt": "2026-08-22T10:00:00Z", "ImageRef": image})
         for secret in app["secrets"].values():
             secret["staged"] = False
         if not app["machines"]:  # --ha=false: one Machine per process group; later deploys update in place
@@ -399,9 +417,10 @@ def deploy(call: Call) -> int:
     call.print(f"Validating {_config_path(call, workdir).name}")
     call.print("✓ Configuration is valid")
     call.print("--> Verified app config")
-    call.print("==> Building image")
-    call.print(f"==> Building image with Depot\n--> build:  (remote)\nimage: registry.fly.io/{app_name}:"
-               f"deployment-{ident('', app_name, release, length=26).upper()}")
+    if call.flag("--image"):
+        call.print(f"==> Building image\nSearching for image '{image}' remotely...\nimage found: img_fake")
+    else:
+        call.print(f"==> Building image\n==> Building image with Depot\n--> build:  (remote)\nimage: {image}")
     call.print("Watch your deployment at https://fly.io/apps/%s/monitoring" % app_name)
     if call.has("--detach"):
         call.print(f"--> v{release} deployed (detached)")
@@ -411,6 +430,27 @@ def deploy(call: Call) -> int:
     call.print("Checking DNS configuration for %s.fly.dev" % app_name)
     call.print(f"\nVisit your newly deployed app at https://{app_name}.fly.dev/\n")
     return 0
+
+
+def releases(call: Call) -> int:
+    """flyctl internal/command/apps/releases.go: the last 25, newest first; JSON is fly-go's
+    Release struct (no json tags: Go field names)."""
+    app_name = _app_name(call)
+    with call.state() as state:
+        listed = list(reversed(_app(state, app_name).get("release_list", [])))[:25]
+    lines = ["VERSION\tSTATUS  \tDESCRIPTION\tUSER\tDATE" + ("\tDOCKER IMAGE" if call.has("--image") else "")]
+    lines += [f"v{r['Version']}\t{r['Status']}\t{r['Description']}\t{r['User']['Email']}\t1h ago"
+              + (f"\t{r['ImageRef']}" if call.has("--image") else "") for r in listed]
+    return call.answer(listed, lines)
+
+
+def _tree_digest(directory) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file() and ".streamdeploy" not in p.parts):
+        digest.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def logs(call: Call) -> int:
@@ -448,6 +488,7 @@ HANDLERS = {
     ("secrets", "list"): secrets_list,
     ("secrets", "deploy"): secrets_deploy,
     ("deploy",): deploy,
+    ("releases",): releases,
     ("logs",): logs,
     ("config", "validate"): config_validate,
 }

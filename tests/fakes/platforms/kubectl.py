@@ -29,7 +29,7 @@ import json
 from pathlib import Path
 
 from fakes.fake_cli import Call, Exit
-from fakes.platforms import digest
+from fakes.platforms import digest, ident
 
 REFUSED = "The connection to the server localhost:8080 was refused - did you specify the right host or port?"
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass",
@@ -41,7 +41,8 @@ RESOURCE_KINDS = {"gateways.gateway.networking.k8s.io": "Gateway", "gateways": "
                   "httproutes.gateway.networking.k8s.io": "HTTPRoute", "httproutes": "HTTPRoute",
                   "secrets": "Secret", "secret": "Secret", "deployments": "Deployment", "deployment": "Deployment",
                   "persistentvolumeclaims": "PersistentVolumeClaim", "pvc": "PersistentVolumeClaim",
-                  "statefulsets": "StatefulSet", "services": "Service", "configmaps": "ConfigMap"}
+                  "statefulsets": "StatefulSet", "services": "Service", "configmaps": "ConfigMap",
+                  "replicasets": "ReplicaSet", "replicaset": "ReplicaSet", "rs": "ReplicaSet"}
 CONFLICT_HELP = """Please review the fields above--they currently have other managers. Here
 are the ways you can resolve this warning:
 * If you intend to manage all of these fields, please re-run the apply
@@ -109,6 +110,9 @@ def _load_documents(text: str, source: str) -> list[dict]:
 
 
 def _from_kustomization(directory: Path) -> list[tuple[dict, str]]:
+    """kustomize build, the parts plans use: resources (files, or directories holding a
+    kustomization: a base), `namespace`, and the `images` transformer (a container image
+    whose name matches gets newName / newTag / digest)."""
     import yaml
 
     for name in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
@@ -121,15 +125,39 @@ def _from_kustomization(directory: Path) -> list[tuple[dict, str]]:
     kustomization = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     objects = []
     for resource in kustomization.get("resources", []):
-        file = directory / resource
+        file = (directory / resource).resolve()
+        if file.is_dir():
+            objects.extend(_from_kustomization(file))
+            continue
         if not file.is_file():
             raise Exit(1, f"error: accumulating resources: accumulation err='accumulating resources from "
                           f"'{resource}': open {file}: no such file or directory'")
-        for obj in _load_documents(file.read_text(encoding="utf-8"), str(file)):
-            if kustomization.get("namespace") and obj["kind"] not in CLUSTER_SCOPED:
-                obj.setdefault("metadata", {})["namespace"] = kustomization["namespace"]
-            objects.append((obj, str(file)))
+        objects.extend((obj, str(file)) for obj in _load_documents(file.read_text(encoding="utf-8"), str(file)))
+    for obj, _ in objects:
+        if kustomization.get("namespace") and obj["kind"] not in CLUSTER_SCOPED:
+            obj.setdefault("metadata", {})["namespace"] = kustomization["namespace"]
+        for container in ((((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []):
+            container["image"] = _set_image(container.get("image", ""), kustomization.get("images") or [])
     return objects
+
+
+def _set_image(image: str, rules: list[dict]) -> str:
+    """kustomize api/filters/imagetag: match on the name without tag or digest."""
+    last = image.rsplit("/", 1)[-1]
+    name = image
+    if "@" in image:
+        name = image.split("@", 1)[0]
+    elif ":" in last:
+        name = image.rsplit(":", 1)[0]
+    for rule in rules:
+        if rule.get("name") == name:
+            new = rule.get("newName", name)
+            if rule.get("digest"):
+                return f"{new}@{rule['digest']}"
+            if rule.get("newTag"):
+                return f"{new}:{rule['newTag']}"
+            return new + image[len(name):]
+    return image
 
 
 def _sources(call: Call) -> list[tuple[dict, str]]:
@@ -301,6 +329,47 @@ def _record_revision(cluster: dict, key: str, previous: dict | None, stored: dic
     if previous is None or before != after:
         status["revision"] += 1
         status["pending"] = True
+        if stored["kind"] == "Deployment":
+            _replica_set_for(cluster, key, stored)
+
+
+REVISION = "deployment.kubernetes.io/revision"
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
+REVISION_HISTORY_LIMIT = 10  # a Deployment's default revisionHistoryLimit
+
+
+def _replica_set_for(cluster: dict, key: str, deployment: dict) -> None:
+    """The Deployment controller (pkg/controller/deployment/sync.go): a template it ran
+    before gets that ReplicaSet back, with the next revision and the old number in
+    revision-history; a new template a new ReplicaSet. Old ones beyond the history limit go."""
+    import time
+
+    _, namespace, name = key.split("/")
+    template = deployment["spec"]["template"]
+    pod_hash = ident("", json.dumps(template, sort_keys=True), length=10)
+    objects = cluster["objects"]
+    owned = {k: o for k, o in objects.items() if k.startswith(f"ReplicaSet/{namespace}/")
+             and o["metadata"]["ownerReferences"][0]["name"] == name}
+    top = max((int(o["metadata"]["annotations"][REVISION]) for o in owned.values()), default=0)
+    rs_key = _key("ReplicaSet", namespace, f"{name}-{pod_hash}")
+    replica_set = objects.get(rs_key)
+    if replica_set is None:
+        labels = {**template.get("metadata", {}).get("labels", {}), "pod-template-hash": pod_hash}
+        replica_set = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {
+            "name": f"{name}-{pod_hash}", "namespace": namespace, "labels": labels, "annotations": {},
+            "creationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "controller": True}]},
+            "spec": {"template": {**template, "metadata": {**template.get("metadata", {}), "labels": labels}}}}
+        objects[rs_key] = replica_set
+    else:
+        annotations = replica_set["metadata"]["annotations"]
+        history = [h for h in annotations.get(REVISION_HISTORY, "").split(",") if h] + [annotations[REVISION]]
+        annotations[REVISION_HISTORY] = ",".join(history)
+    replica_set["metadata"]["annotations"][REVISION] = str(top + 1)
+    owned[rs_key] = replica_set
+    old = sorted((k for k in owned if k != rs_key), key=lambda k: int(owned[k]["metadata"]["annotations"][REVISION]))
+    for stale in old[:max(0, len(old) - REVISION_HISTORY_LIMIT)]:
+        del objects[stale]
 
 
 def _stored(obj: dict) -> dict:
@@ -462,6 +531,12 @@ def get(call: Call) -> int:
     plural = resource if "." in resource else {"Gateway": "gateways.gateway.networking.k8s.io"}.get(kind, resource)
     with call.state() as state:
         objects = _cluster(state)["objects"]
+    if not names and call.flag("--output") == "json":  # a list: `get rs -l app=x -o json`
+        wanted = dict(pair.split("=", 1) for pair in (call.flag("--selector") or "").split(",") if pair)
+        items = [_live(o) for k, o in sorted(objects.items()) if k.startswith(f"{kind}/{namespace}/")
+                 and wanted.items() <= ((o.get("metadata") or {}).get("labels") or {}).items()]
+        call.json({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}})
+        return 0
     missing = []
     for name in names:
         if _key(kind, namespace, name) not in objects:

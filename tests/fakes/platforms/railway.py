@@ -769,6 +769,7 @@ def up(call: Call) -> int:
     path = (call.inv.positionals or [None])[0]
     if path and not call.path(path).is_dir():
         raise Exit(1, f"Path {path} does not exist")
+    uploaded = call.path(path) if path else call.cwd
     with call.state() as state:
         project, environment, service = _selected(call, state)
         resolved, missing = _resolve(project, service)
@@ -776,10 +777,9 @@ def up(call: Call) -> int:
         _rail(state).setdefault("deploy_order", []).append(service["name"])
         waits = call.has("--ci") or call.has("--json") or \
             call.env.get("CI", "").lower() not in ("", "false", "0")
-        deployment = {"id": ident("", service["id"], len(service["deployments"]), length=8) + "-dep",
-                      "status": "SUCCESS" if waits and not call.has("--detach") else "BUILDING",
-                      "waited": waits and not call.has("--detach")}
-        service["deployments"].append(deployment)
+        deployment = _new_deployment(service, _tree_digest(uploaded),
+                                     "SUCCESS" if waits and not call.has("--detach") else "BUILDING")
+        deployment["waited"] = waits and not call.has("--detach")
     logs_url = f"https://railway.com/project/{project['id']}/service/{service['id']}?id={deployment['id']}"
     if call.has("--detach") and call.has("--json"):
         call.json({"deploymentId": deployment["id"], "logsUrl": logs_url})
@@ -812,12 +812,66 @@ def environment_edit(call: Call) -> int:
     return 0
 
 
+def _new_deployment(service: dict, code: str, status: str) -> dict:
+    """A deployment; once it is SUCCESS the one it replaces is REMOVED (what
+    `deployment list` shows). ``code``: a digest of what was uploaded, what runs."""
+    number = len(service["deployments"])
+    deployment = {"id": ident("", service["id"], number, length=8) + "-dep", "status": status,
+                  "createdAt": f"2026-08-22T10:{number // 60:02d}:{number % 60:02d}Z", "code": code}
+    if status == "SUCCESS":
+        for older in service["deployments"]:
+            if older["status"] == "SUCCESS":
+                older["status"] = "REMOVED"
+        service["live"] = code
+    service["deployments"].append(deployment)
+    return deployment
+
+
+def _tree_digest(directory: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file() and ".streamdeploy" not in p.parts
+                       and "node_modules" not in p.parts):
+        digest.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def deployment_list(call: Call) -> int:
+    """src/commands/deployment.rs: newest first, at most --limit (default 20)."""
     with call.state() as state:
         project, _, service = _selected(call, state)
-    rows = [{"id": d["id"], "status": d["status"], "createdAt": "2026-08-22T10:00:00Z", "meta": {}}
-            for d in reversed(service["deployments"])]
+    limit = max(1, min(1000, int(call.flag("--limit", "20"))))
+    rows = [{"id": d["id"], "status": d["status"], "createdAt": d.get("createdAt", "2026-08-22T10:00:00Z"),
+             "meta": {}} for d in reversed(service["deployments"])][:limit]
     return call.answer(rows, [f"{row['id']}  {row['status']}" for row in rows])
+
+
+def api(call: Call) -> int:
+    """`railway api DOC --raw-var k=v`: the public GraphQL API, the one mutation plans send.
+    deploymentRollback(id) makes a new deployment of that one's code (Railway restores its
+    image and variables); the live one is then REMOVED."""
+    import json
+
+    document = (call.inv.positionals or [""])[0]
+    variables = dict(v.split("=", 1) for v in call.inv.values("--raw-var"))
+    with call.state() as state:
+        rail = _rail(state)
+        if "deploymentRollback" not in document:
+            raise Exit(99, "fake railway api: only deploymentRollback is modelled")
+        found = [(s, d) for p in rail["projects"].values() for s in p["services"].values() for d in s["deployments"]
+                 if d["id"] == variables.get("id")]
+        if not found:
+            call.print(json.dumps({"data": None, "errors": [{"message": "Deployment not found"}]}, indent=2))
+            raise Exit(1, "Railway API returned 1 GraphQL error(s)")
+        service, target = found[0]
+        if target["status"] != "REMOVED":
+            call.print(json.dumps({"data": None, "errors": [{"message": "Cannot rollback to this deployment"}]},
+                                  indent=2))
+            raise Exit(1, "Railway API returned 1 GraphQL error(s)")
+        _new_deployment(service, target["code"], "SUCCESS")["rollback_of"] = target["id"]
+    call.print(json.dumps({"data": {"deploymentRollback": True}}, indent=2))
+    return 0
 
 
 def logs(call: Call) -> int:
@@ -853,6 +907,7 @@ HANDLERS = {
     ("domain",): domain,
     ("environment", "edit"): environment_edit,
     ("deployment", "list"): deployment_list,
+    ("api",): api,
     ("logs",): logs,
     ("redeploy",): redeploy,
 }

@@ -198,10 +198,7 @@ def deploys_create(call: Call) -> int:
     commit = _commit(service, call.flag("--commit"))
     with call.state() as state:
         service = _existing(state, service_id)
-        deploy = {"id": ident("dep-", service_id, len(service.setdefault("deploys", [])), length=20),
-                  "status": "live" if call.has("--wait") else "build_in_progress",
-                  "commit": commit, "env_vars": sorted(service.get("env_vars", {}))}
-        service["deploys"].append(deploy)
+        deploy = new_deploy(service, service_id, commit, "live" if call.has("--wait") else "build_in_progress", "api")
         state.setdefault("render", {}).setdefault("deploy_order", []).append(service["name"])
     if call.has("--wait") and not _json_output(call):
         call.print(f"Waiting for deploy {deploy['id']} to complete...")
@@ -210,6 +207,22 @@ def deploys_create(call: Call) -> int:
     else:
         call.print(f"Deploy {deploy['id']} {deploy['status']}")
     return 0
+
+
+def new_deploy(service: dict, service_id: str, commit: str | None, status: str, trigger: str) -> dict:
+    """A deploy of the service; once one is live, the one that was live is deactivated (what
+    `deploys list` and the API then show), as a Render service serves one deploy at a time."""
+    deploys = service.setdefault("deploys", [])
+    number = len(deploys)
+    deploy = {"id": ident("dep-", service_id, number, length=20), "status": status, "commit": commit,
+              "trigger": trigger, "createdAt": f"2026-08-22T10:{number // 60:02d}:{number % 60:02d}Z",
+              "env_vars": sorted(service.get("env_vars", {}))}
+    if status == "live":
+        for older in deploys:
+            if older["status"] == "live":
+                older["status"] = "deactivated"
+    deploys.append(deploy)
+    return deploy
 
 
 def _commit(service: dict, wanted: str | None) -> str | None:
