@@ -196,11 +196,11 @@ def rollback(
 
 
 @app.command()
-def down(file: FileOpt = None) -> None:
+def down(file: FileOpt = None, as_json: JsonOpt = False) -> None:
     """Stop a service that `up --target local --detach` left running."""
     from streamdeploy.commands import up as command
 
-    raise typer.Exit(command.down(file))
+    raise typer.Exit(command.down(file, as_json=as_json))
 
 
 @app.command()
@@ -259,13 +259,38 @@ def main() -> None:
     """Console entry point: user errors become messages and exit codes, never tracebacks."""
     from streamdeploy.problems import ProblemsError
 
+    as_json = "--json" in sys.argv[1:]
     try:
-        app()
+        if not as_json:
+            app()
+        else:
+            code = _run_for_json()
+            sys.exit(code if isinstance(code, int) else exitcodes.OK)
     except ProblemsError as error:
         from streamdeploy import console
 
-        console.problems(error.problems, as_json="--json" in sys.argv)
+        console.problems(error.problems, as_json=as_json)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(exitcodes.INTERRUPTED)
+
+
+def _run_for_json() -> object:
+    """The app, with click's own usage errors (unknown option, bad value) as the problems JSON
+    on stdout rather than click's text on stderr: a script that asked for JSON can read them."""
+    from streamdeploy import console
+    from streamdeploy.problems import Problem
+
+    # typer re-exports BadParameter whether it vendors click (0.29+) or uses click itself.
+    [click_error] = [c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"]
+    try:
+        return app(standalone_mode=False)
+    except click_error as error:
+        context = getattr(error, "ctx", None)
+        where = context.command_path if context is not None else "streamdeploy"
+        console.problems([Problem(error.format_message(), fix=f"see `{where} --help`")], as_json=True)
+        return error.exit_code
+    except typer.Abort:
+        sys.stderr.write("interrupted\n")
+        return exitcodes.INTERRUPTED

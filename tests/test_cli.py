@@ -116,13 +116,28 @@ def test_a_user_error_becomes_a_message_and_its_exit_code(monkeypatch, capsys):
 
 
 def test_a_user_error_with_json(monkeypatch, capsys):
-    monkeypatch.setattr(cli, "app", lambda: (_ for _ in ()).throw(fail("bad", file="x.yaml", line=3)))
+    monkeypatch.setattr(cli, "app", lambda **_: (_ for _ in ()).throw(fail("bad", file="x.yaml", line=3)))
     monkeypatch.setattr(sys, "argv", ["streamdeploy", "validate", "--json"])
     with pytest.raises(SystemExit) as exited:
         cli.main()
     assert exited.value.code == 2
     assert json.loads(capsys.readouterr().out) == {"ok": False, "errors": [{"message": "bad", "file": "x.yaml",
                                                                               "line": 3}]}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_usage_error_with_json_is_the_problems_json_on_stdout(command):
+    """A script that asked for JSON reads click's own errors (an unknown flag) as JSON too."""
+    result = run_cli(command, "--json", "--no-such-flag")
+    assert_no_traceback(result)
+    assert result.returncode == exitcodes.BAD_INPUT
+    [error] = json.loads(result.stdout)["errors"]
+    assert error["message"] == "No such option: --no-such-flag" and f"{command} --help" in error["fix"]
+
+
+def test_every_command_takes_json():
+    for command in COMMANDS:
+        assert "--json" in run_cli(command, "--help").stdout, command
 
 
 def test_ctrl_c_exits_130(monkeypatch, capsys):

@@ -111,8 +111,11 @@ def test_detach_then_down_then_up_again_keeps_the_data(project):
     groups = pids_of(root)
     assert groups and all(alive(p) for p in groups)
 
-    down = run_cli("down", "-f", str(root / "streamdeploy.yaml"))
+    down = run_cli("down", "-f", str(root / "streamdeploy.yaml"), "--json")
     assert down.returncode == 0, down.stderr
+    stopped = json.loads(down.stdout)
+    assert stopped["ok"] and {s["pid"] for s in stopped["stopped"]} == set(groups)
+    assert {s["target"] for s in stopped["stopped"]} == {"local"} and stopped["left_alone"] == []
     assert not any(alive(p) for p in groups)
     assert not any(group_members(p) for p in groups)
     # uvicorn ends with 143 on SIGTERM; a clean stop shows in its log

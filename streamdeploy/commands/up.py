@@ -206,22 +206,34 @@ def show_plan(file: Path | None, target: str = LOCAL, as_json: bool = False) -> 
     return exitcodes.OK
 
 
-def down(file: Path | None) -> int:
+def down(file: Path | None, as_json: bool = False) -> int:
     """Stop what `up --detach` (or an `up` that was killed) left running: every process in a
-    .streamdeploy/<target>.pid that is still the one streamdeploy started."""
+    .streamdeploy/<target>.pid that is still the one streamdeploy started.
+
+    ``--json``: ``stopped`` (target, pid, how), ``already_stopped`` (targets whose recorded
+    processes had all exited) and ``left_alone`` (recorded pids another process now has)."""
     loaded = loader.load(file)
     root = loaded.root
     recorded = runner.recorded_targets(root)
-    stopped_any = False
+    stopped: list[dict] = []
+    left_alone: list[dict] = []
+    already: list[str] = []
     for name in recorded:
         for record, now in runner.strangers(root, name):
+            left_alone.append({"target": name, "pid": record.pid, "command": record.command, "now": now})
             console.warning(f"pid {record.pid} is now {now}, not the `{record.command}` streamdeploy started (it "
                             "exited and the pid went to another process, or the machine restarted): left it alone",
                             where=name)
-        for pid, how in runner.stop_target(root, name):
-            stopped_any = True
-            console.success(f"{name}: {how} (pid {pid})")
-    if not stopped_any:
+        outcome = runner.stop_target(root, name)
+        if not outcome:
+            already.append(name)
+        for pid, how in outcome:
+            stopped.append({"target": name, "pid": pid, "how": how})
+            if not as_json:
+                console.success(f"{name}: {how} (pid {pid})")
+    if as_json:
+        console.emit_json({"ok": True, "stopped": stopped, "already_stopped": already, "left_alone": left_alone})
+    elif not stopped:
         console.info("nothing is running" + (" (the recorded processes had already exited)" if recorded else ""))
     return exitcodes.OK
 

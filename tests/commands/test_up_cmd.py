@@ -290,6 +290,15 @@ def test_down_never_signals_a_process_that_took_over_a_recorded_pid(fake_clis, p
         assert f"pid {stranger.pid} is now `" in result.stderr and "time.sleep(60)" in result.stderr
         assert "left it alone" in result.stderr and "nothing is running" in result.stderr
         assert stranger.poll() is None
+        # `down` forgot the pid file; as it was, --json says the same
+        (project / ".streamdeploy" / "local.pid").write_text(json.dumps(record) + "\n")
+        as_json = fake_clis.run("down", "--json", cwd=project)
+        assert as_json.returncode == 0
+        data = json.loads(as_json.stdout)
+        assert data["ok"] and data["stopped"] == [] and data["already_stopped"] == ["local"]
+        [alone] = data["left_alone"]
+        assert alone["pid"] == stranger.pid and alone["target"] == "local" and "time.sleep(60)" in alone["now"]
+        assert stranger.poll() is None
     finally:
         stranger.kill()
         stranger.wait()
@@ -341,6 +350,17 @@ def test_a_secret_too_short_to_mask_is_a_warning_not_garbled_output(fake_clis, p
 def test_down_with_nothing_running(fake_clis, project):
     result = fake_clis.run("down", cwd=project)
     assert result.returncode == 0 and "nothing is running" in result.stderr
+    as_json = fake_clis.run("down", "--json", cwd=project)
+    assert as_json.returncode == 0
+    assert json.loads(as_json.stdout) == {"ok": True, "stopped": [], "already_stopped": [], "left_alone": []}
+
+
+def test_down_json_without_a_description_is_the_problems_json(fake_clis, tmp_path):
+    result = fake_clis.run("down", "--json", cwd=tmp_path)
+    assert_no_traceback(result)
+    assert result.returncode == exitcodes.BAD_INPUT
+    data = json.loads(result.stdout)
+    assert data["ok"] is False and "streamdeploy.yaml" in data["errors"][0]["message"]
 
 
 def test_a_secret_value_the_platform_cannot_carry_stops_up_before_step_1(fake_clis, project):
