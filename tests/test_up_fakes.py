@@ -1000,3 +1000,77 @@ def test_up_stops_when_none_of_the_alternatives_is_set(fake_clis, tmp_path, targ
     assert "none of the secrets OPENAI_API_KEY, ANTHROPIC_API_KEY is set" in done.stderr
     assert "SENTRY_DSN" not in done.stderr
     assert not fake_clis.calls()  # nothing ran
+
+
+def scaled_with_alternatives(tmp_path: Path) -> Path:
+    root = project_from("scaled", tmp_path)
+    path = root / "streamdeploy.yaml"
+    text = path.read_text()
+    assert "secrets: [OPENAI_API_KEY, API_KEY]" in text
+    path.write_text(text.replace("secrets: [OPENAI_API_KEY, API_KEY]", ALTERNATIVES))
+    return root
+
+
+def test_cloudrun_stores_and_references_only_the_secrets_that_are_set(fake_clis, tmp_path):
+    root = scaled_with_alternatives(tmp_path)
+    first = ship(fake_clis, root, "cloudrun")
+    assert first.returncode == 0, first.stderr
+    assert_every_call_parsed(fake_clis)
+    project = fake_clis.state()["gcloud"]["projects"]["stream-gen-ui-demo"]
+    versions = {k: v["versions"] for k, v in project["secrets"].items()}
+    assert versions["stream-gen-ui-OPENAI_API_KEY"] == [digest(SECRETS["OPENAI_API_KEY"])]
+    assert versions["stream-gen-ui-API_KEY"] == [digest(SECRETS["API_KEY"])]
+    assert not versions.get("stream-gen-ui-SENTRY_DSN") and not versions.get("stream-gen-ui-ANTHROPIC_API_KEY")
+
+    def referenced() -> set[str]:
+        service = fake_clis.state()["gcloud"]["projects"]["stream-gen-ui-demo"]["services"][
+            "europe-west1/stream-gen-ui-api"]
+        return {e["name"] for e in service["template"]["spec"]["containers"][0]["env"] if "valueFrom" in e}
+
+    # the revision could not start with a reference to a secret that has no version
+    assert referenced() == {"OPENAI_API_KEY", "API_KEY"}
+    # the rendered file names all four: the glue leaves out the unset ones at each rollout
+    rendered = (root / "cloudrun" / "api.yaml").read_text()
+    assert "stream-gen-ui-SENTRY_DSN" in rendered
+
+    # the second up, now with SENTRY_DSN: stored, referenced; the others as they were
+    second = ship(fake_clis, root, "cloudrun", env={"SENTRY_DSN": "https://k3y@sentry.example/1"})
+    assert second.returncode == 0, second.stderr
+    project = fake_clis.state()["gcloud"]["projects"]["stream-gen-ui-demo"]
+    assert project["secrets"]["stream-gen-ui-SENTRY_DSN"]["versions"] == [digest("https://k3y@sentry.example/1")]
+    assert referenced() == {"OPENAI_API_KEY", "API_KEY", "SENTRY_DSN"}
+    assert_secrets_stayed_hidden(fake_clis, root, first, second)
+    for call in fake_clis.calls():
+        assert all("k3y@sentry" not in arg for arg in call.argv)
+
+
+def test_digitalocean_sends_only_the_secrets_that_are_set(fake_clis, tmp_path):
+    root = scaled_with_alternatives(tmp_path)
+    pushed_repository(fake_clis, root, "digitalocean")
+    first = ship(fake_clis, root, "digitalocean")
+    assert first.returncode == 0, first.stderr
+    assert_every_call_parsed(fake_clis)
+    [app] = fake_clis.state()["doctl"]["apps"].values()
+    assert app["secrets"] == {"api.OPENAI_API_KEY": digest(SECRETS["OPENAI_API_KEY"]),
+                              "api.API_KEY": digest(SECRETS["API_KEY"])}
+    keys = {e["key"] for e in app["spec"]["services"][0]["envs"]}
+    assert "SENTRY_DSN" not in keys and "ANTHROPIC_API_KEY" not in keys
+    second = ship(fake_clis, root, "digitalocean", env={"ANTHROPIC_API_KEY": "sk-ant-Xy12-anthropic"})
+    assert second.returncode == 0, second.stderr
+    [app] = fake_clis.state()["doctl"]["apps"].values()
+    assert app["secrets"]["api.ANTHROPIC_API_KEY"] == digest("sk-ant-Xy12-anthropic")
+    assert_secrets_stayed_hidden(fake_clis, root, first, second)
+
+
+@pytest.mark.parametrize("target", ["cloudrun", "digitalocean"])
+def test_the_new_targets_stop_when_none_of_the_alternatives_is_set(fake_clis, tmp_path, target):
+    root = scaled_with_alternatives(tmp_path)
+    if target == "digitalocean":
+        pushed_repository(fake_clis, root, target)
+        fake_clis.clear_calls()
+    done = fake_clis.run("up", "--target", target, "--no-verify", cwd=root, env={"API_KEY": SECRETS["API_KEY"]})
+    assert_no_traceback(done)
+    assert done.returncode == 3, done.stderr
+    assert "none of the secrets OPENAI_API_KEY, ANTHROPIC_API_KEY is set" in done.stderr
+    assert "SENTRY_DSN" not in done.stderr
+    assert not [c for c in fake_clis.calls() if c.cli in ("gcloud", "doctl")]

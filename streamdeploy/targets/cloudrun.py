@@ -13,8 +13,11 @@ version (on stdin), ``gcloud builds submit`` of the image, then ``gcloud run ser
 with the image pinned to the digest Cloud Build just pushed (so every `up` rolls out the code
 it built), then public access. Flags: tests/fakes/contracts_extra.json (gcloud 578.0.0).
 
-Run as `python -m streamdeploy.targets.cloudrun replace FILE -- GCLOUD ARGV...`, it is the glue
-the deploy step pipes Cloud Build's JSON into.
+Run as `python -m streamdeploy.targets.cloudrun replace FILE [--optional A,B] -- GCLOUD ARGV...`,
+it is the glue the deploy step pipes Cloud Build's JSON into. Optional secrets (and `any_of`
+alternatives) get a new version only when set, and the glue leaves the unset ones out of the
+revision: Cloud Run's secretKeyRef has no `optional`, and a reference to a secret with no
+version would stop the revision from starting.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import sys
 from streamdeploy import units
 from streamdeploy.spec import Service, ServiceRef, Spec
 from streamdeploy.targets import docker, peers, stores
-from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, Step, Stdin
+from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, SecretNeeds, Step, Stdin
 
 NAME = "cloudrun"
 TITLE = "Google Cloud Run"
@@ -245,18 +248,20 @@ class CloudRunTarget:
             hint="enable the APIs once: `gcloud services enable artifactregistry.googleapis.com "
                  "cloudbuild.googleapis.com run.googleapis.com secretmanager.googleapis.com`",
         )]
-        secrets: list[str] = []
-        for svc in spec.services.values():
-            secrets.extend(s for s in svc.secrets if s not in secrets)
-        for secret in secrets:
+        needs = SecretNeeds.of(*spec.services.values())
+        for secret in needs.names:
             sid = secret_id(spec, secret)
+            required = secret in needs.required
+            # An optional secret's container is created either way (it costs nothing without a
+            # version); a version is added only when the secret has a value.
             steps.append(Step(
                 ("gcloud", "secrets", "create", sid, "--replication-policy=automatic", *where),
                 f"Creating the Secret Manager secret {sid}",
                 skip_if=Probe(("gcloud", "secrets", "describe", sid, *where))))
             steps.append(Step(
                 ("gcloud", "secrets", "versions", "add", sid, "--data-file=-", *where),
-                f"Storing {secret} as a new version of {sid} (value on stdin)", stdin=Stdin((secret,), "value")))
+                f"Storing {secret} as a new version of {sid} (value on stdin)" + ("" if required else ", when set"),
+                stdin=Stdin((secret,), "value") if required else Stdin((), "value", optional=(secret,))))
         glue = (sys.executable, "-m", "streamdeploy.targets.cloudrun", "replace")
         for name, svc in spec.services.items():
             cloud_name = service_name(spec, name)
@@ -268,9 +273,14 @@ class CloudRunTarget:
             else:
                 build[4:4] = [f"--config={_cloudbuild_path(name)}"]
             replace = ("gcloud", "run", "services", "replace", "-", f"--region={run.region}", *where)
+            optional = SecretNeeds.of(svc).optional
+            # The glue leaves out of the revision the optional secrets with no value this run:
+            # a secretKeyRef to a secret with no version stops the revision from starting.
+            leave_out = ("--optional", ",".join(optional)) if optional else ()
             steps.append(Step(
                 tuple(build), f"Building {cloud_name} with Cloud Build and rolling it out on Cloud Run",
-                pipe_to=(*glue, config_path(name), "--", *replace), timeout=BUILD_TIMEOUT + 900,
+                pass_if_set=optional,
+                pipe_to=(*glue, config_path(name), *leave_out, "--", *replace), timeout=BUILD_TIMEOUT + 900,
                 hint=f"build logs: `gcloud builds list --region={run.region} --limit=1`; the service: "
                      f"`gcloud run services describe {cloud_name} --region={run.region}`"))
             if run.public:
@@ -283,11 +293,15 @@ class CloudRunTarget:
         notes = [Note(NAME, f"the service URL is printed by the rollout; `streamdeploy verify URL` checks it "
                       f"(`gcloud run services describe {service_name(spec, spec.first_service)} "
                       f"--region={run.region} --format='value(status.url)'`)", level="info")]
-        if secrets:
+        if needs.names:
             notes.append(Note(NAME, "each `up` stores the secrets as new Secret Manager versions; instances read "
                               "`latest` when they start. The service account needs roles/secretmanager.secretAccessor",
                               level="info"))
-        return Plan(NAME, tuple(steps), tuple(notes), url=None, secrets=tuple(secrets), tools=("gcloud",))
+        if needs.optional:
+            notes.append(Note(NAME, f"optional secrets ({', '.join(needs.optional)}) with no value when `up` runs are "
+                              "left out of the new revision: the service starts without them", level="info"))
+        return Plan(NAME, tuple(steps), tuple(notes), url=None, secrets=needs.required, secret_groups=needs.groups,
+                    tools=("gcloud",))
 
 
 def _cloudbuild_path(service: str) -> str:
@@ -312,10 +326,27 @@ def pinned(service: dict, build: dict) -> dict:
     raise LookupError(f"Cloud Build reported no image {repository}: the build did not push it")
 
 
+def without_unset(service: dict, optional: list[str], env: dict[str, str]) -> dict:
+    """The Service without the secretKeyRefs of optional secrets that have no value in ``env``
+    (the step passes the ones that are set): Cloud Run has no optional secret reference."""
+    unset = {name for name in optional if not env.get(name)}
+    for container in service["spec"]["template"]["spec"]["containers"]:
+        container["env"] = [e for e in container.get("env") or []
+                            if not (e.get("name") in unset and "secretKeyRef" in (e.get("valueFrom") or {}))]
+    return service
+
+
+USAGE = "usage: python -m streamdeploy.targets.cloudrun replace FILE [--optional A,B] -- GCLOUD ARGV..."
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    optional: list[str] = []
+    if len(args) > 3 and args[2] == "--optional":
+        optional = [n for n in args[3].split(",") if n]
+        args = [*args[:2], *args[4:]]
     if len(args) < 4 or args[0] != "replace" or args[2] != "--":
-        print("usage: python -m streamdeploy.targets.cloudrun replace FILE -- GCLOUD ARGV...", file=sys.stderr)
+        print(USAGE, file=sys.stderr)
         return 2
     import yaml
 
@@ -323,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         build = json.loads(sys.stdin.read() or "{}")
         with open(args[1], encoding="utf-8") as handle:
             service = pinned(yaml.safe_load(handle), build if isinstance(build, dict) else {})
+        service = without_unset(service, optional, dict(os.environ))
     except (OSError, ValueError, LookupError, KeyError, IndexError, TypeError) as err:
         print(f"cannot roll out {args[1]}: {err}", file=sys.stderr)
         return 1

@@ -11,8 +11,9 @@ App Platform builds from git (``targets.digitalocean.repo``) or runs a pushed im
 (``targets.digitalocean.image``). Building from git, `up` first checks that the generated files
 are committed and the commit is pushed. Flags: tests/fakes/contracts_extra.json (doctl @ 168188d).
 
-Run as `python -m streamdeploy.targets.digitalocean spec FILE`, it prints the spec with the
-secrets' values for the pipe into doctl.
+Run as `python -m streamdeploy.targets.digitalocean spec FILE [--optional A,B]`, it prints the
+spec with the secrets' values for the pipe into doctl; an optional secret (or an `any_of`
+alternative) with no value is left out of that spec, so the app runs without it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import sys
 
 from streamdeploy.spec import Service, ServiceRef, Spec
 from streamdeploy.targets import docker, peers, pushed, stores
-from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, Step
+from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, SecretNeeds, Step
 
 NAME = "digitalocean"
 TITLE = "DigitalOcean App Platform"
@@ -211,7 +212,7 @@ class DigitalOceanTarget:
         if not target.repo and not target.image:
             raise _source_problem()
         files = [f.path for f in self.render(spec, ctx).files]
-        secrets = _secrets(spec)
+        needs = SecretNeeds.of(*spec.services.values())
         steps = [Step(("doctl", "apps", "spec", "validate", FILE, "--schema-only"),
                       f"Validating {FILE} with doctl",
                       hint="doctl rejects keys it does not know; `streamdeploy render --target digitalocean` "
@@ -219,18 +220,23 @@ class DigitalOceanTarget:
         if not target.image:
             steps += pushed.git_steps(files, target.branch, "App Platform")
         glue = (sys.executable, "-m", "streamdeploy.targets.digitalocean", "spec", FILE)
+        if needs.optional:  # names only: the glue leaves these out when they have no value
+            glue += ("--optional", ",".join(needs.optional))
         steps.append(Step(
             glue, f"Creating or updating the app {spec.name} on App Platform (waits for the deployment)",
-            pass_secrets=tuple(secrets),
+            pass_secrets=needs.required, pass_if_set=needs.optional,
             pipe_to=("doctl", "apps", "create", "--spec", "-", "--upsert", "--update-sources", "--wait",
                      "--output", "json"),
             timeout=DEPLOY_TIMEOUT,
             hint="the first time, App Platform needs access to the repository (GitHub app install); deployment "
                  f"logs: `doctl apps list` for the id, then `doctl apps logs ID --type build`"))
         url = f"https://{target.domain}" if target.domain else None
-        notes = (Note(NAME, "the app's URL (…ondigitalocean.app) is shown by `doctl apps list`; "
-                      "`streamdeploy verify URL` checks it", level="info"),) if url is None else ()
-        return Plan(NAME, tuple(steps), notes, url=url, secrets=tuple(secrets),
+        notes = [Note(NAME, "the app's URL (…ondigitalocean.app) is shown by `doctl apps list`; "
+                      "`streamdeploy verify URL` checks it", level="info")] if url is None else []
+        if needs.optional:
+            notes.append(Note(NAME, f"optional secrets ({', '.join(needs.optional)}) with no value when `up` runs are "
+                              "left out of the app spec it sends: the app runs without them", level="info"))
+        return Plan(NAME, tuple(steps), tuple(notes), url=url, secrets=needs.required, secret_groups=needs.groups,
                     tools=("doctl",) + (() if target.image else ("git",)))
 
 
@@ -247,28 +253,42 @@ TARGET = DigitalOceanTarget()
 # --- glue for the pipe into doctl ----------------------------------------------------------------
 
 
-def with_values(data: dict, env: dict[str, str]) -> dict:
-    """The spec with each SECRET env's value from the environment (the step passes them by name)."""
+def with_values(data: dict, env: dict[str, str], optional: frozenset[str] = frozenset()) -> dict:
+    """The spec with each SECRET env's value from the environment (the step passes them by
+    name); an ``optional`` one with no value is left out (a SECRET env needs a value)."""
     for kind in ("services", "workers"):
         for component in data.get(kind) or []:
+            envs = []
             for entry in component.get("envs") or []:
                 if entry.get("type") == "SECRET":
-                    if entry["key"] not in env:
+                    if not env.get(entry["key"]):
+                        if entry["key"] in optional:
+                            continue
                         raise KeyError(f"{entry['key']} is not set")
                     entry["value"] = env[entry["key"]]
+                envs.append(entry)
+            if "envs" in component:
+                component["envs"] = envs
     return data
+
+
+USAGE = "usage: python -m streamdeploy.targets.digitalocean spec FILE [--optional A,B]"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    optional: frozenset[str] = frozenset()
+    if len(args) == 4 and args[2] == "--optional":
+        optional = frozenset(n for n in args[3].split(",") if n)
+        args = args[:2]
     if len(args) != 2 or args[0] != "spec":
-        print("usage: python -m streamdeploy.targets.digitalocean spec FILE", file=sys.stderr)
+        print(USAGE, file=sys.stderr)
         return 2
     import yaml
 
     try:
         with open(args[1], encoding="utf-8") as handle:
-            data = with_values(yaml.safe_load(handle), dict(os.environ))
+            data = with_values(yaml.safe_load(handle), dict(os.environ), optional)
     except (OSError, ValueError, KeyError, AttributeError, yaml.YAMLError) as err:
         print(f"cannot read {posixpath.normpath(args[1])}: {err}", file=sys.stderr)
         return 1
