@@ -480,7 +480,7 @@ class LocalTarget(Model):
 class GithubTarget(Model):
     """A GitHub Actions workflow that ships on every push (`render --target github`)."""
 
-    deploy: list[Literal["fly", "railway", "render", "kubernetes"]] = Field(
+    deploy: list[Literal["fly", "railway", "render", "kubernetes", "cloudrun", "digitalocean", "fargate"]] = Field(
         default_factory=list, description="Targets `streamdeploy up` ships to on every push, in this order.")
     branch: str = Field("main", pattern=r"^[A-Za-z0-9._/-]+$", description="The branch whose pushes deploy.")
     test: str | None = Field(

@@ -73,7 +73,7 @@ def timeout_seconds(svc: Service) -> int:
     return min(MAX_TIMEOUT, math.ceil(svc.streaming.max_duration) + TIMEOUT_MARGIN)
 
 
-def _project_problem():
+def project_problem():
     from streamdeploy.problems import fail
 
     return fail("Cloud Run needs the Google Cloud project to deploy to (the image is pushed there)",
@@ -237,7 +237,7 @@ class CloudRunTarget:
         _check(spec)
         run = spec.targets.cloudrun
         if not run.project:
-            raise _project_problem()
+            raise project_problem()
         where = ("--project", run.project, "--quiet")
         steps = [Step(
             ("gcloud", "artifacts", "repositories", "create", run.repository, "--repository-format=docker",

