@@ -9,6 +9,7 @@ and a second `up` creates nothing twice.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -1074,3 +1075,27 @@ def test_the_new_targets_stop_when_none_of_the_alternatives_is_set(fake_clis, tm
     assert "none of the secrets OPENAI_API_KEY, ANTHROPIC_API_KEY is set" in done.stderr
     assert "SENTRY_DSN" not in done.stderr
     assert not [c for c in fake_clis.calls() if c.cli in ("gcloud", "doctl")]
+
+
+def test_fargate_needs_one_alternative_in_secrets_manager_and_none_of_the_optional_ones(fake_clis, tmp_path):
+    root = scaled_with_alternatives(tmp_path)
+    fake_clis.seed("terraform", {"secrets": ["stream-gen-ui/API_KEY"]})
+    result = ship(fake_clis, root, "fargate")
+    assert result.returncode == 1
+    out = result.stdout + result.stderr
+    assert "Resource precondition failed" in out
+    assert "none of the secrets stream-gen-ui/OPENAI_API_KEY, stream-gen-ui/ANTHROPIC_API_KEY" in out
+    assert "apply" not in [c.command[0] for c in fake_clis.calls("terraform")]
+
+    # one of the alternatives is enough, and SENTRY_DSN (optional) may be missing
+    fake_clis.seed("terraform", {"secrets": ["stream-gen-ui/API_KEY", "stream-gen-ui/ANTHROPIC_API_KEY"]})
+    done = ship(fake_clis, root, "fargate")
+    assert done.returncode == 0, done.stderr
+    task = json.loads((root / "terraform" / "api.tf.json").read_text())["resource"]["aws_ecs_task_definition"]["api"]
+    # the optional ones are looked up without failing and listed only when found
+    assert '[for arn in local.secret_sentry_dsn : {name = "SENTRY_DSN", valueFrom = arn}]' in \
+        task["container_definitions"]
+    main = json.loads((root / "terraform" / "main.tf.json").read_text())
+    assert set(main["data"]["aws_secretsmanager_secret"]) == {"api_key"}
+    assert set(main["data"]["aws_secretsmanager_secrets"]) == {"openai_api_key", "anthropic_api_key", "sentry_dsn"}
+    assert_secrets_stayed_hidden(fake_clis, root, result, done)

@@ -9,6 +9,11 @@ is above the longest stream (the ALB allows 4000 s at most); an EFS file system 
 (``<name>/<SECRET>``), whose ARNs the task definition references; and each server-mode store
 as its own one-task ECS service on EFS, found through Cloud Map DNS.
 
+Optional secrets and `any_of` alternatives are looked up with the plural data source, which
+finds nothing instead of failing: the task definition lists only the ones that exist (an HCL
+expression inside the JSON string), and a `lifecycle.precondition` stops the plan, naming the
+alternatives, when none of a group exists.
+
 Single writer: a service with a volume runs one task and deploys at minimum 0% / maximum 100%
 of it, so the old task stops before the new one mounts the same files.
 
@@ -22,10 +27,11 @@ import hashlib
 import json
 import math
 import sys
+from typing import Iterable
 
 from streamdeploy.spec import Service, ServiceRef, Spec, Store
 from streamdeploy.targets import docker, peers, stores, volumes
-from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, Step
+from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, SecretNeeds, Step
 
 NAME = "fargate"
 TITLE = "AWS ECS on Fargate"
@@ -187,16 +193,68 @@ def _iam(spec: Spec, module: _Module) -> None:
                                                    "assume_role_policy": json.dumps(assume)})
     module.resource("aws_iam_role_policy_attachment", "execution", {
         "role": _ref("aws_iam_role", "execution", "name"), "policy_arn": EXECUTION_POLICY})
-    secrets = _secrets(spec)
-    for secret in secrets:
+    needs = SecretNeeds.of(*spec.services.values())
+    for secret in needs.required:
         module.data("aws_secretsmanager_secret", _secret_key(secret), {"name": secret_name(spec, secret)})
-    if secrets:
-        policy = {"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
-            "Resource": [_ref("data.aws_secretsmanager_secret", _secret_key(s), "arn") for s in secrets]}]}
-        module.resource("aws_iam_role_policy", "secrets", {"name": "read-secrets",
-                                                           "role": _ref("aws_iam_role", "execution", "id"),
-                                                           "policy": json.dumps(policy)})
+    for secret in needs.optional:
+        # The plural data source finds nothing instead of failing; its name filter matches
+        # prefixes, so the local keeps the one ARN of exactly this name (NAME-<6 random>).
+        module.data("aws_secretsmanager_secrets", _secret_key(secret),
+                    {"filter": [{"name": "name", "values": [secret_name(spec, secret)]}]})
+        exact = f":secret:{secret_name(spec, secret)}-[A-Za-z0-9]{{6}}$"
+        module.blocks["locals"][_optional_local(secret)] = (
+            f"${{[for arn in data.aws_secretsmanager_secrets.{_secret_key(secret)}.arns : arn "
+            f"if can(regex(\"{exact}\", arn))]}}")
+    if not needs.names:
+        return
+    if not needs.optional:
+        resources: object = [_ref("data.aws_secretsmanager_secret", _secret_key(s), "arn") for s in needs.required]
+    else:
+        resources = RESOURCES_HOLE
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": resources}]}
+    body = {"name": "read-secrets", "role": _ref("aws_iam_role", "execution", "id"),
+            "policy": json.dumps(policy).replace(f'"{RESOURCES_HOLE}"', f"${{jsonencode({_arns(needs.names, needs)})}}")}
+    if not needs.required:  # IAM refuses a statement with no resource: no policy until one exists
+        body = {"count": f"${{length({_arns(needs.names, needs)}) > 0 ? 1 : 0}}", **body}
+    module.resource("aws_iam_role_policy", "secrets", body)
+
+
+RESOURCES_HOLE = "@@secret-arns@@"  # where an HCL expression replaces a JSON list in a JSON string
+SECRETS_HOLE = "@@container-secrets@@"
+
+
+def _optional_local(secret: str) -> str:
+    return f"secret_{_secret_key(secret)}"
+
+
+def _arns(names: Iterable[str], needs: SecretNeeds) -> str:
+    """An HCL list of the ARNs of ``names`` that exist (a required one always does, or the plan fails)."""
+    parts = [f"[data.aws_secretsmanager_secret.{_secret_key(n)}.arn]" if n in needs.required
+             else f"local.{_optional_local(n)}" for n in names]
+    return parts[0] if len(parts) == 1 else f"concat({', '.join(parts)})"
+
+
+def _container_secrets(spec: Spec, svc: Service) -> tuple[object, str | None]:
+    """The container's `secrets` (data, or a hole) and the HCL expression that fills the hole
+    when some are optional: an entry only for the optional secrets that exist."""
+    needs = SecretNeeds.of(*spec.services.values())
+    if not any(n in needs.optional for n in svc.secrets):
+        return [{"name": s, "valueFrom": _ref("data.aws_secretsmanager_secret", _secret_key(s), "arn")}
+                for s in svc.secrets], None
+    parts = [f'[for arn in {_arns([s], needs)} : {{name = "{s}", valueFrom = arn}}]' for s in svc.secrets]
+    listed = parts[0] if len(parts) == 1 else f"concat({', '.join(parts)})"
+    return SECRETS_HOLE, f"${{jsonencode({listed})}}"
+
+
+def _preconditions(spec: Spec, svc: Service) -> list[dict]:
+    """Terraform stops at plan time, saying which, when none of an `any_of` group is in Secrets Manager."""
+    needs = SecretNeeds.of(*spec.services.values())
+    return [{"condition": f"${{length({_arns(group, needs)}) > 0}}",
+             "error_message": f"none of the secrets {', '.join(secret_name(spec, n) for n in group)} is in Secrets "
+                              "Manager; the service needs one of them (any_of): create one with `aws secretsmanager "
+                              "create-secret`"}
+            for group in SecretNeeds.of(svc).groups]
 
 
 def _secret_key(secret: str) -> str:
@@ -397,9 +455,9 @@ def _service(spec: Spec, name: str, svc: Service, notes: list[Note]) -> dict:
         container["portMappings"] = [{"containerPort": svc.port, "protocol": "tcp"}]
     env = _service_env(spec, name, notes)
     container["environment"] = [{"name": k, "value": v} for k, v in env.items()]
+    secrets_hole = None
     if svc.secrets:
-        container["secrets"] = [{"name": s, "valueFrom": _ref("data.aws_secretsmanager_secret", _secret_key(s), "arn")}
-                                for s in svc.secrets]
+        container["secrets"], secrets_hole = _container_secrets(spec, svc)
     container["logConfiguration"] = _log_config(spec, name)
     drain = docker.drain_seconds(svc)
     container["stopTimeout"] = min(MAX_STOP_TIMEOUT, drain)
@@ -413,6 +471,11 @@ def _service(spec: Spec, name: str, svc: Service, notes: list[Note]) -> dict:
         task["volume"] = [_efs_volume(volume.name, key)]
         container["mountPoints"] = [{"sourceVolume": volume.name, "containerPath": volume.mount, "readOnly": False}]
     task["container_definitions"] = json.dumps([container], indent=2)
+    if secrets_hole is not None:
+        task["container_definitions"] = task["container_definitions"].replace(f'"{SECRETS_HOLE}"', secrets_hole)
+    preconditions = _preconditions(spec, svc)
+    if preconditions:
+        task["lifecycle"] = {"precondition": preconditions}
     module.resource("aws_ecs_task_definition", name, task)
     service: dict = {
         "name": name,

@@ -43,10 +43,22 @@ def check_block(body: dict, schema: dict, where: str) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("example", EXAMPLES)
-def test_every_resource_and_block_is_one_the_aws_provider_defines(example):
+ALTERNATIVES = ("secrets: [{any_of: [OPENAI_API_KEY, ANTHROPIC_API_KEY]}, API_KEY, "
+                "{name: SENTRY_DSN, optional: true}]")
+
+
+def described(example: str, tmp_path: Path):
+    """The example, or (``scaled-alternatives``) scaled with optional secrets and alternatives."""
+    if example != "scaled-alternatives":
+        return load_example(example)
+    text = load_example("scaled").path.read_text().replace("secrets: [OPENAI_API_KEY, API_KEY]", ALTERNATIVES)
+    return load_description(tmp_path, text)
+
+
+@pytest.mark.parametrize("example", [*EXAMPLES, "scaled-alternatives"])
+def test_every_resource_and_block_is_one_the_aws_provider_defines(example, tmp_path):
     problems = []
-    for path, module in modules(load_example(example)).items():
+    for path, module in modules(described(example, tmp_path)).items():
         for block in ("resource", "data"):
             for kind, named in module.get(block, {}).items():
                 key = kind if block == "resource" else f"data.{kind}"
@@ -56,12 +68,14 @@ def test_every_resource_and_block_is_one_the_aws_provider_defines(example):
     assert problems == []
 
 
-@pytest.mark.parametrize("example", EXAMPLES)
+@pytest.mark.parametrize("example", [*EXAMPLES, "scaled-alternatives"])
 def test_the_module_loads_by_terraforms_rules(example, tmp_path):
-    for path, module in modules(load_example(example)).items():
-        (tmp_path / Path(path).name).write_text(json.dumps(module))
+    out = tmp_path / "module"
+    out.mkdir()
+    for path, module in modules(described(example, tmp_path)).items():
+        (out / Path(path).name).write_text(json.dumps(module))
         assert set(module) <= fake_terraform.BLOCKS, path
-    config = fake_terraform._config(tmp_path)  # syntax, duplicates, every reference declared
+    config = fake_terraform._config(out)  # syntax, duplicates, every reference declared
     assert config["resource"]
 
 
@@ -131,6 +145,25 @@ def test_secrets_are_secrets_manager_arns_by_name_never_values():
     assert main["data"]["aws_secretsmanager_secret"]["api_key"] == {"name": "stream-gen-ui/API_KEY"}
     [container] = json.loads(resources(load_example("scaled"))["aws_ecs_task_definition.api"]["container_definitions"])
     assert {"name": "API_KEY", "valueFrom": "${data.aws_secretsmanager_secret.api_key.arn}"} in container["secrets"]
+
+
+def test_an_optional_secret_is_looked_up_without_failing_and_granted_only_when_it_exists(tmp_path):
+    text = load_example("scaled").path.read_text().replace("secrets: [OPENAI_API_KEY, API_KEY]",
+                                                            "secrets: [{name: SENTRY_DSN, optional: true}]")
+    loaded = load_description(tmp_path, text)
+    main = modules(loaded)["terraform/main.tf.json"]
+    assert "aws_secretsmanager_secret" not in main["data"]
+    assert main["data"]["aws_secretsmanager_secrets"]["sentry_dsn"] == {
+        "filter": [{"name": "name", "values": ["stream-gen-ui/SENTRY_DSN"]}]}
+    # the name filter matches prefixes: the local keeps the secret of exactly this name
+    assert ':secret:stream-gen-ui/SENTRY_DSN-[A-Za-z0-9]{6}$' in main["locals"]["secret_sentry_dsn"]
+    policy = main["resource"]["aws_iam_role_policy"]["secrets"]
+    assert policy["count"] == "${length(local.secret_sentry_dsn) > 0 ? 1 : 0}"  # IAM refuses an empty Resource
+    assert '"Resource": ${jsonencode(local.secret_sentry_dsn)}' in policy["policy"]
+    task = resources(loaded)["aws_ecs_task_definition.api"]
+    assert '"secrets": ${jsonencode([for arn in local.secret_sentry_dsn : {name = "SENTRY_DSN", valueFrom = arn}])}' \
+        in task["container_definitions"]
+    assert "lifecycle" not in task  # nothing is needed
 
 
 def test_the_plan_shows_the_changes_then_applies_exactly_them():

@@ -12,7 +12,9 @@ configuration against its state, and refuses what Terraform refuses:
 Which changes replace a resource instead of updating it in place follows the AWS provider's
 ForceNew arguments for the resources the fargate target writes (task definitions are
 immutable: every change is a new revision). Data sources: `aws_secretsmanager_secret` by name
-finds only secrets the test seeded (``fake_clis.seed("terraform", {"secrets": [...]})``).
+finds only secrets the test seeded (``fake_clis.seed("terraform", {"secrets": [...]})``); the
+plural `aws_secretsmanager_secrets` finds nothing without failing. A resource's
+`lifecycle.precondition` over those lists is evaluated at plan time, as Terraform does.
 """
 
 from __future__ import annotations
@@ -209,6 +211,36 @@ def _read_data(call: Call, config: dict) -> None:
         if address.startswith("data.aws_secretsmanager_secret.") and entry.get("name") not in secrets:
             raise _err("reading Secrets Manager Secret", f"with {address}: couldn't find resource "
                        f"(name {entry.get('name')!r})")
+    _check_preconditions(config, secrets)
+
+
+def _listed(config: dict, part: str, secrets: set[str]) -> bool:
+    """Does one list in a precondition hold an ARN? ``[data.aws_secretsmanager_secret.K.arn]``
+    always does (the lookup fails otherwise); ``local.L`` does when the plural data source it
+    filters (``data.aws_secretsmanager_secrets.K``, by name, a prefix match) found that exact name."""
+    if part.startswith("[data.aws_secretsmanager_secret."):
+        return True
+    local = config["locals"].get(part.removeprefix("local."), "")
+    found = re.search(r"data\.aws_secretsmanager_secrets\.([a-z0-9_]+)\.arns", local)
+    if not part.startswith("local.") or not found:
+        raise _err("fake terraform: a precondition it cannot evaluate", part)
+    entry = config["data"].get(f"data.aws_secretsmanager_secrets.{found.group(1)}", {})
+    names = [v for f in entry.get("filter", []) if f.get("name") == "name" for v in f.get("values", [])]
+    return any(name in secrets for name in names)
+
+
+def _check_preconditions(config: dict, secrets: set[str]) -> None:
+    """Terraform evaluates `lifecycle.precondition` during the plan and stops at the first that
+    fails, with its error_message. The fake evaluates the one form the fargate target writes:
+    ``length(concat(A, B, ...)) > 0`` (or ``length(A) > 0``) over secret ARN lists."""
+    for address, entry in config["resource"].items():
+        for rule in (entry.get("lifecycle") or {}).get("precondition", []):
+            condition = re.fullmatch(r"\$\{length\((?:concat\((.*)\)|(.*?))\) > 0\}", rule["condition"])
+            if condition is None:
+                raise _err("fake terraform: a precondition it cannot evaluate", rule["condition"])
+            parts = [p.strip() for p in (condition.group(1) or condition.group(2)).split(", ")]
+            if not any(_listed(config, p, secrets) for p in parts):
+                raise _err("Resource precondition failed", f"on {address}: {rule['error_message']}")
 
 
 def _require_init(where: Path) -> None:

@@ -30,7 +30,7 @@ WANTED = {
     "vpc": ["aws_security_group", "aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule",
             "data.aws_vpc", "data.aws_subnets"],
     "cloud_map": ["aws_service_discovery_private_dns_namespace", "aws_service_discovery_service"],
-    "secrets_manager": ["data.aws_secretsmanager_secret"],
+    "secrets_manager": ["data.aws_secretsmanager_secret", "data.aws_secretsmanager_secrets"],
 }
 LINK = re.compile(r"6\.62\.0/docs/(resources|data-sources)/([a-z0-9_]+)#")
 
