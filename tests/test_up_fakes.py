@@ -966,8 +966,8 @@ ALTERNATIVES = ("secrets: [{any_of: [OPENAI_API_KEY, ANTHROPIC_API_KEY]}, API_KE
                 "{name: SENTRY_DSN, optional: true}]")
 
 
-def with_alternatives(tmp_path: Path) -> Path:
-    root = project_from("app", tmp_path)
+def with_alternatives(tmp_path: Path, example: str = "app") -> Path:
+    root = project_from(example, tmp_path)
     path = root / "streamdeploy.yaml"
     text = path.read_text()
     assert "secrets: [OPENAI_API_KEY, API_KEY]" in text
@@ -1004,12 +1004,7 @@ def test_up_stops_when_none_of_the_alternatives_is_set(fake_clis, tmp_path, targ
 
 
 def scaled_with_alternatives(tmp_path: Path) -> Path:
-    root = project_from("scaled", tmp_path)
-    path = root / "streamdeploy.yaml"
-    text = path.read_text()
-    assert "secrets: [OPENAI_API_KEY, API_KEY]" in text
-    path.write_text(text.replace("secrets: [OPENAI_API_KEY, API_KEY]", ALTERNATIVES))
-    return root
+    return with_alternatives(tmp_path, "scaled")
 
 
 def test_cloudrun_stores_and_references_only_the_secrets_that_are_set(fake_clis, tmp_path):
