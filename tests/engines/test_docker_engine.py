@@ -47,6 +47,11 @@ class Deployment:
     def api(self) -> str:
         return docker.container_name(self.loaded.spec, "api")
 
+    @property
+    def api_image(self) -> str:
+        """The image this deployment's plan built and runs for the API (its content tag, not `latest`)."""
+        return next(argv[-1] for argv in self.runs if argv[argv.index("--name") + 1] == self.api)
+
     def build(self) -> None:
         for argv in self.builds:
             self.build_logs.append(sh(*offline_build(argv), cwd=self.root, timeout=1800).stdout)
@@ -148,7 +153,7 @@ def test_sigterm_with_an_open_stream_ends_it_cleanly_within_the_grace_period(dep
 
 
 def test_started_as_root_with_cap_drop_all_it_explains_and_does_not_loop(deployed):
-    image = docker.image_name(deployed.loaded.spec, "api")
+    image = deployed.api_image
     name = f"{deployed.api}-capdrop"
     sh("docker", "rm", "--force", name, check=False)
     sh("docker", "run", "--detach", "--name", name, "--network", "none", "--restart", "unless-stopped",

@@ -206,6 +206,9 @@ def test_behind_a_proxy_that_answers_502_the_shipped_client_resumes(app, nginx, 
         first.stop()
         # The reconnect reaches nginx, which answers 502: EventSource gives up (CLOSED, 2).
         page.wait_for_function("window.es.readyState === 2", timeout=30_000)
+        # The shipped client's own EventSource must have met a 502 too (each retries on its own
+        # clock): only then has it given up and come back with ?last_event_id=, which is what is tested.
+        page.wait_for_function("window.feed.source.url.includes('last_event_id=')", timeout=30_000)
         second = app(port=port)
         wait_for(page, "resilient", "reset")  # a new EventSource, with ?last_event_id= of `seen`
         second.add("after-outage")
