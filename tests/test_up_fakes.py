@@ -1035,7 +1035,23 @@ def test_cloudrun_stores_and_references_only_the_secrets_that_are_set(fake_clis,
     project = fake_clis.state()["gcloud"]["projects"]["stream-gen-ui-demo"]
     assert project["secrets"]["stream-gen-ui-SENTRY_DSN"]["versions"] == [digest("https://k3y@sentry.example/1")]
     assert referenced() == {"OPENAI_API_KEY", "API_KEY", "SENTRY_DSN"}
-    assert_secrets_stayed_hidden(fake_clis, root, first, second)
+
+    # a third up from where SENTRY_DSN is not set (CI, a colleague): the stored version stays in use
+    third = ship(fake_clis, root, "cloudrun")
+    assert third.returncode == 0, third.stderr
+    assert referenced() == {"OPENAI_API_KEY", "API_KEY", "SENTRY_DSN"}
+    project = fake_clis.state()["gcloud"]["projects"]["stream-gen-ui-demo"]
+    assert len(project["secrets"]["stream-gen-ui-SENTRY_DSN"]["versions"]) == 1  # no empty version added
+    assert "SENTRY_DSN is not set here: the revision keeps the version Secret Manager holds" in third.stderr
+    assert_every_call_parsed(fake_clis)
+
+    # someone disables that version: the next up leaves the reference out, so the revision starts
+    fake_clis.seed("gcloud", {"projects": {"stream-gen-ui-demo": {"secrets": {"stream-gen-ui-SENTRY_DSN": {
+        "disabled": [1]}}}}})
+    fourth = ship(fake_clis, root, "cloudrun")
+    assert fourth.returncode == 0, fourth.stderr
+    assert referenced() == {"OPENAI_API_KEY", "API_KEY"}
+    assert_secrets_stayed_hidden(fake_clis, root, first, second, third, fourth)
     for call in fake_clis.calls():
         assert all("k3y@sentry" not in arg for arg in call.argv)
 

@@ -13,11 +13,13 @@ version (on stdin), ``gcloud builds submit`` of the image, then ``gcloud run ser
 with the image pinned to the digest Cloud Build just pushed (so every `up` rolls out the code
 it built), then public access. Flags: tests/fakes/contracts_extra.json (gcloud 578.0.0).
 
-Run as `python -m streamdeploy.targets.cloudrun replace FILE [--optional A,B] -- GCLOUD ARGV...`,
-it is the glue the deploy step pipes Cloud Build's JSON into. Optional secrets (and `any_of`
-alternatives) get a new version only when set, and the glue leaves the unset ones out of the
-revision: Cloud Run's secretKeyRef has no `optional`, and a reference to a secret with no
-version would stop the revision from starting.
+Run as `python -m streamdeploy.targets.cloudrun replace FILE [--optional NAME=SECRET_ID,...] --
+GCLOUD ARGV...`, it is the glue the deploy step pipes Cloud Build's JSON into. Optional secrets
+(and `any_of` alternatives) get a new version only when set. One unset in this run keeps its
+reference when Secret Manager already holds an enabled version of it (an earlier `up` stored it:
+a deploy from CI without that value must not take it away from the service); one never stored
+is left out of the revision: Cloud Run's secretKeyRef has no `optional`, and a reference to a
+secret with no version would stop the revision from starting.
 """
 
 from __future__ import annotations
@@ -274,9 +276,10 @@ class CloudRunTarget:
                 build[4:4] = [f"--config={_cloudbuild_path(name)}"]
             replace = ("gcloud", "run", "services", "replace", "-", f"--region={run.region}", *where)
             optional = SecretNeeds.of(svc).optional
-            # The glue leaves out of the revision the optional secrets with no value this run:
-            # a secretKeyRef to a secret with no version stops the revision from starting.
-            leave_out = ("--optional", ",".join(optional)) if optional else ()
+            # The glue leaves out of the revision the optional secrets with no value this run
+            # and none stored before: a secretKeyRef to a secret with no version stops the
+            # revision from starting.
+            leave_out = ("--optional", ",".join(f"{n}={secret_id(spec, n)}" for n in optional)) if optional else ()
             steps.append(Step(
                 tuple(build), f"Building {cloud_name} with Cloud Build and rolling it out on Cloud Run",
                 pass_if_set=optional,
@@ -298,8 +301,9 @@ class CloudRunTarget:
                               "`latest` when they start. The service account needs roles/secretmanager.secretAccessor",
                               level="info"))
         if needs.optional:
-            notes.append(Note(NAME, f"optional secrets ({', '.join(needs.optional)}) with no value when `up` runs are "
-                              "left out of the new revision: the service starts without them", level="info"))
+            notes.append(Note(NAME, f"optional secrets ({', '.join(needs.optional)}) with no value when `up` runs keep "
+                              "the version Secret Manager holds; one never stored is left out of the new revision "
+                              "(the service starts without it)", level="info"))
         return Plan(NAME, tuple(steps), tuple(notes), url=None, secrets=needs.required, secret_groups=needs.groups,
                     tools=("gcloud",))
 
@@ -326,35 +330,69 @@ def pinned(service: dict, build: dict) -> dict:
     raise LookupError(f"Cloud Build reported no image {repository}: the build did not push it")
 
 
-def without_unset(service: dict, optional: list[str], env: dict[str, str]) -> dict:
+def without_unset(service: dict, optional: list[str], env: dict[str, str], stored: set[str] = frozenset()) -> dict:
     """The Service without the secretKeyRefs of optional secrets that have no value in ``env``
-    (the step passes the ones that are set): Cloud Run has no optional secret reference."""
-    unset = {name for name in optional if not env.get(name)}
+    (the step passes the ones that are set) and none ``stored`` in Secret Manager: Cloud Run
+    has no optional secret reference."""
+    unset = {name for name in optional if not env.get(name) and name not in stored}
     for container in service["spec"]["template"]["spec"]["containers"]:
         container["env"] = [e for e in container.get("env") or []
                             if not (e.get("name") in unset and "secretKeyRef" in (e.get("valueFrom") or {}))]
     return service
 
 
-USAGE = "usage: python -m streamdeploy.targets.cloudrun replace FILE [--optional A,B] -- GCLOUD ARGV..."
+def has_enabled_version(gcloud: list[str], secret: str) -> bool:
+    """Whether Secret Manager's `latest` version of ``secret`` is enabled (what Cloud Run reads).
+
+    ``gcloud`` is the gcloud program and the flags that name the project. A missing secret or
+    version is a NOT_FOUND error (exit 1), which means no; so does a gcloud that cannot run."""
+    import subprocess
+
+    argv = [gcloud[0], "secrets", "versions", "describe", "latest", f"--secret={secret}", "--format=value(state)",
+            *gcloud[1:]]
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0 and done.stdout.strip() == "ENABLED"
+
+
+def _project_flags(command: list[str]) -> list[str]:
+    """The --project of the gcloud command the glue hands over to, for its own lookups."""
+    for i, word in enumerate(command):
+        if word == "--project" and i + 1 < len(command):
+            return ["--project", command[i + 1]]
+        if word.startswith("--project="):
+            return [word]
+    return []
+
+
+USAGE = ("usage: python -m streamdeploy.targets.cloudrun replace FILE [--optional NAME=SECRET_ID,...] "
+         "-- GCLOUD ARGV...")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    optional: list[str] = []
+    optional: dict[str, str] = {}  # name -> its Secret Manager secret
     if len(args) > 3 and args[2] == "--optional":
-        optional = [n for n in args[3].split(",") if n]
+        pairs = [p.partition("=") for p in args[3].split(",") if p]
+        optional = {name: sid for name, _, sid in pairs}
         args = [*args[:2], *args[4:]]
-    if len(args) < 4 or args[0] != "replace" or args[2] != "--":
+    if len(args) < 4 or args[0] != "replace" or args[2] != "--" or not all(optional.values()):
         print(USAGE, file=sys.stderr)
         return 2
     import yaml
 
+    env = dict(os.environ)
+    gcloud = [args[3], *_project_flags(args[3:])]
     try:
         build = json.loads(sys.stdin.read() or "{}")
         with open(args[1], encoding="utf-8") as handle:
             service = pinned(yaml.safe_load(handle), build if isinstance(build, dict) else {})
-        service = without_unset(service, optional, dict(os.environ))
+        stored = {name for name, sid in optional.items() if not env.get(name) and has_enabled_version(gcloud, sid)}
+        service = without_unset(service, list(optional), env, stored)
+        for name in sorted(stored):
+            print(f"{name} is not set here: the revision keeps the version Secret Manager holds", flush=True)
     except (OSError, ValueError, LookupError, KeyError, IndexError, TypeError) as err:
         print(f"cannot roll out {args[1]}: {err}", file=sys.stderr)
         return 1

@@ -101,6 +101,10 @@ EXTRA_CLIS: dict = {
         "secrets versions add": ("lib/surface/secrets/versions/add.py", {
             "--data-file": _f(value=True, required=True), "--location": _f(value=True)},
             [{"name": "SECRET", "required": True, "variadic": False}], ["AddDataFile(parser, required=True)"]),
+        "secrets versions describe": ("lib/surface/secrets/versions/describe.py", {
+            "--secret": _f(value=True), "--location": _f(value=True)},
+            [{"name": "VERSION", "required": True, "variadic": False}],
+            ["AddVersionOrAlias", "positional=True, required=True", "class Describe"]),
         "artifacts repositories create": ("lib/surface/artifacts/repositories/create.yaml", {
             "--repository-format": _f(value=True), "--location": _f(value=True), "--description": _f(value=True),
             "--async": _f()},
@@ -208,7 +212,8 @@ def extra_entries(cli: str, checkout: Path | None = None) -> dict:
 
 
 # Flags that come from a command group or the calliope/cobra machinery, not the command's own file.
-_GLOBAL_ONLY = {"--region", "--dry-run", "--data-file", "--no-source", "--platform", "--namespace", "--member", "--role", "--condition", "--condition-from-file",
+# --secret: the version resource's attribute flag (command_lib/secrets/args.py GetSecretAttributeConfig).
+_GLOBAL_ONLY = {"--secret", "--region", "--dry-run", "--data-file", "--no-source", "--platform", "--namespace", "--member", "--role", "--condition", "--condition-from-file",
                 "--format", "--no-header", "--location", "--locations", "--labels", "--repository-format",
                 "--description", "--async", "-no-color", "-compact-warnings", "-var", "-var-file", "-target",
                 "-replace", "-refresh", "-destroy", "-lock", "-lock-timeout", "-parallelism", "-state",

@@ -4,7 +4,7 @@ What it refuses, as Cloud Run does: a Service that does not match the Knative sc
 published cloud-run-v1 schema when ../shared is present: `services replace` converts the YAML
 to the API's message type and rejects unknown fields), reserved env names (PORT), CPU below 1
 with concurrency above 1, a timeout above 3600 s, an image that was never pushed, a secret
-reference to a secret without versions. A replace whose template did not change makes no new
+reference to a secret whose latest version is missing or disabled. A replace whose template did not change makes no new
 revision, as Knative does; one that did serves the new revision.
 
 Login: CLOUDSDK_AUTH_ACCESS_TOKEN_FILE (or state "logged_in"); project: --project or
@@ -154,6 +154,39 @@ def secrets_versions_add(call: Call) -> int:
     return 0
 
 
+def _latest(secret: dict) -> tuple[int, str] | None:
+    """The newest version of a secret and its state (`disabled` lists the disabled numbers)."""
+    if not secret.get("versions"):
+        return None
+    number = len(secret["versions"])
+    return number, "DISABLED" if number in secret.get("disabled", []) else "ENABLED"
+
+
+def secrets_versions_describe(call: Call) -> int:
+    version, name = call.inv.positionals[0], call.flag("--secret")
+    if not name:
+        raise _error(call, "Error parsing [version].\nThe [version] resource is not properly specified.\n"
+                           "Failed to find attribute [secret]. The attribute can be set in the following ways:\n"
+                           "- provide the argument [--secret] on the command line")
+    with call.state() as state:
+        secret = _cloud(state, _project(call))["secrets"].get(name)
+    latest = _latest(secret) if secret else None
+    path = f"projects/{_project(call)}/secrets/{name}/versions/{version}"
+    if latest is None or (version != "latest" and not (version.isdigit() and 1 <= int(version) <= latest[0])):
+        raise _error(call, f"NOT_FOUND: Secret Version [{path}] not found or has no versions.")
+    number = latest[0] if version == "latest" else int(version)
+    doc = {"name": f"projects/{_project(call)}/secrets/{name}/versions/{number}",
+           "state": "DISABLED" if number in secret.get("disabled", []) else "ENABLED"}
+    fmt = call.flag("--format") or ""
+    if fmt.startswith("value(") and fmt.endswith(")"):
+        call.print("\t".join(str(doc.get(field.strip(), "")) for field in fmt[6:-1].split(",")))
+    elif fmt == "json":
+        call.json(doc)
+    else:
+        call.print("\n".join(f"{k}: {v}" for k, v in doc.items()))
+    return 0
+
+
 # --- Cloud Build -----------------------------------------------------------------------------
 
 
@@ -265,7 +298,7 @@ def services_replace(call: Call) -> int:
                 raise _error(call, f"Image '{image}' not found (no such digest).")
             for entry in container.get("env") or []:
                 ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
-                if ref and not (cloud["secrets"].get(ref["name"]) or {}).get("versions"):
+                if ref and (_latest(cloud["secrets"].get(ref["name"]) or {}) or (0, ""))[1] != "ENABLED":
                     raise _error(call, f"spec.template.spec.containers[0].env.value_from.secret_key_ref.name: Secret "
                                        f"projects/{project}/secrets/{ref['name']}/versions/{ref['key']} was not found")
         key = f"{region}/{name}"
@@ -315,6 +348,7 @@ HANDLERS = {
     ("secrets", "create"): secrets_create,
     ("secrets", "describe"): secrets_describe,
     ("secrets", "versions", "add"): secrets_versions_add,
+    ("secrets", "versions", "describe"): secrets_versions_describe,
     ("builds", "submit"): builds_submit,
     ("run", "services", "replace"): services_replace,
     ("run", "services", "describe"): services_describe,
