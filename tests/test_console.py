@@ -122,3 +122,12 @@ def test_plain_only_where_rich_sees_no_terminal(monkeypatch, env, plain):
         monkeypatch.setenv(var, value)
     stream = io.StringIO()
     assert console._plain(stream, "text") is plain is (not Console(file=stream).is_terminal)
+
+
+def test_an_emoji_code_goes_through_rich_and_other_colons_do_not(monkeypatch):
+    import io
+
+    for var in ("FORCE_COLOR", "TTY_COMPATIBLE"):
+        monkeypatch.delenv(var, raising=False)
+    assert not console._plain(io.StringIO(), "shipped :rocket:")
+    assert console._plain(io.StringIO(), "docker run -v data:/data:ro, ${NAME:?}")
