@@ -2,11 +2,15 @@
 
     .venv/bin/python benchmarks/cli_startup.py            # 21 rounds, a markdown table
     .venv/bin/python benchmarks/cli_startup.py --runs 41 --json
+    .venv/bin/python benchmarks/cli_startup.py --against a04d8dc   # that commit and this tree, side by side
 
 Each command runs as a fresh process (the console script next to the interpreter, as a
 user types it). The commands are interleaved: every round runs each of them once, in an
 order that rotates from round to round, so a noisy moment on this shared machine lands
 on all of them rather than on one. A few warm-up rounds first (page cache, .pyc files).
+With ``--against REF`` the commit REF (``git archive``, into a temporary directory) and this
+tree run in the same rounds, each through a launcher script that puts its tree first on
+sys.path and calls its own console entry point, so before/after ratios come from one run.
 Budgets (issue 16): `validate` <= 1.3 x `--help`, `render --target all` <= 1.5 x `--help`.
 Baselines show what the interpreter and typer cost by themselves.
 Numbers and what was done about them: benchmarks/cli.md.
@@ -22,7 +26,9 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,6 +51,36 @@ def commands(python: str, script: str) -> dict[str, list[str]]:
         "streamdeploy render --target all --stdout -f examples/app/...":
             [script, "render", "--target", "all", "--stdout", "-f", str(EXAMPLE)],
     }
+
+
+def launcher(tree: Path, label: str, where: Path) -> str:
+    """A script that runs ``tree``'s console entry point (from its pyproject.toml), like the installed one."""
+    entry = tomllib.loads((tree / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]["streamdeploy"]
+    module, _, function = entry.partition(":")
+    script = where / f"streamdeploy-{label}"
+    script.write_text(f"import sys\nsys.path.insert(0, {str(tree)!r})\nfrom {module} import {function}\n"
+                      f"sys.exit({function}())\n", encoding="utf-8")
+    return str(script)
+
+
+def extract(ref: str, where: Path) -> Path:
+    """The tree of ``ref``, laid out as installed (templates/ is the package streamdeploy.templates)."""
+    tree = where / "tree"
+    tree.mkdir()
+    archive = subprocess.run(["git", "archive", ref], cwd=REPO, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    if (tree / "templates").is_dir() and not (tree / "streamdeploy" / "templates").exists():
+        (tree / "streamdeploy" / "templates").symlink_to(tree / "templates")
+    return tree
+
+
+def side_by_side(python: str, before: str, after: str) -> dict[str, list[str]]:
+    cmds = {}
+    for label, script in (("before", before), ("after", after)):
+        for name, argv in commands(python, script).items():
+            if name.startswith("streamdeploy"):
+                cmds[f"{label}: {name}"] = [python, *argv]
+    return cmds
 
 
 def time_once(argv: list[str], env: dict) -> tuple[float, float]:
@@ -85,6 +121,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=21, help="timed rounds (each runs every command once)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--against", metavar="REF", help="also run this git commit's tree, in the same rounds")
     args = parser.parse_args()
 
     python = sys.executable
@@ -98,11 +135,22 @@ def main() -> int:
            if k not in ("FORCE_COLOR", "PYTHONPROFILEIMPORTTIME", "PYTHONDONTWRITEBYTECODE")}
     env["COLUMNS"] = "100"
 
-    samples = interleaved(commands(python, script), args.runs, args.warmup, env)
+    if args.against:
+        with tempfile.TemporaryDirectory(prefix="cli-startup-") as where:
+            before = launcher(extract(args.against, Path(where)), "before", Path(where))
+            after = launcher(REPO, "after", Path(where))
+            samples = interleaved(side_by_side(python, before, after), args.runs, args.warmup, env)
+        labels = ["before: ", "after: "]
+    else:
+        samples = interleaved(commands(python, script), args.runs, args.warmup, env)
+        labels = [""]
     results = {name: summary(s) for name, s in samples.items()}
-    help_ms = results[HELP]["median_ms"]
-    ratios = {name: round(r["median_ms"] / help_ms, 2) for name, r in results.items()}
-    checks = {f"{name} <= {budget} x --help": ratios[name] <= budget for name, budget in BUDGETS.items()}
+    ratios = {}
+    for name, r in results.items():
+        label = next(lb for lb in reversed(labels) if name.startswith(lb))
+        ratios[name] = round(r["median_ms"] / results[label + HELP]["median_ms"], 2)
+    checks = {f"{label}{name} <= {budget} x --help": ratios[label + name] <= budget
+              for label in labels for name, budget in BUDGETS.items()}
     machine = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
                "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None}
     if args.json:
@@ -115,6 +163,12 @@ def main() -> int:
     for name, r in results.items():
         print(f"| `{name}` | {r['median_ms']} | {ratios[name]:.2f} | {r['min_ms']} | {r['max_ms']} | "
               f"{r['cpu_median_ms']} |")
+    if args.against:
+        print(f"\n| command | after / before ({args.against}) |\n|---|---:|")
+        for name, r in results.items():
+            if name.startswith("after: "):
+                before_ms = results["before: " + name.removeprefix("after: ")]["median_ms"]
+                print(f"| `{name.removeprefix('after: ')}` | {r['median_ms'] / before_ms:.2f} |")
     print()
     for name, ok in checks.items():
         print(f"- {'ok  ' if ok else 'OVER'} {name} ({ratios[name.split(' <= ')[0]]:.2f})")
