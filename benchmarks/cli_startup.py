@@ -44,6 +44,8 @@ def commands(python: str, script: str) -> dict[str, list[str]]:
     return {
         "python -c pass (baseline)": [python, "-c", "pass"],
         "python -c 'import typer' (baseline)": [python, "-c", "import typer"],
+        # The floor of any command that reads the description: pydantic and building its models.
+        "python -c 'import streamdeploy.spec' (floor)": [python, "-c", "import streamdeploy.spec"],
         HELP: [script, "--help"],
         "streamdeploy version": [script, "version"],
         "streamdeploy validate -f examples/app/...": [script, "validate", "-f", str(EXAMPLE)],
