@@ -40,10 +40,11 @@ def run(invocation, as_json: bool) -> int:
     except KeyboardInterrupt:
         return exitcodes.INTERRUPTED  # typer: Exit(130), nothing printed
     except EOFError:
+        sys.stderr.write("\n")  # typer ends the line, then aborts
         if as_json:  # cli._run_for_json: typer.Abort
             sys.stderr.write("interrupted\n")
             return exitcodes.INTERRUPTED
-        sys.stderr.write("\nAborted!\n")  # click's standalone Abort
+        sys.stderr.write("Aborted!\n")  # click's standalone Abort
         return exitcodes.FAILED
     except OSError as error:
         if error.errno != errno.EPIPE:

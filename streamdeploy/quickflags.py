@@ -4,7 +4,7 @@ typer 0.29 imports pydantic to build a converter per parameter before a command 
 (benchmarks/cli.md): `validate` paid for it on every start. For the commands below, a
 command line made only of the flags they declare is parsed here from a table; anything
 else (``--help``, an unknown or repeated flag, ``--flag=value``, a missing value, an
-argument, shell completion) returns None, and typer handles it with its own messages.
+argument, shell completion, Windows) returns None, and typer handles it with its own messages.
 
 ``COMMANDS`` mirrors the typer definitions in ``streamdeploy/cli.py``:
 tests/test_quickflags.py checks every flag, default and call against them, so the two
@@ -83,7 +83,8 @@ class Invocation:
 def parse(argv: list[str]) -> Invocation | None:
     """The call these arguments mean, or None when typer should parse them."""
     command = COMMANDS.get(argv[0]) if argv else None
-    if command is None or _completing():
+    # On Windows click expands globs and ~ in the arguments itself: typer's job there.
+    if command is None or _completing() or os.name == "nt":
         return None
     values = dict(command.defaults)
     seen: set[str] = set()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import sys
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,42 @@ def test_a_user_error_reads_the_same_both_ways(argv, code, tmp_path):
     quick, typed = run_cli(*argv, cwd=tmp_path), run_cli(*typed_argv, cwd=tmp_path)
     assert quick.returncode == typed.returncode == code
     assert (quick.stdout, quick.stderr) == (typed.stdout, typed.stderr)
+
+
+def _ending(raised: BaseException):
+    def command(*args, **kwargs):
+        raise raised
+
+    return command
+
+
+def _exit_of(main, argv, monkeypatch, capsys) -> tuple[object, str]:
+    monkeypatch.setattr(sys, "argv", ["streamdeploy", *argv])
+    monkeypatch.setattr(sys, "stdout", sys.stdout)  # typer may wrap it after a closed pipe: put it back
+    monkeypatch.setattr(sys, "stderr", sys.stderr)
+    with pytest.raises(SystemExit) as exited:
+        main()
+    return exited.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("raised", [KeyboardInterrupt(), EOFError(), BrokenPipeError(32, "Broken pipe")],
+                         ids=["ctrl-c", "eof", "closed-pipe"])
+@pytest.mark.parametrize("argv", [["validate"], ["validate", "--json"]])
+def test_a_quick_command_ends_as_typer_ends_it(raised, argv, capsys, monkeypatch):
+    from streamdeploy import launcher
+    from streamdeploy.commands import validate
+
+    monkeypatch.setattr(validate, "run", _ending(raised))
+    monkeypatch.setattr(launcher, "_silence_closed_pipe", lambda: None)  # capsys has no file descriptor
+    assert quickflags.parse(argv) is not None
+    quick = _exit_of(launcher.main, argv, monkeypatch, capsys)
+    typed = _exit_of(cli.main, argv, monkeypatch, capsys)
+    assert quick == typed
+
+
+def test_a_problem_in_a_quick_command_is_a_message_and_its_exit_code(capsys):
+    from streamdeploy import launcher
+    from streamdeploy.problems import fail
+
+    assert launcher.run(_ending(fail("no login for fly", fix="run `fly auth login`", exit_code=3)), as_json=False) == 3
+    assert capsys.readouterr().err == "error: no login for fly\n  fix: run `fly auth login`\n"
