@@ -87,6 +87,21 @@ def _colour(stream: Any) -> bool:
     return hasattr(stream, "isatty") and stream.isatty() and os.environ.get("TERM") != "dumb"
 
 
+Segment = str | tuple[str, str]  # text, or (text, rich style)
+
+
+def say(*segments: Segment, stderr: bool = True) -> None:
+    """One line for people from pieces of text, some styled: written as is when rich would
+    print the same, else through rich with each piece escaped (so text is never markup)."""
+    texts = [s if isinstance(s, str) else s[0] for s in segments]
+    stream = sys.stderr if stderr else sys.stdout
+    if _plain(stream, *texts):
+        _write(stream, *texts, "\n")
+        return
+    markup = "".join(escape(s) if isinstance(s, str) else f"[{s[1]}]{escape(s[0])}[/{s[1]}]" for s in segments)
+    (err() if stderr else out()).print(markup)
+
+
 def info(message: str) -> None:
     if _plain(sys.stderr, message):
         _write(sys.stderr, message, "\n")

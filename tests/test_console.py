@@ -131,3 +131,61 @@ def test_an_emoji_code_goes_through_rich_and_other_colons_do_not(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     assert not console._plain(io.StringIO(), "shipped :rocket:")
     assert console._plain(io.StringIO(), "docker run -v data:/data:ro, ${NAME:?}")
+
+
+def findings_corpus() -> list:
+    """Every finding `check` gives for the examples on every platform."""
+    from conftest import example_files
+    from streamdeploy import capabilities, loader
+
+    items = []
+    for path in example_files():
+        items += capabilities.check(loader.load(path), capabilities.names())
+    assert len(items) > 30
+    return items
+
+
+def test_compact_findings_read_the_same_written_directly_or_through_rich(monkeypatch, capsys):
+    from streamdeploy.commands.check import print_findings
+
+    for var in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR"):
+        monkeypatch.delenv(var, raising=False)
+    findings = findings_corpus()
+    plain, through_rich = _both_ways(monkeypatch, capsys, lambda: print_findings(findings, compact=True))
+    assert plain == through_rich and plain.count("\n") >= len(findings)
+    for text in TRICKY:
+        plain, through_rich = _both_ways(monkeypatch, capsys, lambda: console.say(text, ("label", "bold red"), text))
+        assert plain == through_rich, text
+
+
+def test_on_a_terminal_say_styles_as_the_markup_it_replaced(monkeypatch):
+    """Through rich (a colour terminal), `say`'s pieces print what the markup they replaced printed."""
+    import io
+
+    from rich.console import Console
+
+    from streamdeploy.commands.check import _LABEL, _STYLE, print_findings
+
+    def terminal_output(show) -> str:
+        buffer = io.StringIO()
+        terminal = Console(file=buffer, force_terminal=True, color_system="truecolor", highlight=False, soft_wrap=True)
+        with monkeypatch.context() as patched:
+            patched.setattr(console, "err", lambda: terminal)
+            patched.setattr(console, "_plain", lambda *_: False)
+            show()
+        return buffer.getvalue()
+
+    findings = findings_corpus()
+    esc = console.escape
+
+    def before() -> None:  # print_findings(compact=True) as it was written with markup
+        for f in findings:
+            console.err().print(f"{esc(f.where)}: [{_STYLE[f.severity]}]{_LABEL[f.severity]}[/]: "
+                                f"[bold]{esc(f.target)}[/bold] {esc(f.key)}: {esc(f.message)}")
+            if f.fix:
+                console.err().print(f"  [dim]fix:[/dim] {esc(f.fix)}")
+
+    assert terminal_output(lambda: print_findings(findings, compact=True)) == terminal_output(before)
+    assert "\x1b[" in terminal_output(before)
+    assert terminal_output(lambda: console.say(("skipped", "yellow"), " fly: why")) == terminal_output(
+        lambda: console.err().print("[yellow]skipped[/yellow] fly: why"))
