@@ -1,3 +1,3 @@
-from streamdeploy.cli import main
+from streamdeploy.launcher import main
 
 main()

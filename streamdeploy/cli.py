@@ -238,15 +238,9 @@ def verify(
 @app.command()
 def version(as_json: JsonOpt = False) -> None:
     """Print streamdeploy's version."""
-    from streamdeploy import __version__
+    from streamdeploy.commands import version as command
 
-    if as_json:
-        import json
-        import platform
-
-        print(json.dumps({"version": __version__, "python": platform.python_version()}))
-    else:
-        print(f"streamdeploy {__version__}")
+    raise typer.Exit(command.run(as_json=as_json))
 
 
 # Plain help cuts a command's summary at ~45 characters; a short_help is shown whole (wrapped).

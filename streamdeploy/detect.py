@@ -367,6 +367,7 @@ class _Module:
     tree: ast.Module
     aliases: dict[str, str] = field(default_factory=dict)  # local name -> qualified name
     classes: dict[str, dict[str, ast.AST]] = field(default_factory=dict)  # class -> attribute -> default
+    imports: list[ast.Import | ast.ImportFrom] = field(default_factory=list)  # all of them, found by the walk
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -1029,9 +1030,11 @@ class _Project:
     # -- the module graph of the app
 
     def imports_of(self, module: _Module) -> set[str]:
-        """Project modules ``module`` imports (anywhere in it), and their parent packages."""
+        """Project modules ``module`` imports (anywhere in it), and their parent packages.
+        From the import statements ``walk`` collected: a second full pass over every tree
+        cost a third of the scan."""
         out: set[str] = set()
-        for node in ast.walk(module.tree):
+        for node in module.imports:
             names: list[str] = []
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
@@ -1223,9 +1226,11 @@ class _Walker(ast.NodeVisitor):
     visit_AsyncFunctionDef = _def
 
     def visit_Import(self, node: ast.Import) -> None:
+        self.m.imports.append(node)
         _record_import(self.m, node)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        self.m.imports.append(node)
         _record_import(self.m, node)
 
     def visit_Return(self, node: ast.Return) -> None:

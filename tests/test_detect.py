@@ -649,3 +649,21 @@ def test_plain_streaming_response_sends_no_heartbeat_and_a_post_stream_carries_i
     assert (route.method, route.heartbeat) == ("POST", False)
     assert route.body == {"prompt": "streamdeploy prompt", "n": 1}
     assert route.auth == ("Authorization", "Bearer ${CHAT_TOKEN}")
+
+
+@pytest.mark.parametrize("root", [EXAMPLES / "app", EXAMPLES / "multi", REPO / "tests" / "corpus" / "apps",
+                                  REPO / "streamdeploy"])
+def test_the_walk_collects_every_import_statement_anywhere_in_a_module(root):
+    """`imports_of` reads the imports the one walk collected: that walk must reach all of them
+    (imports inside functions, classes, if/try blocks), as ast.walk does."""
+    import ast
+
+    files, _ = detect._python_files(root, [])
+    modules = [m for m in (detect._parse(root, path, []) for path in files) if m is not None]
+    detect._Project(root, modules).walk()
+    statements = 0
+    for module in modules:
+        everywhere = [n for n in ast.walk(module.tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+        assert sorted(map(id, module.imports)) == sorted(map(id, everywhere)), module.rel
+        statements += len(everywhere)
+    assert statements > 10

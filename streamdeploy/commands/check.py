@@ -61,12 +61,11 @@ def print_findings(findings: list, compact: bool = False) -> None:
     """Findings for people. Compact (render/up, on stderr): one line and the fix each.
     Full (`check`, on stdout): grouped by platform, with the fact and its source."""
     if compact:
-        out = console.err()
         for f in findings:
-            out.print(f"{console.escape(f.where)}: [{_STYLE[f.severity]}]{_LABEL[f.severity]}[/]: "
-                      f"[bold]{console.escape(f.target)}[/bold] {console.escape(f.key)}: {console.escape(f.message)}")
+            console.say(f.where, ": ", (_LABEL[f.severity], _STYLE[f.severity]), ": ", (f.target, "bold"), " ", f.key,
+                        ": ", f.message)
             if f.fix:
-                out.print(f"  [dim]fix:[/dim] {console.escape(f.fix)}")
+                console.say("  ", ("fix:", "dim"), " ", f.fix)
         return
     from streamdeploy import capabilities
 

@@ -75,21 +75,17 @@ def gate_on_check(loaded: loader.Loaded, names: list[str], force: bool, as_json:
         print_findings(shown, compact=True)
         warnings = sum(f.severity == "warning" for f in findings)
         if every and warnings:
-            console.err().print(f"{warnings} warning(s) about these platforms: `streamdeploy check` explains them")
+            console.say(f"{warnings} warning(s) about these platforms: `streamdeploy check` explains them")
     if not blocked or force:
         return names
     if every and not everywhere:
         going = [n for n in names if n not in blocked]
-        console.err().print(
-            f"[yellow]skipped[/yellow] {', '.join(blocked)}: this service cannot run there as described "
-            "(errors above); pass --force to render anyway"
-        )
+        console.say(("skipped", "yellow"), f" {', '.join(blocked)}: this service cannot run there as described "
+                    "(errors above); pass --force to render anyway")
         return going
     errors = sum(f.severity == "error" for f in findings)
-    console.err().print(
-        f"[bold red]stopped:[/bold red] {errors} error{'s' if errors > 1 else ''} from `check`;"
-        " fix them, or pass --force to go on anyway"
-    )
+    console.say(("stopped:", "bold red"), f" {errors} error{'s' if errors > 1 else ''} from `check`;"
+                " fix them, or pass --force to go on anyway")
     return []
 
 

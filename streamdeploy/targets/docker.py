@@ -17,9 +17,9 @@ import posixpath
 import re
 import shlex
 from dataclasses import dataclass
-from functools import lru_cache
 
 from streamdeploy.spec import Service, ServiceRef, Spec
+from streamdeploy.targets import dockerfile
 from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, SecretNeeds, Step
 
 NAME = "docker"
@@ -190,6 +190,12 @@ def _compute_layout(spec: Spec) -> _Layout:
 
 
 def _dockerfile(svc: Service, name: str) -> tuple[str, list[Note]]:
+    context, notes = dockerfile_context(svc, name)
+    return dockerfile.text(**context), notes
+
+
+def dockerfile_context(svc: Service, name: str) -> tuple[dict, list[Note]]:
+    """The variables of templates/Dockerfile.j2 for this service, and what to tell the user."""
     notes: list[Note] = []
     build = svc.build
     base = f"services.{name}"
@@ -229,7 +235,7 @@ def _dockerfile(svc: Service, name: str) -> tuple[str, list[Note]]:
         "healthcheck": _healthcheck(svc),
         "cmd_argv": _json(cmd),
     }
-    return _template("Dockerfile.j2").render(**context), notes
+    return context, notes
 
 
 def _deps(install: str, python: str) -> dict:
@@ -369,22 +375,7 @@ def _dockerignore(spec: Spec, context: str) -> str:
 
 
 def _entrypoint() -> str:
-    return _template("entrypoint.sh.j2").render(uid=APP_UID, gid=APP_GID)
-
-
-@lru_cache(maxsize=None)
-def _template(name: str):
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("streamdeploy.templates", ""),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
-    return env.get_template(name)
+    return dockerfile.entrypoint(uid=APP_UID, gid=APP_GID)
 
 
 def _json(argv: list[str]) -> str:
