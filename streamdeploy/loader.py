@@ -242,13 +242,14 @@ def load_text(text: str, path: Path, display: str | None = None) -> Loaded:
             line=1,
             column=1,
         )
-    spec, problems = validate_data(data, positions, display)
+    spec, problems = validate_data(data, positions, display, description_dir=path.parent)
     if problems:
         raise ProblemsError(problems, exitcodes.BAD_INPUT)
     return Loaded(spec, path.resolve(), positions)
 
 
-def validate_data(data: dict, positions: Positions, display: str) -> tuple[Any, list[Problem]]:
+def validate_data(data: dict, positions: Positions, display: str,
+                  description_dir: Path | None = None) -> tuple[Any, list[Problem]]:
     from pydantic import ValidationError
 
     from streamdeploy import consistency
@@ -261,7 +262,7 @@ def validate_data(data: dict, positions: Positions, display: str) -> tuple[Any, 
         issues = _issues_of_valid_services(data, err.errors())
         problems += [_issue(issue, positions, display) for issue in issues]
         return None, _sorted(_dedupe(problems))
-    problems = [_issue(issue, positions, display) for issue in consistency.problems(spec)]
+    problems = [_issue(issue, positions, display) for issue in consistency.problems(spec, description_dir)]
     return spec, _sorted(problems)
 
 

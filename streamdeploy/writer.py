@@ -16,7 +16,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streamdeploy.problems import fail
+from streamdeploy import paths
+from streamdeploy.problems import ProblemsError, fail
 from streamdeploy.targets.base import RenderedFile
 
 RECORD = Path(".streamdeploy") / "generated.json"
@@ -49,13 +50,17 @@ class Outcome:
     conflicts: list[tuple[str, str]] = field(default_factory=list)  # (path, unified diff)
 
 
-def plan_writes(files: list[RenderedFile], out: Path, source: str, force: bool = False) -> Outcome:
-    """Decide what writing would do, without writing anything."""
+def plan_writes(files: list[RenderedFile], out: Path, source: str, force: bool = False,
+                bound: Path | None = None) -> Outcome:
+    """Decide what writing would do, without writing anything. Every path is checked to stay
+    inside ``bound`` (default ``out``) before it is read: a file or folder that is a symlink
+    out of the tree is refused, and what it points at is never read or shown."""
+    bound = out if bound is None else bound
     record = read_record(out)
     outcome = Outcome()
     for file in files:
         text = with_header(file, source)
-        target = out / file.path
+        target = contained(out, file.path, bound)
         current = _read(target)
         if current is None:
             outcome.written.append(file.path)
@@ -68,14 +73,17 @@ def plan_writes(files: list[RenderedFile], out: Path, source: str, force: bool =
     return outcome
 
 
-def write_all(files: list[RenderedFile], out: Path, source: str, force: bool = False) -> Outcome:
+def write_all(files: list[RenderedFile], out: Path, source: str, force: bool = False,
+              bound: Path | None = None) -> Outcome:
     """Write every file atomically, or none when any would clobber a hand edit."""
     if out.exists() and not out.is_dir():
         # Otherwise every file "exists" as unreadable, and --force dies in mkdir.
         raise fail(f"{out} is a file, not a directory", fix="pass a directory to --out (it is created if missing)")
-    outcome = plan_writes(files, out, source, force)
+    bound = out if bound is None else bound
+    outcome = plan_writes(files, out, source, force, bound)
     if outcome.conflicts or not files:
         return outcome  # nothing to write, nothing to record (`up --target local` renders no file)
+    contained(out, str(RECORD), bound)
     record = read_record(out)
     try:
         for file in files:
@@ -83,29 +91,55 @@ def write_all(files: list[RenderedFile], out: Path, source: str, force: bool = F
             if file.path in outcome.written:
                 atomic_write(out / file.path, text, executable=file.executable)
             record[file.path] = digest(text)
-        _write_record(out, record)
-    except OSError as err:  # a read-only or special directory: the user's to fix, not a traceback
-        raise fail(f"cannot write {err.filename or out}: {err.strerror}",
-                   fix="make that directory writable, or render elsewhere with `render --out DIR`") from None
+        _write_record(out, record, bound=bound)
+    except OSError as err:  # a read-only or full disk, a special directory: the user's to fix
+        raise cannot_write(err, out) from None
     return outcome
 
 
-def write_state(files: list[RenderedFile], out: Path) -> list[str]:
+def cannot_write(err: OSError, where: Path) -> ProblemsError:
+    import errno
+
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "free some disk space and run it again: it picks up where this one stopped"
+    else:
+        fix = "make that directory writable, or render elsewhere with `render --out DIR`"
+    return fail(f"cannot write {err.filename or where}: {err.strerror or err}", fix=fix)
+
+
+def contained(out: Path, relative: str, bound: Path) -> Path:
+    """``out / relative``, refused (exit 2) when it, or a symlink on the way, leads outside ``bound``."""
+    target = out / relative
+    if paths.inside(target, bound):
+        return target
+    link = next((p for p in (target, *target.parents) if p.is_symlink()), None)
+    if link is not None:
+        why = f"`{_relative(link, out)}` is a symlink to {os.path.realpath(link)}, outside {bound}"
+        fix = "replace the symlink with a real file or folder, or render elsewhere with `render --out DIR`"
+    else:
+        why = f"it is outside {bound}"
+        fix = "keep the paths of streamdeploy.yaml inside the project, or render elsewhere with `render --out DIR`"
+    raise fail(f"refusing to write {relative}: {why}", fix=fix, file=relative)
+
+
+def write_state(files: list[RenderedFile], out: Path, bound: Path | None = None) -> list[str]:
     """Deploy-time files (a plan's ``writes``): under .streamdeploy/, which git ignores, so
     they are neither recorded nor drift-checked; written atomically, content as given."""
     written = []
     for file in files:
         if not file.path.startswith(".streamdeploy/"):
             raise AssertionError(f"deploy-time file outside .streamdeploy/: {file.path}")  # a bug
-        target = out / file.path
+        target = contained(out, file.path, out if bound is None else bound)
         if _read(target) != file.content:
             try:
                 atomic_write(target, file.content, executable=file.executable)
             except OSError as err:
-                raise fail(f"cannot write {err.filename or target}: {err.strerror}",
-                           fix="make that directory writable") from None
+                raise cannot_write(err, target) from None
             written.append(file.path)
-    _ignore_state(out)
+    try:
+        _ignore_state(out, bound)
+    except OSError as err:
+        raise cannot_write(err, out) from None
     return written
 
 
@@ -155,18 +189,25 @@ def read_record(out: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.get("files", {}).items()} if isinstance(data, dict) else {}
 
 
-def _write_record(out: Path, record: dict[str, str]) -> None:
+def _write_record(out: Path, record: dict[str, str], bound: Path | None = None) -> None:
     body = json.dumps({"version": 1, "files": dict(sorted(record.items()))}, indent=2) + "\n"
-    atomic_write(out / RECORD, body)
-    _ignore_state(out)
+    atomic_write(contained(out, str(RECORD), out if bound is None else bound), body)
+    _ignore_state(out, bound)
 
 
-def _ignore_state(out: Path) -> None:
-    ignore = out / ".streamdeploy" / ".gitignore"
+def _ignore_state(out: Path, bound: Path | None = None) -> None:
+    ignore = contained(out, ".streamdeploy/.gitignore", out if bound is None else bound)
     if not ignore.exists():
         # Local volumes, virtualenvs and deploy-time files stay out of git; the record of
         # generated files goes in.
         atomic_write(ignore, "*\n!.gitignore\n!generated.json\n")
+
+
+def _relative(path: Path, out: Path) -> str:
+    try:
+        return path.relative_to(out).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _read(path: Path) -> str | None:

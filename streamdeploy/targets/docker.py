@@ -19,6 +19,7 @@ import shlex
 from dataclasses import dataclass
 from functools import lru_cache
 
+from streamdeploy.paths import normalize as _norm
 from streamdeploy.spec import Service, ServiceRef, Spec
 from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, SecretNeeds, Step
 
@@ -389,11 +390,6 @@ def _template(name: str):
 
 def _json(argv: list[str]) -> str:
     return json.dumps(argv, ensure_ascii=False)
-
-
-def _norm(path: str) -> str:
-    normal = posixpath.normpath(path.replace("\\", "/"))
-    return "." if normal in ("", ".") else normal
 
 
 def _dir(context: str) -> str:
