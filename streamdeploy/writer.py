@@ -3,7 +3,10 @@
 Writes are atomic (temp file + rename), every file says it is generated, and a record
 of what was written (``.streamdeploy/generated.json``: path -> sha256) tells a file we
 wrote apart from one a person edited since: that one is never overwritten without
-``force``, and the refusal shows the diff.
+``force``, and the refusal shows the diff. The record names the digests a render is about
+to write (``pending``) before it changes the first file, so a render that dies half-way
+leaves nothing the next one mistakes for a hand edit. Nothing is written outside a bound
+(the project, or --out): see ``contained``.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ def plan_writes(files: list[RenderedFile], out: Path, source: str, force: bool =
     inside ``bound`` (default ``out``) before it is read: a file or folder that is a symlink
     out of the tree is refused, and what it points at is never read or shown."""
     bound = out if bound is None else bound
-    record = read_record(out)
+    record = read_record(out, pending=True)
     outcome = Outcome()
     for file in files:
         text = with_header(file, source)
@@ -66,7 +69,7 @@ def plan_writes(files: list[RenderedFile], out: Path, source: str, force: bool =
             outcome.written.append(file.path)
         elif current == text:
             outcome.unchanged.append(file.path)
-        elif force or record.get(file.path) == digest(current):
+        elif force or digest(current) in record.get(file.path, ()):
             outcome.written.append(file.path)
         else:
             outcome.conflicts.append((file.path, unified_diff(file.path, current, text)))
@@ -75,7 +78,11 @@ def plan_writes(files: list[RenderedFile], out: Path, source: str, force: bool =
 
 def write_all(files: list[RenderedFile], out: Path, source: str, force: bool = False,
               bound: Path | None = None) -> Outcome:
-    """Write every file atomically, or none when any would clobber a hand edit."""
+    """Write every file atomically, or none when any would clobber a hand edit.
+
+    The record names each file's new digest as *pending* before the first file changes and
+    settles them after the last: a render stopped in between (kill -9, a full disk) leaves
+    every file matching a digest the next render knows as its own, so it resumes."""
     if out.exists() and not out.is_dir():
         # Otherwise every file "exists" as unreadable, and --force dies in mkdir.
         raise fail(f"{out} is a file, not a directory", fix="pass a directory to --out (it is created if missing)")
@@ -84,14 +91,21 @@ def write_all(files: list[RenderedFile], out: Path, source: str, force: bool = F
     if outcome.conflicts or not files:
         return outcome  # nothing to write, nothing to record (`up --target local` renders no file)
     contained(out, str(RECORD), bound)
-    record = read_record(out)
+    settled = read_record(out)
+    new = {file.path: with_header(file, source) for file in files}
+    for path in outcome.unchanged:
+        settled[path] = digest(new[path])
+    for path in outcome.written:  # what is on disk now, ours: settled until it is replaced
+        current = _read(out / path)
+        if current is not None:
+            settled[path] = digest(current)
     try:
+        _write_record(out, settled, pending={path: digest(new[path]) for path in outcome.written}, bound=bound)
         for file in files:
-            text = with_header(file, source)
             if file.path in outcome.written:
-                atomic_write(out / file.path, text, executable=file.executable)
-            record[file.path] = digest(text)
-        _write_record(out, record, bound=bound)
+                atomic_write(out / file.path, new[file.path], executable=file.executable)
+            settled[file.path] = digest(new[file.path])
+        _write_record(out, settled, bound=bound)
     except OSError as err:  # a read-only or full disk, a special directory: the user's to fix
         raise cannot_write(err, out) from None
     return outcome
@@ -181,17 +195,35 @@ def unified_diff(path: str, current: str, new: str) -> str:
     )
 
 
-def read_record(out: Path) -> dict[str, str]:
+def read_record(out: Path, pending: bool = False) -> dict:
+    """path -> digest of each file streamdeploy wrote here; with ``pending``, path -> the
+    digests it may hold (settled, and the one an interrupted render was writing).
+
+    A record that is not the shape we write (a list, null, deep nesting: edited or damaged)
+    counts as none: files that match what would be generated are taken back, every other
+    file is kept and shown as hand-edited, never overwritten without --force."""
     try:
         data = json.loads((out / RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
-    return {str(k): str(v) for k, v in data.get("files", {}).items()} if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    settled, waiting = data.get("files"), data.get("pending") or {}
+    if not isinstance(settled, dict) or not isinstance(waiting, dict):
+        return {}
+    settled = {k: v for k, v in settled.items() if isinstance(v, str)}
+    if not pending:
+        return settled
+    waiting = {k: v for k, v in waiting.items() if isinstance(v, str)}
+    return {path: {d for d in (settled.get(path), waiting.get(path)) if d} for path in {*settled, *waiting}}
 
 
-def _write_record(out: Path, record: dict[str, str], bound: Path | None = None) -> None:
-    body = json.dumps({"version": 1, "files": dict(sorted(record.items()))}, indent=2) + "\n"
-    atomic_write(contained(out, str(RECORD), out if bound is None else bound), body)
+def _write_record(out: Path, record: dict[str, str], pending: dict[str, str] | None = None,
+                  bound: Path | None = None) -> None:
+    body: dict = {"version": 1, "files": dict(sorted(record.items()))}
+    if pending:
+        body["pending"] = dict(sorted(pending.items()))
+    atomic_write(contained(out, str(RECORD), out if bound is None else bound), json.dumps(body, indent=2) + "\n")
     _ignore_state(out, bound)
 
 
