@@ -8,6 +8,7 @@ cross-field rules. All problems of one file are collected before anything fails.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from streamdeploy.problems import Problem, ProblemsError, fail
 FILENAME = "streamdeploy.yaml"
 MAX_BYTES = 1_000_000  # a description is a few KB; refuse to parse megabytes of YAML
 MAX_NODES = 100_000  # YAML aliases can expand a tiny file exponentially ("billion laughs")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNREADABLE = object()  # a scalar whose problem is noted: build on, report them all
 
 
 @dataclass
@@ -54,8 +57,12 @@ def find_description(start: Path | None = None) -> Path:
     here = (start or Path.cwd()).resolve()
     for directory in (here, *here.parents):
         candidate = directory / FILENAME
-        if candidate.is_file():
-            return candidate
+        try:
+            # A link is found even when it leads nowhere: read_text says why (a loop, dangling).
+            if candidate.is_file() or candidate.is_symlink():
+                return candidate
+        except OSError as err:  # a folder on the way we may not search
+            raise _unreadable(str(candidate), err) from None
     raise fail(
         f"no {FILENAME} here or in any parent directory of {here}",
         fix="run `streamdeploy init` to write one, or pass -f PATH",
@@ -63,14 +70,24 @@ def find_description(start: Path | None = None) -> Path:
 
 
 def read_text(path: Path) -> str:
+    import errno
+    import stat
+
     display = str(path)
-    if not path.exists():
-        raise fail(f"{display} does not exist", file=display, fix="check the path, or run `streamdeploy init`")
-    if path.is_dir():
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise fail(f"{display} does not exist", file=display, fix="check the path, or run `streamdeploy init`") from None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise fail(f"{display} is a symlink loop: following it never reaches a file", file=display,
+                       fix="point the link (or -f) at the real streamdeploy.yaml") from None
+        raise _unreadable(display, err) from None
+    if stat.S_ISDIR(info.st_mode):
         raise fail(f"{display} is a directory, not a file", file=display, fix=f"pass the file: {path / FILENAME}")
-    if not path.is_file():  # /dev/zero, a FIFO: reading could block or never end
+    if not stat.S_ISREG(info.st_mode):  # /dev/zero, a FIFO: reading could block or never end
         raise fail(f"{display} is not a regular file", file=display, fix="pass the path of a streamdeploy.yaml")
-    size = path.stat().st_size
+    size = info.st_size
     too_big = fail(
         f"{display} is {size:,} bytes; a description is at most {MAX_BYTES:,}",
         file=display,
@@ -91,7 +108,12 @@ def read_text(path: Path) -> str:
             fix="save the file as UTF-8",
         ) from None
     except OSError as err:
-        raise fail(f"cannot read {display}: {err.strerror}", file=display) from None
+        raise _unreadable(display, err) from None
+
+
+def _unreadable(display: str, err: OSError) -> ProblemsError:
+    return fail(f"cannot read {display}: {err.strerror or err}", file=display,
+                fix="check that you may read it and the folders above it (ls -l), or pass another file with -f")
 
 
 def parse_yaml(text: str, display: str) -> tuple[Any, Positions]:
@@ -124,6 +146,30 @@ def parse_yaml(text: str, display: str) -> tuple[Any, Positions]:
     constructor = yaml.SafeLoader("")
     built = [0]
 
+    def construct(n: Any, path: tuple) -> Any:
+        """A scalar's Python value, or _UNREADABLE with the problem noted: a number of
+        thousands of digits, a date that does not exist, a lone UTF-16 surrogate (no file
+        can hold it) are the writer's mistakes to fix, not tracebacks."""
+        try:
+            value = constructor.construct_object(n, deep=True)
+        except (ValueError, OverflowError) as err:
+            text = n.value if isinstance(n.value, str) else ""
+            if n.tag.endswith(":int") and len(text) > 100:
+                message = f"a number of {len(text):,} digits is too big for any setting"
+            else:
+                message = f"cannot read {_show(text)}: {err}"
+            problems.append(_at(display, n, path, message,
+                                fix="write a value of the size the key takes (a port is 1 to 65535; a size 1GB)"))
+            return _UNREADABLE
+        if isinstance(value, str) and _SURROGATE.search(value):
+            where = _SURROGATE.search(value).start()
+            problems.append(_at(display, n, path,
+                                f"a lone surrogate ({value[where]!r}) at character {where + 1}: it is half of an "
+                                "escaped character, which no file can hold",
+                                fix="write the character itself, or escape it whole (\\U0001F600, not \\ud83d)"))
+            return _UNREADABLE
+        return value
+
     def build(n: Any, path: tuple) -> Any:
         built[0] += 1
         if built[0] > MAX_NODES:
@@ -139,7 +185,9 @@ def parse_yaml(text: str, display: str) -> tuple[Any, Positions]:
             constructor.flatten_mapping(n)
             result: dict = {}
             for key_node, value_node in n.value:
-                key = constructor.construct_object(key_node, deep=True)
+                key = construct(key_node, path)
+                if key is _UNREADABLE:
+                    continue
                 if not isinstance(key, (str, int, float, bool)) or key is None:
                     problems.append(_at(display, key_node, path, "a key must be a plain word"))
                     continue
@@ -156,7 +204,9 @@ def parse_yaml(text: str, display: str) -> tuple[Any, Positions]:
             return result
         if isinstance(n, yaml.SequenceNode):
             return [build(item, path + (i,)) for i, item in enumerate(n.value)]
-        value = constructor.construct_object(n, deep=True)
+        value = construct(n, path)
+        if value is _UNREADABLE:
+            return None
         if (len(path) == 4 and path[0] == "services" and path[2] == "env" and n.style is None
                 and isinstance(value, (bool, int, float))):
             # An env value is text: `DEBUG: off`, `V: 1.10`, `T: 12:30` reach the process as written,
@@ -195,7 +245,6 @@ def _at(display: str, node: Any, path: tuple, message: str, fix: str | None = No
 def placed(error: ProblemsError, loaded: Loaded) -> ProblemsError:
     """Point a target's problems that name a key (``targets.fly.vm_size``) at that key's line."""
     import dataclasses
-    import re
 
     display = _display(loaded.path)
     problems = []
@@ -409,6 +458,12 @@ def _message(kind: str, loc: tuple, error: dict, is_key: bool) -> str:
 
 def _fix_for(kind: str, loc: tuple, error: dict, is_key: bool = False) -> str | None:
     last = str(loc[-1]) if loc else ""
+    if kind == "value_error":  # units.py's: out of range, not a number with a unit
+        said = error.get("msg", "")
+        if "duration" in said:
+            return "write a duration such as 15s, 10m or 1h (at most 365d)"
+        if "size" in said:
+            return "write a size such as 512MB, 1GB or 2GiB (at most 1PB)"
     if kind == "string_pattern_mismatch":
         pattern = error.get("ctx", {}).get("pattern", "")
         if "A-Za-z_" in pattern:
@@ -504,5 +559,5 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 def _display(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # elsewhere, or a symlink loop: as given
         return str(path)
