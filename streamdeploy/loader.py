@@ -19,6 +19,9 @@ from streamdeploy.problems import Problem, ProblemsError, fail
 FILENAME = "streamdeploy.yaml"
 MAX_BYTES = 1_000_000  # a description is a few KB; refuse to parse megabytes of YAML
 MAX_NODES = 100_000  # YAML aliases can expand a tiny file exponentially ("billion laughs")
+# A description is a few levels deep (a verify request's JSON body the deepest); far deeper
+# values overflow the serializers that render them (pydantic stops at its own depth).
+MAX_DEPTH = 32
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _UNREADABLE = object()  # a scalar whose problem is noted: build on, report them all
 
@@ -181,9 +184,15 @@ def parse_yaml(text: str, display: str) -> tuple[Any, Positions]:
                 fix="use fewer `*alias` references; a description needs only a few",
             )
         positions.values[path] = (n.start_mark.line + 1, n.start_mark.column + 1)
+        if len(path) == MAX_DEPTH and isinstance(n, (yaml.MappingNode, yaml.SequenceNode)):
+            problems.append(_at(display, n, path, f"this value nests more than {MAX_DEPTH} levels deep",
+                                fix="a description is a few levels deep; flatten it, or is this the right file?"))
+            return None
         if isinstance(n, yaml.MappingNode):
-            constructor.flatten_mapping(n)
+            written_here = {id(key_node) for key_node, _ in n.value}
+            constructor.flatten_mapping(n)  # `<<: *base` pairs first, then this mapping's own
             result: dict = {}
+            merged: set = set()  # keys that came from a `<<` merge: this mapping's own override them
             for key_node, value_node in n.value:
                 key = construct(key_node, path)
                 if key is _UNREADABLE:
@@ -194,11 +203,16 @@ def parse_yaml(text: str, display: str) -> tuple[Any, Positions]:
                 if not isinstance(key, str):
                     # `ON:` / `no:` are YAML 1.1 booleans, `010:` octal: a key is the word as written
                     key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
-                if key in result:
+                own = id(key_node) in written_here
+                if key in result and own and key not in merged:
                     problems.append(
                         _at(display, key_node, path + (key,), f"`{key}` appears twice", fix="keep one of them")
                     )
                     continue
+                if own:
+                    merged.discard(key)
+                else:
+                    merged.add(key)
                 positions.keys[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 result[key] = build(value_node, path + (key,))
             return result

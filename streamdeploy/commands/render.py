@@ -107,6 +107,8 @@ def run(
     if not check_only and not to_stdout:
         names = gate_on_check(loaded, names, force, as_json, every=target == "all")
         if not names:
+            if as_json:  # a failure prints its JSON document too
+                console.emit_json({"ok": False, "stopped": "check found errors (`streamdeploy check`)"})
             return exitcodes.FAILED
     elif (check_only or to_stdout) and target == "all" and not force:
         names = _not_skipped(loaded, names)  # the files `render --target all` writes, no more
