@@ -155,7 +155,7 @@ def parse_yaml(text: str, display: str) -> tuple[Any, Positions]:
         can hold it) are the writer's mistakes to fix, not tracebacks."""
         try:
             value = constructor.construct_object(n, deep=True)
-        except (ValueError, OverflowError) as err:
+        except (ValueError, OverflowError, TypeError, AttributeError) as err:  # PyYAML's own, for timestamps
             text = n.value if isinstance(n.value, str) else ""
             if n.tag.endswith(":int") and len(text) > 100:
                 message = f"a number of {len(text):,} digits is too big for any setting"

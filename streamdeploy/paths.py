@@ -18,6 +18,8 @@ import re
 from pathlib import Path
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+MAX_NAME = 255  # bytes in one file name (NAME_MAX): longer is ENAMETOOLONG, not "missing"
+MAX_PATH = 1024
 
 
 def project_root(description_dir: Path) -> Path:
@@ -55,6 +57,9 @@ def escape(value: str, base: Path, root: Path) -> tuple[str, str] | None:
     keep = f"keep it inside the project ({shown_root}/: the folder holding .git, else the description's folder)"
     if "\0" in value:
         return f"`{value!r}` contains a NUL character, which no path can hold", "write the path without it"
+    if len(value) > MAX_PATH or any(len(part.encode("utf-8")) > MAX_NAME for part in normalize(value).split("/")):
+        return (f"`{value[:40]}...` is longer than a path can be",
+                f"a folder or file name is at most {MAX_NAME} bytes, a path at most {MAX_PATH} characters")
     if is_absolute(value):
         return f"`{value}` is an absolute path", f"write it relative to the description, and {keep}"
     if not inside(base / normalize(value), root):

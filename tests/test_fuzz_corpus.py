@@ -31,6 +31,8 @@ CASES = {
     "dockerfile outside": (service("build: {dockerfile: ../../Dockerfile}"), 2),
     "install outside": (service("build: {install: ../../../../etc/passwd}"), 2),
     "NUL in a context": (service('build: {context: "app\\0"}'), 2),
+    "install name too long for the file system": (service("build: {install: " + "9" * 400 + "s}"), 2),
+    "context path of 2,000 characters": (service("build: {context: " + "a/" * 1000 + "}"), 2),
     "context inside, spelled oddly": (service("build: {context: './app/../.'}"), 0),
     # numbers, sizes, durations
     "5,000-digit port": (BASE.replace("port: 8000", "port: " + "9" * 5000), 2),
@@ -64,6 +66,7 @@ CASES = {
     "a key twice beside a merge": (BASE.replace("  api:\n", "  api: &api\n")
                                    + "  two:\n    <<: *api\n    port: 9000\n    port: 9001\n", 2),
     "python tag": (service("port: !!python/object/apply:os.system [id]"), 2),
+    "timestamp tag on a number": (service("port: !!timestamp 8000"), 2),
     "binary tag": (service("start: !!binary aGVsbG8="), 2),
     "a date for a value": (service("env: {WHEN: 2024-02-30}"), 2),
     "set tag": (service("secrets: !!set {A, B}"), 2),
