@@ -157,11 +157,11 @@ def write_state(files: list[RenderedFile], out: Path, bound: Path | None = None)
     return written
 
 
-def drift(files: list[RenderedFile], out: Path, source: str) -> list[tuple[str, str]]:
+def drift(files: list[RenderedFile], out: Path, source: str, bound: Path | None = None) -> list[tuple[str, str]]:
     """(path, 'missing' | 'differs') for every file on disk that is not what rendering gives."""
     found = []
     for file in files:
-        current = _read(out / file.path)
+        current = _read(contained(out, file.path, out if bound is None else bound))
         if current is None:
             found.append((file.path, "missing"))
         elif current != with_header(file, source):

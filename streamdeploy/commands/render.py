@@ -127,7 +127,7 @@ def run(
         _print_notes(notes, as_json=False)
         return exitcodes.OK
     if check_only:
-        drifted = writer.drift(files, out_dir, source)
+        drifted = writer.drift(files, out_dir, source, bound=bound)
         if as_json:
             console.emit_json({"ok": not drifted, "drift": [{"path": p, "state": s} for p, s in drifted]})
         elif drifted:
