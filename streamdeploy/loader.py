@@ -164,6 +164,11 @@ def parse_yaml(text: str, display: str) -> tuple[Any, Positions]:
             problems.append(_at(display, n, path, message,
                                 fix="write a value of the size the key takes (a port is 1 to 65535; a size 1GB)"))
             return _UNREADABLE
+        if isinstance(value, int) and value.bit_length() > 10_000:  # 0x + thousands of digits: parsed,
+            # but no setting holds it, and printing it fails (Python's int-to-str limit)
+            problems.append(_at(display, n, path, f"a number of {len(str(n.value)):,} characters is too big "
+                                "for any setting", fix="write a value of the size the key takes"))
+            return _UNREADABLE
         if isinstance(value, str) and _SURROGATE.search(value):
             where = _SURROGATE.search(value).start()
             problems.append(_at(display, n, path,

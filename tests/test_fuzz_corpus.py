@@ -36,6 +36,8 @@ CASES = {
     "context inside, spelled oddly": (service("build: {context: './app/../.'}"), 0),
     # numbers, sizes, durations
     "5,000-digit port": (BASE.replace("port: 8000", "port: " + "9" * 5000), 2),
+    "5,000-digit hex number": (BASE.replace("port: 8000", "port: 0x" + "f" * 5000), 2),
+    "5,000-digit hex env value": (service("env: {A: 0x" + "f" * 5000 + "}"), 2),
     "5,000-digit float": (BASE.replace("port: 8000", "port: 1." + "9" * 5000), None),  # 2.0: a port
     "huge memory": (service("resources: {memory: 99999999999999999999TB}"), 2),
     "huge replica count": (service("replicas: " + "9" * 400), 2),
