@@ -231,7 +231,8 @@ def strategies():
                                           "streaming", "resources", "public", "nonsense", "<<"]))
         extra = yaml.safe_dump({extra_key: draw(values)}, default_flow_style=True, allow_unicode=True,
                                width=10**6).strip()[1:-1] or "public: true"
-        variant = draw(st.sampled_from(["merge", "alias", "merge-list", "self-merge", "tags", "anchor-scalar"]))
+        variant = draw(st.sampled_from(["merge", "alias", "merge-list", "self-merge", "tags", "anchor-scalar",
+                                        "digits"]))
         head = f"version: 1\nname: {data.get('name', 'svc')!s}\nservices:\n  {first}: &base {flow}\n"
         if variant == "merge":
             body = f"  second:\n    <<: *base\n    {extra}\n"
@@ -245,6 +246,10 @@ def strategies():
             tag = draw(st.sampled_from(["!!str", "!!int", "!!float", "!!binary", "!!set", "!!omap", "!!timestamp",
                                         "!custom", "!!python/name:os.system"]))
             body = f"  second:\n    <<: *base\n    port: {tag} 8000\n"
+        elif variant == "digits":  # literals safe_dump cannot write: past Python's int-to-str limit
+            key = draw(st.sampled_from(["port", "replicas", "resources: {memory", "health: {grace", "env: {A"]))
+            number = draw(st.sampled_from(["9" * 5000, "1." + "9" * 5000, "9" * 5000 + "e9", "0x" + "f" * 5000]))
+            body = f"  second:\n    <<: *base\n    {key}: {number}{'}' if '{' in key else ''}\n"
         else:
             body = f"  second:\n    <<: *base\n    start: &cmd {draw(st.sampled_from(NASTY_TEXT))!r}\n    env: {{A: *cmd}}\n"
         return head + body

@@ -28,6 +28,11 @@ PLAN_TARGETS = ["local", "docker", "fly", "railway", "render", "compose", "kuber
 
 
 def fuzz(examples: int):
+    """A budget of cases, scaled; the per-test timeout grows with it (a scaled run is one test)."""
+    return lambda test: pytest.mark.timeout(int(300 * max(1.0, SCALE)))(_settings(examples)(test))
+
+
+def _settings(examples: int):
     return settings(max_examples=max(1, int(examples * SCALE)), derandomize=True, database=None, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.filter_too_much, HealthCheck.large_base_example],
