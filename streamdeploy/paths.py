@@ -53,8 +53,7 @@ def inside(path: Path, bound: Path) -> bool:
 def escape(value: str, base: Path, root: Path) -> tuple[str, str] | None:
     """(what is wrong, how to fix it) when the path ``value``, relative to ``base``, leaves
     ``root``; None when it stays inside."""
-    shown_root = root.name or str(root)
-    keep = f"keep it inside the project ({shown_root}/: the folder holding .git, else the description's folder)"
+    keep = f"keep it inside the project, {root} (the nearest folder holding .git, else the description's folder)"
     if "\0" in value:
         return f"`{value!r}` contains a NUL character, which no path can hold", "write the path without it"
     if len(value) > MAX_PATH or any(len(part.encode("utf-8")) > MAX_NAME for part in normalize(value).split("/")):
