@@ -91,8 +91,10 @@ def read_text(path: Path) -> str:
     if not stat.S_ISREG(info.st_mode):  # /dev/zero, a FIFO: reading could block or never end
         raise fail(f"{display} is not a regular file", file=display, fix="pass the path of a streamdeploy.yaml")
     size = info.st_size
+    # A /proc file says 0 bytes and reads more: then the size is what was read.
     too_big = fail(
-        f"{display} is {size:,} bytes; a description is at most {MAX_BYTES:,}",
+        f"{display} is {'more than ' + format(MAX_BYTES, ',') if size <= MAX_BYTES else format(size, ',')} bytes;"
+        f" a description is at most {MAX_BYTES:,}",
         file=display,
         fix="is this the right file? A streamdeploy.yaml is usually under 5 KB",
     )

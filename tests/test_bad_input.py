@@ -151,3 +151,12 @@ def test_a_file_without_read_permission_is_bad_input(box):
     (box.svc / "streamdeploy.yaml").chmod(0)
     result = invoke("validate", "--json", cwd=box.svc)
     assert result.code == 2 and "Permission denied" in result.json()["errors"][0]["message"]
+
+
+def test_a_proc_file_that_reads_more_than_it_says_is_named_by_what_was_read(tmp_path):
+    """/proc/self/pagemap says 0 bytes and reads megabytes: not "is 0 bytes; at most 1,000,000"."""
+    if not Path("/proc/self/pagemap").exists():
+        pytest.skip("no /proc")
+    result = invoke("validate", "-f", "/proc/self/pagemap", "--json", cwd=tmp_path)
+    [error] = result.json()["errors"]
+    assert result.code == 2 and "more than 1,000,000 bytes" in error["message"], error
