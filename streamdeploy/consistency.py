@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Iterator
+from pathlib import Path
 
+from streamdeploy import paths
 from streamdeploy.spec import AnyOfSecrets, Service, Spec
 
 Issue = tuple[tuple, str, str | None]
@@ -19,8 +21,33 @@ _PORT_REF = re.compile(r"\$\{?PORT\b")
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-def problems(spec: Spec) -> list[Issue]:
-    return list(_all(spec))
+def problems(spec: Spec, description_dir: Path | None = None) -> list[Issue]:
+    """Every rule; the path rules too when the description's folder is known."""
+    found = list(_all(spec))
+    if description_dir is not None:
+        found += path_problems(spec, description_dir)
+    return found
+
+
+def path_problems(spec: Spec, description_dir: Path) -> list[Issue]:
+    """Every file or folder the description names stays inside the project (paths.py):
+    `render` writes the Dockerfile into the build context, and a build reads the rest."""
+    root = paths.project_root(description_dir)
+    found: list[Issue] = []
+    for name, service in spec.services.items():
+        build, base = service.build, ("services", name, "build")
+        named = [("context", build.context, description_dir)]
+        if build.dockerfile != "auto":
+            named.append(("dockerfile", build.dockerfile, description_dir))
+        # The dependency file is read from the context; judged only once the context is inside.
+        named.append(("install", build.install, description_dir / paths.normalize(build.context)))
+        for field, value, relative_to in named:
+            wrong = paths.escape(value, relative_to, root)
+            if wrong is not None:
+                found.append((base + (field,), *wrong))
+                if field == "context":
+                    break
+    return found
 
 
 def _all(spec: Spec) -> Iterator[Issue]:

@@ -8,6 +8,7 @@ cross-field rules. All problems of one file are collected before anything fails.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,11 @@ from streamdeploy.problems import Problem, ProblemsError, fail
 FILENAME = "streamdeploy.yaml"
 MAX_BYTES = 1_000_000  # a description is a few KB; refuse to parse megabytes of YAML
 MAX_NODES = 100_000  # YAML aliases can expand a tiny file exponentially ("billion laughs")
+# A description is a few levels deep (a verify request's JSON body the deepest); far deeper
+# values overflow the serializers that render them (pydantic stops at its own depth).
+MAX_DEPTH = 32
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNREADABLE = object()  # a scalar whose problem is noted: build on, report them all
 
 
 @dataclass
@@ -54,8 +60,12 @@ def find_description(start: Path | None = None) -> Path:
     here = (start or Path.cwd()).resolve()
     for directory in (here, *here.parents):
         candidate = directory / FILENAME
-        if candidate.is_file():
-            return candidate
+        try:
+            # A link is found even when it leads nowhere: read_text says why (a loop, dangling).
+            if candidate.is_file() or candidate.is_symlink():
+                return candidate
+        except OSError as err:  # a folder on the way we may not search
+            raise _unreadable(str(candidate), err) from None
     raise fail(
         f"no {FILENAME} here or in any parent directory of {here}",
         fix="run `streamdeploy init` to write one, or pass -f PATH",
@@ -63,16 +73,28 @@ def find_description(start: Path | None = None) -> Path:
 
 
 def read_text(path: Path) -> str:
+    import errno
+    import stat
+
     display = str(path)
-    if not path.exists():
-        raise fail(f"{display} does not exist", file=display, fix="check the path, or run `streamdeploy init`")
-    if path.is_dir():
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise fail(f"{display} does not exist", file=display, fix="check the path, or run `streamdeploy init`") from None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise fail(f"{display} is a symlink loop: following it never reaches a file", file=display,
+                       fix="point the link (or -f) at the real streamdeploy.yaml") from None
+        raise _unreadable(display, err) from None
+    if stat.S_ISDIR(info.st_mode):
         raise fail(f"{display} is a directory, not a file", file=display, fix=f"pass the file: {path / FILENAME}")
-    if not path.is_file():  # /dev/zero, a FIFO: reading could block or never end
+    if not stat.S_ISREG(info.st_mode):  # /dev/zero, a FIFO: reading could block or never end
         raise fail(f"{display} is not a regular file", file=display, fix="pass the path of a streamdeploy.yaml")
-    size = path.stat().st_size
+    size = info.st_size
+    # A /proc file says 0 bytes and reads more: then the size is what was read.
     too_big = fail(
-        f"{display} is {size:,} bytes; a description is at most {MAX_BYTES:,}",
+        f"{display} is {'more than ' + format(MAX_BYTES, ',') if size <= MAX_BYTES else format(size, ',')} bytes;"
+        f" a description is at most {MAX_BYTES:,}",
         file=display,
         fix="is this the right file? A streamdeploy.yaml is usually under 5 KB",
     )
@@ -91,7 +113,12 @@ def read_text(path: Path) -> str:
             fix="save the file as UTF-8",
         ) from None
     except OSError as err:
-        raise fail(f"cannot read {display}: {err.strerror}", file=display) from None
+        raise _unreadable(display, err) from None
+
+
+def _unreadable(display: str, err: OSError) -> ProblemsError:
+    return fail(f"cannot read {display}: {err.strerror or err}", file=display,
+                fix="check that you may read it and the folders above it (ls -l), or pass another file with -f")
 
 
 def parse_yaml(text: str, display: str) -> tuple[Any, Positions]:
@@ -124,6 +151,35 @@ def parse_yaml(text: str, display: str) -> tuple[Any, Positions]:
     constructor = yaml.SafeLoader("")
     built = [0]
 
+    def construct(n: Any, path: tuple) -> Any:
+        """A scalar's Python value, or _UNREADABLE with the problem noted: a number of
+        thousands of digits, a date that does not exist, a lone UTF-16 surrogate (no file
+        can hold it) are the writer's mistakes to fix, not tracebacks."""
+        try:
+            value = constructor.construct_object(n, deep=True)
+        except (ValueError, OverflowError, TypeError, AttributeError) as err:  # PyYAML's own, for timestamps
+            text = n.value if isinstance(n.value, str) else ""
+            if n.tag.endswith(":int") and len(text) > 100:
+                message = f"a number of {len(text):,} digits is too big for any setting"
+            else:
+                message = f"cannot read {_show(text)}: {err}"
+            problems.append(_at(display, n, path, message,
+                                fix="write a value of the size the key takes (a port is 1 to 65535; a size 1GB)"))
+            return _UNREADABLE
+        if isinstance(value, int) and value.bit_length() > 10_000:  # 0x + thousands of digits: parsed,
+            # but no setting holds it, and printing it fails (Python's int-to-str limit)
+            problems.append(_at(display, n, path, f"a number of {len(str(n.value)):,} characters is too big "
+                                "for any setting", fix="write a value of the size the key takes"))
+            return _UNREADABLE
+        if isinstance(value, str) and _SURROGATE.search(value):
+            where = _SURROGATE.search(value).start()
+            problems.append(_at(display, n, path,
+                                f"a lone surrogate ({value[where]!r}) at character {where + 1}: it is half of an "
+                                "escaped character, which no file can hold",
+                                fix="write the character itself, or escape it whole (\\U0001F600, not \\ud83d)"))
+            return _UNREADABLE
+        return value
+
     def build(n: Any, path: tuple) -> Any:
         built[0] += 1
         if built[0] > MAX_NODES:
@@ -135,28 +191,43 @@ def parse_yaml(text: str, display: str) -> tuple[Any, Positions]:
                 fix="use fewer `*alias` references; a description needs only a few",
             )
         positions.values[path] = (n.start_mark.line + 1, n.start_mark.column + 1)
+        if len(path) == MAX_DEPTH and isinstance(n, (yaml.MappingNode, yaml.SequenceNode)):
+            problems.append(_at(display, n, path, f"this value nests more than {MAX_DEPTH} levels deep",
+                                fix="a description is a few levels deep; flatten it, or is this the right file?"))
+            return None
         if isinstance(n, yaml.MappingNode):
-            constructor.flatten_mapping(n)
+            written_here = {id(key_node) for key_node, _ in n.value}
+            constructor.flatten_mapping(n)  # `<<: *base` pairs first, then this mapping's own
             result: dict = {}
+            merged: set = set()  # keys that came from a `<<` merge: this mapping's own override them
             for key_node, value_node in n.value:
-                key = constructor.construct_object(key_node, deep=True)
+                key = construct(key_node, path)
+                if key is _UNREADABLE:
+                    continue
                 if not isinstance(key, (str, int, float, bool)) or key is None:
                     problems.append(_at(display, key_node, path, "a key must be a plain word"))
                     continue
                 if not isinstance(key, str):
                     # `ON:` / `no:` are YAML 1.1 booleans, `010:` octal: a key is the word as written
                     key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
-                if key in result:
+                own = id(key_node) in written_here
+                if key in result and own and key not in merged:
                     problems.append(
                         _at(display, key_node, path + (key,), f"`{key}` appears twice", fix="keep one of them")
                     )
                     continue
+                if own:
+                    merged.discard(key)
+                else:
+                    merged.add(key)
                 positions.keys[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 result[key] = build(value_node, path + (key,))
             return result
         if isinstance(n, yaml.SequenceNode):
             return [build(item, path + (i,)) for i, item in enumerate(n.value)]
-        value = constructor.construct_object(n, deep=True)
+        value = construct(n, path)
+        if value is _UNREADABLE:
+            return None
         if (len(path) == 4 and path[0] == "services" and path[2] == "env" and n.style is None
                 and isinstance(value, (bool, int, float))):
             # An env value is text: `DEBUG: off`, `V: 1.10`, `T: 12:30` reach the process as written,
@@ -195,7 +266,6 @@ def _at(display: str, node: Any, path: tuple, message: str, fix: str | None = No
 def placed(error: ProblemsError, loaded: Loaded) -> ProblemsError:
     """Point a target's problems that name a key (``targets.fly.vm_size``) at that key's line."""
     import dataclasses
-    import re
 
     display = _display(loaded.path)
     problems = []
@@ -242,13 +312,14 @@ def load_text(text: str, path: Path, display: str | None = None) -> Loaded:
             line=1,
             column=1,
         )
-    spec, problems = validate_data(data, positions, display)
+    spec, problems = validate_data(data, positions, display, description_dir=path.parent)
     if problems:
         raise ProblemsError(problems, exitcodes.BAD_INPUT)
     return Loaded(spec, path.resolve(), positions)
 
 
-def validate_data(data: dict, positions: Positions, display: str) -> tuple[Any, list[Problem]]:
+def validate_data(data: dict, positions: Positions, display: str,
+                  description_dir: Path | None = None) -> tuple[Any, list[Problem]]:
     from pydantic import ValidationError
 
     from streamdeploy import consistency
@@ -261,7 +332,7 @@ def validate_data(data: dict, positions: Positions, display: str) -> tuple[Any, 
         issues = _issues_of_valid_services(data, err.errors())
         problems += [_issue(issue, positions, display) for issue in issues]
         return None, _sorted(_dedupe(problems))
-    problems = [_issue(issue, positions, display) for issue in consistency.problems(spec)]
+    problems = [_issue(issue, positions, display) for issue in consistency.problems(spec, description_dir)]
     return spec, _sorted(problems)
 
 
@@ -408,6 +479,12 @@ def _message(kind: str, loc: tuple, error: dict, is_key: bool) -> str:
 
 def _fix_for(kind: str, loc: tuple, error: dict, is_key: bool = False) -> str | None:
     last = str(loc[-1]) if loc else ""
+    if kind == "value_error":  # units.py's: out of range, not a number with a unit
+        said = error.get("msg", "")
+        if "duration" in said:
+            return "write a duration such as 15s, 10m or 1h (at most 365d)"
+        if "size" in said:
+            return "write a size such as 512MB, 1GB or 2GiB (at most 1PB)"
     if kind == "string_pattern_mismatch":
         pattern = error.get("ctx", {}).get("pattern", "")
         if "A-Za-z_" in pattern:
@@ -503,5 +580,5 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 def _display(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # elsewhere, or a symlink loop: as given
         return str(path)

@@ -5,8 +5,14 @@ Sizes are stored as bytes, durations as seconds, so targets never parse strings.
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal
+
+# Far above any disk or memory a platform sells, and any wait worth configuring; beyond
+# them a value is a typo, and the arithmetic on it (floats, GB rounding) overflows.
+MAX_SIZE = 1000**5  # 1 PB
+MAX_DURATION = 365 * 86400.0  # a year
 
 _SIZE_UNITS = {
     "": 1,
@@ -43,7 +49,7 @@ def parse_size(value: object) -> int:
     if isinstance(value, int):
         if value < 0:
             raise ValueError("a size cannot be negative")
-        return value
+        return _bounded_size(value, value)
     if not isinstance(value, str):
         raise ValueError("a size is a number with a unit, like 512MB or 1GB")
     text = value.strip()
@@ -54,7 +60,20 @@ def parse_size(value: object) -> int:
     if not match or unit not in _SIZE_UNITS:
         raise ValueError(f"{value!r} is not a size: write a number and one of MB, GB, MiB, GiB (e.g. 512MB, 1GB)")
     # Exact decimal arithmetic: a float makes 4.35TB 4349999999999 bytes.
-    return int(Decimal(match.group(1)) * _SIZE_UNITS[unit])
+    return _bounded_size(int(Decimal(match.group(1)) * _SIZE_UNITS[unit]), value)
+
+
+def _bounded_size(n_bytes: int, value: object) -> int:
+    if n_bytes > MAX_SIZE:
+        raise ValueError(f"{_short(value)} is more than any platform offers: a size is at most 1PB")
+    return n_bytes
+
+
+def _short(value: object) -> str:
+    if isinstance(value, int) and value >= 10**30:  # str() of thousands of digits is refused
+        return f"a number of about {int(value.bit_length() * math.log10(2)) + 1:,} digits"
+    text = repr(value)
+    return text if len(text) < 40 else text[:37] + "..."
 
 
 def parse_duration(value: object) -> float:
@@ -62,9 +81,11 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("a duration is a number with a unit, like 15s, 10m or 1h")
     if isinstance(value, (int, float)):
+        if isinstance(value, float) and math.isnan(value):
+            raise ValueError("a duration is a number of seconds, not .nan")
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return float(value)
+        return _bounded_duration(value, value)
     if not isinstance(value, str):
         raise ValueError("a duration is a number with a unit, like 15s, 10m or 1h")
     text = value.strip().replace(" ", "")
@@ -73,7 +94,15 @@ def parse_duration(value: object) -> float:
     parts = _DURATION_PART.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
         raise ValueError(f"{value!r} is not a duration: write a number and s, m or h (e.g. 15s, 10m, 1h)")
-    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+    # Decimal: a part of thousands of digits is out of bounds, not a float overflow.
+    total = sum(Decimal(number) * Decimal(str(_DURATION_UNITS[unit])) for number, unit in parts)
+    return _bounded_duration(total, value)
+
+
+def _bounded_duration(seconds: int | float | Decimal, value: object) -> float:
+    if seconds > MAX_DURATION:  # .inf too
+        raise ValueError(f"{_short(value)} is longer than a year: a duration is at most 365d")
+    return float(seconds)
 
 
 def format_size(n_bytes: int) -> str:

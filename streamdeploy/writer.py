@@ -3,7 +3,10 @@
 Writes are atomic (temp file + rename), every file says it is generated, and a record
 of what was written (``.streamdeploy/generated.json``: path -> sha256) tells a file we
 wrote apart from one a person edited since: that one is never overwritten without
-``force``, and the refusal shows the diff.
+``force``, and the refusal shows the diff. The record names the digests a render is about
+to write (``pending``) before it changes the first file, so a render that dies half-way
+leaves nothing the next one mistakes for a hand edit. Nothing is written outside a bound
+(the project, or --out): see ``contained``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streamdeploy.problems import fail
+from streamdeploy import paths
+from streamdeploy.problems import ProblemsError, fail
 from streamdeploy.targets.base import RenderedFile
 
 RECORD = Path(".streamdeploy") / "generated.json"
@@ -49,71 +53,115 @@ class Outcome:
     conflicts: list[tuple[str, str]] = field(default_factory=list)  # (path, unified diff)
 
 
-def plan_writes(files: list[RenderedFile], out: Path, source: str, force: bool = False) -> Outcome:
-    """Decide what writing would do, without writing anything."""
-    record = read_record(out)
+def plan_writes(files: list[RenderedFile], out: Path, source: str, force: bool = False,
+                bound: Path | None = None) -> Outcome:
+    """Decide what writing would do, without writing anything. Every path is checked to stay
+    inside ``bound`` (default ``out``) before it is read: a file or folder that is a symlink
+    out of the tree is refused, and what it points at is never read or shown."""
+    bound = out if bound is None else bound
+    record = read_record(out, pending=True)
     outcome = Outcome()
     for file in files:
         text = with_header(file, source)
-        target = out / file.path
+        target = contained(out, file.path, bound)
         current = _read(target)
         if current is None:
             outcome.written.append(file.path)
         elif current == text:
             outcome.unchanged.append(file.path)
-        elif force or record.get(file.path) == digest(current):
+        elif force or digest(current) in record.get(file.path, ()):
             outcome.written.append(file.path)
         else:
             outcome.conflicts.append((file.path, unified_diff(file.path, current, text)))
     return outcome
 
 
-def write_all(files: list[RenderedFile], out: Path, source: str, force: bool = False) -> Outcome:
-    """Write every file atomically, or none when any would clobber a hand edit."""
+def write_all(files: list[RenderedFile], out: Path, source: str, force: bool = False,
+              bound: Path | None = None) -> Outcome:
+    """Write every file atomically, or none when any would clobber a hand edit.
+
+    The record names each file's new digest as *pending* before the first file changes and
+    settles them after the last: a render stopped in between (kill -9, a full disk) leaves
+    every file matching a digest the next render knows as its own, so it resumes."""
     if out.exists() and not out.is_dir():
         # Otherwise every file "exists" as unreadable, and --force dies in mkdir.
         raise fail(f"{out} is a file, not a directory", fix="pass a directory to --out (it is created if missing)")
-    outcome = plan_writes(files, out, source, force)
+    bound = out if bound is None else bound
+    outcome = plan_writes(files, out, source, force, bound)
     if outcome.conflicts or not files:
         return outcome  # nothing to write, nothing to record (`up --target local` renders no file)
-    record = read_record(out)
+    contained(out, str(RECORD), bound)
+    settled = read_record(out)
+    new = {file.path: with_header(file, source) for file in files}
+    for path in outcome.unchanged:
+        settled[path] = digest(new[path])
+    for path in outcome.written:  # what is on disk now, ours: settled until it is replaced
+        current = _read(out / path)
+        if current is not None:
+            settled[path] = digest(current)
     try:
+        _write_record(out, settled, pending={path: digest(new[path]) for path in outcome.written}, bound=bound)
         for file in files:
-            text = with_header(file, source)
             if file.path in outcome.written:
-                atomic_write(out / file.path, text, executable=file.executable)
-            record[file.path] = digest(text)
-        _write_record(out, record)
-    except OSError as err:  # a read-only or special directory: the user's to fix, not a traceback
-        raise fail(f"cannot write {err.filename or out}: {err.strerror}",
-                   fix="make that directory writable, or render elsewhere with `render --out DIR`") from None
+                atomic_write(out / file.path, new[file.path], executable=file.executable)
+            settled[file.path] = digest(new[file.path])
+        _write_record(out, settled, bound=bound)
+    except OSError as err:  # a read-only or full disk, a special directory: the user's to fix
+        raise cannot_write(err, out) from None
     return outcome
 
 
-def write_state(files: list[RenderedFile], out: Path) -> list[str]:
+def cannot_write(err: OSError, where: Path) -> ProblemsError:
+    import errno
+
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "free some disk space and run it again: it picks up where this one stopped"
+    else:
+        fix = "make that directory writable, or render elsewhere with `render --out DIR`"
+    return fail(f"cannot write {err.filename or where}: {err.strerror or err}", fix=fix)
+
+
+def contained(out: Path, relative: str, bound: Path) -> Path:
+    """``out / relative``, refused (exit 2) when it, or a symlink on the way, leads outside ``bound``."""
+    target = out / relative
+    if paths.inside(target, bound):
+        return target
+    link = next((p for p in (target, *target.parents) if p.is_symlink()), None)
+    if link is not None:
+        why = f"`{_relative(link, out)}` is a symlink to {os.path.realpath(link)}, outside {bound}"
+        fix = "replace the symlink with a real file or folder, or render elsewhere with `render --out DIR`"
+    else:
+        why = f"it is outside {bound}"
+        fix = "keep the paths of streamdeploy.yaml inside the project, or render elsewhere with `render --out DIR`"
+    raise fail(f"refusing to write {relative}: {why}", fix=fix, file=relative)
+
+
+def write_state(files: list[RenderedFile], out: Path, bound: Path | None = None) -> list[str]:
     """Deploy-time files (a plan's ``writes``): under .streamdeploy/, which git ignores, so
     they are neither recorded nor drift-checked; written atomically, content as given."""
     written = []
     for file in files:
         if not file.path.startswith(".streamdeploy/"):
             raise AssertionError(f"deploy-time file outside .streamdeploy/: {file.path}")  # a bug
-        target = out / file.path
+        target = contained(out, file.path, out if bound is None else bound)
         if _read(target) != file.content:
             try:
                 atomic_write(target, file.content, executable=file.executable)
             except OSError as err:
-                raise fail(f"cannot write {err.filename or target}: {err.strerror}",
-                           fix="make that directory writable") from None
+                raise cannot_write(err, target) from None
             written.append(file.path)
-    _ignore_state(out)
+    try:
+        _ignore_state(out, bound)
+    except OSError as err:
+        raise cannot_write(err, out) from None
     return written
 
 
-def drift(files: list[RenderedFile], out: Path, source: str) -> list[tuple[str, str]]:
+def drift(files: list[RenderedFile], out: Path, source: str, bound: Path | None = None) -> list[tuple[str, str]]:
     """(path, 'missing' | 'differs') for every file on disk that is not what rendering gives."""
     found = []
     for file in files:
-        current = _read(out / file.path)
+        current = _read(contained(out, file.path, out if bound is None else bound))
         if current is None:
             found.append((file.path, "missing"))
         elif current != with_header(file, source):
@@ -147,26 +195,51 @@ def unified_diff(path: str, current: str, new: str) -> str:
     )
 
 
-def read_record(out: Path) -> dict[str, str]:
+def read_record(out: Path, pending: bool = False) -> dict:
+    """path -> digest of each file streamdeploy wrote here; with ``pending``, path -> the
+    digests it may hold (settled, and the one an interrupted render was writing).
+
+    A record that is not the shape we write (a list, null, deep nesting: edited or damaged)
+    counts as none: files that match what would be generated are taken back, every other
+    file is kept and shown as hand-edited, never overwritten without --force."""
     try:
         data = json.loads((out / RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
-    return {str(k): str(v) for k, v in data.get("files", {}).items()} if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    settled, waiting = data.get("files"), data.get("pending") or {}
+    if not isinstance(settled, dict) or not isinstance(waiting, dict):
+        return {}
+    settled = {k: v for k, v in settled.items() if isinstance(v, str)}
+    if not pending:
+        return settled
+    waiting = {k: v for k, v in waiting.items() if isinstance(v, str)}
+    return {path: {d for d in (settled.get(path), waiting.get(path)) if d} for path in {*settled, *waiting}}
 
 
-def _write_record(out: Path, record: dict[str, str]) -> None:
-    body = json.dumps({"version": 1, "files": dict(sorted(record.items()))}, indent=2) + "\n"
-    atomic_write(out / RECORD, body)
-    _ignore_state(out)
+def _write_record(out: Path, record: dict[str, str], pending: dict[str, str] | None = None,
+                  bound: Path | None = None) -> None:
+    body: dict = {"version": 1, "files": dict(sorted(record.items()))}
+    if pending:
+        body["pending"] = dict(sorted(pending.items()))
+    atomic_write(contained(out, str(RECORD), out if bound is None else bound), json.dumps(body, indent=2) + "\n")
+    _ignore_state(out, bound)
 
 
-def _ignore_state(out: Path) -> None:
-    ignore = out / ".streamdeploy" / ".gitignore"
+def _ignore_state(out: Path, bound: Path | None = None) -> None:
+    ignore = contained(out, ".streamdeploy/.gitignore", out if bound is None else bound)
     if not ignore.exists():
         # Local volumes, virtualenvs and deploy-time files stay out of git; the record of
         # generated files goes in.
         atomic_write(ignore, "*\n!.gitignore\n!generated.json\n")
+
+
+def _relative(path: Path, out: Path) -> str:
+    try:
+        return path.relative_to(out).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _read(path: Path) -> str | None:

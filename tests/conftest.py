@@ -56,6 +56,12 @@ def load_example(name: str):
     return loader.load(EXAMPLES / name / "streamdeploy.yaml")
 
 
+def init_repository(folder: Path) -> None:
+    """Make ``folder`` a git repository: the project root, inside which a description's paths
+    may lead (examples/multi builds its API from ../app, a sibling folder of the repository)."""
+    subprocess.run(["git", "init", "-q", "-b", "main", str(folder)], check=True, capture_output=True)
+
+
 def example_files() -> list[Path]:
     return sorted(EXAMPLES.glob("*/streamdeploy.yaml"))
 

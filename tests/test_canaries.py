@@ -23,7 +23,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from conftest import EXAMPLES, assert_no_traceback, run_cli
+from conftest import EXAMPLES, assert_no_traceback, init_repository, run_cli
 from fakes import fake_clis  # noqa: F401  (fixture)
 from test_up_fakes import render_repository
 
@@ -67,8 +67,9 @@ def canary_project(tmp_path: Path, example: str = "app") -> Path:
     root = tmp_path / "project"
     ignore = shutil.ignore_patterns("tests", ".streamdeploy", "__pycache__", ".venv", ".models", "chroma_data", ".env")
     shutil.copytree(EXAMPLES / example, root, ignore=ignore)
-    if example == "multi":  # it builds the API from ../app
+    if example == "multi":  # it builds the API from ../app, inside the repository
         shutil.copytree(EXAMPLES / "app", tmp_path / "app", ignore=ignore)
+        init_repository(tmp_path)
     path = root / "streamdeploy.yaml"
     text = path.read_text(encoding="utf-8")
     names = ", ".join(CANARIES)

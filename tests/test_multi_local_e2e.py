@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from browser import chromium
-from conftest import EXAMPLES, REPO, assert_no_traceback, run_cli
+from conftest import EXAMPLES, REPO, assert_no_traceback, init_repository, run_cli
 from streamdeploy.targets import local
 
 pytestmark = pytest.mark.slow
@@ -45,6 +45,7 @@ def project(tmp_path):
     shutil.copytree(EXAMPLES / "app", tmp_path / "app", ignore=ignore)
     root = tmp_path / "multi"
     shutil.copytree(EXAMPLES / "multi", root, ignore=ignore)
+    init_repository(tmp_path)  # the project both folders are in
     text = (root / "streamdeploy.yaml").read_text()
     text = text.replace('SSE_HEARTBEAT: "15"', 'SSE_HEARTBEAT: "1"').replace("heartbeat: 15s", "heartbeat: 1s")
     port = free_port()

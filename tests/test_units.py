@@ -100,8 +100,26 @@ def test_platform_units_round_up_never_down():
     assert units.mebibytes(512_000_000) == 489  # 512 MB is 488.3 MiB: rounded up, never less than asked
 
 
-@pytest.mark.parametrize("text,expected", [("4.35TB", 4_350_000_000_000), ("99999999TB", 99_999_999 * 1000**4),
+@pytest.mark.parametrize("text,expected", [("4.35TB", 4_350_000_000_000), ("999.999999999999TB", 999_999_999_999_999),
                                            ("1.1GiB", 1_181_116_006)])
 def test_parse_size_is_exact_not_float_rounded(text, expected):
     assert units.parse_size(text) == expected
     assert units.format_size(units.parse_size("4.35TB")) == "4350GB"
+
+
+@pytest.mark.parametrize("value", ["1001TB", 10**16, "9" * 5000 + "GB", pytest.param(10**5000, id="5,000 digits")])
+def test_a_size_beyond_any_platform_is_refused_not_an_overflow(value):
+    with pytest.raises(ValueError, match="at most 1PB"):
+        units.parse_size(value)
+
+
+@pytest.mark.parametrize("value", [float("inf"), "366d", pytest.param(10**5000, id="5,000 digits"),
+                                   pytest.param("9" * 5000 + "s", id="5,000 digits s"), 1e300])
+def test_a_duration_beyond_a_year_is_refused_not_an_overflow(value):
+    with pytest.raises(ValueError, match="at most 365d"):
+        units.parse_duration(value)
+
+
+def test_nan_is_not_a_duration():
+    with pytest.raises(ValueError, match="nan"):
+        units.parse_duration(float("nan"))

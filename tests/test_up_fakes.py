@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, REPO, assert_no_traceback
+from conftest import EXAMPLES, REPO, assert_no_traceback, init_repository
 from fakes import fake_clis, store  # noqa: F401  (fixture)
 from fakes.platforms import digest
 from fakes.platforms.fly import parse_secrets as fly_reads
@@ -39,6 +39,7 @@ def project_from(example: str, tmp_path: Path) -> Path:
     shutil.copytree(EXAMPLES / example, root, ignore=ignore)
     if example == "multi":
         shutil.copytree(EXAMPLES / "app", tmp_path / "app", ignore=ignore)
+        init_repository(tmp_path)  # ../app is inside the project
     # examples/scaled describes the app of examples/app: `check` wants the files builds read.
     for service in loader.load(root / "streamdeploy.yaml").spec.services.values():
         install = root / service.build.context / service.build.install

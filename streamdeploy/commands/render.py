@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from streamdeploy import console, exitcodes, loader, targets, writer
+from streamdeploy import console, exitcodes, loader, paths, targets, writer
 from streamdeploy.problems import ProblemsError, fail
 from streamdeploy.targets.base import Context, Note, RenderedFile
 
@@ -103,12 +103,16 @@ def run(
     if not check_only and not to_stdout:
         names = gate_on_check(loaded, names, force, as_json, every=target == "all")
         if not names:
+            if as_json:  # a failure prints its JSON document too
+                console.emit_json({"ok": False, "stopped": "check found errors (`streamdeploy check`)"})
             return exitcodes.FAILED
     elif (check_only or to_stdout) and target == "all" and not force:
         names = _not_skipped(loaded, names)  # the files `render --target all` writes, no more
     files, notes = collect(loaded, names, skip_refused=target == "all")
     source = loaded.path.name
     out_dir = (out or loaded.root).resolve()
+    # Where files may land: the project (a build context may be a sibling folder), or --out.
+    bound = out_dir if out is not None else paths.project_root(loaded.root)
     if to_stdout and as_json:
         console.emit_json({"ok": True, "files": [{"path": f.path, "content": writer.with_header(f, source)}
                                                  for f in files], "notes": [n.__dict__ for n in notes]})
@@ -119,7 +123,7 @@ def run(
         _print_notes(notes, as_json=False)
         return exitcodes.OK
     if check_only:
-        drifted = writer.drift(files, out_dir, source)
+        drifted = writer.drift(files, out_dir, source, bound=bound)
         if as_json:
             console.emit_json({"ok": not drifted, "drift": [{"path": p, "state": s} for p, s in drifted]})
         elif drifted:
@@ -129,7 +133,7 @@ def run(
         else:
             console.success(f"{len(files)} generated files are up to date")
         return exitcodes.FAILED if drifted else exitcodes.OK
-    outcome = writer.write_all(files, out_dir, source, force=force)
+    outcome = writer.write_all(files, out_dir, source, force=force, bound=bound)
     if outcome.conflicts:
         for path, diff in outcome.conflicts:
             console.err().print(f"[bold red]refusing to overwrite[/bold red] {console.escape(path)}: "

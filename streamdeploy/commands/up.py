@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from streamdeploy import console, exitcodes, loader, runner, targets
+from streamdeploy import console, exitcodes, loader, paths, runner, targets
 from streamdeploy import secrets as secret_values
 from streamdeploy.problems import ProblemsError, fail
 from streamdeploy.targets import local as local_target
@@ -133,7 +133,7 @@ def ship(loaded: loader.Loaded, plan: Plan, env_file: Path | None, *, dry_run: b
 def _write_state(loaded: loader.Loaded, plan: Plan, as_json: bool) -> list[str]:
     from streamdeploy import writer
 
-    written = writer.write_state(list(plan.writes), loaded.root)
+    written = writer.write_state(list(plan.writes), loaded.root, bound=paths.project_root(loaded.root))
     if not as_json:
         for path in written:
             console.success(f"wrote {path} (for this deploy; not committed)")
@@ -373,7 +373,8 @@ def _write_files(loaded: loader.Loaded, name: str, force: bool, as_json: bool,
     from streamdeploy.commands.render import context_for
 
     rendering = targets.get(name).render(loaded.spec, context_for(loaded, held))
-    outcome = writer.write_all(list(rendering.files), loaded.root, loaded.path.name, force=force)
+    outcome = writer.write_all(list(rendering.files), loaded.root, loaded.path.name, force=force,
+                               bound=paths.project_root(loaded.root))
     if outcome.conflicts:
         for path, diff in outcome.conflicts:
             console.err().print(f"[bold red]refusing to overwrite[/bold red] {console.escape(path)}: it was edited "

@@ -18,6 +18,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from streamdeploy.paths import normalize as _norm
 from streamdeploy.spec import Service, ServiceRef, Spec
 from streamdeploy.targets import dockerfile
 from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, SecretNeeds, Step
@@ -380,11 +381,6 @@ def _entrypoint() -> str:
 
 def _json(argv: list[str]) -> str:
     return json.dumps(argv, ensure_ascii=False)
-
-
-def _norm(path: str) -> str:
-    normal = posixpath.normpath(path.replace("\\", "/"))
-    return "." if normal in ("", ".") else normal
 
 
 def _dir(context: str) -> str:

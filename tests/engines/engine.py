@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, init_repository
 
 STATE = Path(os.environ.get("STREAMDEPLOY_ENGINE_STATE", "/var/cache/streamdeploy-engine"))
 BASE = "python:3.12-slim-bookworm"
@@ -71,6 +71,7 @@ def project(example: str, root: Path) -> Path:
 
     ignore = shutil.ignore_patterns(".streamdeploy", "__pycache__", "tests", ".models", "chroma_data", ".env", ".venv")
     shutil.copytree(EXAMPLES / example, root, ignore=ignore)
+    init_repository(root.parent)  # the project root: multi's ../app is inside it
     for name, service in loader.load(root / "streamdeploy.yaml").spec.services.items():
         context = root / service.build.context
         sibling = (EXAMPLES / example / service.build.context).resolve()

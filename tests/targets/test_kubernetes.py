@@ -160,7 +160,8 @@ def test_real_kubectl_builds_the_kustomization(example, tmp_path):
     loaded = load_text(tmp_path, SERVER) if example == "server" else load_example(example)
     rendering = render(loaded)
     out = tmp_path / "out"
-    writer.write_all(list(rendering.files), out, "streamdeploy.yaml")
+    # The manifests only: multi's Dockerfile for ../app would land outside out/ (refused).
+    writer.write_all([f for f in rendering.files if f.path.startswith("k8s/")], out, "streamdeploy.yaml")
     built = subprocess.run(["kubectl", "kustomize", str(out / "k8s")], capture_output=True, text=True, timeout=60)
     assert built.returncode == 0, built.stderr
     expected = sorted((d["kind"], d["metadata"]["name"]) for d in documents(rendering))
