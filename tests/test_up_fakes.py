@@ -1072,7 +1072,17 @@ def test_digitalocean_sends_only_the_secrets_that_are_set(fake_clis, tmp_path):
     assert second.returncode == 0, second.stderr
     [app] = fake_clis.state()["doctl"]["apps"].values()
     assert app["secrets"]["api.ANTHROPIC_API_KEY"] == digest("sk-ant-Xy12-anthropic")
-    assert_secrets_stayed_hidden(fake_clis, root, first, second)
+
+    # a third up from where ANTHROPIC_API_KEY is not set (CI, a colleague): the app keeps it, the
+    # spec carrying back the encrypted value App Platform showed, not the value
+    third = ship(fake_clis, root, "digitalocean")
+    assert third.returncode == 0, third.stderr
+    assert_every_call_parsed(fake_clis)
+    [app] = fake_clis.state()["doctl"]["apps"].values()
+    assert app["secrets"]["api.ANTHROPIC_API_KEY"] == digest("sk-ant-Xy12-anthropic")
+    assert "ANTHROPIC_API_KEY is not set here: the app keeps the encrypted value App Platform holds" in third.stderr
+    assert "SENTRY_DSN" not in {e["key"] for e in app["spec"]["services"][0]["envs"]}  # never had one
+    assert_secrets_stayed_hidden(fake_clis, root, first, second, third)
 
 
 @pytest.mark.parametrize("target", ["cloudrun", "digitalocean"])

@@ -12,8 +12,10 @@ App Platform builds from git (``targets.digitalocean.repo``) or runs a pushed im
 are committed and the commit is pushed. Flags: tests/fakes/contracts_extra.json (doctl @ 168188d).
 
 Run as `python -m streamdeploy.targets.digitalocean spec FILE [--optional A,B]`, it prints the
-spec with the secrets' values for the pipe into doctl; an optional secret (or an `any_of`
-alternative) with no value is left out of that spec, so the app runs without it.
+spec with the secrets' values for the pipe into doctl. An optional secret (or an `any_of`
+alternative) with no value keeps the encrypted value the live app holds (App Platform's spec
+reference: "On following submissions, the encrypted value should be used"), so a deploy from CI
+without it does not take it away; one the app never had is left out of the spec.
 """
 
 from __future__ import annotations
@@ -220,7 +222,7 @@ class DigitalOceanTarget:
         if not target.image:
             steps += pushed.git_steps(files, target.branch, "App Platform")
         glue = (sys.executable, "-m", "streamdeploy.targets.digitalocean", "spec", FILE)
-        if needs.optional:  # names only: the glue leaves these out when they have no value
+        if needs.optional:  # names only: the glue keeps or leaves out the ones with no value
             glue += ("--optional", ",".join(needs.optional))
         steps.append(Step(
             glue, f"Creating or updating the app {spec.name} on App Platform (waits for the deployment)",
@@ -234,8 +236,9 @@ class DigitalOceanTarget:
         notes = [Note(NAME, "the app's URL (…ondigitalocean.app) is shown by `doctl apps list`; "
                       "`streamdeploy verify URL` checks it", level="info")] if url is None else []
         if needs.optional:
-            notes.append(Note(NAME, f"optional secrets ({', '.join(needs.optional)}) with no value when `up` runs are "
-                              "left out of the app spec it sends: the app runs without them", level="info"))
+            notes.append(Note(NAME, f"optional secrets ({', '.join(needs.optional)}) with no value when `up` runs keep "
+                              "the encrypted value the app holds; one it never had is left out of the app spec",
+                              level="info"))
         return Plan(NAME, tuple(steps), tuple(notes), url=url, secrets=needs.required, secret_groups=needs.groups,
                     tools=("doctl",) + (() if target.image else ("git",)))
 
@@ -253,15 +256,22 @@ TARGET = DigitalOceanTarget()
 # --- glue for the pipe into doctl ----------------------------------------------------------------
 
 
-def with_values(data: dict, env: dict[str, str], optional: frozenset[str] = frozenset()) -> dict:
+def with_values(data: dict, env: dict[str, str], optional: frozenset[str] = frozenset(),
+                held: dict[str, str] | None = None) -> dict:
     """The spec with each SECRET env's value from the environment (the step passes them by
-    name); an ``optional`` one with no value is left out (a SECRET env needs a value)."""
+    name). An ``optional`` one with no value takes the encrypted value the live app ``held``
+    (``component.KEY`` -> ``EV[...]``), else it is left out (a SECRET env needs a value)."""
     for kind in ("services", "workers"):
         for component in data.get(kind) or []:
             envs = []
             for entry in component.get("envs") or []:
                 if entry.get("type") == "SECRET":
                     if not env.get(entry["key"]):
+                        kept = (held or {}).get(f"{component.get('name')}.{entry['key']}")
+                        if entry["key"] in optional and kept:
+                            entry["value"] = kept
+                            envs.append(entry)
+                            continue
                         if entry["key"] in optional:
                             continue
                         raise KeyError(f"{entry['key']} is not set")
@@ -270,6 +280,37 @@ def with_values(data: dict, env: dict[str, str], optional: frozenset[str] = froz
             if "envs" in component:
                 component["envs"] = envs
     return data
+
+
+def held_secrets(app_name: str, doctl: str = "doctl") -> dict[str, str]:
+    """``component.KEY`` -> the encrypted ``EV[...]`` value of each SECRET env of the live app
+    named ``app_name`` (`doctl apps list`); empty when there is no such app or doctl fails."""
+    import subprocess
+
+    try:
+        done = subprocess.run([doctl, "apps", "list", "--output", "json"], stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=120)
+        apps = json.loads(done.stdout) if done.returncode == 0 else []
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return {}
+    held: dict[str, str] = {}
+    for app in apps if isinstance(apps, list) else []:
+        spec = (app or {}).get("spec") or {}
+        if spec.get("name") != app_name:
+            continue
+        for kind in ("services", "workers"):
+            for component in spec.get(kind) or []:
+                for entry in component.get("envs") or []:
+                    value = str(entry.get("value") or "")
+                    if entry.get("type") == "SECRET" and value.startswith("EV["):
+                        held[f"{component.get('name')}.{entry.get('key')}"] = value
+    return held
+
+
+def _unset_optional(data: dict, env: dict[str, str], optional: frozenset[str]) -> list[str]:
+    keys = {e.get("key") for kind in ("services", "workers") for c in data.get(kind) or []
+            for e in c.get("envs") or [] if e.get("type") == "SECRET"}
+    return sorted(k for k in keys if k in optional and not env.get(k))
 
 
 USAGE = "usage: python -m streamdeploy.targets.digitalocean spec FILE [--optional A,B]"
@@ -286,12 +327,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import yaml
 
+    env = dict(os.environ)
     try:
         with open(args[1], encoding="utf-8") as handle:
-            data = with_values(yaml.safe_load(handle), dict(os.environ), optional)
+            data = yaml.safe_load(handle)
+        unset = _unset_optional(data, env, optional) if isinstance(data, dict) else []
+        held = held_secrets(str(data.get("name"))) if unset else {}
+        data = with_values(data, env, optional, held)
     except (OSError, ValueError, KeyError, AttributeError, yaml.YAMLError) as err:
         print(f"cannot read {posixpath.normpath(args[1])}: {err}", file=sys.stderr)
         return 1
+    for key in sorted({k.partition(".")[2] for k in held} & set(unset)):
+        # stderr: stdout is the spec doctl reads
+        print(f"{key} is not set here: the app keeps the encrypted value App Platform holds", file=sys.stderr)
     sys.stdout.write(json.dumps(data))
     return 0
 

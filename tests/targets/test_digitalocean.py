@@ -99,6 +99,23 @@ def test_the_glue_fills_secret_values_from_the_environment():
         digitalocean.with_values(json.loads(json.dumps(spec)), {})
 
 
+def test_an_unset_optional_secret_keeps_the_encrypted_value_the_app_holds_and_a_required_one_never_does():
+    spec = {"name": "x", "services": [{"name": "api", "envs": [
+        {"key": "API_KEY", "type": "SECRET"}, {"key": "SENTRY_DSN", "type": "SECRET"},
+        {"key": "OTHER", "type": "SECRET"}]}]}
+    held = {"api.SENTRY_DSN": "EV[1:abc]", "api.API_KEY": "EV[1:def]"}
+    filled = digitalocean.with_values(json.loads(json.dumps(spec)), {"API_KEY": "k1"},
+                                      frozenset({"SENTRY_DSN", "OTHER"}), held)
+    assert filled["services"][0]["envs"] == [{"key": "API_KEY", "type": "SECRET", "value": "k1"},
+                                             {"key": "SENTRY_DSN", "type": "SECRET", "value": "EV[1:abc]"}]
+    with pytest.raises(KeyError):  # a required secret is never taken from the app: it must be set
+        digitalocean.with_values(json.loads(json.dumps(spec)), {}, frozenset({"SENTRY_DSN"}), held)
+
+
+def test_without_doctl_no_secret_is_held(tmp_path):
+    assert digitalocean.held_secrets("x", doctl=str(tmp_path / "no-doctl")) == {}
+
+
 @pytest.mark.parametrize("reference,source", [
     ("registry.digitalocean.com/acme/api:1.0", {"registry_type": "DOCR", "repository": "api", "tag": "1.0"}),
     ("acme/api", {"registry_type": "DOCKER_HUB", "registry": "acme", "repository": "api", "tag": "latest"}),

@@ -5,7 +5,8 @@ decodes it with DisallowUnknownFields: a key the app spec does not have fails th
 (checked here against the published do-app-spec schema's properties, when ../shared is
 present). `apps create` of a name that exists fails with 409 unless `--upsert`, which then
 updates it (commands/apps.go RunAppsCreate); an update deploys again only when the spec
-changed or `--update-sources` asks for the latest source. Secrets are kept as digests.
+changed or `--update-sources` asks for the latest source. Secrets are kept as digests; the
+`EV[...]` ciphertext `apps list` shows of one is accepted back for the same app and keeps it.
 """
 
 from __future__ import annotations
@@ -105,27 +106,42 @@ def _apps(state: dict) -> dict:
     return state.setdefault("doctl", {}).setdefault("apps", {})
 
 
+def _cipher(stored_digest: str) -> str:
+    """The encrypted form App Platform shows of a stored secret (never the value)."""
+    return "EV[1:fake:" + stored_digest[:6] + "]"
+
+
 def _view(app: dict) -> dict:
     spec = json.loads(json.dumps(app["spec"]))
     for kind in ("services", "workers"):
         for component in spec.get(kind) or []:
             for env in component.get("envs") or []:
                 if env.get("type") == "SECRET" and "value" in env:
-                    env["value"] = "EV[1:fake:" + env["value"][:6] + "]"  # ciphertext, never the value
+                    env["value"] = _cipher(env["value"])
     return {"id": app["id"], "spec": spec, "default_ingress": app["ingress"],
             "active_deployment": {"id": app["deployments"][-1]["id"], "phase": "ACTIVE"}}
 
 
-def _kept(spec: dict) -> tuple[dict, dict]:
-    """The spec as stored (secret values as digests), and the secrets' digests."""
+def _kept(spec: dict, before: dict) -> tuple[dict, dict]:
+    """The spec as stored (secret values as digests), and the secrets' digests. An ``EV[...]``
+    value is the app's own ciphertext of a secret it holds (``before``), which it keeps: "On
+    following submissions, the encrypted value should be used" (the app spec reference)."""
     stored = json.loads(json.dumps(spec))
     secrets = {}
     for kind in ("services", "workers"):
         for component in stored.get(kind) or []:
             for env in component.get("envs") or []:
                 if env.get("type") == "SECRET" and "value" in env:
-                    secrets[f"{component['name']}.{env['key']}"] = digest(env["value"])
-                    env["value"] = secrets[f"{component['name']}.{env['key']}"]
+                    where = f"{component['name']}.{env['key']}"
+                    value = str(env["value"])
+                    if value.startswith("EV["):
+                        if where not in before or _cipher(before[where]) != value:
+                            raise _fail(f"error validating app spec: {where}: the encrypted value does not decrypt "
+                                        "for this app")
+                        secrets[where] = before[where]
+                    else:
+                        secrets[where] = digest(value)
+                    env["value"] = secrets[where]
     return stored, secrets
 
 
@@ -140,7 +156,7 @@ def _check_semantics(spec: dict) -> None:
 
 
 def _deploy(app: dict, spec: dict, pull_sources: bool) -> None:
-    stored, secrets = _kept(spec)
+    stored, secrets = _kept(spec, app.get("secrets") or {})
     changed = stored != app.get("spec")
     app["spec"], app["secrets"] = stored, secrets
     if changed or pull_sources or not app["deployments"]:
