@@ -87,6 +87,22 @@ def test_without_a_terminal_it_just_runs_the_command(tmp_path):
     assert result.returncode == 3 and result.stdout == "hi\n"
 
 
+def test_without_a_terminal_a_sigint_to_the_group_leaves_the_stop_to_the_command(tmp_path):
+    import signal
+    import subprocess
+
+    server = tmp_path / "server.py"
+    server.write_text(SERVER)
+    wrapper = subprocess.Popen([sys.executable, str(REPO / "tools" / "foreground.py"), sys.executable, str(server)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               stdin=subprocess.DEVNULL, start_new_session=True)
+    assert wrapper.stdout.readline() == "serving\n"
+    os.killpg(wrapper.pid, signal.SIGINT)  # the wrapper and the command, as a group signal does
+    out, err = wrapper.communicate(timeout=30)
+    assert wrapper.returncode == 0 and "stopped cleanly" in out
+    assert "Traceback" not in err, err
+
+
 def test_the_makefile_runs_the_demo_through_it():
     recipe = (REPO / "Makefile").read_text().split("\ndemo:", 1)[1].split("\n\n", 1)[0]
     assert "tools/foreground.py" in recipe and "up --target local" in recipe

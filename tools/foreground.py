@@ -48,7 +48,12 @@ def main(argv: list[str]) -> int:
         return 2
     fd = _terminal()
     if fd is None:
-        return subprocess.call(argv)
+        child = subprocess.Popen(argv)
+        # A SIGINT sent to the whole group (a supervisor, `kill -INT -PGID`) reaches the child
+        # too: it decides how to stop, and its status is ours, without a traceback from here.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        status = child.wait()
+        return 128 - status if status < 0 else status
     ours = os.getpgrp()
     child = subprocess.Popen(argv, process_group=0)
     try:
