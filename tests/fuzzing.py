@@ -25,6 +25,15 @@ import yaml
 from conftest import EXAMPLES, REPO, init_repository
 
 DOCUMENTED_EXIT_CODES = {0, 1, 2, 3, 130}
+# The smallest valid description with one service: the hand-written bad cases start from it.
+MINIMAL = """\
+version: 1
+name: svc
+services:
+  api:
+    start: uvicorn app.main:app --host 0.0.0.0 --port $PORT
+    port: 8000
+"""
 
 
 @dataclass

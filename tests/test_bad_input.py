@@ -8,16 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fuzzing import Sandbox, invoke
+from fuzzing import MINIMAL as BASE, Sandbox, invoke
 
-BASE = """\
-version: 1
-name: svc
-services:
-  api:
-    start: uvicorn app.main:app --host 0.0.0.0 --port $PORT
-    port: 8000
-"""
 
 COMMANDS = [("validate",), ("check",), ("render", "--target", "docker"), ("plan", "--target", "docker"),
             ("compare",), ("up", "--target", "docker", "--dry-run")]

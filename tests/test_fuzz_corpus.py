@@ -6,16 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from fuzzing import Sandbox, check_invariants, invoke
-
-BASE = """\
-version: 1
-name: svc
-services:
-  api:
-    start: uvicorn app.main:app --host 0.0.0.0 --port $PORT
-    port: 8000
-"""
+from fuzzing import MINIMAL as BASE, Sandbox, check_invariants, invoke
 
 
 def service(extra: str) -> str:
