@@ -367,7 +367,7 @@ class _Disk:
 def _disks(ctx: _Context, p: Platform | None = None) -> list[_Disk]:
     """Volumes the platform must provide; a store that runs elsewhere for it
     (`targets.<target>.store_urls`) needs none there."""
-    from streamdeploy.spec import store_urls
+    from streamdeploy.description import store_urls
 
     elsewhere = store_urls(ctx.spec, p.target) if p is not None and p.target else {}
     out = []
@@ -655,7 +655,7 @@ def _shown(path: Path) -> str:
 
 def _stores_here(ctx: _Context, p: Platform) -> list[tuple[str, Any]]:
     """The stores this platform runs itself (not those it reaches at a URL)."""
-    from streamdeploy.spec import store_urls
+    from streamdeploy.description import store_urls
 
     elsewhere = store_urls(ctx.spec, p.target) if p.target else {}
     return [(n, st) for n, st in ctx.spec.stores.items() if n not in elsewhere]

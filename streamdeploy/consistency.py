@@ -11,8 +11,8 @@ import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
-from streamdeploy import paths
-from streamdeploy.spec import AnyOfSecrets, Service, Spec
+from streamdeploy import description, paths
+from streamdeploy.description import AnyOfSecrets, Service, Spec
 
 Issue = tuple[tuple, str, str | None]
 
@@ -60,7 +60,7 @@ def _all(spec: Spec) -> Iterator[Issue]:
     if k8s.registry and k8s.image:
         yield (("targets", "kubernetes", "image"), "`image` and `registry` both say which image the cluster runs",
                "keep `registry` to let `up` build and push each image, or `image` for one you build yourself")
-    for target in type(spec.targets).model_fields:  # every target that can reach a store by URL
+    for target in description.target_names(spec.targets):  # every target that can reach a store by URL
         for store in getattr(getattr(spec.targets, target), "store_urls", None) or {}:
             if store not in spec.stores:
                 known = ", ".join(spec.stores) or "none defined"

@@ -320,9 +320,15 @@ def load_text(text: str, path: Path, display: str | None = None) -> Loaded:
 
 def validate_data(data: dict, positions: Positions, display: str,
                   description_dir: Path | None = None) -> tuple[Any, list[Problem]]:
+    from streamdeploy import consistency, quickspec
+
+    spec = quickspec.build(data)  # a plainly valid description needs no pydantic
+    if spec is not None:
+        problems = [_issue(issue, positions, display) for issue in consistency.problems(spec, description_dir)]
+        return spec, _sorted(problems)
+
     from pydantic import ValidationError
 
-    from streamdeploy import consistency
     from streamdeploy.spec import Spec
 
     try:

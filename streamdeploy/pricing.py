@@ -261,7 +261,7 @@ def estimate(spec: Any, p: Platform) -> Estimate:
         items.append(_asleep(p, item) if service.scale_to_zero else item)
         for volume in service.volumes:
             items.append(_disk(p, f"services.{name}.volumes.{volume.name}", volume.size, service.replicas))
-    from streamdeploy.spec import store_urls
+    from streamdeploy.description import store_urls
 
     elsewhere = store_urls(spec, p.target) if p.target else {}
     for name, store in spec.stores.items():

@@ -9,12 +9,12 @@ Rules that relate several fields live in ``consistency.py``.
 from __future__ import annotations
 
 import re
-import shlex
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, WithJsonSchema
 
-from streamdeploy import units
+from streamdeploy import description, units
+from streamdeploy.description import env_kind, env_value, secret_kind, store_urls, suggested_env  # noqa: F401 (re-exported)
 
 DNS_LABEL = r"^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -45,24 +45,15 @@ Duration = Annotated[
 ]
 
 
-def _env_value(value: object) -> object:
-    # YAML turns `true` and `8000` into bool/int; the process sees strings either way.
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return value
-
-
 EnvValue = Annotated[
     str,
-    BeforeValidator(_env_value),
+    BeforeValidator(env_value),
     WithJsonSchema({"type": ["string", "number", "boolean"], "description": "Numbers and booleans become text."}),
 ]
 EnvName = Annotated[str, Field(pattern=ENV_NAME)]
 
 
-class ServiceRef(BaseModel):
+class ServiceRef(BaseModel, description.ServiceRef):
     """Another service's address, written the way each platform expresses it.
 
     `env: {API_URL: {service: api}}`: Railway gets a reference variable, Render a
@@ -80,15 +71,11 @@ class ServiceRef(BaseModel):
         "address people use from the internet (https).")
 
 
-def _env_kind(value: object) -> str:
-    return "[reference]" if isinstance(value, (dict, ServiceRef)) else "[text]"
-
-
 # A mapping is a reference, anything else text: one branch's errors, not both. The tags are
 # bracketed so error locations drop them, as they drop pydantic's validator names.
 EnvEntry = Annotated[
     Annotated[ServiceRef, Tag("[reference]")] | Annotated[EnvValue, Tag("[text]")],
-    Discriminator(_env_kind),
+    Discriminator(env_kind),
 ]
 
 
@@ -96,7 +83,7 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Build(Model):
+class Build(Model, description.Build):
     """How the image is built."""
 
     context: str = Field(".", description="Build context, relative to streamdeploy.yaml.")
@@ -135,14 +122,14 @@ class Streaming(Model):
         None, description="Env var that receives the heartbeat in seconds, so the app sends what this file says.")
 
 
-class Volume(Model):
+class Volume(Model, description.Volume):
     name: str = Field(pattern=VOLUME_NAME, description="Lowercase letters, digits and _.")
     mount: str = Field(description="Absolute path inside the container.")
     size: Size = 1_000_000_000
     env: EnvName | None = Field(None, description="Env var that receives the mount path.")
 
 
-class Resources(Model):
+class Resources(Model, description.Resources):
     cpu: float = Field(0.5, gt=0, le=64)
     memory: Size = 512_000_000
 
@@ -184,38 +171,28 @@ class Verify(Model):
     stream: StreamCheck | None = None
 
 
-class OptionalSecret(Model):
+class OptionalSecret(Model, description.OptionalSecret):
     """A secret named with options: ``{name: SENTRY_DSN, optional: true}``."""
 
     name: EnvName
     optional: bool = Field(False, description="true: the service starts without it; `up` sends it when set.")
 
 
-class AnyOfSecrets(Model):
+class AnyOfSecrets(Model, description.AnyOfSecrets):
     """Alternatives: the service needs at least one of these (``{any_of: [OPENAI_API_KEY, ANTHROPIC_API_KEY]}``)."""
 
     any_of: list[EnvName] = Field(min_length=2, description="`up` needs a value for one of them at least.")
 
 
-def _secret_kind(value: object) -> str | None:
-    if isinstance(value, str):
-        return "[name]"
-    if isinstance(value, (AnyOfSecrets, OptionalSecret)):
-        return "[any_of]" if isinstance(value, AnyOfSecrets) else "[ref]"
-    if isinstance(value, dict):
-        return "[any_of]" if "any_of" in value else "[ref]"
-    return None
-
-
 # The tags are in brackets so that error locations drop them, as they drop validator names.
 SecretEntry = Annotated[
     Annotated[EnvName, Tag("[name]")] | Annotated[OptionalSecret, Tag("[ref]")] | Annotated[AnyOfSecrets, Tag("[any_of]")],
-    Discriminator(_secret_kind, custom_error_type="secret_entry",
+    Discriminator(secret_kind, custom_error_type="secret_entry",
                   custom_error_message="a secret is a name, {name: NAME, optional: true} or {any_of: [A, B]}"),
 ]
 
 
-class Service(Model):
+class Service(Model, description.Service):
     build: Build = Field(default_factory=Build)
     start: str = Field(min_length=1, description="Start command; use $PORT to bind the port platforms assign.")
     port: int | None = Field(None, ge=1, le=65535, description="HTTP port; leave out for a background worker.")
@@ -240,83 +217,8 @@ class Service(Model):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    @property
-    def secrets(self) -> list[str]:
-        """Every secret name the service may receive, in the order written."""
-        names: list[str] = []
-        for entry in self.secret_entries:
-            names.extend(entry.any_of if isinstance(entry, AnyOfSecrets) else
-                         [entry.name if isinstance(entry, OptionalSecret) else entry])
-        return list(dict.fromkeys(names))
 
-    @property
-    def required_secrets(self) -> list[str]:
-        """Names that must have a value before a hosted `up`."""
-        return [e if isinstance(e, str) else e.name for e in self.secret_entries
-                if isinstance(e, str) or (isinstance(e, OptionalSecret) and not e.optional)]
-
-    @property
-    def optional_secrets(self) -> list[str]:
-        """Names sent when they have a value: optional ones and alternatives."""
-        required = set(self.required_secrets)
-        return [n for n in self.secrets if n not in required]
-
-    @property
-    def secret_groups(self) -> list[tuple[str, ...]]:
-        """Alternatives, each needing one value at least."""
-        return [tuple(e.any_of) for e in self.secret_entries if isinstance(e, AnyOfSecrets)]
-
-    @property
-    def plain_env(self) -> dict[str, str]:
-        """The env values written in the description, without references to other services."""
-        return {k: v for k, v in self.env.items() if isinstance(v, str)}
-
-    @property
-    def env_refs(self) -> dict[str, ServiceRef]:
-        return {k: v for k, v in self.env.items() if isinstance(v, ServiceRef)}
-
-    @property
-    def is_web(self) -> bool:
-        return self.port is not None
-
-    def described_env(self) -> dict[str, str]:
-        """Variables whose values this file sets for the app; every target passes them."""
-        if self.streaming is not None and self.streaming.env and self.streaming.heartbeat is not None:
-            return {self.streaming.env: f"{self.streaming.heartbeat:g}"}
-        return {}
-
-    @property
-    def workers(self) -> int:
-        """Worker processes the start command asks for (uvicorn/gunicorn flags)."""
-        try:
-            argv = shlex.split(self.start)
-        except ValueError:
-            return 1
-        for i, arg in enumerate(argv):
-            for flag in ("--workers", "-w"):
-                if arg == flag and i + 1 < len(argv) and argv[i + 1].isdigit():
-                    return int(argv[i + 1])
-                if arg.startswith(flag + "=") and arg.split("=", 1)[1].isdigit():
-                    return int(arg.split("=", 1)[1])
-        return 1
-
-    @property
-    def graceful_shutdown(self) -> float | None:
-        """Seconds the server waits for open requests (SSE streams) on SIGTERM, if the start command says."""
-        try:
-            argv = shlex.split(self.start)
-        except ValueError:
-            return None
-        for i, arg in enumerate(argv):
-            for flag in ("--timeout-graceful-shutdown", "--graceful-timeout"):  # uvicorn, gunicorn
-                value = argv[i + 1] if arg == flag and i + 1 < len(argv) else (
-                    arg.split("=", 1)[1] if arg.startswith(flag + "=") else None)
-                if value is not None and re.fullmatch(r"\d+(\.\d+)?", value):
-                    return float(value)
-        return None
-
-
-class Store(Model):
+class Store(Model, description.Store):
     """A data store that runs as its own server, so several replicas can share it."""
 
     engine: Literal["chroma"] = "chroma"
@@ -324,10 +226,6 @@ class Store(Model):
     port: int = Field(8000, ge=1, le=65535)
     size: Size = 10_000_000_000
     resources: Resources = Field(default_factory=lambda: Resources(cpu=1.0, memory=1_000_000_000))
-
-    @property
-    def env_names(self) -> tuple[str, str]:
-        return ("CHROMA_HOST", "CHROMA_PORT")
 
 
 class FlyTarget(Model):
@@ -504,7 +402,7 @@ class Targets(Model):
     github: GithubTarget = Field(default_factory=GithubTarget)
 
 
-class Spec(Model):
+class Spec(Model, description.Spec):
     """A whole ``streamdeploy.yaml``."""
 
     version: Literal[1] = Field(description="Format version; always 1 for now.")
@@ -516,25 +414,5 @@ class Spec(Model):
         default_factory=dict, json_schema_extra={"additionalProperties": False})
     targets: Targets = Field(default_factory=Targets)
 
-    @property
-    def first_service(self) -> str:
-        return next(iter(self.services))
-
 
 SERVICE_NAME_RE = re.compile(DNS_LABEL)
-
-
-def store_urls(spec: Spec, target: str) -> dict[str, str]:
-    """Stores that already run elsewhere for this target (`targets.<target>.store_urls`)."""
-    config = getattr(spec.targets, target, None)
-    return dict(getattr(config, "store_urls", None) or {})
-
-
-# The env var a volume's mount path goes in when the app has none yet: what `init` suggests
-# and what `up --target local` asks for are this one name.
-_SUGGESTED_ENV = {"chroma_data": "CHROMA_DB_PATH", "sqlite_data": "DB_DIR", "uploads": "UPLOAD_DIR"}
-
-
-def suggested_env(volume: str) -> str:
-    """``CHROMA_DB_PATH`` for chroma_data, ``UPLOAD_DIR`` for uploads, ``<NAME>_DIR`` otherwise."""
-    return _SUGGESTED_ENV.get(volume) or f"{volume.upper()}_DIR"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamdeploy.detect import AppFacts, ChromaUse, EnvRead, Route, StateUse, looks_secret
-from streamdeploy.spec import suggested_env
+from streamdeploy.description import suggested_env
 
 WORKDIR = "/app"  # where the generated Dockerfile runs the app from: a relative path lands under it
 VOLUME_ROOT = "/data"

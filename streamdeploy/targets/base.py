@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Mapping, Protocol
 
-from streamdeploy.spec import Service, Spec
+from streamdeploy.description import Service, Spec
 
 
 @dataclass(frozen=True)

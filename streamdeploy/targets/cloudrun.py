@@ -30,7 +30,7 @@ import os
 import sys
 
 from streamdeploy import units
-from streamdeploy.spec import Service, ServiceRef, Spec
+from streamdeploy.description import Service, ServiceRef, Spec
 from streamdeploy.targets import docker, peers, stores
 from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, SecretNeeds, Step, Stdin
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import posixpath
 
 from streamdeploy import units
-from streamdeploy.spec import Resources, Service, ServiceRef, Spec, Store
+from streamdeploy.description import Resources, Service, ServiceRef, Spec, Store
 from streamdeploy.targets import docker, kubernetes, peers
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, SecretNeeds, Step
 

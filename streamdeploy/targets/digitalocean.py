@@ -26,7 +26,7 @@ import os
 import posixpath
 import sys
 
-from streamdeploy.spec import Service, ServiceRef, Spec
+from streamdeploy.description import Service, ServiceRef, Spec
 from streamdeploy.targets import docker, peers, pushed, stores
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, SecretNeeds, Step
 

@@ -19,7 +19,7 @@ import shlex
 from dataclasses import dataclass
 
 from streamdeploy.paths import normalize as _norm
-from streamdeploy.spec import Service, ServiceRef, Spec
+from streamdeploy.description import Service, ServiceRef, Spec
 from streamdeploy.targets import dockerfile
 from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, SecretNeeds, Step
 

@@ -29,7 +29,7 @@ import math
 import sys
 from typing import Iterable
 
-from streamdeploy.spec import Service, ServiceRef, Spec, Store
+from streamdeploy.description import Service, ServiceRef, Spec, Store
 from streamdeploy.targets import docker, peers, stores, volumes
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, SecretNeeds, Step
 

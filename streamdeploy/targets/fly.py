@@ -16,7 +16,7 @@ import sys
 
 from streamdeploy import units
 from streamdeploy.problems import fail
-from streamdeploy.spec import Service, ServiceRef, Spec
+from streamdeploy.description import Service, ServiceRef, Spec
 from streamdeploy.targets import docker, image_tag, peers, volumes
 from streamdeploy.targets.base import (Context, Note, Plan, Probe, RenderedFile, Rendering, SecretNeeds, Step,
                                        Stdin)

@@ -24,7 +24,7 @@ import yaml
 
 from streamdeploy import __version__
 from streamdeploy.problems import fail
-from streamdeploy.spec import Spec
+from streamdeploy.description import Spec
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering
 
 NAME = "github"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from streamdeploy.spec import Spec
+    from streamdeploy.description import Spec
     from streamdeploy.targets.base import Context
 
 TAG_LENGTH = 12  # hex digits: 48 bits, plenty for one project's images

@@ -25,7 +25,7 @@ import hashlib
 import json
 import math
 
-from streamdeploy.spec import Service, ServiceRef, Spec, Store
+from streamdeploy.description import Service, ServiceRef, Spec, Store
 from streamdeploy.targets import docker, image_tag, peers, volumes
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, SecretNeeds, Step
 

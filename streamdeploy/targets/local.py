@@ -36,7 +36,7 @@ from pathlib import Path
 
 from streamdeploy import ports as machine
 from streamdeploy.problems import fail
-from streamdeploy.spec import Service, ServiceRef, Spec, suggested_env
+from streamdeploy.description import Service, ServiceRef, Spec, suggested_env
 from streamdeploy.targets import local_python, peers
 from streamdeploy.targets.base import Context, Note, Plan, Probe, Rendering, Step
 

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from streamdeploy.spec import Service, ServiceRef, Spec
+from streamdeploy.description import Service, ServiceRef, Spec
 from streamdeploy.targets.base import Note
 
 Resolve = Callable[[ServiceRef], object]

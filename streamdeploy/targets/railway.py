@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streamdeploy import units
-from streamdeploy.spec import Service, ServiceRef, Spec, Store, Volume
+from streamdeploy.description import Service, ServiceRef, Spec, Store, Volume
 from streamdeploy.targets import docker, peers, volumes
 from streamdeploy.targets.base import (
     Context,

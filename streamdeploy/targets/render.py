@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 
 from streamdeploy import units
-from streamdeploy.spec import Resources, Service, ServiceRef, Spec, Store
+from streamdeploy.description import Resources, Service, ServiceRef, Spec, Store
 from streamdeploy.targets import docker, peers, pushed, volumes
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, SecretNeeds, Step
 

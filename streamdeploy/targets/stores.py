@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from streamdeploy.problems import fail
-from streamdeploy.spec import Spec, store_urls
+from streamdeploy.description import Spec, store_urls
 
 
 @dataclass(frozen=True)

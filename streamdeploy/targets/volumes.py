@@ -7,7 +7,7 @@ consequences, and the Notes that report them, are the same everywhere.
 
 from __future__ import annotations
 
-from streamdeploy.spec import Service, Volume
+from streamdeploy.description import Service, Volume
 from streamdeploy.targets.base import Note
 
 SCALE_OUT_FIX = "run the database as a server: add it under `stores:` and set `store:` on the service"
