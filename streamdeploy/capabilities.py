@@ -1,7 +1,7 @@
 """What each platform can and cannot do for this description: the facts, and `check`.
 
-The facts live in ``platforms.toml`` (value, unit, date, source for each); this module
-loads them and turns a description plus a list of targets into :class:`Finding` s.
+The facts live in ``platforms.toml`` (value, unit, date, source for each; read through
+``platforms_table.py``, generated from it); this module loads them and turns a description plus a list of targets into :class:`Finding` s.
 A finding is an *error* when the service will not work or data is at risk, a *warning*
 when it works with a caveat, and *info* when it is good to know.
 
@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import re
 import shlex
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -116,10 +114,11 @@ def _fact(raw: dict) -> Fact:
     )
 
 
-@lru_cache(maxsize=1)
 def _data() -> dict:
-    text = resources.files("streamdeploy").joinpath("platforms.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    """platforms.toml, as tools/platforms_table.py wrote it out (no TOML parsing at run time)."""
+    from streamdeploy.platforms_table import DATA
+
+    return DATA
 
 
 @lru_cache(maxsize=1)
@@ -322,6 +321,8 @@ def _read_dependencies(path: Path) -> set[str]:
         return set()
     lines: list[str] = []
     if path.suffix == ".toml":
+        import tomllib
+
         try:
             project = tomllib.loads(text).get("project", {})
         except tomllib.TOMLDecodeError:
@@ -340,14 +341,11 @@ def _read_dependencies(path: Path) -> set[str]:
 
 
 def _scan(where: Path) -> Any:
-    from streamdeploy import detect
+    """What check needs from the app's source (routes, the app object, what it needs at run
+    time), from `detect.scan_app` or the cache of its last answer for the same files."""
+    from streamdeploy import source_facts
 
-    if not where.is_dir():
-        return None
-    try:
-        return detect.scan_app(where)
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-        return None  # an unreadable app is `init`'s problem, not a platform limit
+    return source_facts.read(where)
 
 
 # ----------------------------------------------------------------------------- what is being deployed

@@ -32,24 +32,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from streamdeploy.app_tree import walks_into
+
 How = Literal["detected", "guessed", "default"]
 
 MAX_FILES = 1000  # Python files read; a service is far smaller, a monorepo gets a note
 MAX_FILE_BYTES = 512_000  # generated or vendored code beyond this says nothing about the app
 MAX_TOTAL_BYTES = 5_000_000  # a few seconds of parsing on a slow machine; then we stop and say so
-MAX_DEPTH = 10
 DEFAULT_PYTHON = "3.12"
 DEFAULT_PORT = 8000
 STREAMLIT_PORT = 8501
 # Python versions a base image exists for, in the order we would pick them.
 PYTHON_PREFERENCE = ("3.12", "3.13", "3.11", "3.14", "3.10", "3.9", "3.8")
 
-SKIP_DIRS = frozenset(
-    {
-        "node_modules", "site-packages", "dist-packages", "__pycache__", "venv", "env", "virtualenv",
-        "build", "dist", "htmlcov", "tests", "test", "testing", "migrations", "alembic",
-    }
-)
 _TEST_FILE = re.compile(r"^(test_.*|.*_test|conftest)\.py$")
 
 HEALTH_PATHS = (
@@ -345,8 +340,7 @@ def _python_files(root: Path, notes: list[str]) -> tuple[list[Path], bool]:
                 continue
             name = entry.name
             if is_dir:
-                if (depth + 1 < MAX_DEPTH and not name.startswith(".") and name not in SKIP_DIRS
-                        and not name.endswith(".egg-info") and not os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))):
+                if walks_into(name, entry.path, depth + 1):
                     queue.append((Path(entry.path), depth + 1))
             elif is_file and name.endswith(".py") and not _TEST_FILE.match(name):
                 if len(found) >= MAX_FILES or total >= MAX_TOTAL_BYTES:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,9 @@ GOLDEN = REPO / "tests" / "golden"
 # tests/test_clock.py runs the date-bound tests again with it set to 2025-01-01 and 2030-01-01.
 TEST_TODAY = "2026-12-02"
 os.environ.setdefault("STREAMDEPLOY_TODAY", TEST_TODAY)
+# The scan cache (streamdeploy/source_facts.py) of this run, for it and its subprocesses:
+# never the user's own, and empty at the start of each run.
+os.environ["STREAMDEPLOY_CACHE_DIR"] = tempfile.mkdtemp(prefix="streamdeploy-test-cache-")
 
 
 def pytest_addoption(parser):

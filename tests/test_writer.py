@@ -124,7 +124,9 @@ def test_unwritable_directory_is_a_problem_not_a_traceback(tmp_path, monkeypatch
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied", str(tmp_path / "fly.toml"))
 
-    monkeypatch.setattr(writer.tempfile, "mkstemp", denied)
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
     with pytest.raises(ProblemsError) as caught:
         writer.write_all(files(), tmp_path, "streamdeploy.yaml")
     assert str(caught.value) == f"cannot write {tmp_path / 'fly.toml'}: Permission denied"
