@@ -192,7 +192,7 @@ def _init(cls, names: tuple, defaults: dict, required: int, frozen: bool, post_i
         if given > count:
             takes = f"{count + 1}" if required == count else f"from {required + 1} to {count + 1}"
             raise TypeError(f"{qualname}.__init__() takes {takes} positional argument"
-                            f"{'' if count == 0 and required == count else 's'} but {given + 1} were given")
+                            f"{'' if count == 0 else 's'} but {given + 1} were given")
         if given == count and not kwargs:
             values = args
         else:
