@@ -14,13 +14,13 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 from streamdeploy import units
+from streamdeploy.records import factory, record
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
@@ -42,7 +42,7 @@ _EMBEDDED_HINT = re.compile(r"chroma|sqlite|lancedb|duckdb|(^|[_/-])db($|[_/-])"
 # ----------------------------------------------------------------------------- facts
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Fact:
     """One statement about a platform, with where and when it was made."""
 
@@ -81,7 +81,7 @@ class Fact:
 UNKNOWN = Fact(None)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Platform:
     name: str
     title: str
@@ -193,7 +193,7 @@ def known(name: str) -> bool:
 # ----------------------------------------------------------------------------- findings
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Finding:
     severity: Severity
     target: str  # a platform or target name, or "any"
@@ -218,7 +218,7 @@ class Finding:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Raw:
     severity: Severity
     path: tuple
@@ -276,12 +276,12 @@ def check(loaded: Any, targets: list[str], *, today: date | None = None) -> list
 # ----------------------------------------------------------------------------- context
 
 
-@dataclass
+@record
 class _Context:
     loaded: Any
     today: date
-    _deps: dict = field(default_factory=dict)
-    _routes: dict = field(default_factory=dict)
+    _deps: dict = factory(dict)
+    _routes: dict = factory(dict)
 
     @property
     def spec(self) -> Any:
@@ -351,7 +351,7 @@ def _scan(where: Path) -> Any:
 # ----------------------------------------------------------------------------- what is being deployed
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Disk:
     """A volume a platform must provide: a service's volume or a store's data."""
 

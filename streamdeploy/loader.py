@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streamdeploy import exitcodes
+from streamdeploy import exitcodes, records
 from streamdeploy.problems import Problem, ProblemsError, fail
+from streamdeploy.records import factory, record
 
 FILENAME = "streamdeploy.yaml"
 MAX_BYTES = 1_000_000  # a description is a few KB; refuse to parse megabytes of YAML
@@ -26,12 +26,12 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _UNREADABLE = object()  # a scalar whose problem is noted: build on, report them all
 
 
-@dataclass
+@record
 class Positions:
     """Key path (tuple) -> (line, column), both 1-based."""
 
-    keys: dict[tuple, tuple[int, int]] = field(default_factory=dict)
-    values: dict[tuple, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[tuple, tuple[int, int]] = factory(dict)
+    values: dict[tuple, tuple[int, int]] = factory(dict)
 
     def of(self, path: tuple, *, key: bool = False) -> tuple[int, int] | None:
         table = self.keys if key else self.values
@@ -44,7 +44,7 @@ class Positions:
         return self.values.get(())
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Loaded:
     spec: Any  # streamdeploy.spec.Spec
     path: Path
@@ -265,8 +265,6 @@ def _at(display: str, node: Any, path: tuple, message: str, fix: str | None = No
 
 def placed(error: ProblemsError, loaded: Loaded) -> ProblemsError:
     """Point a target's problems that name a key (``targets.fly.vm_size``) at that key's line."""
-    import dataclasses
-
     display = _display(loaded.path)
     problems = []
     for p in error.problems:
@@ -274,8 +272,8 @@ def placed(error: ProblemsError, loaded: Loaded) -> ProblemsError:
             path = tuple(int(part[1:-1]) if part.startswith("[") else part
                          for part in re.findall(r"\[\d+\]|[^.\[\]]+", p.key))
             line_col = loaded.positions.of(path, key=True)
-            p = dataclasses.replace(p, file=display, line=line_col[0] if line_col else None,
-                                    column=line_col[1] if line_col else None)
+            p = records.replace(p, file=display, line=line_col[0] if line_col else None,
+                                column=line_col[1] if line_col else None)
         problems.append(p)
     return ProblemsError(problems, error.exit_code)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
-from streamdeploy import units
+from streamdeploy import records, units
 from streamdeploy.capabilities import Fact, Platform
+from streamdeploy.records import record
 
 HOURS_PER_MONTH = 730
 _PERIODS = {"month": 1.0, "hour": HOURS_PER_MONTH, "minute": HOURS_PER_MONTH * 60, "second": HOURS_PER_MONTH * 3600}
@@ -23,7 +23,7 @@ _MIB = 1024**2
 _GIB = 1024**3
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Size:
     """One fixed instance size a platform sells."""
 
@@ -35,7 +35,7 @@ class Size:
     disk: bool | None = None  # False: this size cannot have a disk
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Sizing:
     """What one instance of a workload runs as on a platform."""
 
@@ -45,7 +45,7 @@ class Sizing:
     monthly: float | None  # USD per instance per month; None: unknown
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LineItem:
     what: str  # services.api, services.api.volumes.chroma_data, ...
     detail: str  # the size chosen, or why it has no price
@@ -65,7 +65,7 @@ class LineItem:
         return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Estimate:
     platform: str
     model: str  # usage | sizes | presets | unknown | free
@@ -74,7 +74,7 @@ class Estimate:
     complete: bool  # False: some item has no price
     notes: tuple[str, ...] = ()
     as_of: str | None = None  # the oldest price used
-    sources: tuple[str, ...] = field(default=())
+    sources: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         return {
@@ -314,12 +314,10 @@ def _workload(p: Platform, what: str, resources: Any, count: int, disk: bool) ->
 
 def _asleep(p: Platform, item: LineItem) -> LineItem:
     """The same workload when it sleeps all month, where the platform stops idle services."""
-    from dataclasses import replace
-
     idle = p.fact("scale_to_zero").get("idle")
     if not idle or item.monthly is None:
         return item
-    return replace(item, idle_monthly=0.0, idle=str(idle))
+    return records.replace(item, idle_monthly=0.0, idle=str(idle))
 
 
 def _disk(p: Platform, what: str, size: int, count: int) -> LineItem:

@@ -5,12 +5,11 @@ Every error about the user's input is one of these, never a traceback.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from streamdeploy import exitcodes
+from streamdeploy.records import factory, record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Problem:
     message: str
     file: str | None = None
@@ -32,11 +31,11 @@ class Problem:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
-@dataclass
+@record
 class ProblemsError(Exception):
     """One or more problems that stop the command; exit code says what kind."""
 
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = factory(list)
     exit_code: int = exitcodes.BAD_INPUT
 
     def __str__(self) -> str:

@@ -14,12 +14,13 @@ cannot disagree.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streamdeploy.records import factory, record
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class Command:
     """What the typer command does with its flags: ``call`` = "module:function", passed
     the parameters named in ``positional`` then ``keywords`` (argument -> parameter)."""
@@ -30,7 +31,7 @@ class Command:
     switches: frozenset[str] = frozenset()  # parameters that take no value
     paths: frozenset[str] = frozenset()  # parameters whose value is a Path
     positional: tuple[str, ...] = ()
-    keywords: dict[str, str] = field(default_factory=dict)
+    keywords: dict[str, str] = factory(dict)
 
 
 _FILE = {"--file": "file", "-f": "file"}
@@ -66,7 +67,7 @@ COMMANDS: dict[str, Command] = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Invocation:
     command: Command
     values: dict[str, Any]

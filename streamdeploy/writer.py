@@ -14,11 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from streamdeploy import paths
 from streamdeploy.problems import ProblemsError, fail
+from streamdeploy.records import factory, record
 from streamdeploy.targets.base import RenderedFile
 
 RECORD = Path(".streamdeploy") / "generated.json"
@@ -44,11 +44,11 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-@dataclass
+@record
 class Outcome:
-    written: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    conflicts: list[tuple[str, str]] = field(default_factory=list)  # (path, unified diff)
+    written: list[str] = factory(list)
+    unchanged: list[str] = factory(list)
+    conflicts: list[tuple[str, str]] = factory(list)  # (path, unified diff)
 
 
 def plan_writes(files: list[RenderedFile], out: Path, source: str, force: bool = False,

@@ -6,14 +6,14 @@ A target never touches the disk or starts a process. ``writer`` writes the files
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Mapping, Protocol
 
 from streamdeploy.description import Service, Spec
+from streamdeploy.records import factory, record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RenderedFile:
     path: str  # relative to the description's directory, POSIX separators
     content: str
@@ -22,7 +22,7 @@ class RenderedFile:
     comment: str | None = "#"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Note:
     """A warning or remark from rendering or planning: a setting a target cannot express, etc."""
 
@@ -33,13 +33,13 @@ class Note:
     level: Literal["warning", "info"] = "warning"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rendering:
     files: tuple[RenderedFile, ...]
     notes: tuple[Note, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Probe:
     """A read-only command whose result decides whether a step is needed (idempotency)."""
 
@@ -52,7 +52,7 @@ class Probe:
     reason: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Stdin:
     """Secrets sent on the child's standard input, never on its argv.
 
@@ -73,7 +73,7 @@ class Stdin:
         return (*self.secrets, *(n for n in self.optional if n in values))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Step:
     argv: tuple[str, ...]
     description: str  # shown as "[3/6] Creating volume chroma_data (1 GB, iad)"
@@ -94,7 +94,7 @@ class Step:
     listens: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Plan:
     target: str
     steps: tuple[Step, ...]
@@ -119,7 +119,7 @@ class Plan:
     release: tuple[tuple[str, str], ...] | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SecretNeeds:
     """What some services need of their secrets: every target plans with this one rule."""
 
@@ -149,7 +149,7 @@ class SecretNeeds:
         return "; ".join(parts)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Read:
     """A read-only command `up` runs before it renders, so that a target can keep what the
     platform already holds (a volume's region and size, variables set in its dashboard).
@@ -164,7 +164,7 @@ class Read:
     timeout: float = 120.0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Context:
     """What a target may know besides the description: where it lives, options from flags,
     and what `up` read back from the platform (empty for `render`, `plan` and a first deploy)."""
@@ -193,7 +193,7 @@ class Target(Protocol):
     # ``rollback(spec, ctx) -> Plan``, back to the previous release (see streamdeploy/releases.py).
 
 
-@dataclass
+@record
 class Collected:
-    files: list[RenderedFile] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
+    files: list[RenderedFile] = factory(list)
+    notes: list[Note] = factory(list)

@@ -16,10 +16,10 @@ import math
 import posixpath
 import re
 import shlex
-from dataclasses import dataclass
 
 from streamdeploy.paths import normalize as _norm
 from streamdeploy.description import Service, ServiceRef, Spec
+from streamdeploy.records import record
 from streamdeploy.targets import dockerfile
 from streamdeploy.targets.base import Context, Note, Plan, Probe, RenderedFile, Rendering, SecretNeeds, Step
 
@@ -140,7 +140,7 @@ def image_files(spec: Spec, ctx: Context | None = None) -> Rendering:
 # --- the Dockerfile ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Layout:
     dockerfiles: dict[str, str]  # service -> Dockerfile path
     texts: dict[str, str]  # generated Dockerfile path -> text

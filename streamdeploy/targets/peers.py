@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from streamdeploy.description import Service, ServiceRef, Spec
+from streamdeploy.records import record
 from streamdeploy.targets.base import Note
 
 Resolve = Callable[[ServiceRef], object]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Address:
     """Where a service answers, as seen by the service that references it."""
 

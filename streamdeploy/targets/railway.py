@@ -16,11 +16,11 @@ import posixpath
 import re
 import shlex
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from streamdeploy import units
 from streamdeploy.description import Service, ServiceRef, Spec, Store, Volume
+from streamdeploy.records import factory, record
 from streamdeploy.targets import docker, peers, volumes
 from streamdeploy.targets.base import (
     Context,
@@ -56,7 +56,7 @@ HELD = "railway-current"
 # --- what every format shares -------------------------------------------------------------
 
 
-@dataclass
+@record
 class _App:
     """One service of the description as Railway runs it."""
 
@@ -66,7 +66,7 @@ class _App:
     context: str  # what `railway up` uploads, relative to the description
     volume: Volume | None
     replicas: int
-    env: dict[str, object] = field(default_factory=dict)
+    env: dict[str, object] = factory(dict)
     store: tuple[str, Store] | None = None
 
 
@@ -125,13 +125,13 @@ def _apps(spec: Spec, notes: list[Note]) -> list[_App]:
     return apps
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Held:
     """What the Railway environment already holds, by name (from `railway config plan --json`)."""
 
-    volumes: dict[str, dict] = field(default_factory=dict)  # name -> {"sizeMB": int | None, "region": str | None}
-    regions: dict[str, str] = field(default_factory=dict)  # service -> its one region
-    variables: dict[str, tuple[str, ...]] = field(default_factory=dict)  # service -> variable names
+    volumes: dict[str, dict] = factory(dict)  # name -> {"sizeMB": int | None, "region": str | None}
+    regions: dict[str, str] = factory(dict)  # service -> its one region
+    variables: dict[str, tuple[str, ...]] = factory(dict)  # service -> variable names
 
 
 def held(ctx: Context) -> Held:

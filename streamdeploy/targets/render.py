@@ -15,10 +15,10 @@ from __future__ import annotations
 import posixpath
 import shlex
 import sys
-from dataclasses import dataclass
 
 from streamdeploy import units
 from streamdeploy.description import Resources, Service, ServiceRef, Spec, Store
+from streamdeploy.records import record
 from streamdeploy.targets import docker, peers, pushed, volumes
 from streamdeploy.targets.base import Context, Note, Plan, RenderedFile, Rendering, SecretNeeds, Step
 
@@ -50,7 +50,7 @@ def service_type(spec: Spec, name: str) -> str:
     return "pserv" if not svc.public and not peers.for_people(spec, name) else "web"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FromService:
     """A Blueprint `fromService` value: Render fills in the other service's address."""
 

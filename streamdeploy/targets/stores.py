@@ -7,14 +7,14 @@ gives its services: CHROMA_HOST and CHROMA_PORT, plus CHROMA_SSL=true for https.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from streamdeploy.problems import fail
 from streamdeploy.description import Spec, store_urls
+from streamdeploy.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Address:
     host: str
     port: int
