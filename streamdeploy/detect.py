@@ -28,11 +28,11 @@ import os
 import posixpath
 import re
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from streamdeploy.app_tree import walks_into
+from streamdeploy import records  # not `factory`: AppFacts has a field of that name
 
 How = Literal["detected", "guessed", "default"]
 
@@ -75,7 +75,7 @@ _PATH_WRAPPERS = {"str", "os.fspath", "os.path.abspath", "os.path.expanduser", "
 # --- facts ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class Fact:
     """One thing we learned, and how sure we are of it."""
 
@@ -89,7 +89,7 @@ class Fact:
         return self.how == "detected"
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class Route:
     method: str  # GET, POST, ... (an api_route with several methods gives one Route each)
     path: str  # the full path, prefixes included
@@ -102,14 +102,14 @@ class Route:
     status: int | None = None  # the decorator's status_code=
     body: Any = None  # a sample JSON body, from the pydantic model the handler takes
     auth: tuple[str, str] | None = None  # (header, value template), e.g. ("Authorization", "Bearer ${API_KEY}")
-    query: dict[str, str] = field(default_factory=dict)  # required query parameters, with sample values
+    query: dict[str, str] = records.factory(dict)  # required query parameters, with sample values
 
     @property
     def where(self) -> str:
         return f"{self.file}:{self.line}"
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class EnvRead:
     """An environment variable the app reads."""
 
@@ -131,7 +131,7 @@ class EnvRead:
         return looks_secret(self.name)
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class ChromaUse:
     """A Chroma client: embedded (``PersistentClient``) needs a volume; ``HttpClient`` a server."""
 
@@ -156,7 +156,7 @@ class ChromaUse:
 StateKind = Literal["sqlite", "uploads", "files"]
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class StateUse:
     """Files the app writes besides Chroma's: a SQLite database, an upload folder."""
 
@@ -176,7 +176,7 @@ class StateUse:
         return f"{self.file}:{self.line}"
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class Needs:
     """Something outside the app it needs when it runs: a database server, a model from a hub."""
 
@@ -192,7 +192,7 @@ class Needs:
         return f"{self.file}:{self.line}"
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class Worker:
     """A second program of the app (not reachable from the app object) that runs on its own."""
 
@@ -203,7 +203,7 @@ class Worker:
     shares: tuple[str, ...] = ()  # keys of the data it opens too: "chroma:<env or path>", "sqlite:..."
 
 
-@dataclass
+@records.record
 class AppFacts:
     root: Path
     app: Fact | None = None  # "app.main:app" (or "app.main:create_app" when factory)
@@ -212,21 +212,21 @@ class AppFacts:
     name: Fact | None = None
     dependency_file: Fact | None = None
     dependencies: frozenset[str] = frozenset()
-    python: Fact = field(default_factory=lambda: Fact(DEFAULT_PYTHON, "default", why="no version pinned"))
-    server: Fact = field(default_factory=lambda: Fact("uvicorn", "default"))
+    python: Fact = records.factory(lambda: Fact(DEFAULT_PYTHON, "default", why="no version pinned"))
+    server: Fact = records.factory(lambda: Fact("uvicorn", "default"))
     procfile: Fact | None = None  # the `web:` command of a Procfile
-    port: Fact = field(default_factory=lambda: Fact(DEFAULT_PORT, "default", why="uvicorn's default"))
-    routes: list[Route] = field(default_factory=list)
+    port: Fact = records.factory(lambda: Fact(DEFAULT_PORT, "default", why="uvicorn's default"))
+    routes: list[Route] = records.factory(list)
     health: Fact | None = None  # the health route's path
-    chroma: list[ChromaUse] = field(default_factory=list)
-    state: list[StateUse] = field(default_factory=list)
-    needs: list[Needs] = field(default_factory=list)
-    workers: list[Worker] = field(default_factory=list)
+    chroma: list[ChromaUse] = records.factory(list)
+    state: list[StateUse] = records.factory(list)
+    needs: list[Needs] = records.factory(list)
+    workers: list[Worker] = records.factory(list)
     context: str = "."  # the directory the app is built and run from (its dependency file's), relative to root
-    env_reads: list[EnvRead] = field(default_factory=list)
-    streamlit: list[Fact] = field(default_factory=list)  # script paths
+    env_reads: list[EnvRead] = records.factory(list)
+    streamlit: list[Fact] = records.factory(list)  # script paths
     heartbeat: Fact | None = None  # seconds, from sse-starlette's ping=
-    notes: list[str] = field(default_factory=list)  # things a person should know
+    notes: list[str] = records.factory(list)  # things a person should know
     files_scanned: int = 0
     truncated: bool = False
 
@@ -353,15 +353,15 @@ def _python_files(root: Path, notes: list[str]) -> tuple[list[Path], bool]:
     return found, False
 
 
-@dataclass
+@records.record
 class _Module:
     rel: str  # posix path relative to the root
     name: str  # dotted import name as seen from the root (src/ dropped)
     is_package: bool
     tree: ast.Module
-    aliases: dict[str, str] = field(default_factory=dict)  # local name -> qualified name
-    classes: dict[str, dict[str, ast.AST]] = field(default_factory=dict)  # class -> attribute -> default
-    imports: list[ast.Import | ast.ImportFrom] = field(default_factory=list)  # all of them, found by the walk
+    aliases: dict[str, str] = records.factory(dict)  # local name -> qualified name
+    classes: dict[str, dict[str, ast.AST]] = records.factory(dict)  # class -> attribute -> default
+    imports: list[ast.Import | ast.ImportFrom] = records.factory(list)  # all of them, found by the walk
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -421,7 +421,7 @@ def _absolute(module: _Module, name: str | None, level: int) -> str:
 # --- reading one module ----------------------------------------------------------------
 
 
-@dataclass
+@records.record
 class _RouterDef:
     kind: Literal["app", "router"]
     prefix: str | None  # None: given but not a literal we could read
@@ -429,7 +429,7 @@ class _RouterDef:
     module_level: bool
 
 
-@dataclass
+@records.record
 class _RouteDef:
     router: str  # variable the decorator hangs off
     methods: tuple[str, ...]
@@ -441,7 +441,7 @@ class _RouteDef:
     status: int | None = None  # status_code= on the decorator
 
 
-@dataclass
+@records.record
 class _Include:
     parent: str
     child: str  # qualified name of the included router
@@ -450,7 +450,7 @@ class _Include:
     prefix_node: ast.AST | None = None  # when prefix is None: the expression, for settings defaults
 
 
-@dataclass
+@records.record
 class _ChromaCall:
     kind: Literal["persistent", "http", "ephemeral", "client", "langchain", "llamaindex"]
     module: _Module
@@ -459,7 +459,7 @@ class _ChromaCall:
     cls: ast.ClassDef | None
 
 
-@dataclass
+@records.record
 class _Call:
     """A call that says something about state or needs, read once every module is known."""
 
@@ -472,7 +472,7 @@ class _Call:
     what: str = ""
 
 
-@dataclass(frozen=True)
+@records.record(frozen=True)
 class _Traced:
     """Where a path expression leads: a literal path, or an env var (with its default)."""
 

@@ -131,6 +131,14 @@ def test_an_emoji_code_goes_through_rich_and_other_colons_do_not(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     assert not console._plain(io.StringIO(), "shipped :rocket:")
     assert console._plain(io.StringIO(), "docker run -v data:/data:ro, ${NAME:?}")
+    assert not console._plain(io.StringIO(), "upper case too :ROCKET: and a variant :rocket-text:")
+    assert console._plain(io.StringIO(), "a name not in the table :no_such_emoji_here:")
+
+
+def test_the_characters_of_emoji_names_are_those_of_richs_table():
+    from rich._emoji_codes import EMOJI
+
+    assert console.EMOJI_NAME_CHARS == set("".join(EMOJI))
 
 
 def findings_corpus() -> list:
