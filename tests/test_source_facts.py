@@ -13,7 +13,9 @@ import pytest
 from streamdeploy import detect, source_facts
 from conftest import EXAMPLES, REPO
 
-APPS = sorted({p.parent for p in EXAMPLES.rglob("*.py")} | set((REPO / "tests" / "corpus" / "apps").iterdir()))
+# The folders check scans (each description's), the examples' Python folders, and the corpus apps.
+APPS = sorted({p.parent for p in EXAMPLES.rglob("streamdeploy.yaml")} | {p.parent for p in EXAMPLES.rglob("*.py")}
+              | set((REPO / "tests" / "corpus" / "apps").iterdir()))
 
 APP = '''from fastapi import FastAPI
 
