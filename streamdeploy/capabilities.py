@@ -1,7 +1,8 @@
 """What each platform can and cannot do for this description: the facts, and `check`.
 
 The facts live in ``platforms.toml`` (value, unit, date, source for each; read through
-``platforms_table.py``, generated from it); this module loads them and turns a description plus a list of targets into :class:`Finding` s.
+``platforms_table.py``, generated from it); this module loads them and turns a description
+plus a list of targets into :class:`Finding` s.
 A finding is an *error* when the service will not work or data is at risk, a *warning*
 when it works with a caveat, and *info* when it is good to know.
 

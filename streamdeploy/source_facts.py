@@ -12,8 +12,8 @@ each entry, plus the scanner's own files and the Python version. A write to any 
 changes a change time (``st_ctime_ns``, which no tool can set back), so an edit is never
 missed; an edit elsewhere in the tree only costs a scan. As in git's "racy clean" rule, an
 answer is not kept while a file is younger than a second: the file system's clock ticks
-coarsely, so a second edit in the same tick would leave every time as it was. A fresh scan and a cached one
-go through the same JSON, so they give the same objects.
+coarsely, so a second edit in the same tick would leave every time as it was. A fresh scan
+and a cached one go through the same JSON, so they give the same objects.
 
 The folder is ``$STREAMDEPLOY_CACHE_DIR``, else ``$XDG_CACHE_HOME/streamdeploy``, else
 ``~/.cache/streamdeploy``; ``STREAMDEPLOY_NO_CACHE=1`` turns the cache off.
@@ -31,35 +31,42 @@ from typing import Any
 
 from streamdeploy import __version__
 from streamdeploy.app_tree import walks_into
+from streamdeploy.records import record
 
 FORMAT = 1
 MAX_ENTRIES = 5000  # a tree this big is scanned each time rather than stat'ed into a key
 SETTLED_NS = 1_000_000_000  # younger files may change again within their timestamp's tick
 
 
+@record(frozen=True)
 class Route:
-    """A route the app serves, as `check` needs it."""
+    """A route the app serves, as `check` needs it (`detect.Route`)."""
 
-    __slots__ = ("path", "file", "line", "sse", "resolved")
+    path: str
+    file: str
+    line: int
+    sse: bool
+    resolved: bool
 
-    def __init__(self, path: str, file: str, line: int, sse: bool, resolved: bool) -> None:
-        self.path, self.file, self.line, self.sse, self.resolved = path, file, line, sse, resolved
 
-
+@record(frozen=True)
 class Need:
     """A server or a model the app needs when it runs (`detect.Needs`)."""
 
-    __slots__ = ("kind", "file", "line", "env", "what", "at_start")
+    kind: str
+    file: str
+    line: int
+    env: str | None
+    what: str
+    at_start: bool
 
-    def __init__(self, kind: str, file: str, line: int, env: str | None, what: str, at_start: bool) -> None:
-        self.kind, self.file, self.line, self.env, self.what, self.at_start = kind, file, line, env, what, at_start
 
-
+@record(frozen=True)
 class SourceFacts:
-    __slots__ = ("root", "app", "routes", "needs")
-
-    def __init__(self, root: Path, app: bool, routes: list[Route], needs: list[Need]) -> None:
-        self.root, self.app, self.routes, self.needs = root, app, routes, needs
+    root: Path
+    app: bool
+    routes: tuple[Route, ...]
+    needs: tuple[Need, ...]
 
 
 def read(where: Path) -> SourceFacts | None:
@@ -97,8 +104,8 @@ def _scan(where: Path) -> dict | None:
 
 
 def _facts(data: dict) -> SourceFacts:
-    return SourceFacts(Path(data["root"]), data["app"], [Route(*r) for r in data["routes"]],
-                       [Need(*n) for n in data["needs"]])
+    return SourceFacts(Path(data["root"]), data["app"], tuple(Route(*r) for r in data["routes"]),
+                       tuple(Need(*n) for n in data["needs"]))
 
 
 # ----------------------------------------------------------------------------- the cache
